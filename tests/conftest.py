@@ -1,0 +1,50 @@
+"""Shared test fixtures: real data locations, headless Qt, per-test user data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA = Path(os.environ.get("RADLENS_SHARED_DATA", REPO_ROOT.parent / "shared" / "data"))
+
+
+@pytest.fixture(autouse=True)
+def _isolated_user_data(tmp_path_factory, monkeypatch):
+    """Never write into the real user's data folder from a test."""
+    monkeypatch.setenv("RADLENS_DATA_DIR", str(tmp_path_factory.mktemp("radlens-data")))
+
+
+def _shared_dir(*parts: str) -> Path:
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"real test data not found at {path} (needs ../shared/data beside the repo)")
+    return path
+
+
+@pytest.fixture
+def ct_phantom_dir() -> Path:
+    """Philips CT, 54 slices 512x512 (../shared/data/dicom/ct-phantom-54sl)."""
+    return _shared_dir("dicom", "ct-phantom-54sl")
+
+
+@pytest.fixture
+def mr_sag_dir() -> Path:
+    """Siemens MR sagittal T1 + diffusion (../shared/data/dicom/mr-sag-t1-hfs)."""
+    return _shared_dir("dicom", "mr-sag-t1-hfs")
+
+
+@pytest.fixture
+def enhanced_mr_dir() -> Path:
+    """Enhanced multi-frame MR, Philips and Siemens XA10 (../shared/data/dicom/enhanced-mr)."""
+    return _shared_dir("dicom", "enhanced-mr")
+
+
+@pytest.fixture
+def cxr_dir() -> Path:
+    """Pediatric chest radiographs, train/val/samples-fullres (../shared/data/cxr)."""
+    return _shared_dir("cxr")

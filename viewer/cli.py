@@ -1,0 +1,40 @@
+"""The `radlens` command line: subcommands, or the viewer window when none is given."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# Each module here defines `register(subparsers)`, which adds its subparser and sets `func`
+# (a callable taking the parsed args and returning the exit status).
+SUBCOMMAND_MODULES: tuple[str, ...] = ()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="radlens", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module_name in SUBCOMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def subcommand_names(parser: argparse.ArgumentParser) -> set[str]:
+    for action in parser._subparsers._group_actions:  # noqa: SLF001 - argparse has no public API
+        return set(action.choices)
+    return set()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if argv and argv[0] in subcommand_names(parser) or argv[:1] in (["-h"], ["--help"]):
+        args = parser.parse_args(argv)
+        return int(args.func(args) or 0)
+    from viewer.ui.app import run_app  # Qt only when the window is wanted
+
+    return run_app(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
