@@ -1,0 +1,26 @@
+import os
+
+import pytest
+
+from viewer.core.atomic import atomic_write_bytes, atomic_write_text
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "sub" / "report.json"
+    atomic_write_text(target, "old")
+    atomic_write_bytes(target, b"new contents")
+    assert target.read_bytes() == b"new contents"
+    assert os.listdir(target.parent) == ["report.json"]
+
+
+def test_failed_write_keeps_old_file(tmp_path):
+    target = tmp_path / "keep.txt"
+    target.write_text("original")
+
+    class Boom:  # not bytes: the write fails after the temp file exists
+        pass
+
+    with pytest.raises(TypeError):
+        atomic_write_bytes(target, Boom())  # type: ignore[arg-type]
+    assert target.read_text() == "original"
+    assert os.listdir(tmp_path) == ["keep.txt"]
