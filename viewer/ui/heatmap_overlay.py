@@ -1,0 +1,146 @@
+"""The AI heatmap drawn over the image: a pyqtgraph ImageItem parented to the image item.
+
+Being a child of the image item, the heatmap shares its transform, so zoom, pan, rotate and
+flip move both exactly together; no second transform has to be kept in step.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPixmap
+
+HEATMAP_COLORMAP = "inferno"
+LUT_SIZE = 256
+DEFAULT_OPACITY = 0.5
+DEFAULT_CONTOUR_LEVEL = 0.5
+HEATMAP_Z = 10  # above the image, below measurement ROIs
+
+
+def heatmap_lut(name: str = HEATMAP_COLORMAP, size: int = LUT_SIZE) -> np.ndarray:
+    """RGBA lookup table whose alpha rises with the value, so weak activation stays see-through."""
+    lut = pg.colormap.get(name).getLookupTable(0.0, 1.0, size, alpha=True)
+    lut[:, 3] = np.linspace(0, 255, size).round().astype(np.uint8)
+    return lut
+
+
+def colour_bar_pixmap(width: int = 16, height: int = 120, name: str = HEATMAP_COLORMAP) -> QPixmap:
+    """A vertical colour bar (1.0 at the top) painted from the same colormap as the overlay."""
+    gradient = QLinearGradient(0, height, 0, 0)
+    for position, colour in zip(*pg.colormap.get(name).getStops(mode="byte"), strict=True):
+        gradient.setColorAt(float(position), QColor(*(int(c) for c in colour)))
+    image = QImage(width, height, QImage.Format.Format_ARGB32)
+    image.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(image)
+    painter.fillRect(0, 0, width, height, gradient)
+    painter.end()
+    return QPixmap.fromImage(image)
+
+
+class HeatmapOverlay(QObject):
+    """Owns the heatmap ImageItem and its optional iso-contour; follows one image item."""
+
+    changed = Signal()
+
+    def __init__(self, image_item: pg.ImageItem | None = None, parent: QObject | None = None):
+        super().__init__(parent)
+        self._heatmap = np.zeros((0, 0), dtype=np.float32)
+        self._label = ""
+        self._shown = True
+        self._item = pg.ImageItem(axisOrder="row-major")  # heatmaps are HxW by contract
+        self._item.setLookupTable(heatmap_lut())
+        self._item.setOpacity(DEFAULT_OPACITY)
+        self._item.setZValue(HEATMAP_Z)
+        self._contour = pg.IsocurveItem(
+            level=DEFAULT_CONTOUR_LEVEL, pen=pg.mkPen("c", width=1.5), axisOrder="row-major"
+        )
+        self._contour.setParentItem(self._item)
+        self._contour.setVisible(False)
+        self._image_item: pg.ImageItem | None = None
+        if image_item is not None:
+            self.attach(image_item)
+
+    @property
+    def item(self) -> pg.ImageItem:
+        return self._item
+
+    @property
+    def contour_item(self) -> pg.IsocurveItem:
+        return self._contour
+
+    @property
+    def label(self) -> str:
+        return self._label
+
+    def heatmap(self) -> np.ndarray:
+        return self._heatmap
+
+    def attach(self, image_item: pg.ImageItem) -> None:
+        """Stack the heatmap on `image_item` (a child item inherits its transform)."""
+        self._image_item = image_item
+        self._item.setParentItem(image_item)
+
+    def set_heatmap(self, heatmap: np.ndarray | None, label: str = "") -> None:
+        """Show `heatmap` (float HxW in [0, 1] on the image's pixel grid); None clears it."""
+        if heatmap is None:
+            self.clear()
+            return
+        heatmap = np.asarray(heatmap, dtype=np.float32)
+        self._check_grid(heatmap)
+        self._heatmap, self._label = heatmap, label
+        self._item.setImage(heatmap, levels=(0.0, 1.0), autoLevels=False)
+        self._contour.setData(heatmap)
+        self._update_visibility()
+        self.changed.emit()
+
+    def clear(self) -> None:
+        self._heatmap, self._label = np.zeros((0, 0), dtype=np.float32), ""
+        self._item.clear()
+        self._contour.setData(None)
+        self._update_visibility()
+        self.changed.emit()
+
+    def set_shown(self, shown: bool) -> None:
+        self._shown = bool(shown)
+        self._update_visibility()
+
+    def is_shown(self) -> bool:
+        return self._shown
+
+    def set_opacity(self, opacity: float) -> None:
+        self._item.setOpacity(min(max(float(opacity), 0.0), 1.0))
+
+    def opacity(self) -> float:
+        return float(self._item.opacity())
+
+    def set_contour(self, enabled: bool, level: float | None = None) -> None:
+        if level is not None:
+            self._contour.setLevel(float(level))
+        self._contour.setVisible(bool(enabled))
+
+    def has_heatmap(self) -> bool:
+        return self._heatmap.size > 0
+
+    def _update_visibility(self) -> None:
+        self._item.setVisible(self._shown and self.has_heatmap())
+
+    def _check_grid(self, heatmap: np.ndarray) -> None:
+        """A heatmap is only drawn on the image grid it was computed for."""
+        if heatmap.ndim != 2:
+            raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
+        grid = image_grid(self._image_item)
+        if grid is not None and grid != heatmap.shape:
+            raise ValueError(
+                f"heatmap grid {heatmap.shape} does not match the image on screen {grid}"
+            )
+
+
+def image_grid(image_item: pg.ImageItem | None) -> tuple[int, int] | None:
+    """(rows, columns) of the image an item shows, whatever its axis order; None when empty."""
+    image = None if image_item is None else image_item.image
+    if image is None:
+        return None
+    if image_item.axisOrder == "row-major":
+        return int(image.shape[0]), int(image.shape[1])
+    return int(image.shape[1]), int(image.shape[0])
