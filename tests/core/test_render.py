@@ -1,0 +1,95 @@
+"""render_array: VOI → MONOCHROME1 inversion (once) → invert toggle → uint8, on real files."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.pixels import apply_modality_lut
+from pydicom.pixels import apply_voi_lut as pydicom_apply_voi_lut
+
+from viewer.core.render import display_inverted, render_array
+from viewer.core.voi import windows_from_dataset
+
+TEST_FILES = os.path.dirname(get_testdata_file("CT_small.dcm"))
+CR_MONOCHROME1 = os.path.join(TEST_FILES, "dicomdirtests", "77654033", "CR1", "6154")
+
+
+def _pydicom_display(ds: pydicom.Dataset) -> np.ndarray:
+    """Independent reference: pydicom's modality + VOI, normalised, MONOCHROME1 flipped, 8-bit."""
+    values = apply_modality_lut(ds.pixel_array, ds)
+    windowed = pydicom_apply_voi_lut(values, copy.deepcopy(ds))
+    low = float(ds.RescaleIntercept)
+    high = (2.0**ds.BitsStored - 1) * float(ds.RescaleSlope) + low
+    unit = (windowed - low) / (high - low)
+    if ds.PhotometricInterpretation == "MONOCHROME1":
+        unit = 1.0 - unit
+    return np.floor(unit * 255 + 0.5).astype(np.uint8)
+
+
+def test_monochrome1_is_inverted_once_like_pydicom():
+    ds = pydicom.dcmread(CR_MONOCHROME1)
+    values = apply_modality_lut(ds.pixel_array, ds)
+    window = windows_from_dataset(ds)[0]
+    shown = render_array(values, window, ds.PhotometricInterpretation)
+    np.testing.assert_array_equal(shown, _pydicom_display(ds))
+    # the same numbers as MONOCHROME2 are the exact negative
+    as_mono2 = render_array(values, window, "MONOCHROME2")
+    np.testing.assert_array_equal(shown.astype(int), 255 - as_mono2.astype(int))
+
+
+def test_invert_toggle_xors_with_monochrome1():
+    ds = pydicom.dcmread(CR_MONOCHROME1)
+    values = apply_modality_lut(ds.pixel_array, ds)
+    window = windows_from_dataset(ds)[0]
+    toggled = render_array(values, window, "MONOCHROME1", invert=True)
+    np.testing.assert_array_equal(toggled, render_array(values, window, "MONOCHROME2"))
+    assert display_inverted("MONOCHROME1") and not display_inverted("MONOCHROME1", True)
+    assert display_inverted("MONOCHROME2", True) and not display_inverted("MONOCHROME2")
+
+
+def test_real_ct_renders_like_pydicom(ct_phantom_dir):
+    ds = pydicom.dcmread(ct_phantom_dir / "I10")
+    values = apply_modality_lut(ds.pixel_array, ds)
+    shown = render_array(values, windows_from_dataset(ds)[0], "MONOCHROME2")
+    assert shown.dtype == np.uint8 and shown.shape == (512, 512)
+    np.testing.assert_array_equal(shown, _pydicom_display(ds))
+
+
+def test_input_array_is_never_modified():
+    ds = pydicom.dcmread(CR_MONOCHROME1)
+    values = apply_modality_lut(ds.pixel_array, ds)
+    before = values.copy()
+    render_array(values, windows_from_dataset(ds)[0], "MONOCHROME1", invert=True)
+    render_array(values, None, "MONOCHROME1")
+    np.testing.assert_array_equal(values, before)
+
+
+def test_no_window_means_full_range():
+    values = pydicom.dcmread(get_testdata_file("MR_small.dcm")).pixel_array
+    shown = render_array(values, None)
+    assert shown[values == values.min()].max() == 0
+    assert shown[values == values.max()].min() == 255
+
+
+def test_full_range_skips_padding():
+    values = np.array([[-2000, -2000], [0, 100]], dtype=np.int16)
+    shown = render_array(values, None, padding=-2000)
+    assert shown.tolist() == [[0, 0], [0, 255]]
+
+
+@pytest.mark.parametrize("name", ["SC_rgb_rle.dcm", "SC_rgb_rle_16bit.dcm"])
+def test_colour_passes_through_and_inverts(name):
+    ds = pydicom.dcmread(get_testdata_file(name))
+    rgb = ds.pixel_array
+    shown = render_array(rgb, None, ds.PhotometricInterpretation)
+    assert shown.dtype == np.uint8 and shown.shape == rgb.shape
+    expected = rgb if rgb.dtype == np.uint8 else np.floor(rgb / 65535.0 * 255 + 0.5)
+    np.testing.assert_array_equal(shown, expected.astype(np.uint8))
+    inverted = render_array(rgb, None, ds.PhotometricInterpretation, invert=True)
+    np.testing.assert_array_equal(inverted.astype(int), 255 - shown.astype(int))
+    assert shown is not rgb

@@ -1,0 +1,107 @@
+"""Modality values → display pixels (uint8), in the order of the DICOM grayscale pipeline.
+
+PS3.4 N.2.1 / PS3.3 C.11: stored values → Modality LUT (done by `Series.modality_frame`) →
+VOI LUT or window (`voi.py`, PS3.3 C.11.2) → MONOCHROME1 inversion (PS3.3 C.7.6.3.1.2,
+applied exactly once) → the user's invert toggle (XOR) → 8-bit display value.
+Colour images bypass VOI (C.11.2 is for grayscale). Inputs are never modified in place.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from viewer.core.voi import Padding, Voi, full_range_window, unit_to_uint8, voi_to_unit
+
+MONOCHROME1 = "MONOCHROME1"
+MONOCHROME_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
+
+
+def render_array(
+    values: np.ndarray,
+    window: Voi | None = None,
+    photometric: str = "MONOCHROME2",
+    *,
+    invert: bool = False,
+    padding: Padding = None,
+) -> np.ndarray:
+    """Render a frame of modality values to uint8: HxW grey, or HxWx3 for colour input.
+
+    `window` is a `Window` or `VoiLut`; None means the full range of the (non-padding) values.
+    """
+    values = np.asarray(values)
+    if is_colour(values):
+        return render_colour(values, invert=invert)
+    voi = window if window is not None else full_range_window(values, padding)
+    unit = voi_to_unit(values, voi)
+    if display_inverted(photometric, invert):
+        unit = 1.0 - unit
+    return unit_to_uint8(unit)
+
+
+def render_frame(series, i: int, window: Voi | None = None, *, invert: bool = False) -> np.ndarray:
+    """Frame `i` of a `Series` as the viewer shows it: uint8 HxW (grey) or HxWx3 (colour).
+
+    Without `window`: the file's own VOI LUT, else its first window, else the full range.
+    """
+    values = series.modality_frame(i)
+    if window is None and not is_colour(values):
+        window = initial_voi(series, i, values)
+    return render_array(values, window, series.photometric, invert=invert)
+
+
+def initial_voi(series, i: int, values: np.ndarray | None = None) -> Voi:
+    """The VOI a frame opens with: its VOI LUT Sequence, else its first window, else full range.
+
+    PS3.3 C.11.2 allows either a VOI LUT or a window to be applied; like pydicom's
+    `apply_voi_lut(prefer_lut=True)`, a table the file carries wins.
+    """
+    lut = series.voi_lut(i)
+    if lut is not None:
+        return lut
+    windows = series.windows(i)
+    if windows:
+        return windows[0]
+    if values is None:
+        values = series.modality_frame(i)
+    return full_range_window(values, modality_padding(series, i))
+
+
+def modality_padding(series, i: int) -> Padding:
+    """The series' pixel padding (value or range) in modality values, or None.
+
+    `Series.pixel_padding` holds stored values (PS3.3 C.7.5.1.1.2); the rescale of frame `i`
+    maps them into the space the window works in.
+    """
+    padding = getattr(series, "pixel_padding", None)
+    if padding is None:
+        return None
+    slope, intercept = _rescale(series.header(i))
+    return tuple(float(p) * slope + intercept for p in np.atleast_1d(padding) if p is not None)
+
+
+def _rescale(header) -> tuple[float, float]:
+    try:
+        slope = float(header.get("RescaleSlope", 1) or 1)
+        intercept = float(header.get("RescaleIntercept", 0) or 0)
+    except (TypeError, ValueError):
+        return 1.0, 0.0
+    return slope, intercept
+
+
+def display_inverted(photometric: str, invert: bool = False) -> bool:
+    """Whether low VOI output shows white: MONOCHROME1, XOR the user's invert toggle."""
+    return (str(photometric).strip().upper() == MONOCHROME1) != bool(invert)
+
+
+def is_colour(values: np.ndarray) -> bool:
+    return values.ndim == 3 and values.shape[-1] in (3, 4)
+
+
+def render_colour(values: np.ndarray, *, invert: bool = False) -> np.ndarray:
+    """RGB(A) values → uint8 HxWx3; 16-bit samples are scaled down, never windowed."""
+    rgb = np.asarray(values)[..., :3]
+    if rgb.dtype != np.uint8:
+        top = 255.0 if float(np.max(rgb, initial=0)) <= 255 else 65535.0
+        rgb = np.clip(np.floor(rgb.astype(np.float64) * (255.0 / top) + 0.5), 0, 255)
+    rgb = rgb.astype(np.uint8)  # a copy, also for uint8 input
+    return 255 - rgb if invert else rgb
