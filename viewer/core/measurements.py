@@ -1,0 +1,248 @@
+"""Measurements: lengths, angles and ROI statistics in mm, and their per-study JSON sidecar.
+
+Pixel coordinates are (row, column) with pixel centres on integer positions, the order of
+numpy indexing and of DICOM Pixel Spacing (PS3.3 10.7.1.3: row spacing, then column spacing).
+Sidecars live under `user_data_dir()/measurements/`, one per study, named by a hash of the
+StudyInstanceUID; the DICOM files themselves are never written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import uuid
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from viewer.core.atomic import atomic_write_text
+from viewer.core.errors import RadLensError
+from viewer.paths import user_data_dir
+
+LENGTH, ANGLE, ELLIPSE, RECTANGLE = "length", "angle", "ellipse", "rectangle"
+POINTS_NEEDED = {LENGTH: 2, ANGLE: 3, ELLIPSE: 2, RECTANGLE: 2}
+SCHEMA_VERSION = 1
+
+Point = tuple[float, float]
+Spacing = tuple[float, float]
+
+
+@dataclass
+class Measurement:
+    """One measurement on one image: its kind, the points the user placed, a label.
+
+    Ellipses and rectangles are given by two opposite corners of their bounding box.
+    """
+
+    kind: str
+    points: list[Point]
+    label: str = ""
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __post_init__(self) -> None:
+        if self.kind not in POINTS_NEEDED:
+            raise ValueError(f"unknown measurement kind {self.kind!r}")
+        self.points = [(float(r), float(c)) for r, c in self.points]
+        if len(self.points) != POINTS_NEEDED[self.kind]:
+            raise ValueError(f"a {self.kind} needs {POINTS_NEEDED[self.kind]} points")
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["points"] = [list(p) for p in self.points]
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> Measurement:
+        points = [(p[0], p[1]) for p in data["points"]]
+        return cls(str(data["kind"]), points, str(data.get("label", "")), str(data["id"]))
+
+
+@dataclass(frozen=True)
+class RoiStats:
+    """Statistics of the modality values inside a region (SD is the sample SD, n - 1)."""
+
+    mean: float
+    sd: float
+    min: float
+    max: float
+    pixel_count: int
+    area_mm2: float
+
+
+# --- geometry ---------------------------------------------------------------------------------
+
+
+def length_mm(p0: Point, p1: Point, spacing: Spacing) -> float:
+    """Distance between two pixel points in mm; rows and columns scaled separately."""
+    row_spacing, col_spacing = spacing
+    return math.hypot((p1[0] - p0[0]) * row_spacing, (p1[1] - p0[1]) * col_spacing)
+
+
+def angle_deg(a: Point, vertex: Point, b: Point, spacing: Spacing) -> float:
+    """The angle at `vertex` between the rays to `a` and `b`, in degrees, measured in mm space."""
+    u = _to_mm(a, vertex, spacing)
+    v = _to_mm(b, vertex, spacing)
+    norms = math.hypot(*u) * math.hypot(*v)
+    if norms == 0:
+        raise ValueError("an angle needs two arms of non-zero length")
+    cosine = (u[0] * v[0] + u[1] * v[1]) / norms
+    return math.degrees(math.acos(max(-1.0, min(1.0, cosine))))
+
+
+def _to_mm(point: Point, origin: Point, spacing: Spacing) -> tuple[float, float]:
+    return ((point[0] - origin[0]) * spacing[0], (point[1] - origin[1]) * spacing[1])
+
+
+def ellipse_mask(shape: tuple[int, int], corner0: Point, corner1: Point) -> np.ndarray:
+    """Pixels whose centres lie inside the ellipse inscribed in the box corner0–corner1."""
+    (r0, c0), (r1, c1) = _box(corner0, corner1)
+    radius_r, radius_c = (r1 - r0) / 2.0, (c1 - c0) / 2.0
+    if radius_r <= 0 or radius_c <= 0:
+        return np.zeros(shape, dtype=bool)
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    dr = (rows - (r0 + radius_r)) / radius_r
+    dc = (cols - (c0 + radius_c)) / radius_c
+    return dr**2 + dc**2 <= 1.0
+
+
+def rectangle_mask(shape: tuple[int, int], corner0: Point, corner1: Point) -> np.ndarray:
+    """Pixels whose centres lie inside (or on the edge of) the box corner0–corner1."""
+    (r0, c0), (r1, c1) = _box(corner0, corner1)
+    rows, cols = np.ogrid[: shape[0], : shape[1]]
+    return (rows >= r0) & (rows <= r1) & (cols >= c0) & (cols <= c1)
+
+
+def _box(corner0: Point, corner1: Point) -> tuple[Point, Point]:
+    return (
+        (min(corner0[0], corner1[0]), min(corner0[1], corner1[1])),
+        (max(corner0[0], corner1[0]), max(corner0[1], corner1[1])),
+    )
+
+
+def shape_area_mm2(kind: str, corner0: Point, corner1: Point, spacing: Spacing) -> float:
+    """Geometric area of the drawn ellipse or rectangle in mm² (not the pixel count)."""
+    height = abs(corner1[0] - corner0[0]) * spacing[0]
+    width = abs(corner1[1] - corner0[1]) * spacing[1]
+    return math.pi * height * width / 4.0 if kind == ELLIPSE else height * width
+
+
+def roi_stats(values: np.ndarray, measurement: Measurement, spacing: Spacing) -> RoiStats:
+    """Mean, SD, min, max and pixel count of the modality values in an ellipse/rectangle ROI."""
+    values = np.asarray(values)
+    if values.ndim != 2:
+        raise ValueError("ROI statistics need a single-channel (grey) frame")
+    make_mask = {ELLIPSE: ellipse_mask, RECTANGLE: rectangle_mask}.get(measurement.kind)
+    if make_mask is None:
+        raise ValueError(f"a {measurement.kind} is not a region")
+    corner0, corner1 = measurement.points
+    inside = values[make_mask(values.shape, corner0, corner1)].astype(np.float64)
+    area = shape_area_mm2(measurement.kind, corner0, corner1, spacing)
+    if inside.size == 0:
+        return RoiStats(math.nan, math.nan, math.nan, math.nan, 0, area)
+    sd = float(inside.std(ddof=1)) if inside.size > 1 else 0.0
+    return RoiStats(
+        float(inside.mean()), sd, float(inside.min()), float(inside.max()), inside.size, area
+    )
+
+
+def describe(
+    measurement: Measurement, spacing: Spacing | None, values: np.ndarray | None = None
+) -> str:
+    """A one-line reading for overlays and reports, e.g. '52.3 mm' or 'mean 41.2 SD 9.8 …'.
+
+    Without a pixel spacing the lengths are in pixels and say so.
+    """
+    unit = "mm" if spacing is not None else "px"
+    spacing = spacing if spacing is not None else (1.0, 1.0)
+    if measurement.kind == LENGTH:
+        return f"{length_mm(*measurement.points, spacing):.1f} {unit}"
+    if measurement.kind == ANGLE:
+        return f"{angle_deg(*measurement.points, spacing):.1f}°"
+    if values is None:
+        area = shape_area_mm2(measurement.kind, *measurement.points, spacing)
+        return f"area {area:.1f} {unit}²"
+    stats = roi_stats(values, measurement, spacing)
+    return (
+        f"mean {stats.mean:.1f} SD {stats.sd:.1f} min {stats.min:.0f} max {stats.max:.0f} "
+        f"n {stats.pixel_count} area {stats.area_mm2:.1f} {unit}²"
+    )
+
+
+# --- sidecar store ----------------------------------------------------------------------------
+
+
+def image_key(sop_instance_uid: str, frame: int = 0) -> str:
+    return f"{sop_instance_uid}#{int(frame)}"
+
+
+def sidecar_path(study_instance_uid: str, root: Path | None = None) -> Path:
+    """Where a study's measurements live; the name is a hash, never a patient identifier."""
+    digest = hashlib.sha256(study_instance_uid.encode("utf-8")).hexdigest()[:32]
+    folder = root if root is not None else user_data_dir() / "measurements"
+    return folder / f"study-{digest}.json"
+
+
+class MeasurementStore:
+    """The measurements of one study, per image (SOPInstanceUID + frame), in a JSON sidecar."""
+
+    def __init__(self, study_instance_uid: str, root: Path | None = None) -> None:
+        self.path = sidecar_path(study_instance_uid, root)
+        self._images: dict[str, list[Measurement]] = {}
+
+    def load(self) -> MeasurementStore:
+        """Read the sidecar if there is one (an absent file is an empty store)."""
+        self._images = _read_sidecar(self.path) if self.path.exists() else {}
+        return self
+
+    def save(self) -> Path:
+        """Write the sidecar atomically (removing it when no measurements are left)."""
+        images = {key: ms for key, ms in self._images.items() if ms}
+        if not images:
+            self.path.unlink(missing_ok=True)
+            return self.path
+        payload = {
+            "schema_version": SCHEMA_VERSION,
+            "images": {key: [m.to_json() for m in ms] for key, ms in sorted(images.items())},
+        }
+        return atomic_write_text(self.path, json.dumps(payload, indent=1, ensure_ascii=False))
+
+    def get(self, sop_instance_uid: str, frame: int = 0) -> list[Measurement]:
+        return list(self._images.get(image_key(sop_instance_uid, frame), []))
+
+    def set(self, sop_instance_uid: str, frame: int, measurements: Sequence[Measurement]) -> None:
+        self._images[image_key(sop_instance_uid, frame)] = list(measurements)
+
+    def add(self, sop_instance_uid: str, frame: int, measurement: Measurement) -> None:
+        self._images.setdefault(image_key(sop_instance_uid, frame), []).append(measurement)
+
+    def remove(self, sop_instance_uid: str, frame: int, measurement_id: str) -> bool:
+        """Drop one measurement by id; False when there was none with that id."""
+        key = image_key(sop_instance_uid, frame)
+        kept = [m for m in self._images.get(key, []) if m.id != measurement_id]
+        removed = len(kept) != len(self._images.get(key, []))
+        self._images[key] = kept
+        return removed
+
+    def delete(self) -> None:
+        """Forget every measurement of the study and remove its sidecar."""
+        self._images = {}
+        self.path.unlink(missing_ok=True)
+
+    def image_keys(self) -> list[str]:
+        return sorted(key for key, ms in self._images.items() if ms)
+
+
+def _read_sidecar(path: Path) -> dict[str, list[Measurement]]:
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        if payload.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"schema version {payload.get('schema_version')!r} is not supported")
+        return {
+            str(key): [Measurement.from_json(item) for item in items]
+            for key, items in payload["images"].items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise RadLensError(f"{path}: not a readable measurements file ({exc})") from exc
