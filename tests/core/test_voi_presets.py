@@ -35,7 +35,8 @@ def test_other_modalities_get_file_windows_then_auto():
     ds = pydicom.dcmread(get_testdata_file("examples_overlay.dcm"))
     presets = presets_for("MR", windows_from_dataset(ds), ds.pixel_array)
     assert [p.name for p in presets] == ["file-1", "file-2", "auto", "full"]
-    assert presets[0].window == Window(450.0, 790.0)
+    assert presets[0].window == Window(450.0, 790.0, explanation="WINDOW1")
+    assert presets[0].label == "WINDOW1"
     assert "lung" not in {p.name for p in presets}
 
 
