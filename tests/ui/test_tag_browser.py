@@ -1,0 +1,79 @@
+"""The tag browser shows a real header as a tree and finds tags by keyword, number and value."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+from PySide6.QtCore import Qt
+
+from viewer.ui.tag_browser import TagBrowser, TagNode, dataset_nodes
+
+pytestmark = pytest.mark.gui
+EXACT = Qt.MatchFlag.MatchExactly | Qt.MatchFlag.MatchRecursive
+
+
+def _header(path) -> pydicom.Dataset:
+    return pydicom.dcmread(path, stop_before_pixels=True)
+
+
+@pytest.fixture
+def ct_header(ct_phantom_dir):
+    return _header(ct_phantom_dir / "I10")
+
+
+@pytest.fixture
+def browser(qtbot):
+    widget = TagBrowser()
+    qtbot.addWidget(widget)
+    widget.show()
+    return widget
+
+
+def test_every_top_level_element_is_a_row(browser, ct_header):
+    browser.set_dataset(ct_header)
+    top_level = len(ct_header) + len(ct_header.file_meta)
+    assert browser.tree.topLevelItemCount() == top_level
+    assert browser.visible_tags()[0] == "(0002,0000)"
+    assert "(7FE0,0010)" not in browser.visible_tags()  # header only, no pixel data
+
+
+@pytest.mark.parametrize("query", ["PixelSpacing", "(0028,0030)", "00280030", "0028,0030"])
+def test_search_finds_pixel_spacing_by_keyword_or_tag(browser, ct_header, qtbot, query):
+    browser.set_dataset(ct_header)
+    qtbot.keyClicks(browser.search, query)
+    shown = browser.visible_tags()
+    assert shown == ["(0028,0030)"]
+    (item,) = browser.tree.findItems("(0028,0030)", EXACT)
+    assert item.text(3) == str(ct_header.PixelSpacing)
+
+
+def test_search_by_value_finds_the_real_spacing(browser, ct_header):
+    browser.set_dataset(ct_header)
+    spacing_text = str(ct_header.PixelSpacing[0])  # read independently of the browser
+    browser.search.setText(spacing_text)
+    assert "(0028,0030)" in browser.visible_tags()
+    browser.search.setText("")
+    hidden = [
+        browser.tree.topLevelItem(i).isHidden() for i in range(browser.tree.topLevelItemCount())
+    ]
+    assert not any(hidden)
+
+
+def test_sequences_are_expanded_and_a_nested_hit_keeps_its_parents(browser, enhanced_mr_dir):
+    header = _header(enhanced_mr_dir / "Philips" / "IM_0027_fMAP.dcm")
+    browser.set_dataset(header)
+    shared = browser.tree.findItems("(5200,9229)", EXACT)
+    assert shared and shared[0].isExpanded()
+    browser.search.setText("MRTimingAndRelatedParametersSequence")
+    shown = browser.visible_tags()
+    assert shown[:3] == ["(5200,9229)", "Item 1", "(0018,9112)"]
+    assert "(0028,0030)" not in shown
+
+
+def test_nodes_mirror_the_dataset_without_qt(ct_header):
+    nodes = dataset_nodes(ct_header)
+    by_tag = {node.tag: node for node in nodes}
+    assert by_tag["(0008,0060)"].value == ct_header.Modality
+    assert by_tag["(0008,0060)"].name == "Modality"
+    assert TagNode("(0010,0010)", "PatientName", "PN", "x").matches("0010,0010")
+    assert not TagNode("(0010,0010)", "PatientName", "PN", "x").matches("Modality")
