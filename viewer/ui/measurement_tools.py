@@ -1,0 +1,377 @@
+"""Measurement tools on the viewport: length, angle, ellipse and rectangle ROIs.
+
+The ROIs are children of the image item (they follow zoom, pan, rotate and flip); every
+reading comes from `viewer.core.measurements` on the modality values, and every change is kept
+per image in the core's `MeasurementStore` sidecar (the DICOM files are never written).
+
+Coordinates: the core uses (row, column) with pixel centres on integers; an ImageItem draws
+pixel (r, c) over x in [c, c + 1], y in [r, r + 1]. `to_pixel` / `to_item` convert.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QObject, QPointF, Qt, Signal
+from PySide6.QtGui import QPainter, QPainterPath
+
+from viewer.core import measurements as core
+from viewer.core.errors import RadLensError
+
+log = logging.getLogger(__name__)
+
+KINDS = (core.LENGTH, core.ANGLE, core.ELLIPSE, core.RECTANGLE)
+KIND_TITLES = {
+    core.LENGTH: "Length",
+    core.ANGLE: "Angle",
+    core.ELLIPSE: "Ellipse ROI",
+    core.RECTANGLE: "Rectangle ROI",
+}
+ROI_PEN = pg.mkPen((255, 220, 0), width=2)
+ROI_HOVER_PEN = pg.mkPen((255, 255, 255), width=2)
+SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
+MEASUREMENT_Z = 20  # above the image and the heatmap
+
+
+def to_pixel(point: QPointF) -> core.Point:
+    """Image-item coordinates → core (row, column) with pixel centres on integers."""
+    return (point.y() - 0.5, point.x() - 0.5)
+
+
+def to_item(point: core.Point) -> QPointF:
+    return QPointF(point[1] + 0.5, point[0] + 0.5)
+
+
+@dataclass(frozen=True)
+class ImageContext:
+    """The image measurements belong to: where they are stored and what they are measured on."""
+
+    study_uid: str
+    sop_uid: str
+    frame: int
+    values: np.ndarray  # modality values on the pixel grid (HU for CT)
+    spacing: core.Spacing | None  # (row, column) mm; None → readings in pixels
+
+
+def reading(measurement: core.Measurement, context: ImageContext) -> str:
+    """The text shown beside a measurement (ROI stats only on single-channel values)."""
+    is_region = measurement.kind in (core.ELLIPSE, core.RECTANGLE)
+    values = context.values if is_region and context.values.ndim == 2 else None
+    try:
+        return core.describe(measurement, context.spacing, values)
+    except ValueError as exc:
+        return str(exc)
+
+
+class PolylineROI(pg.ROI):
+    """An open polyline through free handles (the angle tool); segments do not add points."""
+
+    def __init__(self, positions: Sequence[QPointF], **kwargs):
+        super().__init__((0, 0), (1, 1), **kwargs)
+        for position in positions:
+            self.addFreeHandle(position)
+
+    def points(self) -> list[QPointF]:
+        return [handle.pos() for handle in self.getHandles()]
+
+    def paint(self, painter: QPainter, *args) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, self._antialias)
+        painter.setPen(self.currentPen)
+        points = self.points()
+        for start, end in zip(points, points[1:], strict=False):
+            painter.drawLine(start, end)
+
+    def boundingRect(self):
+        return self.shape().boundingRect()
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        points = self.points()
+        for start, end in zip(points, points[1:], strict=False):
+            direction = end - start
+            if direction.manhattanLength() == 0:
+                continue
+            normal = self.pixelVectors(pg.Point(direction))[1]
+            if normal is None:
+                continue
+            normal = QPointF(normal.x() * 4, normal.y() * 4)
+            path.addPolygon([start + normal, end + normal, end - normal, start - normal])
+        return path
+
+
+class BoxEllipseROI(pg.EllipseROI):
+    """An axis-aligned ellipse (the core's ellipse is inscribed in an unrotated box)."""
+
+    def _addHandles(self) -> None:
+        self.addScaleHandle([1, 1], [0, 0])
+        self.addScaleHandle([0, 0], [1, 1])
+
+
+def _box_roi(kind: str, points: Sequence[core.Point]) -> pg.ROI:
+    top_left, bottom_right = (to_item(p) for p in points)
+    size = bottom_right - top_left
+    options = {"pen": ROI_PEN, "hoverPen": ROI_HOVER_PEN, "rotatable": False, "removable": True}
+    if kind == core.ELLIPSE:
+        return BoxEllipseROI(top_left, size, **options)
+    roi = pg.RectROI(top_left, size, **options)
+    roi.addScaleHandle([0, 0], [1, 1])
+    return roi
+
+
+def build_roi(measurement: core.Measurement) -> pg.ROI:
+    """The pyqtgraph ROI that draws and edits `measurement` (in image-item coordinates)."""
+    if measurement.kind in (core.ELLIPSE, core.RECTANGLE):
+        return _box_roi(measurement.kind, measurement.points)
+    positions = [to_item(p) for p in measurement.points]
+    options = {"pen": ROI_PEN, "hoverPen": ROI_HOVER_PEN, "removable": True}
+    if measurement.kind == core.LENGTH:
+        return pg.LineSegmentROI(positions, **options)
+    return PolylineROI(positions, **options)
+
+
+def roi_points(kind: str, roi: pg.ROI) -> list[core.Point]:
+    """The measurement's points read back from an edited ROI (in the ROI's parent coordinates)."""
+    if kind in (core.ELLIPSE, core.RECTANGLE):
+        corner = roi.pos()
+        return [to_pixel(corner), to_pixel(corner + roi.size())]
+    return [to_pixel(roi.mapToParent(handle.pos())) for handle in roi.getHandles()]
+
+
+class MeasurementGraphic:
+    """One measurement on screen: its ROI and its reading label."""
+
+    def __init__(self, measurement: core.Measurement, parent_item: pg.GraphicsObject):
+        self.measurement = measurement
+        self.roi = build_roi(measurement)
+        self.roi.setParentItem(parent_item)
+        self.roi.setZValue(MEASUREMENT_Z)
+        self.roi.setAcceptedMouseButtons(Qt.MouseButton.LeftButton)
+        self.label = pg.TextItem(color=(255, 220, 0), anchor=(0, 1), fill=(0, 0, 0, 140))
+        self.label.setParentItem(parent_item)
+        self.label.setZValue(MEASUREMENT_Z + 1)
+
+    def sync_points(self) -> None:
+        self.measurement.points = roi_points(self.measurement.kind, self.roi)
+
+    def show_reading(self, text: str) -> None:
+        self.label.setText(text)
+        anchor_point = max(self.measurement.points, key=lambda p: (-p[0], p[1]))
+        self.label.setPos(to_item(anchor_point))
+
+    def text(self) -> str:
+        return self.label.toPlainText()
+
+    def set_selected(self, selected: bool) -> None:
+        self.roi.setPen(SELECTED_PEN if selected else ROI_PEN)
+
+    def remove_from_scene(self) -> None:
+        for item in (self.roi, self.label):
+            scene = item.scene()
+            item.setParentItem(None)
+            if scene is not None:
+                scene.removeItem(item)
+
+
+class MeasurementLayer(QObject):
+    """Measurements of the image on screen: placement by clicks, editing, deleting, persistence."""
+
+    measurementsChanged = Signal()
+    placementChanged = Signal(str)  # kind being placed, "" when none
+    error = Signal(str)
+
+    def __init__(self, image_item: pg.ImageItem, parent: QObject | None = None):
+        super().__init__(parent)
+        self._image_item = image_item
+        self._context: ImageContext | None = None
+        self._stores: dict[str, core.MeasurementStore] = {}
+        self._graphics: dict[str, MeasurementGraphic] = {}
+        self._selected = ""
+        self._placing = ""
+        self._clicks: list[core.Point] = []
+        self._preview = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(255, 220, 0), pen=None)
+        self._preview.setParentItem(image_item)
+        self._preview.setZValue(MEASUREMENT_Z)
+        self._scene_connected = None
+
+    # --- image ---------------------------------------------------------------------------------
+
+    def attach(self, image_item: pg.ImageItem) -> None:
+        """Move to another image item (e.g. the viewport rebuilt its item)."""
+        self.cancel_placement()
+        self._clear_graphics()
+        self._image_item = image_item
+        self._preview.setParentItem(image_item)
+        self._draw_stored()
+
+    def set_image(self, context: ImageContext | None) -> None:
+        """Show the stored measurements of the image now on screen (none when None)."""
+        self.cancel_placement()
+        self._clear_graphics()
+        self._context = context
+        self._draw_stored()
+        self.measurementsChanged.emit()
+
+    def context(self) -> ImageContext | None:
+        return self._context
+
+    def _store(self) -> core.MeasurementStore | None:
+        if self._context is None:
+            return None
+        study = self._context.study_uid
+        if study not in self._stores:
+            self._stores[study] = self._load_store(study)
+        return self._stores[study]
+
+    def _load_store(self, study_uid: str) -> core.MeasurementStore:
+        store = core.MeasurementStore(study_uid)
+        try:
+            return store.load()
+        except RadLensError as exc:
+            self.error.emit(str(exc))
+            return store
+
+    def _draw_stored(self) -> None:
+        store = self._store()
+        if store is None:
+            return
+        for measurement in store.get(self._context.sop_uid, self._context.frame):
+            self._draw(measurement)
+
+    # --- editing -------------------------------------------------------------------------------
+
+    def add(self, measurement: core.Measurement) -> MeasurementGraphic | None:
+        store = self._store()
+        if store is None:
+            return None
+        store.add(self._context.sop_uid, self._context.frame, measurement)
+        graphic = self._draw(measurement)
+        self._save()
+        return graphic
+
+    def remove(self, measurement_id: str) -> None:
+        graphic = self._graphics.pop(measurement_id, None)
+        store = self._store()
+        if graphic is None or store is None:
+            return
+        graphic.remove_from_scene()
+        store.remove(self._context.sop_uid, self._context.frame, measurement_id)
+        if self._selected == measurement_id:
+            self._selected = ""
+        self._save()
+
+    def remove_selected(self) -> None:
+        if self._selected:
+            self.remove(self._selected)
+
+    def clear_image(self) -> None:
+        for measurement_id in list(self._graphics):
+            self.remove(measurement_id)
+
+    def graphics(self) -> list[MeasurementGraphic]:
+        return list(self._graphics.values())
+
+    def readings(self) -> dict[str, str]:
+        return {key: graphic.text() for key, graphic in self._graphics.items()}
+
+    def select(self, measurement_id: str) -> None:
+        self._selected = measurement_id if measurement_id in self._graphics else ""
+        for key, graphic in self._graphics.items():
+            graphic.set_selected(key == self._selected)
+
+    def selected(self) -> str:
+        return self._selected
+
+    def _draw(self, measurement: core.Measurement) -> MeasurementGraphic:
+        graphic = MeasurementGraphic(measurement, self._image_item)
+        graphic.show_reading(reading(measurement, self._context))
+        key = measurement.id
+        graphic.roi.sigRegionChanged.connect(lambda _roi, k=key: self._on_roi_moved(k, False))
+        graphic.roi.sigRegionChangeFinished.connect(lambda _roi, k=key: self._on_roi_moved(k, True))
+        graphic.roi.sigRemoveRequested.connect(lambda _roi, k=key: self.remove(k))
+        graphic.roi.sigClicked.connect(lambda _roi, _ev, k=key: self.select(k))
+        self._graphics[key] = graphic
+        return graphic
+
+    def _on_roi_moved(self, measurement_id: str, finished: bool) -> None:
+        graphic = self._graphics.get(measurement_id)
+        if graphic is None or self._context is None:
+            return
+        graphic.sync_points()
+        graphic.show_reading(reading(graphic.measurement, self._context))
+        if finished:
+            self._save()
+
+    def _save(self) -> None:
+        store = self._store()
+        try:
+            store.save()
+        except (OSError, RadLensError) as exc:
+            self.error.emit(f"{store.path.name}: measurements not saved ({exc})")
+        self.measurementsChanged.emit()
+
+    def _clear_graphics(self) -> None:
+        for graphic in self._graphics.values():
+            graphic.remove_from_scene()
+        self._graphics.clear()
+        self._selected = ""
+
+    # --- placement by clicks -------------------------------------------------------------------
+
+    def begin_placement(self, kind: str) -> None:
+        """The next clicks on the image place a `kind` (2 points, or 3 for an angle)."""
+        if kind not in KINDS:
+            raise ValueError(f"unknown measurement kind {kind!r}")
+        self.cancel_placement()
+        if self._context is None:
+            return
+        self._placing = kind
+        self._connect_scene()
+        self.placementChanged.emit(kind)
+
+    def cancel_placement(self) -> None:
+        was_placing = bool(self._placing)
+        self._placing, self._clicks = "", []
+        self._preview.setData([])
+        if was_placing:
+            self.placementChanged.emit("")
+
+    def placing(self) -> str:
+        return self._placing
+
+    def place_point(self, point: core.Point) -> MeasurementGraphic | None:
+        """One click of the placement at (row, column); adds the measurement on its last click."""
+        if not self._placing:
+            return None
+        self._clicks.append((float(point[0]), float(point[1])))
+        positions = [to_item(p) for p in self._clicks]
+        self._preview.setData([p.x() for p in positions], [p.y() for p in positions])
+        if len(self._clicks) < core.POINTS_NEEDED[self._placing]:
+            return None
+        kind, clicks = self._placing, self._clicks
+        self.cancel_placement()
+        return self.add(core.Measurement(kind, _ordered(kind, clicks)))
+
+    def _connect_scene(self) -> None:
+        scene = self._image_item.scene()
+        if scene is None or scene is self._scene_connected:
+            return
+        scene.sigMouseClicked.connect(self._on_scene_clicked)
+        self._scene_connected = scene
+
+    def _on_scene_clicked(self, event) -> None:
+        if not self._placing or event.button() != Qt.MouseButton.LeftButton:
+            return
+        event.accept()
+        self.place_point(to_pixel(self._image_item.mapFromScene(event.scenePos())))
+
+
+def _ordered(kind: str, points: list[core.Point]) -> list[core.Point]:
+    """Boxes keep (top-left, bottom-right) so the ROI has a positive size."""
+    if kind not in (core.ELLIPSE, core.RECTANGLE):
+        return points
+    (r0, c0), (r1, c1) = points
+    return [(min(r0, r1), min(c0, c1)), (max(r0, r1), max(c0, c1))]
