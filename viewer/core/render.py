@@ -1,6 +1,6 @@
 """Modality values → display pixels (uint8), in the order of the DICOM grayscale pipeline.
 
-PS3.4 N.2.1 / PS3.3 C.11: stored values → Modality LUT (done by `Series.modality_frame`) →
+PS3.4 N.2.1.1 / PS3.3 C.11: stored values → Modality LUT (done by `Series.modality_frame`) →
 VOI LUT or window (`voi.py`, PS3.3 C.11.2) → MONOCHROME1 inversion (PS3.3 C.7.6.3.1.2,
 applied exactly once) → the user's invert toggle (XOR) → 8-bit display value.
 Colour images bypass VOI (C.11.2 is for grayscale). Inputs are never modified in place.
