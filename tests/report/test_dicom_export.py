@@ -1,0 +1,92 @@
+"""AI results as DICOM SC + Comprehensive SR, read back with pydicom (and dcmtk when present)."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pydicom
+import pytest
+
+from viewer.core.render import render_array
+from viewer.core.voi import Window
+from viewer.report.dicom_export import export_ai_dicom
+from viewer.report.overlay import burn_in_heatmap
+from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
+
+FINDINGS = (FindingRow("pneumonia", 0.8731, 0.42, True), FindingRow("effusion", 0.1204, 0.5, False))
+MODEL = ModelSummary(name="cxr-test-net", version="9.8.7")
+COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
+SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
+
+
+@pytest.fixture
+def exported(cxr_dicom, cxr_header, tmp_path):
+    before = cxr_dicom.read_bytes()
+    display = render_array(pydicom.dcmread(cxr_dicom).pixel_array, Window(2048, 4096))
+    heatmap = np.zeros(display.shape, np.float32)
+    heatmap[100:300, 200:400] = 1.0
+    key = KeyImage("key", display, burn_in_heatmap(display, heatmap), "heatmap: pneumonia")
+    result = export_ai_dicom(cxr_header, key, FINDINGS, MODEL, tmp_path / "ai")
+    assert cxr_dicom.read_bytes() == before, "the source file must never be written"
+    return result, key
+
+
+def content_items(dataset):
+    for item in dataset.get("ContentSequence", []):
+        yield item
+        yield from content_items(item)
+
+
+def test_sc_is_rgb_key_image_with_heatmap_in_the_source_study(exported, cxr_header):
+    result, key = exported
+    sc = pydicom.dcmread(result.sc_path)
+    assert sc.SOPClassUID == SECONDARY_CAPTURE and sc.PhotometricInterpretation == "RGB"
+    assert sc.StudyInstanceUID == cxr_header.StudyInstanceUID
+    assert sc.SeriesInstanceUID != cxr_header.SeriesInstanceUID
+    assert sc.SOPInstanceUID not in (cxr_header.SOPInstanceUID, "")
+    assert sc.PatientID == cxr_header.PatientID and sc.PatientName == cxr_header.PatientName
+    assert np.array_equal(sc.pixel_array, key.overlay)
+    assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == cxr_header.SOPInstanceUID
+    for keyword in ("Rows", "Columns", "SamplesPerPixel", "ConversionType", "Modality"):
+        assert keyword in sc
+
+
+def test_sr_holds_findings_and_references_the_source_image(exported, cxr_header):
+    result, _ = exported
+    sr = pydicom.dcmread(result.sr_path)
+    assert sr.SOPClassUID == COMPREHENSIVE_SR and sr.Modality == "SR"
+    assert sr.StudyInstanceUID == cxr_header.StudyInstanceUID
+    new_series = {sr.SeriesInstanceUID, pydicom.dcmread(result.sc_path).SeriesInstanceUID}
+    assert cxr_header.SeriesInstanceUID not in new_series and len(new_series) == 2
+    items = list(content_items(sr))
+    references = {
+        ref.ReferencedSOPInstanceUID for i in items for ref in i.get("ReferencedSOPSequence", [])
+    }
+    assert references == {cxr_header.SOPInstanceUID}
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    assert evidence.ReferencedSOPSequence[0].ReferencedSOPClassUID == cxr_header.SOPClassUID
+    values = sorted(
+        float(m.MeasuredValueSequence[0].NumericValue) for m in items if m.ValueType == "NUM"
+    )
+    assert values == pytest.approx(sorted([0.8731, 0.42, 0.1204, 0.5]))
+    calls = [i.ConceptCodeSequence[0].CodeMeaning for i in items if i.ValueType == "CODE"]
+    assert "Present" in calls and "Absent" in calls and "Pneumonia" in calls
+
+
+def test_dcmtk_reads_both_objects(exported):
+    dcmdump = shutil.which("dcmdump")
+    if dcmdump is None:
+        pytest.skip("dcmdump (dcmtk) not installed")
+    result, _ = exported
+    for path in (result.sc_path, result.sr_path):
+        run = subprocess.run([dcmdump, "-E", str(path)], capture_output=True, text=True, timeout=60)
+        assert run.returncode == 0 and "E:" not in run.stderr, run.stderr
+
+
+def test_export_without_heatmap_is_refused(cxr_header, tmp_path):
+    key = KeyImage("key", np.zeros((4, 4), np.uint8))
+    with pytest.raises(ValueError, match="no heatmap"):
+        export_ai_dicom(cxr_header, key, FINDINGS, MODEL, tmp_path / "ai")
+    assert not (tmp_path / "ai").exists()

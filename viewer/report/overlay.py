@@ -1,0 +1,53 @@
+"""The heatmap burned into a display image, as the viewer shows it (numpy only, no Qt).
+
+Same look as `viewer.ui.heatmap_overlay`: the "inferno" colormap, an alpha that rises with the
+heatmap value, drawn at 50 % opacity over the window/levelled image.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+HEATMAP_OPACITY = 0.5
+# Inferno (matplotlib / pyqtgraph) sampled at nine evenly spaced stops; linear in between.
+INFERNO_STOPS = np.array(
+    [
+        [0, 0, 4], [31, 12, 72], [85, 15, 109], [136, 34, 106], [186, 54, 85],
+        [227, 89, 51], [249, 140, 10], [249, 201, 50], [252, 255, 164],
+    ],
+    dtype=np.float32,
+)  # fmt: skip
+
+
+def inferno(values: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] → float32 RGB in [0, 255] (shape + (3,))."""
+    positions = np.linspace(0.0, 1.0, len(INFERNO_STOPS))
+    clipped = np.clip(values, 0.0, 1.0)
+    channels = [np.interp(clipped, positions, INFERNO_STOPS[:, c]) for c in range(3)]
+    return np.stack(channels, axis=-1).astype(np.float32)
+
+
+def as_rgb(display: np.ndarray) -> np.ndarray:
+    """A uint8 display image (HxW grey or HxWx3) as HxWx3."""
+    return np.repeat(display[..., None], 3, axis=-1) if display.ndim == 2 else display
+
+
+def fit_heatmap(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """The heatmap on a `shape` (rows, cols) grid; bilinear when the grids differ."""
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.shape == tuple(shape):
+        return heatmap
+    resized = Image.fromarray(heatmap, mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
+    return np.asarray(resized, dtype=np.float32)
+
+
+def burn_in_heatmap(
+    display: np.ndarray, heatmap: np.ndarray, opacity: float = HEATMAP_OPACITY
+) -> np.ndarray:
+    """uint8 RGB: `display` with `heatmap` (float in [0, 1] on the image grid) blended on top."""
+    base = as_rgb(np.asarray(display)).astype(np.float32)
+    values = np.clip(fit_heatmap(heatmap, base.shape[:2]), 0.0, 1.0)
+    alpha = (opacity * values)[..., None]
+    blended = base * (1.0 - alpha) + inferno(values) * alpha
+    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)

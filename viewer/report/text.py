@@ -1,0 +1,91 @@
+"""Text for the PDF: DICOM person names made readable, and strings made safe for built-in fonts.
+
+The report uses reportlab's built-in Helvetica (WinAnsi / cp1252), so no font file has to ship
+or exist on the machine. Characters outside cp1252 are transliterated: accents are dropped via
+Unicode decomposition (Ł → L via a small table), Greek and Cyrillic letters are spelled in Latin,
+and anything else becomes "?". Names written in ideographic or phonetic groups (PS3.5 6.2.1.1)
+show their alphabetic group.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from xml.sax.saxutils import escape
+
+PDF_ENCODING = "cp1252"
+UNKNOWN_CHAR = "?"
+
+_LATIN_EXTRA = {
+    "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "Ŀ": "L", "ŀ": "l",
+    "Ŧ": "T", "ŧ": "t", "ĸ": "k", "Ŋ": "N", "ŋ": "n", "ſ": "s", "Ə": "E", "ə": "e",
+}  # fmt: skip
+
+
+def _letter_table(letters: str, spellings: str) -> dict[str, str]:
+    return dict(zip(letters, spellings.split(), strict=True))
+
+
+_CYRILLIC = _letter_table(
+    "абвгдеёжзийклмнопрстуфхцчшщъыьэюяіїєґ",
+    "a b v g d e e zh z i i k l m n o p r s t u f kh ts ch sh shch ' y ' e yu ya i i e g",
+)
+_GREEK = _letter_table(
+    "αβγδεζηθικλμνξοπρστυφχψως", "a v g d e z i th i k l m n x o p r s t y f ch ps o s"
+)
+
+
+def _transliterate_char(char: str) -> str:
+    if _encodable(char):
+        return char
+    base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+    if base and _encodable(base):
+        return base
+    return "".join(_latin_spelling(c) for c in base) or UNKNOWN_CHAR
+
+
+def _latin_spelling(char: str) -> str:
+    if char in _LATIN_EXTRA:
+        return _LATIN_EXTRA[char]
+    lower = char.lower()
+    for table in (_CYRILLIC, _GREEK):
+        if lower in table:
+            return table[lower].capitalize() if char != lower else table[lower]
+    return char if _encodable(char) else UNKNOWN_CHAR
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode(PDF_ENCODING)
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def pdf_safe(text: object) -> str:
+    """`text` with every character drawable by the built-in PDF fonts (see module docstring)."""
+    return "".join(_transliterate_char(c) for c in unicodedata.normalize("NFC", str(text)))
+
+
+def paragraph_text(text: object) -> str:
+    """`pdf_safe` text escaped for a reportlab Paragraph (which reads a little XML)."""
+    return escape(pdf_safe(text)).replace("\n", "<br/>")
+
+
+def person_name(value: object) -> str:
+    """A DICOM PN ("Family^Given^Middle^Prefix^Suffix=ideographic=phonetic") for people.
+
+    >>> person_name("RADLENS^DEMO")
+    'RADLENS, DEMO'
+    """
+    alphabetic = str(value or "").split("=")[0]
+    family, _, rest = alphabetic.partition("^")
+    others = " ".join(part for part in rest.split("^") if part)
+    return ", ".join(part for part in (family.strip(), others.strip()) if part)
+
+
+def dicom_date(value: object) -> str:
+    """DICOM DA "YYYYMMDD" as ISO "YYYY-MM-DD"; anything else unchanged."""
+    text = str(value or "").strip()
+    if len(text) == 8 and text.isdigit():
+        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return text
