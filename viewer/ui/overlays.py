@@ -1,0 +1,193 @@
+"""Corner overlays: what they say (pure functions) and the transparent widget that draws them.
+
+`overlay_text(...)` builds an `OverlayText` from the series info, the view state and the view
+matrix; `OverlayLayer` paints it over a viewport and ignores the mouse. Orientation letters are
+derived from the matrix actually applied to the image, so they follow rotation and flips by
+construction. With `anonymise` the patient name, ID and dates are replaced on screen.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtCore import QRect, Qt
+from PySide6.QtGui import QColor, QFont, QPainter
+from PySide6.QtWidgets import QWidget
+
+from viewer.core.voi import Window
+
+# Patient axes (DICOM LPS): + direction letter, - direction letter.
+_AXIS_LETTERS = (("L", "R"), ("P", "A"), ("H", "F"))
+_OBLIQUE_THRESHOLD = 0.25
+ANONYMISED = "Anonymised"
+
+
+@dataclass
+class OverlayText:
+    top_left: list[str] = field(default_factory=list)
+    top_right: list[str] = field(default_factory=list)
+    bottom_left: list[str] = field(default_factory=list)
+    bottom_right: list[str] = field(default_factory=list)
+    edges: dict[str, str] = field(default_factory=dict)  # left/right/top/bottom → letters
+
+
+def direction_letters(vector) -> str:
+    """Letters of a patient direction, strongest axis first (oblique gives two or three)."""
+    v = np.asarray(vector, dtype=float)
+    norm = np.linalg.norm(v)
+    if norm == 0:
+        return ""
+    v = v / norm
+    order = np.argsort(-np.abs(v))
+    return "".join(
+        _AXIS_LETTERS[axis][0 if v[axis] > 0 else 1]
+        for axis in order
+        if abs(v[axis]) > _OBLIQUE_THRESHOLD
+    )
+
+
+def edge_letters(orientation, view_matrix: np.ndarray) -> dict[str, str]:
+    """Letters at the screen edges for ImageOrientationPatient `orientation` under the matrix.
+
+    The screen's +x and +y (down) directions are mapped back to image index steps through the
+    inverse of the matrix's linear part, then to patient space with the direction cosines
+    (row cosine = direction of increasing column index, PS3.3 C.7.6.2.1.1).
+    """
+    if not orientation or len(orientation) != 6:
+        return {}
+    row_cos = np.asarray(orientation[:3], dtype=float)
+    col_cos = np.asarray(orientation[3:], dtype=float)
+    inverse = np.linalg.inv(view_matrix[:2, :2])
+    right = inverse @ np.array([1.0, 0.0])
+    down = inverse @ np.array([0.0, 1.0])
+    to_patient = lambda step: step[0] * row_cos + step[1] * col_cos  # noqa: E731
+    return {
+        "right": direction_letters(to_patient(right)),
+        "left": direction_letters(-to_patient(right)),
+        "bottom": direction_letters(to_patient(down)),
+        "top": direction_letters(-to_patient(down)),
+    }
+
+
+def format_person_name(name) -> str:
+    parts = [p for p in str(name or "").split("^") if p]
+    if not parts:
+        return ""
+    return parts[0] if len(parts) == 1 else f"{parts[0]}, {' '.join(parts[1:])}"
+
+
+def format_date(value) -> str:
+    text = str(value or "")
+    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+
+
+def slice_position(frame_ref) -> float | None:
+    """Distance of the frame's plane from the origin along its normal, in mm."""
+    position = getattr(frame_ref, "position", None)
+    orientation = getattr(frame_ref, "orientation", None)
+    if position is None or not orientation or len(orientation) != 6:
+        return None
+    normal = np.cross(np.asarray(orientation[:3], float), np.asarray(orientation[3:], float))
+    return float(np.dot(normal, np.asarray(position, dtype=float)))
+
+
+def window_label(window) -> str:
+    if isinstance(window, Window):
+        return f"W {window.width:.0f}  L {window.center:.0f}"
+    return f"VOI LUT {getattr(window, 'explanation', '')}".strip()
+
+
+def _patient_lines(info, anonymise: bool) -> list[str]:
+    patient = info.study.patient
+    if anonymise:
+        name, pid = ANONYMISED, ""
+    else:
+        name, pid = format_person_name(patient.name), str(patient.patient_id or "")
+    sex_age = " ".join(v for v in (str(patient.sex or ""), str(patient.age or "")) if v)
+    return [v for v in (name, f"ID: {pid}" if pid else "", sex_age) if v]
+
+
+def _study_lines(info, anonymise: bool) -> list[str]:
+    study = info.study
+    date = "" if anonymise else format_date(study.date)
+    series = " ".join(
+        v for v in (f"Se {info.number}" if info.number is not None else "", info.description) if v
+    )
+    return [v for v in (date, str(study.description or ""), series, info.modality) if v]
+
+
+def overlay_text(state, view_matrix: np.ndarray | None, zoom: float) -> OverlayText:
+    """All four corners and edge letters for the state's current series and frame."""
+    series = state.series
+    if series is None:
+        return OverlayText()
+    info = series.info
+    frame_ref = info.frames[state.frame] if state.frame < len(info.frames) else None
+    slice_lines = [f"Im {state.frame + 1}/{state.frame_count}"]
+    position = slice_position(frame_ref)
+    if position is not None:
+        slice_lines.append(f"Pos {position:.1f} mm")
+    window = state.window
+    wl = [window_label(window)] if window is not None else []
+    wl += ["Inverted"] if state.invert else []
+    edges = {}
+    if view_matrix is not None and frame_ref is not None:
+        edges = edge_letters(frame_ref.orientation, view_matrix)
+    return OverlayText(
+        top_left=_patient_lines(info, state.anonymise),
+        top_right=_study_lines(info, state.anonymise),
+        bottom_left=slice_lines,
+        bottom_right=wl + [f"Zoom {zoom * 100:.0f}%"],
+        edges=edges,
+    )
+
+
+class OverlayLayer(QWidget):
+    """Transparent, mouse-transparent child widget that paints an `OverlayText`."""
+
+    MARGIN = 6
+
+    def __init__(self, parent: QWidget) -> None:
+        super().__init__(parent)
+        self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
+        self.text = OverlayText()
+        font = QFont(self.font())
+        font.setPointSize(9)
+        self.setFont(font)
+
+    def set_text(self, text: OverlayText) -> None:
+        self.text = text
+        self.update()
+
+    def paintEvent(self, event) -> None:  # noqa: N802 - Qt API
+        painter = QPainter(self)
+        area = self.rect().adjusted(self.MARGIN, self.MARGIN, -self.MARGIN, -self.MARGIN)
+        align = Qt.AlignmentFlag
+        corners = (
+            (self.text.top_left, align.AlignLeft | align.AlignTop),
+            (self.text.top_right, align.AlignRight | align.AlignTop),
+            (self.text.bottom_left, align.AlignLeft | align.AlignBottom),
+            (self.text.bottom_right, align.AlignRight | align.AlignBottom),
+        )
+        for lines, flags in corners:
+            self._draw(painter, area, flags, "\n".join(lines))
+        edges = {
+            "left": align.AlignLeft | align.AlignVCenter,
+            "right": align.AlignRight | align.AlignVCenter,
+            "top": align.AlignHCenter | align.AlignTop,
+            "bottom": align.AlignHCenter | align.AlignBottom,
+        }
+        for edge, flags in edges.items():
+            self._draw(painter, area, flags, self.text.edges.get(edge, ""))
+        painter.end()
+
+    @staticmethod
+    def _draw(painter: QPainter, area: QRect, flags, text: str) -> None:
+        if not text:
+            return
+        painter.setPen(QColor(0, 0, 0))
+        painter.drawText(area.translated(1, 1), int(flags), text)
+        painter.setPen(QColor(255, 235, 120))
+        painter.drawText(area, int(flags), text)

@@ -1,0 +1,84 @@
+"""Keyboard shortcuts, declared once: the viewport and the menus read them, Help lists them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QKeySequence
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTableWidget, QTableWidgetItem, QVBoxLayout
+
+
+@dataclass(frozen=True)
+class Shortcut:
+    command: str
+    keys: str  # QKeySequence text; several keys separated by ", "
+    description: str
+
+
+# Slice navigation, handled by the focused viewport (key → frame step).
+NAVIGATION_KEYS: dict[int, str] = {
+    Qt.Key.Key_Down: "next",
+    Qt.Key.Key_Right: "next",
+    Qt.Key.Key_Up: "previous",
+    Qt.Key.Key_Left: "previous",
+    Qt.Key.Key_PageDown: "page_down",
+    Qt.Key.Key_PageUp: "page_up",
+    Qt.Key.Key_Home: "first",
+    Qt.Key.Key_End: "last",
+}
+PAGE_STEP = 10
+
+SHORTCUTS: tuple[Shortcut, ...] = (
+    Shortcut("open_files", "Ctrl+O", "Open DICOM files (.dcm, .zip, DICOMDIR)"),
+    Shortcut("open_folder", "Ctrl+Shift+O", "Open a folder"),
+    Shortcut("export_png", "Ctrl+E", "Export the current view as PNG"),
+    Shortcut("quit", "Ctrl+Q", "Quit"),
+    Shortcut("next", "Down, Right, Wheel down", "Next slice"),
+    Shortcut("previous", "Up, Left, Wheel up", "Previous slice"),
+    Shortcut("page", "PgDown, PgUp", f"Move {PAGE_STEP} slices"),
+    Shortcut("ends", "Home, End", "First / last slice"),
+    Shortcut("cine", "Space", "Play / stop cine"),
+    Shortcut("presets", "1-9", "Window presets for the modality (see View → Window)"),
+    Shortcut("auto_window", "A", "Automatic window"),
+    Shortcut("invert", "I", "Invert grey scale"),
+    Shortcut("fit", "F", "Fit image to viewport"),
+    Shortcut("actual_size", "Ctrl+1", "1:1 (one image pixel per screen pixel)"),
+    Shortcut("rotate", "R", "Rotate 90° clockwise"),
+    Shortcut("flip_h", "H", "Flip horizontally"),
+    Shortcut("flip_v", "V", "Flip vertically"),
+    Shortcut("reset", "Escape", "Reset window, zoom, rotation and flips"),
+    Shortcut("overlays", "O", "Show / hide corner overlays"),
+    Shortcut("anonymise", "Ctrl+Shift+A", "Anonymise on screen"),
+    Shortcut("pan_zoom", "Left drag, Ctrl+Wheel", "Pan / zoom"),
+    Shortcut("window_level", "Right drag", "Window / level (x: width, y: centre)"),
+)
+
+
+def key_for(command: str) -> QKeySequence:
+    for shortcut in SHORTCUTS:
+        if shortcut.command == command:
+            return QKeySequence(shortcut.keys.split(", ")[0])
+    raise KeyError(command)
+
+
+class ShortcutsDialog(QDialog):
+    """Help → Keyboard shortcuts: the table above, read-only."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        table = QTableWidget(len(SHORTCUTS), 2, self)
+        table.setHorizontalHeaderLabels(["Keys", "Action"])
+        for row, shortcut in enumerate(SHORTCUTS):
+            table.setItem(row, 0, QTableWidgetItem(shortcut.keys))
+            table.setItem(row, 1, QTableWidgetItem(shortcut.description))
+        table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.resizeColumnsToContents()
+        table.horizontalHeader().setStretchLastSection(True)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(table)
+        layout.addWidget(buttons)
+        self.resize(520, 560)
