@@ -1,0 +1,224 @@
+"""The analysis engine: modality values in, calibrated probabilities + Grad-CAM heatmaps out.
+
+`Analyzer(model, device)` loads a verified model once; `analyze(AnalysisInput)` runs the card's
+preprocessing, the network and Grad-CAM, and maps each heatmap back onto the input pixel grid.
+Results are immutable and cached per (SOP Instance UID, frame, model sha256).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from inference.errors import ImageInputError, InferenceError
+from inference.gradcam import GradCam, gradcam_layer
+from inference.loading import load_model
+from inference.model_card import ModelCard
+from inference.preprocessing import InputSpec, Sample, normalise, prepare
+from inference.registry import find_model
+from inference.types import AnalysisInput, AnalysisResult, Finding
+
+OUTSIDE_INTENDED_USE = "outside the model's intended use"
+
+__all__ = ["AnalysisInput", "AnalysisResult", "Analyzer", "Finding", "select_device"]
+
+
+def select_device(requested: str = "auto") -> torch.device:
+    """auto = CUDA if available, else MPS, else CPU; an explicit device must exist."""
+    if requested == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        mps = getattr(torch.backends, "mps", None)
+        return torch.device("mps" if mps and mps.is_available() else "cpu")
+    device = torch.device(requested)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise InferenceError("device 'cuda' requested but no CUDA GPU is available")
+    return device
+
+
+def intended_use_problems(card: ModelCard, item: AnalysisInput) -> list[str]:
+    """Fields that contradict the card's intended use (empty fields are unknown, not a mismatch)."""
+    problems = []
+    for field_name in ("modality", "body_part", "view"):
+        allowed = [str(v).upper() for v in card.intended_use.get(field_name, [])]
+        value = str(getattr(item, field_name) or "").strip().upper()
+        if allowed and value and value not in allowed:
+            problems.append(f"{field_name.replace('_', ' ')} {value} (model: {', '.join(allowed)})")
+    return problems
+
+
+class Analyzer:
+    """Holds one verified model on one device; not thread-safe (use one per worker thread)."""
+
+    def __init__(
+        self,
+        model: str | Path | ModelCard | None = None,
+        device: str = "auto",
+        folders: Sequence[str | Path] | None = None,
+        cache_size: int = 128,
+    ):
+        self.card = model if isinstance(model, ModelCard) else find_model(model, folders)
+        self.device = select_device(device)
+        self.network = load_model(self.card, self.device)
+        layer = gradcam_layer(self.network)
+        self.gradcam = GradCam(self.network, layer) if layer is not None else None
+        self.spec: InputSpec = self.card.input
+        self._cache: OrderedDict[tuple, AnalysisResult] = OrderedDict()
+        self._cache_size = cache_size
+        self._device_warnings: list[str] = []
+
+    def analyze(self, item: AnalysisInput, force: bool = False) -> AnalysisResult:
+        return self.analyze_batch([item], force=force)[0]
+
+    def analyze_batch(
+        self, items: Sequence[AnalysisInput], force: bool = False
+    ) -> list[AnalysisResult]:
+        """One result per input, in order; a failing image raises `ImageInputError` naming it."""
+        results: dict[int, AnalysisResult] = {}
+        to_run: list[tuple[int, AnalysisInput, list[str]]] = []
+        for index, item in enumerate(items):
+            cached = self._cache.get(self._key(item)) if item.cache_key else None
+            problems = intended_use_problems(self.card, item)
+            if cached is not None:
+                results[index] = cached
+            elif problems and not force:
+                results[index] = self._refused(problems)
+            else:
+                to_run.append((index, item, problems))
+        if to_run:
+            for (index, item, _), result in zip(
+                to_run, self._run([t[1] for t in to_run], [t[2] for t in to_run]), strict=True
+            ):
+                results[index] = result
+                self._remember(item, result)
+        return [results[i] for i in range(len(items))]
+
+    def _key(self, item: AnalysisInput) -> tuple:
+        return (*item.cache_key, self.card.weights_sha256)
+
+    def _remember(self, item: AnalysisInput, result: AnalysisResult) -> None:
+        if item.cache_key is None:
+            return
+        self._cache[self._key(item)] = result
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _refused(self, problems: list[str]) -> AnalysisResult:
+        warning = f"{OUTSIDE_INTENDED_USE}: {'; '.join(problems)}; not analysed (use force to run)"
+        return self._result((), {}, {}, [warning], intended_use_ok=False)
+
+    def _run(self, items: list[AnalysisInput], problems: list[list[str]]) -> list[AnalysisResult]:
+        started = time.perf_counter()
+        samples = [self._prepare(item) for item in items]
+        batch = torch.from_numpy(np.stack([s.image for s in samples]))[:, None]
+        prepared = time.perf_counter()
+        logits, maps, timing = self._forward(normalise(batch, self.spec))
+        timing["preprocess"] = (prepared - started) / len(items)
+        heat_started = time.perf_counter()
+        results = []
+        for i, (sample, item_problems) in enumerate(zip(samples, problems, strict=True)):
+            heatmaps = self._heatmaps(sample, maps[i] if maps is not None else None)
+            timing_i = {
+                **timing,
+                "gradcam": timing["gradcam"] + (time.perf_counter() - heat_started) / len(items),
+            }
+            timing_i["total"] = sum(v for k, v in timing_i.items() if k != "total")
+            warnings = (
+                [f"{OUTSIDE_INTENDED_USE}: {'; '.join(item_problems)}; analysed on request"]
+                if item_problems
+                else []
+            )
+            if maps is None:
+                warnings.append("no Grad-CAM layer in this model; heatmaps unavailable")
+            results.append(
+                self._result(
+                    self._findings(logits[i]), heatmaps, timing_i, warnings, not item_problems
+                )
+            )
+        return results
+
+    def _prepare(self, item: AnalysisInput) -> Sample:
+        pixels = np.asarray(item.pixels)
+        if pixels.ndim not in (2, 3) or min(pixels.shape[:2]) < 2:
+            raise ImageInputError(
+                f"{item.source or 'image'}: unsupported pixel array shape {pixels.shape}"
+            )
+        return prepare(pixels, self.spec, item.photometric, item.window)
+
+    def logits_batch(self, items: Sequence[AnalysisInput]) -> np.ndarray:
+        """Raw logits (B×labels) without Grad-CAM: the same preprocessing and network as `analyze`."""
+        batch = torch.from_numpy(np.stack([self._prepare(item).image for item in items]))[:, None]
+        logits, _, _ = self._forward(normalise(batch, self.spec), with_gradcam=False)
+        return logits
+
+    def _forward(self, batch: torch.Tensor, with_gradcam: bool = True):
+        try:
+            return self._forward_on(batch, with_gradcam)
+        except (torch.cuda.OutOfMemoryError, RuntimeError) as exc:
+            if self.device.type == "cpu":
+                raise
+            self._device_warnings.append(
+                f"{self.device.type.upper()} failed ({type(exc).__name__}: {str(exc)[:80]}); "
+                "ran on CPU instead"
+            )
+            self.device = torch.device("cpu")
+            self.network.to(self.device)
+            return self._forward_on(batch, with_gradcam)
+
+    def _forward_on(self, batch: torch.Tensor, with_gradcam: bool):
+        started = time.perf_counter()
+        batch = batch.to(self.device)
+        if self.gradcam is None or not with_gradcam:
+            with torch.no_grad():
+                logits = self.network(batch)
+            forward = (time.perf_counter() - started) / len(batch)
+            return logits.float().cpu().numpy(), None, {"forward": forward, "gradcam": 0.0}
+        logits, maps = self.gradcam(batch)
+        elapsed = time.perf_counter() - started
+        forward = self.gradcam.forward_seconds
+        timing = {"forward": forward / len(batch), "gradcam": (elapsed - forward) / len(batch)}
+        return logits.float().cpu().numpy(), maps.float().cpu().numpy(), timing
+
+    def _findings(self, logits: np.ndarray) -> tuple[Finding, ...]:
+        probabilities = self.card.calibrate(logits)
+        findings = []
+        for label, probability in zip(self.card.labels, probabilities, strict=True):
+            threshold = self.card.thresholds[label]
+            findings.append(
+                Finding(label, float(probability), threshold, bool(probability >= threshold))
+            )
+        return tuple(findings)
+
+    def _heatmaps(self, sample: Sample, maps: np.ndarray | None) -> dict[str, np.ndarray]:
+        if maps is None:
+            return {}
+        return {
+            label: np.clip(sample.to_source_grid(maps[c]), 0.0, 1.0).astype(np.float32)
+            for c, label in enumerate(self.card.labels)
+        }
+
+    def _result(self, findings, heatmaps, timings, warnings, intended_use_ok) -> AnalysisResult:
+        return AnalysisResult(
+            findings=tuple(findings),
+            heatmaps=heatmaps,
+            model_name=self.card.name,
+            model_version=self.card.version,
+            model_sha256=self.card.weights_sha256,
+            device=str(self.device),
+            timings={k: round(v, 6) for k, v in timings.items()},
+            warnings=tuple([*self._device_warnings, *warnings]),
+            intended_use_ok=intended_use_ok,
+        )
+
+
+def with_decode_time(result: AnalysisResult, seconds: float) -> AnalysisResult:
+    """The caller decoded the pixels: add that to the timings (and the total)."""
+    timings = {**result.timings, "decode": round(seconds, 6)}
+    timings["total"] = round(result.timings.get("total", 0.0) + seconds, 6)
+    return replace(result, timings=timings)

@@ -1,0 +1,260 @@
+"""`radlens evaluate`: a model on a folder-per-label dataset, through the same engine as `analyze`.
+
+Reports AUC with a 95 % bootstrap CI, the operating point at the card's threshold (accuracy,
+sensitivity, specificity, PPV, NPV, confusion matrix) and ECE; writes the ROC curve and the
+reliability diagram as PNG and a per-image CSV. With `calibrate` (validation data only) it fits
+Platt scaling, chooses the threshold for the target sensitivity and writes both, with the
+metrics and a small reference subset for regression tests, into the model folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from inference.engine import AnalysisInput, Analyzer
+from inference.errors import InferenceError
+from inference.image_io import read_image
+from inference.metrics import (
+    bootstrap_auc_ci,
+    expected_calibration_error,
+    fit_platt,
+    operating_point,
+    reliability_bins,
+    roc_auc,
+    roc_curve,
+    threshold_for_sensitivity,
+)
+from inference.model_card import ModelCard, write_atomic, write_card
+from inference.plots import reliability_png, roc_png
+from inference.training import find_labelled_images
+
+REFERENCE_FILENAME = "reference_subset.json"
+REFERENCE_LIMIT = 64
+BATCH_SIZE = 16
+
+
+@dataclass
+class Predictions:
+    paths: list[Path]
+    labels: np.ndarray
+    logits: np.ndarray
+    failures: list[str]
+
+
+def load_input(path: Path) -> AnalysisInput:
+    """A dataset file as an `AnalysisInput` (the same reader `radlens analyze` uses for PNG/JPEG)."""
+    image = read_image(path)
+    return AnalysisInput(
+        pixels=image.pixels,
+        photometric=image.photometric,
+        modality=image.modality,
+        body_part=image.body_part,
+        view=image.view,
+        window=image.window,
+        source=str(path),
+    )
+
+
+def predict_folder(
+    analyzer: Analyzer,
+    folder: Path,
+    limit: int = 0,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> Predictions:
+    """Logits for every readable image of a folder-per-label dataset (unreadable ones listed)."""
+    dataset = find_labelled_images(Path(folder), limit, seed)
+    paths, labels, logits, failures = [], [], [], []
+    for start in range(0, len(dataset.paths), BATCH_SIZE):
+        chunk = list(
+            zip(
+                dataset.paths[start : start + BATCH_SIZE],
+                dataset.labels[start : start + BATCH_SIZE],
+                strict=True,
+            )
+        )
+        items, kept = [], []
+        for path, label in chunk:
+            try:
+                items.append(load_input(path))
+                kept.append((path, label))
+            except InferenceError as exc:
+                failures.append(str(exc))
+        if items:
+            logits.append(analyzer.logits_batch(items)[:, 0])
+            paths += [p for p, _ in kept]
+            labels += [int(label) for _, label in kept]
+        if progress:
+            progress(min(start + BATCH_SIZE, len(dataset.paths)), len(dataset.paths))
+    merged = np.concatenate(logits) if logits else np.zeros(0)
+    return Predictions(paths, np.array(labels, dtype=np.int64), merged, failures)
+
+
+def summarise(
+    labels: np.ndarray, probabilities: np.ndarray, threshold: float, seed: int = 0
+) -> dict:
+    """AUC (95 % bootstrap CI), operating point at `threshold`, confusion matrix, ECE."""
+    point = operating_point(labels, probabilities, threshold)
+    low, high = bootstrap_auc_ci(labels, probabilities, rounds=1000, seed=seed)
+    return {
+        "images": int(len(labels)),
+        "positives": int(labels.sum()),
+        "auc": round(roc_auc(labels, probabilities), 5),
+        "auc_ci95": [round(low, 5), round(high, 5)],
+        "threshold": round(float(threshold), 6),
+        "accuracy": round(point.accuracy, 5),
+        "sensitivity": round(point.sensitivity, 5),
+        "specificity": round(point.specificity, 5),
+        "ppv": round(point.ppv, 5),
+        "npv": round(point.npv, 5),
+        "confusion_matrix": {"tp": point.tp, "fp": point.fp, "tn": point.tn, "fn": point.fn},
+        "ece": round(expected_calibration_error(labels, probabilities), 5),
+    }
+
+
+def evaluate(
+    analyzer: Analyzer,
+    data: Path,
+    out: Path | None = None,
+    limit: int = 0,
+    seed: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Metrics of the analyzer's model on `data` at the card's threshold; files into `out`."""
+    predictions = predict_folder(analyzer, data, limit, seed, progress)
+    if len(predictions.labels) == 0:
+        raise InferenceError(f"{data}: no readable images to evaluate")
+    card = analyzer.card
+    label = card.labels[0]
+    probabilities = card.calibrate(predictions.logits)
+    report = {
+        "model": {
+            "id": card.id,
+            "name": card.name,
+            "version": card.version,
+            "sha256": card.weights_sha256,
+        },
+        "data": str(data),
+        "label": label,
+        **summarise(predictions.labels, probabilities, card.thresholds[label], seed),
+        "failures": predictions.failures,
+    }
+    if out is not None:
+        write_outputs(Path(out), report, predictions, probabilities)
+    return report
+
+
+def write_outputs(
+    out: Path, report: dict, predictions: Predictions, probabilities: np.ndarray
+) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    labels = predictions.labels
+    fpr, tpr, _ = roc_curve(labels, probabilities)
+    point = operating_point(labels, probabilities, report["threshold"])
+    roc_png(out / "roc.png", fpr, tpr, report["auc"], point)
+    confidence, observed, counts = reliability_bins(labels, probabilities)
+    reliability_png(out / "reliability.png", confidence, observed, counts, report["ece"])
+    write_atomic(out / "metrics.json", (json.dumps(report, indent=2) + "\n").encode())
+    write_atomic(
+        out / "per_image.csv", per_image_csv(predictions, probabilities, report["threshold"])
+    )
+
+
+def per_image_csv(predictions: Predictions, probabilities: np.ndarray, threshold: float) -> bytes:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["file", "label", "probability", "predicted_positive"])
+    for path, label, probability in zip(
+        predictions.paths, predictions.labels, probabilities, strict=True
+    ):
+        writer.writerow(
+            [
+                f"{path.parent.name}/{path.name}",
+                int(label),
+                f"{probability:.6f}",
+                int(probability >= threshold),
+            ]
+        )
+    return buffer.getvalue().encode()
+
+
+def calibrate(
+    analyzer: Analyzer,
+    val_data: Path,
+    target_sensitivity: float = 0.95,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Fit Platt scaling + threshold on validation data and write them with the metrics to the card."""
+    card = analyzer.card
+    predictions = predict_folder(analyzer, val_data, progress=progress)
+    labels = predictions.labels
+    temperature, bias = fit_platt(labels, predictions.logits)
+    card.temperature, card.bias = temperature, bias
+    probabilities = card.calibrate(predictions.logits)
+    threshold = threshold_for_sensitivity(labels, probabilities, target_sensitivity)
+    label = card.labels[0]
+    card.thresholds[label] = threshold
+    validation = summarise(labels, probabilities, threshold)
+    _update_card(card, temperature, bias, threshold, target_sensitivity, validation, val_data)
+    write_reference(card, predictions, val_data)
+    return validation
+
+
+def _update_card(
+    card: ModelCard, temperature, bias, threshold, target, validation, val_data
+) -> None:
+    raw = card.raw
+    raw["output"] = {
+        "activation": "sigmoid",
+        "temperature": round(temperature, 6),
+        "bias": round(bias, 6),
+        "calibration": "Platt scaling, p = sigmoid(logit / temperature + bias), fitted (NLL) on "
+        "the validation split",
+    }
+    raw["thresholds"] = {
+        card.labels[0]: {
+            "value": threshold,
+            "method": f"highest threshold with sensitivity >= {target} on the validation split "
+            "(after calibration)",
+        }
+    }
+    raw.setdefault("metrics", {})["validation"] = {
+        **validation,
+        "data": f"{val_data} (folder per label; {validation['images']} images)",
+        "measured_with": "radlens evaluate (same engine and preprocessing as radlens analyze)",
+    }
+    raw.pop("schema_version", None)
+    write_card(raw, card.folder)
+    card.temperature = round(temperature, 6)
+    card.bias = round(bias, 6)
+
+
+def write_reference(card: ModelCard, predictions: Predictions, val_data: Path) -> Path:
+    """Figures on a fixed validation subset, for a fast test that reproduces the card's numbers."""
+    subset = find_labelled_images(Path(val_data), REFERENCE_LIMIT, seed=0)
+    index = {path: i for i, path in enumerate(predictions.paths)}
+    rows = [index[p] for p in subset.paths if p in index]
+    labels = predictions.labels[rows]
+    probabilities = card.calibrate(predictions.logits[rows])
+    reference = {
+        "description": f"figures on a fixed subset of {val_data}: "
+        f"find_labelled_images(limit={REFERENCE_LIMIT}, seed=0)",
+        "limit": REFERENCE_LIMIT,
+        "seed": 0,
+        "model_sha256": card.weights_sha256,
+        **summarise(labels, probabilities, card.thresholds[card.labels[0]]),
+        "probabilities": {
+            f"{predictions.paths[i].parent.name}/{predictions.paths[i].name}": round(float(p), 6)
+            for i, p in zip(rows, probabilities, strict=True)
+        },
+    }
+    target = card.folder / REFERENCE_FILENAME
+    write_atomic(target, (json.dumps(reference, indent=2) + "\n").encode())
+    return target

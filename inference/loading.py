@@ -1,0 +1,96 @@
+"""Safe model loading: sha256 first, then safetensors / `torch.load(weights_only=True)` / TorchScript.
+
+Nothing here unpickles arbitrary objects: a weights file whose hash differs from its card, or a
+pickle that needs more than tensors and plain containers, is refused with `ModelIntegrityError`
+before any of its code could run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from inference.errors import ModelError, ModelIntegrityError
+from inference.model_card import ModelCard
+from inference.networks import build_network
+
+WEIGHT_FORMATS = ("safetensors", "state_dict", "torchscript")
+
+
+def sha256_of(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify_weights(card: ModelCard) -> Path:
+    """The weights path, after checking it exists and its sha256 matches the card."""
+    path = card.weights_path
+    if not path.is_file():
+        raise ModelError(f"{path}: weights file named by model card {card.id!r} is missing")
+    actual = sha256_of(path)
+    if actual != card.weights_sha256:
+        raise ModelIntegrityError(
+            f"{path.name}: sha256 {actual[:12]}… does not match the model card "
+            f"({card.weights_sha256[:12]}…); the file was changed or corrupted — refusing to load"
+        )
+    return path
+
+
+def read_state_dict(path: Path, weights_format: str) -> dict[str, torch.Tensor]:
+    """Tensors only: safetensors, or a pickle restricted to tensors (`weights_only=True`)."""
+    if weights_format == "safetensors":
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path), device="cpu")
+        except Exception as exc:  # safetensors raises its own SafetensorError
+            raise ModelIntegrityError(f"{path.name}: not a valid safetensors file ({exc})") from exc
+    if weights_format == "state_dict":
+        return _load_restricted_pickle(path)
+    raise ModelError(f"{path.name}: unknown weights format {weights_format!r}")
+
+
+def _load_restricted_pickle(path: Path) -> dict[str, torch.Tensor]:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # UnpicklingError, RuntimeError: anything beyond plain tensors
+        raise ModelIntegrityError(
+            f"{path.name}: refused — the file holds more than tensors (only weights-only "
+            f"state dicts or safetensors are loaded): {type(exc).__name__}"
+        ) from exc
+    state = state.get("state_dict", state) if isinstance(state, dict) else state
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ModelIntegrityError(f"{path.name}: refused — not a state dict of tensors")
+    return state
+
+
+def load_model(card: ModelCard, device: str | torch.device = "cpu") -> nn.Module:
+    """Verify, build the card's architecture and load its weights; returns the model in eval mode."""
+    path = verify_weights(card)
+    if card.weights_format == "torchscript":
+        model = torch.jit.load(str(path), map_location=device)
+        return model.eval()
+    state = read_state_dict(path, card.weights_format)
+    try:
+        model = build_network(card.architecture, card.architecture_args)
+        model.load_state_dict(state)
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"{path.name}: weights do not fit {card.architecture!r}: {exc}") from exc
+    return model.to(device).eval()
+
+
+def save_safetensors(model: nn.Module, path: Path) -> str:
+    """Write the model's state dict as safetensors (temp file + replace); returns its sha256."""
+    from safetensors.torch import save_file
+
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    temp = path.with_name(f".tmp-{path.name}")
+    save_file(state, str(temp))
+    temp.replace(path)
+    return sha256_of(path)

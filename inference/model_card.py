@@ -1,0 +1,148 @@
+"""The model card: a JSON file next to the weights that says what the model is and how to feed it.
+
+The card is the model's contract (MONAI model-zoo `metadata.json` style): architecture, input
+spec, labels with their operating thresholds, intended use, metrics with the data they were
+measured on, training data/licence/citation, the exact training command, and the weights' sha256.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inference.errors import ModelError
+from inference.preprocessing import InputSpec
+
+CARD_FILENAME = "card.json"
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ModelCard:
+    """A parsed card; `raw` keeps every field (metrics, training details) for display and export."""
+
+    id: str
+    name: str
+    version: str
+    task: str
+    labels: list[str]
+    architecture: str
+    architecture_args: dict[str, Any]
+    weights_file: str
+    weights_format: str
+    weights_sha256: str
+    input: InputSpec
+    thresholds: dict[str, float]
+    temperature: float = 1.0
+    bias: float = 0.0
+    intended_use: dict[str, Any] = field(default_factory=dict)
+    gradcam_layer: str = ""
+    raw: dict[str, Any] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def folder(self) -> Path:
+        if self.path is None:
+            raise ModelError(f"model card {self.id!r} has no location on disk")
+        return self.path.parent
+
+    @property
+    def weights_path(self) -> Path:
+        return self.folder / self.weights_file
+
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities: sigmoid(logit / temperature + bias) (Platt scaling on val)."""
+        scaled = np.asarray(logits, dtype=np.float64) / self.temperature + self.bias
+        return 1.0 / (1.0 + np.exp(-scaled))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> ModelCard:
+        where = str(path) if path else "model card"
+        try:
+            return cls(
+                id=str(data["id"]),
+                name=str(data["name"]),
+                version=str(data["version"]),
+                task=str(data.get("task", "")),
+                labels=[str(label) for label in data["labels"]],
+                architecture=str(data["architecture"]["name"]),
+                architecture_args=dict(data["architecture"].get("arguments", {})),
+                weights_file=str(data["weights"]["file"]),
+                weights_format=str(data["weights"]["format"]),
+                weights_sha256=str(data["weights"]["sha256"]).lower(),
+                input=InputSpec.from_dict(data["input"]),
+                thresholds={k: float(v["value"]) for k, v in data["thresholds"].items()},
+                temperature=float(data.get("output", {}).get("temperature", 1.0)),
+                bias=float(data.get("output", {}).get("bias", 0.0)),
+                intended_use=dict(data.get("intended_use", {})),
+                gradcam_layer=str(data.get("gradcam_layer", "")),
+                raw=data,
+                path=path,
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ModelError(f"{where}: invalid model card ({type(exc).__name__}: {exc})") from exc
+
+    @classmethod
+    def read(cls, path: str | Path) -> ModelCard:
+        path = Path(path)
+        if path.is_dir():
+            path = path / CARD_FILENAME
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ModelError(f"{path}: cannot read model card ({exc.strerror or exc})") from exc
+        except json.JSONDecodeError as exc:
+            raise ModelError(f"{path}: model card is not valid JSON ({exc.msg})") from exc
+        return cls.from_dict(data, path.resolve())
+
+    def summary(self) -> dict[str, Any]:
+        """What a report or an About box shows: name, version, data, validation metrics."""
+        training = self.raw.get("training", {})
+        validation = self.raw.get("metrics", {}).get("validation", {})
+        return {
+            "id": self.id,
+            "name": self.name,
+            "version": self.version,
+            "task": self.task,
+            "labels": list(self.labels),
+            "thresholds": dict(self.thresholds),
+            "sha256": self.weights_sha256,
+            "intended_use": self.intended_use.get("statement", ""),
+            "training_data": training.get("data", ""),
+            "license": training.get("license", ""),
+            "citation": training.get("citation", ""),
+            "validation_metrics": {k: v for k, v in validation.items() if not isinstance(v, dict)},
+            "validation_data": validation.get("data", {}).get("description", "")
+            if isinstance(validation.get("data"), dict)
+            else validation.get("data", ""),
+        }
+
+
+def write_card(data: dict[str, Any], folder: str | Path) -> Path:
+    """Write `card.json` atomically (temp file in the same folder + os.replace)."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / CARD_FILENAME
+    payload = json.dumps({"schema_version": SCHEMA_VERSION, **data}, indent=2) + "\n"
+    write_atomic(target, payload.encode("utf-8"))
+    return target
+
+
+def write_atomic(target: Path, payload: bytes) -> None:
+    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temp_name, 0o644)
+        os.replace(temp_name, target)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,70 @@
+"""`radlens train`: train a classifier on a folder-per-label dataset (weights + model card)."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "train",
+        help="train a model on DATA/train and DATA/val (folder per label)",
+        description=__doc__,
+    )
+    parser.add_argument("--data", type=Path, required=True, help="folder with train/ and val/")
+    parser.add_argument(
+        "--val", type=Path, default=None, help="validation folder (default DATA/val)"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output model folder")
+    parser.add_argument("--init", default=None, help="fine-tune from this model (name or card)")
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--freeze-blocks", type=int, default=0, help="freeze the first K blocks")
+    parser.add_argument("--size", type=int, default=224, help="input size in pixels")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--patience", type=int, default=8, help="early-stopping patience (epochs)")
+    parser.add_argument("--target-sensitivity", type=float, default=0.95)
+    parser.add_argument("--limit", type=int, default=0, help="use at most N images per split")
+    parser.add_argument("--id", default="", help="model id (default: the output folder name)")
+    parser.add_argument("--name", default="", help="human-readable model name")
+    parser.add_argument("--version", default="1.0.0")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.errors import InferenceError
+    from inference.training import TrainConfig, train
+
+    config = TrainConfig(
+        data=args.data,
+        val_data=args.val,
+        out=args.out,
+        init=args.init,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        device=args.device,
+        freeze_blocks=args.freeze_blocks,
+        size=args.size,
+        seed=args.seed,
+        patience=args.patience,
+        target_sensitivity=args.target_sensitivity,
+        limit=args.limit,
+        model_id=args.id,
+        model_name=args.name,
+        version=args.version,
+        resume=args.resume,
+        command=shlex.join(["radlens", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "",
+    )
+    try:
+        train(config, log=lambda line: print(line, flush=True))
+    except InferenceError as exc:
+        print(f"radlens train: {exc}", file=sys.stderr)
+        return 2
+    return 0
