@@ -13,7 +13,7 @@ from pydicom.pixels import apply_modality_lut
 from pydicom.pixels import apply_voi_lut as pydicom_apply_voi_lut
 
 from viewer.core.render import display_inverted, render_array
-from viewer.core.voi import windows_from_dataset
+from viewer.core.voi import Window, windows_from_dataset
 
 TEST_FILES = os.path.dirname(get_testdata_file("CT_small.dcm"))
 CR_MONOCHROME1 = os.path.join(TEST_FILES, "dicomdirtests", "77654033", "CR1", "6154")
@@ -93,3 +93,15 @@ def test_colour_passes_through_and_inverts(name):
     inverted = render_array(rgb, None, ds.PhotometricInterpretation, invert=True)
     np.testing.assert_array_equal(inverted.astype(int), 255 - shown.astype(int))
     assert shown is not rgb
+
+
+@pytest.mark.parametrize("dtype", ["int16", ">i2", "uint16", "uint8", "int8"])
+def test_integer_lookup_path_equals_direct_computation(dtype):
+    stored = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array  # int16, 128..2191
+    values = (stored.astype(np.int64) - 1024).clip(np.iinfo(dtype).min, np.iinfo(dtype).max)
+    values = values.astype(dtype)
+    for window in (Window(40, 400), Window(-600, 1500, "SIGMOID"), None):
+        for photometric in ("MONOCHROME1", "MONOCHROME2"):
+            via_table = render_array(values, window, photometric)
+            direct = render_array(values.astype(np.float64), window, photometric)
+            np.testing.assert_array_equal(via_table, direct)

@@ -32,10 +32,31 @@ def render_array(
     if is_colour(values):
         return render_colour(values, invert=invert)
     voi = window if window is not None else full_range_window(values, padding)
+    inverted = display_inverted(photometric, invert)
+    if values.dtype.kind in "iu" and values.dtype.itemsize <= 2:
+        return _grey_by_lookup(values, voi, inverted)
+    return _grey_to_uint8(values, voi, inverted)
+
+
+def _grey_to_uint8(values: np.ndarray, voi: Voi, inverted: bool) -> np.ndarray:
     unit = voi_to_unit(values, voi)
-    if display_inverted(photometric, invert):
+    if inverted:
         unit = 1.0 - unit
     return unit_to_uint8(unit)
+
+
+def _grey_by_lookup(values: np.ndarray, voi: Voi, inverted: bool) -> np.ndarray:
+    """8/16-bit integers: render every possible value once, then index (same numbers, faster).
+
+    Signed values are read through their unsigned bit pattern, so the table is ordered
+    0..max, min..-1 and needs no offset or copy of the frame.
+    """
+    if not values.dtype.isnative:
+        values = values.astype(values.dtype.newbyteorder("="))
+    unsigned = np.dtype(f"u{values.dtype.itemsize}")
+    every_value = np.arange(2 ** (8 * values.dtype.itemsize), dtype=unsigned).view(values.dtype)
+    table = _grey_to_uint8(every_value, voi, inverted)
+    return table[values.view(unsigned)]
 
 
 def render_frame(series, i: int, window: Voi | None = None, *, invert: bool = False) -> np.ndarray:
