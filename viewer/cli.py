@@ -8,7 +8,7 @@ import sys
 
 # Each module here defines `register(subparsers)`, which adds its subparser and sets `func`
 # (a callable taking the parsed args and returning the exit status).
-SUBCOMMAND_MODULES: tuple[str, ...] = ()
+SUBCOMMAND_MODULES: tuple[str, ...] = ("viewer.commands.train", "viewer.commands.render")
 
 
 def build_parser() -> argparse.ArgumentParser:

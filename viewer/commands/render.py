@@ -1,0 +1,126 @@
+"""`radlens render`: write one frame as a PNG exactly as the viewer shows it on open."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from viewer.core.atomic import atomic_write_bytes
+from viewer.core.errors import RadLensError
+from viewer.core.presets import find_preset, presets_for
+from viewer.core.render import initial_voi, modality_padding, render_array
+from viewer.core.voi import Voi, Window, validate_window
+
+SKIP_REASONS_SHOWN = 3
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "render",
+        help="write a frame as a PNG, as the viewer shows it",
+        description=(
+            "Render one frame at full resolution to an 8-bit grey or RGB PNG, with the file's own "
+            "VOI (window or VOI LUT), or the full range of the modality values where it has none."
+        ),
+    )
+    parser.add_argument("path", type=Path, help="DICOM file, folder, .zip or DICOMDIR")
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.png")
+    parser.add_argument("--series", metavar="UID", help="SeriesInstanceUID (default: the first)")
+    parser.add_argument("--frame", type=int, default=0, metavar="N", help="0-based (default 0)")
+    voi = parser.add_mutually_exclusive_group()
+    voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"))
+    voi.add_argument("--preset", metavar="NAME", help="e.g. lung, bone, brain (CT); auto; full")
+    parser.add_argument("--invert", action="store_true", help="invert grey levels (XOR MONO1)")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        image = render_request(args)
+        atomic_write_bytes(args.out, png_bytes(image))
+    except (RadLensError, ValueError, KeyError) as exc:
+        print(f"radlens render: {_message(exc)}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"radlens render: {args.out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return 1
+    height, width = image.shape[:2]
+    print(f"wrote {args.out} ({width}x{height}, {'RGB' if image.ndim == 3 else 'grey'})")
+    return 0
+
+
+def render_request(args: argparse.Namespace) -> np.ndarray:
+    """Open the series asked for and render the frame with the VOI asked for."""
+    from viewer.core.series import open_series
+
+    series = open_series(select_series(args.path, args.series))
+    frame = check_frame(series, args.path, args.frame)
+    values = series.modality_frame(frame)
+    voi = choose_voi(series, frame, values, args)
+    return render_array(values, voi, series.photometric, invert=args.invert)
+
+
+def select_series(path: Path, series_uid: str | None):
+    """The series `series_uid` (or key) in `path`, else its first displayable series."""
+    from viewer.core.index import build_index
+
+    if not path.exists():
+        raise RadLensError(f"{path}: no such file or folder")
+    index = build_index([path])
+    candidates = [s for s in index.all_series() if s.frames]
+    if not candidates:
+        raise RadLensError(f"{path}: nothing renderable ({_skip_summary(index.skipped)})")
+    if series_uid is None:
+        return candidates[0]
+    for info in candidates:
+        if series_uid in (info.series_instance_uid, info.key):
+            return info
+    raise RadLensError(f"{path}: no series with UID {series_uid} ({len(candidates)} series here)")
+
+
+def check_frame(series, path: Path, frame: int) -> int:
+    count = len(series)
+    if not 0 <= frame < count:
+        raise RadLensError(
+            f"{path}: frame {frame} is out of range (the series has {count}: 0..{count - 1})"
+        )
+    return frame
+
+
+def choose_voi(series, frame: int, values: np.ndarray, args: argparse.Namespace) -> Voi | None:
+    """--window, else --preset, else what the viewer opens with."""
+    if series.is_color:
+        return None
+    if args.window is not None:
+        window = Window(center=args.window[0], width=args.window[1])
+        validate_window(window)
+        return window
+    if args.preset:
+        padding = modality_padding(series, frame)
+        presets = presets_for(series.info.modality, series.windows(frame), values, padding)
+        return find_preset(args.preset, presets).window
+    return initial_voi(series, frame, values)
+
+
+def png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()  # uint8 HxW is saved as 8-bit grey ("L"), HxWx3 as RGB
+    Image.fromarray(np.ascontiguousarray(image, dtype=np.uint8)).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def _skip_summary(skipped) -> str:
+    if not skipped:
+        return "no DICOM image found"
+    shown = "; ".join(f"{Path(s.path).name}: {s.reason}" for s in skipped[:SKIP_REASONS_SHOWN])
+    more = len(skipped) - SKIP_REASONS_SHOWN
+    return shown + (f"; and {more} more skipped" if more > 0 else "")
+
+
+def _message(exc: Exception) -> str:
+    return str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
