@@ -1,0 +1,37 @@
+"""`radlens export-dicom`: the AI result for one frame as DICOM SC (heatmap) + Comprehensive SR."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from viewer.commands.report import add_image_arguments, expected_errors, fail, open_key_frame
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export-dicom",
+        help="write the AI result as DICOM SC + Comprehensive SR",
+        description=(
+            "Run the model on one frame and write, in new series of the same study, a "
+            "Secondary Capture of the image with its heatmap and a Comprehensive SR of the "
+            "findings that references the source image. Source files are never modified."
+        ),
+    )
+    add_image_arguments(parser)
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewer.report.compose import analyze_frame, compose_report, export_dicom
+
+    try:
+        series, frame = open_key_frame(args)
+        analysis = analyze_frame(series, frame, args.model, args.device)
+        exported = export_dicom(series, frame, compose_report(series, frame, analysis), args.out)
+    except expected_errors() as exc:
+        return fail("export-dicom", exc)
+    print(f"wrote {exported.sc_path}")
+    print(f"wrote {exported.sr_path}")
+    return 0

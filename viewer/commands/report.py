@@ -1,0 +1,96 @@
+"""`radlens report`: a PDF report of one key image with the AI findings (and optionally DICOM)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from viewer.core.errors import RadLensError
+
+PAPERS = ("a4", "letter")
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "report",
+        help="write a PDF report of a key image with the AI findings",
+        description=(
+            "Run the model on one frame and write a PDF report: identifiers, the key image as "
+            "displayed and with its heatmap, measurements, findings, the model card summary and "
+            "the reader's impression. --dicom-out also writes the AI result as DICOM (a "
+            "Secondary Capture and a Comprehensive SR in the same study)."
+        ),
+    )
+    add_image_arguments(parser)
+    parser.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
+    parser.add_argument(
+        "--anonymize", action="store_true", help="leave out patient/study identifiers"
+    )
+    parser.add_argument("--impression", default="", metavar="TEXT", help="the reader's impression")
+    parser.add_argument("--paper", choices=PAPERS, default="a4", type=str.lower)
+    parser.add_argument(
+        "--dicom-out", type=Path, metavar="DIR", help="also write DICOM SC + SR here"
+    )
+    parser.set_defaults(func=run)
+
+
+def add_image_arguments(parser: argparse.ArgumentParser) -> None:
+    """PATH, --series, --frame, --model, --device: shared with `radlens export-dicom`."""
+    parser.add_argument("path", type=Path, help="DICOM file, folder, .zip or DICOMDIR")
+    parser.add_argument("--series", metavar="UID", help="SeriesInstanceUID or series key")
+    parser.add_argument("--frame", type=int, metavar="N", help="0-based frame (default: middle)")
+    parser.add_argument("--model", metavar="NAME", help="model id or folder (default model)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+
+
+def open_key_frame(args: argparse.Namespace) -> tuple[Any, int]:
+    """The series and frame `args` ask for."""
+    from viewer.core.index import build_index
+    from viewer.core.series import open_series
+    from viewer.report.compose import pick_frame, pick_series
+
+    if not args.path.exists():
+        raise RadLensError(f"{args.path}: no such file or folder")
+    series = open_series(pick_series(build_index([args.path]), args.series))
+    return series, pick_frame(series, args.frame)
+
+
+def fail(command: str, exc: BaseException) -> int:
+    """Report an expected failure as one line (no traceback, no patient data)."""
+    if isinstance(exc, OSError) and exc.filename:
+        message = f"{exc.filename}: {exc.strerror or exc}"
+    else:
+        message = str(exc) or type(exc).__name__
+    print(f"radlens {command}: {message}", file=sys.stderr)
+    return 1
+
+
+def expected_errors() -> tuple[type[BaseException], ...]:
+    from inference.errors import InferenceError
+
+    return (RadLensError, InferenceError, OSError, ValueError, KeyError)
+
+
+def run(args: argparse.Namespace) -> int:
+    from viewer.report.compose import analyze_frame, compose_report, export_dicom
+    from viewer.report.pdf import write_pdf
+
+    try:
+        series, frame = open_key_frame(args)
+        analysis = analyze_frame(series, frame, args.model, args.device)
+        data = compose_report(
+            series, frame, analysis, impression=args.impression, anonymize=args.anonymize
+        )
+        written = [write_pdf(data, args.out, args.paper)]
+        if args.dicom_out:
+            exported = export_dicom(series, frame, data, args.dicom_out)
+            written += [exported.sc_path, exported.sr_path]
+    except expected_errors() as exc:
+        return fail("report", exc)
+    calls = ", ".join(f"{f.label} {f.probability:.3f} ({f.call})" for f in data.findings)
+    print(f"findings: {calls or 'none'}")
+    for path in written:
+        print(f"wrote {path}")
+    return 0

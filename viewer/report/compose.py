@@ -1,0 +1,173 @@
+"""From a study on disk to a report: pick the key image, run the model, gather `ReportData`.
+
+Shared by `radlens report`, `radlens export-dicom`, `radlens self-test` and the GUI dialog.
+The engine (and torch) is imported only when an analysis is asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from viewer.core.errors import RadLensError
+from viewer.core.measurements import MeasurementStore
+from viewer.core.render import initial_voi, render_frame
+from viewer.core.voi import Window
+from viewer.report.dicom_export import DicomExport, export_ai_dicom
+from viewer.report.report_data import (
+    KeyImage,
+    MeasurementRow,
+    ReportData,
+    build_report_data,
+    key_image,
+    measurement_rows,
+)
+
+PREFERRED_MODALITIES = ("DX", "CR")
+
+
+@dataclass
+class Analysis:
+    """A model's result for one frame, with the card it came from."""
+
+    result: Any  # inference.engine.AnalysisResult
+    card: Any  # inference.model_card.ModelCard
+
+
+def pick_series(index: Any, key: str | None = None) -> Any:
+    """The series asked for, else the first radiograph (DX/CR), else the first series."""
+    if key:
+        return index.find_series(key)
+    candidates = index.all_series()
+    if not candidates:
+        raise RadLensError("no images found to report on")
+    preferred = [s for s in candidates if s.modality.upper() in PREFERRED_MODALITIES]
+    return (preferred or candidates)[0]
+
+
+def pick_frame(series: Any, frame: int | None) -> int:
+    """The frame asked for (0-based), else the middle one."""
+    if frame is None:
+        return len(series) // 2
+    if not 0 <= frame < len(series):
+        raise RadLensError(f"frame {frame} does not exist (the series has {len(series)})")
+    return frame
+
+
+def analysis_fields(series: Any, frame: int) -> dict[str, Any]:
+    """The fields of an `AnalysisInput` for one frame (plain data, no torch)."""
+    header = series.header(frame)
+    ref = series.info.frames[frame]
+    windows = series.windows(frame)
+    return {
+        "pixels": series.modality_frame(frame),
+        "photometric": series.photometric,
+        "modality": series.info.modality,
+        "body_part": str(header.get("BodyPartExamined", "") or ""),
+        "view": str(header.get("ViewPosition", "") or ""),
+        "window": windows[0] if windows else None,
+        "cache_key": (ref.sop_instance_uid, ref.frame_index),
+        "source": Path(ref.path).name,
+    }
+
+
+def analyze_frame(
+    series: Any, frame: int, model: str | None = None, device: str = "cpu"
+) -> Analysis:
+    """Run a model on one frame (imports the engine, and so torch, here)."""
+    from inference.engine import AnalysisInput, Analyzer
+
+    analyzer = Analyzer(model=model, device=device)
+    result = analyzer.analyze(AnalysisInput(**analysis_fields(series, frame)), force=True)
+    return Analysis(result=result, card=analyzer.card)
+
+
+def card_for_result(result: Any, model: str | None = None) -> Any:
+    """The `ModelCard` that produced `result` (matched by the weights' sha256)."""
+    from inference.registry import find_model, list_models
+
+    cards = [find_model(model)] if model else []
+    cards += list_models()[0]
+    for card in cards:
+        if card.weights_sha256 == result.model_sha256:
+            return card
+    raise RadLensError(f"the card of model {result.model_name!r} was not found")
+
+
+def window_caption(window: Any) -> str:
+    if isinstance(window, Window):
+        return f"W {window.width:g} / C {window.center:g}"
+    return "VOI LUT" if window is not None else "full range"
+
+
+def frame_key_image(
+    series: Any, frame: int, window: Any = None, result: Any = None, display: Any = None
+) -> KeyImage:
+    """A frame as shown: `display` (the uint8 image on screen) or rendered with `window` (else
+    the frame's initial VOI); with a result, its heatmap beside it."""
+    window = window if window is not None or series.is_color else initial_voi(series, frame)
+    display = render_frame(series, frame, window) if display is None else display
+    info = series.info
+    title = " ".join(str(p) for p in (f"Series {info.number or ''}".strip(), info.description) if p)
+    caption = f"{title} - image {frame + 1} of {len(series)} - {window_caption(window)}"
+    header = series.header(frame)
+    return key_image(
+        display,
+        caption,
+        result,
+        sop_class_uid=str(header.get("SOPClassUID", "")),
+        sop_instance_uid=info.frames[frame].sop_instance_uid,
+        frame_index=info.frames[frame].frame_index,
+    )
+
+
+def frame_measurements(series: Any, frame: int) -> tuple[MeasurementRow, ...]:
+    """What the user measured on this frame (from the study's measurement sidecar)."""
+    ref = series.info.frames[frame]
+    store = MeasurementStore(series.info.study.study_instance_uid).load()
+    measurements = store.get(ref.sop_instance_uid, ref.frame_index)
+    if not measurements:
+        return ()
+    spacing = getattr(series.geometry(frame), "spacing", None)
+    image = f"image {frame + 1}"
+    values = series.modality_frame(frame)
+    return measurement_rows(measurements, _row_col_spacing(spacing), values, image)
+
+
+def _row_col_spacing(spacing: Any) -> tuple[float, float] | None:
+    if spacing is None:
+        return None
+    return float(spacing[0]), float(spacing[1])
+
+
+def compose_report(
+    series: Any,
+    frame: int,
+    analysis: Analysis | None = None,
+    *,
+    window: Any = None,
+    display: Any = None,
+    impression: str = "",
+    anonymize: bool = False,
+) -> ReportData:
+    """`ReportData` for one key frame of an open `Series` (`display`: the image as on screen)."""
+    result = analysis.result if analysis else None
+    return build_report_data(
+        series.info.study,
+        [frame_key_image(series, frame, window, result, display)],
+        result,
+        analysis.card.summary() if analysis else None,
+        frame_measurements(series, frame),
+        impression,
+        anonymize=anonymize,
+    )
+
+
+def export_dicom(series: Any, frame: int, data: ReportData, out_dir: str | Path) -> DicomExport:
+    """SC + SR for the report's key image, in the study of `series`."""
+    if data.model is None or not data.findings:
+        raise RadLensError("no AI result to export as DICOM (run a model first)")
+    return export_ai_dicom(
+        series.header(frame), data.key_images[0], data.findings, data.model, out_dir
+    )
