@@ -8,7 +8,13 @@ import sys
 
 # Each module here defines `register(subparsers)`, which adds its subparser and sets `func`
 # (a callable taking the parsed args and returning the exit status).
-SUBCOMMAND_MODULES: tuple[str, ...] = ("viewer.commands.train", "viewer.commands.render")
+SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "viewer.commands.train",
+    "viewer.commands.render",
+    "viewer.commands.report",
+    "viewer.commands.export_dicom",
+    "viewer.commands.selftest",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
