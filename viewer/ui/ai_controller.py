@@ -1,0 +1,322 @@
+"""AI assist in the viewer: connects the image on screen, the inference worker, the findings
+panel and the heatmap overlay. `install_ai(main_window)` adds the dock, actions and menu.
+
+Every request is tagged with the key of the image it was made for, (series key, frame); a
+result whose key is not the image on screen any more is dropped, so a heatmap or probability
+never lands on another image.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QToolBar
+
+from viewer.ui.findings_panel import FindingsPanel, describe_result
+from viewer.ui.heatmap_overlay import HeatmapOverlay
+from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
+
+log = logging.getLogger(__name__)
+
+BUSY_TOKEN = "ai-analysis"
+RESULT_CACHE_SIZE = 64
+AI_SHORTCUTS = {
+    "analyze": "Ctrl+I",
+    "cancel_analysis": "Ctrl+Shift+I",
+    "toggle_heatmap": "Shift+H",
+}
+
+
+@dataclass(frozen=True)
+class AiImage:
+    """The image on screen as the AI sees it: its key and the fields of its AnalysisInput."""
+
+    key: Hashable
+    input_fields: Mapping[str, Any]
+
+
+def analysis_fields(series: Any, frame: int) -> dict[str, Any]:
+    """AnalysisInput fields for one frame of a `viewer.core.series.Series` (modality values)."""
+    header = series.header(frame)
+    ref = series.info.frames[frame]
+    windows = series.windows(frame)
+    return {
+        "pixels": series.modality_frame(frame),
+        "photometric": str(series.photometric),
+        "modality": str(series.info.modality or ""),
+        "body_part": str(header.get("BodyPartExamined", "") or ""),
+        "view": str(header.get("ViewPosition", "") or ""),
+        "window": windows[0] if windows else None,
+        "cache_key": (ref.sop_instance_uid, ref.frame_index),
+        "source": Path(ref.path).name,  # a file name only: folders may carry patient names
+    }
+
+
+def image_for(series: Any, frame: int) -> AiImage | None:
+    if series is None:
+        return None
+    return AiImage((series.info.key, int(frame)), analysis_fields(series, frame))
+
+
+class AiController(QObject):
+    """Decides when to analyse, and shows only results that belong to the image on screen."""
+
+    busyChanged = Signal(bool)
+    resultShown = Signal(object)  # the AnalysisResult now shown
+    messageChanged = Signal(str)
+
+    def __init__(
+        self,
+        runner: InferenceRunner,
+        panel: FindingsPanel,
+        overlay: HeatmapOverlay,
+        auto_run: Callable[[], bool] = lambda: True,
+        parent: QObject | None = None,
+    ):
+        super().__init__(parent)
+        self.runner, self.panel, self.overlay = runner, panel, overlay
+        self._auto_run = auto_run
+        self._image: AiImage | None = None
+        self._pending: dict[int, Hashable] = {}
+        self._results: OrderedDict[Hashable, Any] = OrderedDict()
+        self._shown_result: Any = None
+        self.dropped_stale = 0
+        self._connect()
+
+    def _connect(self) -> None:
+        runner, panel, overlay = self.runner, self.panel, self.overlay
+        runner.started.connect(lambda rid: self._for_current(rid, panel.show_running))
+        runner.progress.connect(lambda rid, text: self._for_current(rid, panel.show_running, text))
+        runner.result.connect(self._on_result)
+        runner.error.connect(self._on_error)
+        runner.cancelled.connect(self._on_cancelled)
+        runner.busyChanged.connect(self.busyChanged)
+        panel.analyzeRequested.connect(lambda: self.analyze())
+        panel.runAnywayRequested.connect(lambda: self.analyze(force=True))
+        panel.cancelRequested.connect(self.cancel)
+        panel.findingSelected.connect(self.show_heatmap)
+        controls = panel.heatmap_controls
+        controls.shownChanged.connect(overlay.set_shown)
+        controls.opacityChanged.connect(overlay.set_opacity)
+        controls.contourChanged.connect(overlay.set_contour)
+
+    # --- the image on screen ------------------------------------------------------------------
+
+    def current_key(self) -> Hashable | None:
+        return None if self._image is None else self._image.key
+
+    def shown_result(self) -> Any:
+        return self._shown_result
+
+    def set_image(self, image: AiImage | None) -> None:
+        """A new image is on screen: forget the old output, then show or start its own."""
+        if image is not None and self._image is not None and image.key == self._image.key:
+            return
+        self._image = image
+        self.runner.cancel_all()
+        self._clear_output()
+        if image is None:
+            self.panel.show_idle("No image.")
+        elif image.key in self._results:
+            self._show(self._results[image.key])
+        elif self._auto_run():
+            self.analyze()
+        else:
+            self.panel.show_idle("Press Analyze to run the model on this image.")
+
+    def analyze(self, force: bool = False) -> int | None:
+        """Analyse the image on screen (force: even outside the model's intended use)."""
+        if self._image is None:
+            self.panel.show_idle("Open an image first.")
+            return None
+        self._clear_output()
+        request_id = self.runner.submit(self._image.key, self._image.input_fields, force)
+        self._pending[request_id] = self._image.key
+        self.panel.show_running("Queued…")
+        return request_id
+
+    def cancel(self) -> None:
+        self.runner.cancel_all()
+
+    def show_heatmap(self, label: str) -> None:
+        """Show one finding's heatmap (on the image it was computed for only)."""
+        result = self._shown_result
+        heatmap = None if result is None else result.heatmaps.get(label)
+        try:
+            self.overlay.set_heatmap(heatmap, label)
+        except ValueError as exc:
+            self.overlay.clear()
+            self.messageChanged.emit(f"Heatmap not shown: {exc}")
+            return
+        self.panel.select_finding(label)
+
+    # --- worker results -----------------------------------------------------------------------
+
+    def _is_current(self, request_id: int) -> bool:
+        return self._image is not None and self._pending.get(request_id) == self._image.key
+
+    def _for_current(self, request_id: int, show: Callable[..., None], *args: Any) -> None:
+        if self._is_current(request_id):
+            show(*args)
+
+    def _on_result(self, request_id: int, result: Any) -> None:
+        current = self._is_current(request_id)
+        key = self._pending.pop(request_id, None)
+        if not current:
+            self.dropped_stale += 1
+            log.info("dropped the result of request %d: its image is no longer shown", request_id)
+            return
+        self._remember(key, result)
+        self._show(result)
+
+    def _on_error(self, request_id: int, message: str) -> None:
+        if self._is_current(request_id):
+            self.panel.show_error(message)
+            self.messageChanged.emit(message)
+        self._pending.pop(request_id, None)
+
+    def _on_cancelled(self, request_id: int) -> None:
+        if self._is_current(request_id):
+            self.panel.show_idle("Analysis cancelled.")
+        self._pending.pop(request_id, None)
+
+    def _remember(self, key: Hashable, result: Any) -> None:
+        if not result.intended_use_ok and not result.findings:
+            return  # a refusal is not a result: "Run anyway" must stay possible
+        self._results[key] = result
+        self._results.move_to_end(key)
+        while len(self._results) > RESULT_CACHE_SIZE:
+            self._results.popitem(last=False)
+
+    def _show(self, result: Any) -> None:
+        self._shown_result = result
+        view = describe_result(result)
+        self.panel.show_result(view)
+        label = _default_heatmap_label(result)
+        if label:
+            self.show_heatmap(label)
+        self.resultShown.emit(result)
+
+    def _clear_output(self) -> None:
+        self._shown_result = None
+        self.overlay.clear()
+        self.panel.clear_result()
+
+    def shutdown(self) -> bool:
+        return self.runner.shutdown()
+
+
+def _default_heatmap_label(result: Any) -> str:
+    """The most probable positive finding with a heatmap, else the most probable one."""
+    with_maps = [f for f in result.findings if f.label in result.heatmaps]
+    if not with_maps:
+        return ""
+    return max(with_maps, key=lambda f: (f.positive, f.probability)).label
+
+
+# --- assembly into the main window ------------------------------------------------------------
+
+
+class AiInstallation(QObject):
+    """What `install_ai` added, kept on the main window so nothing is garbage collected."""
+
+    def __init__(self, main_window, controller: AiController, dock: QDockWidget):
+        super().__init__(main_window)
+        self.main_window, self.controller, self.dock = main_window, controller, dock
+        self.actions: dict[str, QAction] = {}
+        self._viewport = None
+
+    def follow_active_image(self, *_args: object) -> None:
+        viewport = self.main_window.active_viewport()
+        if viewport is not self._viewport:
+            self._viewport = viewport
+            self.controller.overlay.attach(viewport.image_item)
+        self.controller.set_image(image_for(viewport.series(), viewport.frame_index()))
+
+    def set_auto_run(self, enabled: bool) -> None:
+        self.main_window.auto_run_ai = bool(enabled)
+        self.main_window.settings.auto_run_ai = bool(enabled)
+
+    def on_busy(self, busy: bool) -> None:
+        self.actions["cancel_analysis"].setEnabled(busy)
+        if busy:
+            self.main_window.begin_busy(BUSY_TOKEN)
+        else:
+            self.main_window.end_busy(BUSY_TOKEN)
+
+    def shutdown(self) -> None:
+        self.controller.shutdown()
+        self.main_window.end_busy(BUSY_TOKEN)
+
+
+def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
+    """Add the findings dock, the AI menu/toolbar actions, and follow the active image."""
+    settings = main_window.settings
+    factory = analyzer_factory or default_analyzer_factory(
+        settings.model_name or None, settings.device or "auto"
+    )
+    panel = FindingsPanel()
+    overlay = HeatmapOverlay(main_window.active_viewport().image_item)
+    runner = InferenceRunner(factory)
+    controller = AiController(runner, panel, overlay, lambda: bool(main_window.auto_run_ai))
+    dock = QDockWidget("AI findings", main_window)
+    dock.setObjectName("AiFindingsDock")
+    dock.setWidget(panel)
+    main_window.add_dock(dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    installed = AiInstallation(main_window, controller, dock)
+    runner.setParent(installed)
+    controller.setParent(installed)
+    _add_actions(main_window, installed)
+    controller.busyChanged.connect(installed.on_busy)
+    controller.messageChanged.connect(lambda text: main_window.statusBar().showMessage(text, 8000))
+    main_window.imageChanged.connect(installed.follow_active_image)
+    main_window.aboutToClose.connect(installed.shutdown)
+    main_window.ai = installed
+    if main_window.current_series() is not None:
+        installed.follow_active_image()
+    return installed
+
+
+def _add_actions(main_window, installed: AiInstallation) -> None:
+    controller = installed.controller
+    menu = main_window.menu("AI")
+    toolbar = QToolBar("AI", main_window)
+    toolbar.setObjectName("AiToolbar")
+    specs = (
+        ("analyze", "Analyze image", lambda: controller.analyze()),
+        ("cancel_analysis", "Cancel analysis", controller.cancel),
+    )
+    for name, text, slot in specs:
+        action = QAction(text, main_window)
+        action.setShortcut(QKeySequence(AI_SHORTCUTS[name]))
+        action.triggered.connect(slot)
+        menu.addAction(action)
+        toolbar.addAction(action)
+        installed.actions[name] = action
+    installed.actions["cancel_analysis"].setEnabled(False)
+    menu.addSeparator()
+    _add_toggles(main_window, installed, menu)
+    main_window.add_toolbar(toolbar)
+
+
+def _add_toggles(main_window, installed: AiInstallation, menu) -> None:
+    controls = installed.controller.panel.heatmap_controls
+    heatmap = QAction("Show heatmap", main_window, checkable=True, checked=True)
+    heatmap.setShortcut(QKeySequence(AI_SHORTCUTS["toggle_heatmap"]))
+    heatmap.toggled.connect(controls.show_box.setChecked)
+    controls.show_box.toggled.connect(heatmap.setChecked)
+    auto = QAction("Analyze automatically on open", main_window, checkable=True)
+    auto.setChecked(bool(main_window.auto_run_ai))
+    auto.toggled.connect(installed.set_auto_run)
+    panel_action = installed.dock.toggleViewAction()
+    panel_action.setText("Findings panel")
+    for name, action in (("toggle_heatmap", heatmap), ("auto_run", auto), ("panel", panel_action)):
+        menu.addAction(action)
+        installed.actions[name] = action

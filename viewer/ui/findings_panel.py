@@ -1,0 +1,284 @@
+"""The AI findings panel: probability bars with threshold markers, the call, model and timing,
+the intended-use gate, heatmap controls, and the research-use notice beside all of it.
+
+`describe_result` turns an AnalysisResult into plain display rows (tested without widgets);
+the widgets only show those rows and emit what the user asked for.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from viewer import RESEARCH_USE_NOTICE
+from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_pixmap
+
+OUTSIDE_INTENDED_USE = "This image is outside the model's intended use."
+POSITIVE_COLOUR = QColor(214, 69, 65)
+NEGATIVE_COLOUR = QColor(90, 150, 200)
+
+
+@dataclass(frozen=True)
+class FindingRow:
+    label: str
+    probability: float
+    threshold: float
+    positive: bool
+
+    @property
+    def call(self) -> str:
+        return "positive" if self.positive else "negative"
+
+    @property
+    def text(self) -> str:
+        return f"{self.probability:.0%} (threshold {self.threshold:.0%}) · {self.call}"
+
+
+@dataclass(frozen=True)
+class ResultView:
+    rows: tuple[FindingRow, ...]
+    model: str
+    runtime: str
+    warnings: tuple[str, ...]
+    gated: bool  # outside intended use and not run: offer "Run anyway"
+    heatmap_labels: tuple[str, ...]
+
+
+def describe_result(result: Any) -> ResultView:
+    """Display rows for an AnalysisResult (the contract in docs/ARCHITECTURE.md)."""
+    rows = tuple(
+        FindingRow(f.label, float(f.probability), float(f.threshold), bool(f.positive))
+        for f in result.findings
+    )
+    return ResultView(
+        rows=rows,
+        model=f"{result.model_name} {result.model_version}".strip(),
+        runtime=f"{result.device} · {format_timings(result.timings)}",
+        warnings=tuple(result.warnings),
+        gated=not result.intended_use_ok and not rows,
+        heatmap_labels=tuple(label for label in result.heatmaps if label),
+    )
+
+
+def format_timings(timings: dict[str, float]) -> str:
+    """'123 ms' from the engine's timings in seconds ('total' if given, else the sum of steps)."""
+    if not timings:
+        return "no timing"
+    seconds = timings.get("total", sum(timings.values()))
+    return f"{seconds * 1000:.0f} ms"
+
+
+class ProbabilityBar(QWidget):
+    """A horizontal bar filled to the probability, with a vertical marker at the threshold."""
+
+    def __init__(self, row: FindingRow, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.row = row
+        self.setMinimumHeight(14)
+        self.setToolTip(f"{row.label}: {row.text}")
+
+    def sizeHint(self) -> QSize:
+        return QSize(160, 16)
+
+    def threshold_x(self) -> float:
+        return self.row.threshold * (self.width() - 1)
+
+    def paintEvent(self, event) -> None:
+        painter = QPainter(self)
+        frame = QRectF(0, 0, self.width() - 1, self.height() - 1)
+        painter.fillRect(frame, self.palette().base())
+        fill = QRectF(frame.x(), frame.y(), frame.width() * self.row.probability, frame.height())
+        painter.fillRect(fill, POSITIVE_COLOUR if self.row.positive else NEGATIVE_COLOUR)
+        painter.setPen(QPen(self.palette().text().color(), 2))
+        x = self.threshold_x()
+        painter.drawLine(int(x), 0, int(x), self.height())
+        painter.setPen(QPen(self.palette().mid().color(), 1))
+        painter.drawRect(frame)
+        painter.end()
+
+
+class FindingRowWidget(QWidget):
+    """Label button (click: show its heatmap), bar, and the probability / call text."""
+
+    def __init__(self, row: FindingRow, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.button = QPushButton(row.label)
+        self.button.setCheckable(True)
+        self.button.setToolTip("Show this finding's heatmap")
+        self.bar = ProbabilityBar(row)
+        self.text = QLabel(row.text)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 2, 0, 2)
+        top = QHBoxLayout()
+        top.addWidget(self.button)
+        top.addWidget(self.text, 1)
+        layout.addLayout(top)
+        layout.addWidget(self.bar)
+
+
+class HeatmapControls(QWidget):
+    """Show toggle, opacity slider, iso-contour toggle and the colour bar."""
+
+    shownChanged = Signal(bool)
+    opacityChanged = Signal(float)
+    contourChanged = Signal(bool)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.show_box = QCheckBox("Heatmap")
+        self.show_box.setChecked(True)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(round(DEFAULT_OPACITY * 100))
+        self.opacity.setToolTip("Heatmap opacity")
+        self.contour_box = QCheckBox("Contour")
+        legend = QLabel()
+        legend.setPixmap(colour_bar_pixmap(12, 60))
+        legend.setToolTip("Heatmap colour scale: 0 (bottom) to 1 (top)")
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        for widget in (self.show_box, self.opacity, self.contour_box, legend):
+            layout.addWidget(widget)
+        self.show_box.toggled.connect(self.shownChanged)
+        self.opacity.valueChanged.connect(lambda value: self.opacityChanged.emit(value / 100))
+        self.contour_box.toggled.connect(self.contourChanged)
+
+
+class IntendedUseGate(QFrame):
+    """Shown instead of findings when the image is outside the model's intended use."""
+
+    runAnywayRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.message = QLabel(OUTSIDE_INTENDED_USE)
+        self.message.setWordWrap(True)
+        self.run_anyway = QPushButton("Run anyway")
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message)
+        layout.addWidget(self.run_anyway, 0, Qt.AlignmentFlag.AlignLeft)
+        self.run_anyway.clicked.connect(self.runAnywayRequested)
+
+    def show_reasons(self, reasons: tuple[str, ...]) -> None:
+        self.message.setText("\n".join((OUTSIDE_INTENDED_USE, *reasons)))
+
+
+class FindingsPanel(QWidget):
+    """The AI panel. Emits requests; shows whatever the controller hands it."""
+
+    analyzeRequested = Signal()
+    cancelRequested = Signal()
+    runAnywayRequested = Signal()
+    findingSelected = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("FindingsPanel")
+        self.rows: list[FindingRowWidget] = []
+        self._row_group = QButtonGroup(self)
+        self._build()
+
+    def _build(self) -> None:
+        self.analyze_button = QPushButton("Analyze")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.status = QLabel("No analysis yet.")
+        self.status.setWordWrap(True)
+        self.gate = IntendedUseGate()
+        self.gate.hide()
+        self.findings_box = QVBoxLayout()
+        self.model_label = QLabel()
+        self.runtime_label = QLabel()
+        self.warnings_label = QLabel()
+        self.warnings_label.setWordWrap(True)
+        self.heatmap_controls = HeatmapControls()
+        self.notice = QLabel(RESEARCH_USE_NOTICE)
+        self.notice.setObjectName("ResearchUseNotice")
+        self.notice.setWordWrap(True)
+        self.notice.setStyleSheet("font-weight: bold; color: #b35900;")
+        self._lay_out()
+        self.analyze_button.clicked.connect(self.analyzeRequested)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self.gate.runAnywayRequested.connect(self.runAnywayRequested)
+
+    def _lay_out(self) -> None:
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.analyze_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(buttons)
+        layout.addWidget(self.status)
+        layout.addWidget(self.gate)
+        layout.addLayout(self.findings_box)
+        for widget in (self.model_label, self.runtime_label, self.warnings_label):
+            layout.addWidget(widget)
+        layout.addWidget(self.heatmap_controls)
+        layout.addStretch(1)
+        layout.addWidget(self.notice)
+
+    def show_running(self, text: str = "Analysing…") -> None:
+        self.status.setText(text)
+        self.cancel_button.setEnabled(True)
+
+    def show_idle(self, text: str) -> None:
+        self.status.setText(text)
+        self.cancel_button.setEnabled(False)
+
+    def show_error(self, message: str) -> None:
+        self.clear_result()
+        self.show_idle(f"Analysis failed: {message}")
+
+    def show_result(self, view: ResultView) -> None:
+        self.clear_result()
+        self.gate.setVisible(view.gated)
+        if view.gated:
+            self.gate.show_reasons(view.warnings)
+            self.show_idle("Not analysed.")
+            return
+        for row in view.rows:
+            self._add_row(row, selectable=row.label in view.heatmap_labels)
+        self.model_label.setText(f"Model: {view.model}")
+        self.runtime_label.setText(view.runtime)
+        self.warnings_label.setText("\n".join(view.warnings))
+        self.show_idle("Analysis complete.")
+
+    def clear_result(self) -> None:
+        for row in self.rows:
+            self._row_group.removeButton(row.button)
+            row.setParent(None)
+            row.deleteLater()
+        self.rows = []
+        self.gate.hide()
+        for label in (self.model_label, self.runtime_label, self.warnings_label):
+            label.clear()
+
+    def select_finding(self, label: str) -> None:
+        for row in self.rows:
+            if row.bar.row.label == label:
+                row.button.setChecked(True)
+
+    def _add_row(self, row: FindingRow, selectable: bool) -> None:
+        widget = FindingRowWidget(row)
+        widget.button.setEnabled(selectable)
+        self._row_group.addButton(widget.button)
+        widget.button.clicked.connect(lambda _=False, label=row.label: self._on_row_clicked(label))
+        self.findings_box.addWidget(widget)
+        self.rows.append(widget)
+
+    def _on_row_clicked(self, label: str) -> None:
+        self.findingSelected.emit(label)
