@@ -16,6 +16,7 @@ import numpy as np
 import pydicom
 import pytest
 
+from inference.types import AnalysisInput
 from viewer.paths import sample_study_dir, shipped_models_dir
 from viewer.ui.inference_worker import (
     EventLoopProbe,
@@ -62,13 +63,13 @@ def model_dir(tmp_path_factory, cxr_dir) -> Path:
     return analysis_model_dir(tmp_path_factory, cxr_dir)
 
 
-def chest_fields(number: int = 3) -> dict:
-    """AnalysisInput fields of a sample-study chest radiograph, read with pydicom."""
+def chest_input(number: int = 3, **changes) -> AnalysisInput:
+    """The engine's input for a sample-study chest radiograph, read with pydicom."""
     path = sample_study_dir() / "demo-study" / f"chest-ap-{number}.dcm"
     if not path.is_file():
         pytest.skip(f"sample study not built at {path}")
     dataset = pydicom.dcmread(path)
-    return {
+    fields = {
         "pixels": dataset.pixel_array,
         "photometric": dataset.PhotometricInterpretation,
         "modality": dataset.Modality,
@@ -77,6 +78,7 @@ def chest_fields(number: int = 3) -> dict:
         "cache_key": (dataset.SOPInstanceUID, 0),
         "source": path.name,
     }
+    return AnalysisInput(**{**fields, **changes})
 
 
 @pytest.fixture
@@ -87,11 +89,11 @@ def runner(qtbot, model_dir):
 
 
 def test_result_arrives_while_the_event_loop_keeps_running(qtbot, runner):
-    fields = chest_fields(3)
+    analysis_input = chest_input(3)
     probe = EventLoopProbe(interval_ms=5)
     probe.start()
     with qtbot.waitSignal(runner.result, timeout=120_000) as blocker:
-        request_id = runner.submit("image-3", fields)
+        request_id = runner.submit("image-3", analysis_input)
     probe.stop()
     print(f"max UI gap {probe.max_gap_ms:.0f} ms over {probe.ticks} ticks")
     result_id, result = blocker.args
@@ -103,7 +105,7 @@ def test_result_arrives_while_the_event_loop_keeps_running(qtbot, runner):
     assert 0.0 <= finding.probability <= 1.0
     assert finding.positive == (finding.probability >= finding.threshold)
     heatmap = result.heatmaps[finding.label]
-    assert heatmap.shape == fields["pixels"].shape  # on the image grid, not the model grid
+    assert heatmap.shape == analysis_input.pixels.shape  # on the image grid, not the model grid
     assert heatmap.dtype == np.float32 and 0.0 <= heatmap.min() <= heatmap.max() <= 1.0
     assert not runner.is_busy()
 
@@ -112,7 +114,7 @@ def test_cancel_reports_at_once_and_drops_the_result(qtbot, runner):
     results = []
     runner.result.connect(lambda rid, res: results.append(rid))
     with qtbot.waitSignal(runner.cancelled, timeout=1000) as cancelled:
-        request_id = runner.submit("image-2", chest_fields(2))
+        request_id = runner.submit("image-2", chest_input(2))
         runner.cancel(request_id)
     assert cancelled.args == [request_id]
     assert not runner.is_busy()
@@ -126,18 +128,18 @@ def test_a_new_request_supersedes_the_pending_one(qtbot, runner):
     results, cancelled = [], []
     runner.result.connect(lambda rid, res: results.append(rid))
     runner.cancelled.connect(cancelled.append)
-    first = runner.submit("image-2", chest_fields(2))
+    first = runner.submit("image-2", chest_input(2))
     with qtbot.waitSignal(runner.result, timeout=120_000):
-        second = runner.submit("image-3", chest_fields(3))
+        second = runner.submit("image-3", chest_input(3))
     qtbot.wait(50)
     assert cancelled == [first]
     assert results == [second]
 
 
 def test_unreadable_input_is_a_message_naming_the_file(qtbot, runner):
-    fields = {**chest_fields(3), "pixels": np.zeros(7, dtype=np.uint16), "source": "bad.dcm"}
+    bad = chest_input(3, pixels=np.zeros(7, dtype=np.uint16), source="bad.dcm")
     with qtbot.waitSignal(runner.error, timeout=120_000) as blocker:
-        request_id = runner.submit("bad", fields)
+        request_id = runner.submit("bad", bad)
     assert blocker.args[0] == request_id
     assert blocker.args[1].startswith("bad.dcm")
     assert "Traceback" not in blocker.args[1]
@@ -147,7 +149,7 @@ def test_missing_model_is_a_message_not_a_crash(qtbot, tmp_path):
     runner = InferenceRunner(default_analyzer_factory(str(tmp_path / "no-such-model"), "cpu"))
     try:
         with qtbot.waitSignal(runner.error, timeout=120_000) as blocker:
-            runner.submit("image-3", chest_fields(3))
+            runner.submit("image-3", chest_input(3))
         assert "no-such-model" in blocker.args[1]
     finally:
         assert runner.shutdown()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,8 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDockWidget, QToolBar
 
+from inference.types import AnalysisInput
+from viewer.core.analysis_input import frame_analysis_input
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
 from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
@@ -36,33 +38,18 @@ AI_SHORTCUTS = {
 
 @dataclass(frozen=True)
 class AiImage:
-    """The image on screen as the AI sees it: its key and the fields of its AnalysisInput."""
+    """The image on screen as the AI sees it: its key and the engine's input built from it."""
 
     key: Hashable
-    input_fields: Mapping[str, Any]
-
-
-def analysis_fields(series: Any, frame: int) -> dict[str, Any]:
-    """AnalysisInput fields for one frame of a `viewer.core.series.Series` (modality values)."""
-    header = series.header(frame)
-    ref = series.info.frames[frame]
-    windows = series.windows(frame)
-    return {
-        "pixels": series.modality_frame(frame),
-        "photometric": str(series.photometric),
-        "modality": str(series.info.modality or ""),
-        "body_part": str(header.get("BodyPartExamined", "") or ""),
-        "view": str(header.get("ViewPosition", "") or ""),
-        "window": windows[0] if windows else None,
-        "cache_key": (ref.sop_instance_uid, ref.frame_index),
-        "source": Path(ref.path).name,  # a file name only: folders may carry patient names
-    }
+    analysis_input: AnalysisInput
 
 
 def image_for(series: Any, frame: int) -> AiImage | None:
+    """The AI view of frame `frame` of a `viewer.core.series.Series` (None when no series)."""
     if series is None:
         return None
-    return AiImage((series.info.key, int(frame)), analysis_fields(series, frame))
+    source = Path(series.info.frames[frame].path).name  # folders may carry patient names
+    return AiImage((series.info.key, int(frame)), frame_analysis_input(series, frame, source))
 
 
 class AiController(QObject):
@@ -137,7 +124,7 @@ class AiController(QObject):
             self.panel.show_idle("Open an image first.")
             return None
         self._clear_output()
-        request_id = self.runner.submit(self._image.key, self._image.input_fields, force)
+        request_id = self.runner.submit(self._image.key, self._image.analysis_input, force)
         self._pending[request_id] = self._image.key
         self.panel.show_running("Queued…")
         return request_id

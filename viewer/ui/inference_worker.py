@@ -11,12 +11,15 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 
+from inference.errors import InferenceError
+from inference.types import AnalysisInput
 from viewer.core.errors import RadLensError
 
 if TYPE_CHECKING:
@@ -29,15 +32,11 @@ AnalyzerFactory = Callable[[], "Analyzer"]
 
 @dataclass(frozen=True)
 class InferenceRequest:
-    """One analysis asked for: the image it belongs to and the fields of its AnalysisInput.
-
-    The fields are plain data; the AnalysisInput itself is built on the worker thread, so the
-    UI thread never imports the engine (and torch).
-    """
+    """One analysis asked for: the image it belongs to and the engine's (torch-free) input."""
 
     request_id: int
     image_key: Hashable  # what identifies the image on screen, e.g. (series key, frame)
-    input_fields: Mapping[str, Any]
+    analysis_input: AnalysisInput
     force: bool = False  # run even outside the model's intended use
 
 
@@ -96,7 +95,7 @@ class InferenceWorker(QObject):
         self.started.emit(request_id)
         try:
             outcome = self._analyze(request)
-        except RadLensError as exc:
+        except (RadLensError, InferenceError) as exc:
             self.error.emit(request_id, str(exc))
             return
         except Exception as exc:  # the UI boundary: a message, never a traceback
@@ -118,11 +117,8 @@ class InferenceWorker(QObject):
         if self._analyzer is None:
             self.progress.emit(request.request_id, "Loading model…")
             self._analyzer = self._analyzer_factory()
-        from inference.engine import AnalysisInput
-
         self.progress.emit(request.request_id, "Analysing…")
-        analysis_input = AnalysisInput(**request.input_fields)
-        return self._analyzer.analyze(analysis_input, force=request.force)
+        return self._analyzer.analyze(request.analysis_input, force=request.force)
 
     def _finish_cancelled(self, request_id: int) -> None:
         self._cancelled.discard(request_id)
@@ -130,7 +126,7 @@ class InferenceWorker(QObject):
 
 
 def _describe_failure(request: InferenceRequest, exc: Exception) -> str:
-    source = request.input_fields.get("source") or "image"
+    source = Path(request.analysis_input.source).name or "image"
     return f"{source}: analysis failed ({type(exc).__name__}: {exc})"
 
 
@@ -176,11 +172,11 @@ class InferenceRunner(QObject):
             finished.connect(self._settle)
 
     def submit(
-        self, image_key: Hashable, input_fields: Mapping[str, Any], force: bool = False
+        self, image_key: Hashable, analysis_input: AnalysisInput, force: bool = False
     ) -> int:
         """Queue an analysis; any earlier request still pending is superseded (cancelled)."""
         self.cancel_all()
-        request = InferenceRequest(next(self._ids), image_key, dict(input_fields), force)
+        request = InferenceRequest(next(self._ids), image_key, analysis_input, force)
         self._live[request.request_id] = request
         self._requested.emit(request)
         self.busyChanged.emit(True)
