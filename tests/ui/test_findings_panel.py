@@ -1,0 +1,70 @@
+"""Findings panel: display rows from an AnalysisResult, the gate, the always-visible notice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inference.types import AnalysisResult, Finding
+from viewer import RESEARCH_USE_NOTICE
+from viewer.ui.findings_panel import FindingsPanel, describe_result, format_timings
+
+pytestmark = pytest.mark.gui
+
+
+def _result(findings=(), ok=True, warnings=()) -> AnalysisResult:
+    heatmaps = {f.label: np.zeros((4, 4), np.float32) for f in findings}
+    return AnalysisResult(
+        findings=tuple(findings), heatmaps=heatmaps, model_name="Pneumonia CXR",
+        model_version="1.2.0", model_sha256="ab" * 32, device="cpu",
+        timings={"forward": 0.02, "gradcam": 0.03, "total": 0.0512},
+        warnings=tuple(warnings), intended_use_ok=ok,
+    )  # fmt: skip
+
+
+def test_rows_carry_probability_threshold_and_call():
+    view = describe_result(_result([Finding("pneumonia", 0.734, 0.41, True)]))
+    (row,) = view.rows
+    assert row.call == "positive"
+    assert row.text == "73% (threshold 41%) · positive"
+    assert view.model == "Pneumonia CXR 1.2.0"
+    assert view.runtime == "cpu · 51 ms"
+    assert not view.gated and view.heatmap_labels == ("pneumonia",)
+
+
+def test_a_refusal_is_gated_but_a_forced_run_is_not():
+    refused = describe_result(_result(ok=False, warnings=["outside the model's intended use: x"]))
+    assert refused.gated
+    forced = describe_result(_result([Finding("pneumonia", 0.2, 0.41, False)], ok=False))
+    assert not forced.gated and forced.rows[0].call == "negative"
+
+
+def test_timings_without_total_are_summed():
+    assert format_timings({"forward": 0.010, "gradcam": 0.015}) == "25 ms"
+    assert format_timings({}) == "no timing"
+
+
+def test_notice_stays_visible_through_every_state(qtbot):
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    panel.show()
+    states = [
+        lambda: panel.show_running(),
+        lambda: panel.show_result(describe_result(_result([Finding("p", 0.9, 0.5, True)]))),
+        lambda: panel.show_result(describe_result(_result(ok=False, warnings=["outside"]))),
+        lambda: panel.show_error("x.dcm: broken"),
+        lambda: panel.clear_result(),
+    ]
+    for enter_state in states:
+        enter_state()
+        assert panel.notice.isVisible() and panel.notice.text() == RESEARCH_USE_NOTICE
+    assert panel.status.text() == "Analysis failed: x.dcm: broken"
+
+
+def test_clicking_a_row_emits_its_label(qtbot):
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    panel.show_result(describe_result(_result([Finding("pneumonia", 0.9, 0.5, True)])))
+    with qtbot.waitSignal(panel.findingSelected, timeout=1000) as blocker:
+        panel.rows[0].button.click()
+    assert blocker.args == ["pneumonia"]
