@@ -227,6 +227,9 @@ class AiInstallation(QObject):
             self.controller.overlay.attach(viewport.image_item)
         self.controller.set_image(image_for(viewport.series(), viewport.frame_index()))
 
+    def is_busy(self) -> bool:
+        return self.controller.runner.is_busy()
+
     def set_auto_run(self, enabled: bool) -> None:
         self.main_window.auto_run_ai = bool(enabled)
         self.main_window.settings.auto_run_ai = bool(enabled)
@@ -266,6 +269,8 @@ def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     main_window.imageChanged.connect(installed.follow_active_image)
     main_window.aboutToClose.connect(installed.shutdown)
     main_window.ai = installed
+    if main_window.auto_run_ai:
+        runner.preload()  # torch import + model load while the user is still opening files
     if main_window.current_series() is not None:
         installed.follow_active_image()
     return installed

@@ -107,6 +107,18 @@ class InferenceWorker(QObject):
         else:
             self.result.emit(request_id, outcome)
 
+    @Slot()
+    def preload(self) -> None:
+        """Import the engine and load the model now, so the first analysis does not wait."""
+        if self._analyzer is not None:
+            return
+        try:
+            self._analyzer = self._analyzer_factory()
+        except Exception as exc:  # the first analysis reports it to the user
+            log.warning(
+                "model preload failed (%s); the first analysis will say why", type(exc).__name__
+            )
+
     @Slot(object)
     def set_analyzer_factory(self, analyzer_factory: AnalyzerFactory) -> None:
         """Switch model: the next analysis builds a new analyzer (on this thread)."""
@@ -147,6 +159,7 @@ class InferenceRunner(QObject):
 
     _requested = Signal(object)
     _factoryChanged = Signal(object)
+    _preloadRequested = Signal()
 
     def __init__(self, analyzer_factory: AnalyzerFactory, parent: QObject | None = None):
         super().__init__(parent)
@@ -163,6 +176,7 @@ class InferenceRunner(QObject):
     def _connect_worker(self) -> None:
         self._requested.connect(self._worker.run)
         self._factoryChanged.connect(self._worker.set_analyzer_factory)
+        self._preloadRequested.connect(self._worker.preload)
         self._worker.started.connect(self._on_started)
         self._worker.progress.connect(self._on_progress)
         self._worker.result.connect(self._on_result)
@@ -181,6 +195,10 @@ class InferenceRunner(QObject):
         self._requested.emit(request)
         self.busyChanged.emit(True)
         return request.request_id
+
+    def preload(self) -> None:
+        """Load the model on the worker thread ahead of the first request."""
+        self._preloadRequested.emit()
 
     def cancel(self, request_id: int) -> None:
         if self._live.pop(request_id, None) is None:

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QPainter, QPainterPath
+from PySide6.QtGui import QAction, QKeySequence, QPainter, QPainterPath
+from PySide6.QtWidgets import QToolBar
 
 from viewer.core import measurements as core
 from viewer.core.errors import RadLensError
@@ -209,6 +210,9 @@ class MeasurementLayer(QObject):
 
     def set_image(self, context: ImageContext | None) -> None:
         """Show the stored measurements of the image now on screen (none when None)."""
+        if _same_image(context, self._context):
+            self._context = context  # e.g. a new window: same pixels, keep the ROIs as they are
+            return
         self.cancel_placement()
         self._clear_graphics()
         self._context = context
@@ -369,9 +373,121 @@ class MeasurementLayer(QObject):
         self.place_point(to_pixel(self._image_item.mapFromScene(event.scenePos())))
 
 
+def _same_image(a: ImageContext | None, b: ImageContext | None) -> bool:
+    if a is None or b is None:
+        return False
+    return (a.study_uid, a.sop_uid, a.frame) == (b.study_uid, b.sop_uid, b.frame)
+
+
 def _ordered(kind: str, points: list[core.Point]) -> list[core.Point]:
     """Boxes keep (top-left, bottom-right) so the ROI has a positive size."""
     if kind not in (core.ELLIPSE, core.RECTANGLE):
         return points
     (r0, c0), (r1, c1) = points
     return [(min(r0, r1), min(c0, c1)), (max(r0, r1), max(c0, c1))]
+
+
+# --- assembly into the main window ------------------------------------------------------------
+
+TOOL_SHORTCUTS = {
+    core.LENGTH: "L",
+    core.ANGLE: "Shift+L",
+    core.ELLIPSE: "E",
+    core.RECTANGLE: "Shift+E",
+    "delete": "Delete",
+}
+
+
+def image_context(viewport) -> ImageContext | None:
+    """The measurement context of what a viewport shows (None when it shows nothing)."""
+    series = viewport.series()
+    if series is None:
+        return None
+    frame = viewport.frame_index()
+    ref = series.info.frames[frame]
+    return ImageContext(
+        study_uid=series.info.study.study_instance_uid,
+        sop_uid=ref.sop_instance_uid,
+        frame=ref.frame_index,
+        values=series.modality_frame(frame),
+        spacing=viewport.pixel_spacing(),
+    )
+
+
+class MeasurementInstallation(QObject):
+    """One MeasurementLayer per viewport (made when it first shows an image), and the actions."""
+
+    def __init__(self, main_window):
+        super().__init__(main_window)
+        self.main_window = main_window
+        self.layers: dict[int, MeasurementLayer] = {}
+        self.actions: dict[str, QAction] = {}
+
+    def layer_for(self, viewport) -> MeasurementLayer:
+        key = id(viewport)
+        if key not in self.layers:
+            layer = MeasurementLayer(viewport.image_item, self)
+            layer.error.connect(lambda text: self.main_window.statusBar().showMessage(text, 8000))
+            layer.placementChanged.connect(self._show_placement)
+            viewport.imageChanged.connect(lambda *_: layer.set_image(image_context(viewport)))
+            self.layers[key] = layer
+            layer.set_image(image_context(viewport))
+        return self.layers[key]
+
+    def follow_active(self, *_args: object) -> None:
+        self.layer_for(self.main_window.active_viewport())
+
+    def active_layer(self) -> MeasurementLayer:
+        return self.layer_for(self.main_window.active_viewport())
+
+    def begin(self, kind: str) -> None:
+        layer = self.active_layer()
+        if layer.context() is None:
+            self.main_window.statusBar().showMessage("Open an image to measure on it.", 5000)
+            return
+        layer.begin_placement(kind)
+
+    def _show_placement(self, kind: str) -> None:
+        if kind:
+            clicks = core.POINTS_NEEDED[kind]
+            text = f"{KIND_TITLES[kind]}: click {clicks} points on the image"
+            self.main_window.statusBar().showMessage(text, 10000)
+        else:
+            self.main_window.statusBar().clearMessage()
+
+
+def install_tools(main_window) -> MeasurementInstallation:
+    """Measurement actions in Tools (and a toolbar), the tag browser dock; follow the images."""
+    from viewer.ui.tag_browser import install_tag_browser
+
+    installed = MeasurementInstallation(main_window)
+    menu = main_window.menu("Tools")
+    toolbar = QToolBar("Measure", main_window)
+    toolbar.setObjectName("MeasureToolbar")
+    for kind in KINDS:
+        action = _action(main_window, KIND_TITLES[kind], TOOL_SHORTCUTS[kind])
+        action.triggered.connect(lambda _=False, k=kind: installed.begin(k))
+        menu.addAction(action)
+        toolbar.addAction(action)
+        installed.actions[kind] = action
+    delete = _action(main_window, "Delete selected measurement", TOOL_SHORTCUTS["delete"])
+    delete.triggered.connect(lambda: installed.active_layer().remove_selected())
+    clear = _action(main_window, "Clear measurements on this image", "")
+    clear.triggered.connect(lambda: installed.active_layer().clear_image())
+    for name, action in (("delete", delete), ("clear", clear)):
+        menu.addAction(action)
+        installed.actions[name] = action
+    main_window.add_toolbar(toolbar)
+    main_window.imageChanged.connect(installed.follow_active)
+    installed.tag_browser = install_tag_browser(main_window)
+    main_window.measurements = installed
+    if main_window.current_series() is not None:
+        installed.follow_active()
+    return installed
+
+
+def _action(parent, text: str, keys: str) -> QAction:
+    action = QAction(text, parent)
+    if keys:
+        action.setShortcut(QKeySequence(keys))
+    return action

@@ -7,10 +7,21 @@ search hit, both Qt-free; the widget only fills a QTreeWidget and hides what doe
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from PySide6.QtWidgets import QLabel, QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QLabel,
+    QLineEdit,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
 MAX_VALUE_CHARS = 200
 BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
@@ -140,3 +151,48 @@ def _show_subtree(item: QTreeWidgetItem) -> None:
     item.setHidden(False)
     for index in range(item.childCount()):
         _show_subtree(item.child(index))
+
+
+TAG_BROWSER_SHORTCUT = "Ctrl+T"
+
+
+class TagBrowserDock(QObject):
+    """The browser in a dock that follows the active image; rebuilt only while it is visible."""
+
+    def __init__(self, main_window):
+        super().__init__(main_window)
+        self.main_window = main_window
+        self.browser = TagBrowser()
+        self.dock = QDockWidget("DICOM tags", main_window)
+        self.dock.setObjectName("TagBrowserDock")
+        self.dock.setWidget(self.browser)
+        self._shown_key: tuple | None = None
+        self.dock.visibilityChanged.connect(lambda visible: visible and self.refresh())
+
+    def refresh(self, *_args: object) -> None:
+        if not self.dock.isVisible():
+            return
+        series = self.main_window.current_series()
+        frame = self.main_window.current_frame_index()
+        key = None if series is None else (series.info.key, frame)
+        if key == self._shown_key:
+            return
+        self._shown_key = key
+        if series is None:
+            self.browser.set_dataset(None)
+            return
+        name = Path(series.info.frames[frame].path).name
+        self.browser.set_dataset(series.header(frame), f"{name}, frame {frame + 1}")
+
+
+def install_tag_browser(main_window) -> TagBrowserDock:
+    """A hidden-by-default 'DICOM tags' dock with a Tools menu toggle (Ctrl+T)."""
+    installed = TagBrowserDock(main_window)
+    main_window.add_dock(installed.dock, Qt.DockWidgetArea.RightDockWidgetArea)
+    installed.dock.hide()
+    action: QAction = installed.dock.toggleViewAction()
+    action.setText("DICOM tags")
+    action.setShortcut(QKeySequence(TAG_BROWSER_SHORTCUT))
+    main_window.menu("Tools").addAction(action)
+    main_window.imageChanged.connect(installed.refresh)
+    return installed
