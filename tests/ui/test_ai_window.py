@@ -1,0 +1,121 @@
+"""AI assist and tools installed in the real main window, on the bundled sample study."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QPointF
+
+from tests.ui.conftest import load
+from tests.ui.test_ai_worker import analysis_model_dir
+from viewer.paths import sample_study_dir
+from viewer.ui.ai_controller import install_ai
+from viewer.ui.inference_worker import default_analyzer_factory
+from viewer.ui.measurement_tools import install_tools
+
+pytestmark = pytest.mark.gui
+RESULT_TIMEOUT_MS = 120_000
+
+
+@pytest.fixture
+def ai_window(qtbot, main_window, tmp_path_factory, cxr_dir):
+    model_dir = analysis_model_dir(tmp_path_factory, cxr_dir)
+    main_window.auto_run_ai = True
+    installed = install_ai(main_window, default_analyzer_factory(str(model_dir), "cpu"))
+    study = sample_study_dir()
+    if not study.is_dir():
+        pytest.skip(f"sample study not found at {study}")
+    return main_window, installed
+
+
+def _dx_keys(window) -> list[str]:
+    series = window.index.all_series()
+    return [s.key for s in series if s.modality in ("DX", "CR")]
+
+
+def _pixel_centre(row: int, col: int) -> QPointF:
+    return QPointF(col + 0.5, row + 0.5)
+
+
+def test_opening_the_study_analyses_the_shown_radiograph(qtbot, ai_window):
+    window, installed = ai_window
+    controller = installed.controller
+    with qtbot.waitSignal(controller.resultShown, timeout=RESULT_TIMEOUT_MS):
+        load(qtbot, window, [sample_study_dir()])
+        keys = _dx_keys(window)
+        window.show_series(keys[0])
+    viewport = window.active_viewport()
+    overlay = controller.overlay
+    assert overlay.item.parentItem() is viewport.image_item
+    assert overlay.heatmap().shape == viewport.modality_frame().shape
+    assert controller.current_key() == (keys[0], viewport.frame_index())
+    assert installed.dock.isVisible() and controller.panel.notice.isVisible()
+
+    heat = overlay.heatmap()
+    peak = np.unravel_index(int(np.argmax(heat)), heat.shape)
+    for turn in ("rotate", "flip_h", "rotate", "flip_v"):
+        if turn == "rotate":
+            viewport.state.rotate(1)
+        else:
+            viewport.state.flip(turn == "flip_h")
+        on_heatmap = overlay.item.mapToScene(_pixel_centre(*peak))
+        on_image = viewport.image_item.mapToScene(_pixel_centre(*peak))
+        assert (on_heatmap.x(), on_heatmap.y()) == pytest.approx((on_image.x(), on_image.y()))
+        row, col = viewport.scene_to_pixel(on_heatmap)
+        assert (row, col) == pytest.approx(peak)  # the same image pixel, after every turn
+
+
+def test_switching_series_mid_analysis_keeps_results_on_their_image(qtbot, ai_window):
+    window, installed = ai_window
+    controller = installed.controller
+    load(qtbot, window, [sample_study_dir()])
+    first, second = _dx_keys(window)[:2]
+    window.show_series(first)
+    with qtbot.waitSignal(controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:
+        window.show_series(second)  # the first image's analysis is now stale
+    viewport = window.active_viewport()
+    assert controller.current_key() == (second, viewport.frame_index())
+    assert controller.overlay.heatmap().shape == viewport.modality_frame().shape
+    label = shown.args[0].findings[0].label
+    assert shown.args[0].heatmaps[label].shape == viewport.modality_frame().shape
+    qtbot.waitUntil(lambda: not installed.is_busy(), timeout=RESULT_TIMEOUT_MS)
+    assert window.is_idle()
+
+
+def test_analyze_action_and_close_stop_the_worker(qtbot, ai_window):
+    window, installed = ai_window
+    window.auto_run_ai = False
+    installed.actions["auto_run"].setChecked(False)
+    assert window.settings.auto_run_ai is False
+    load(qtbot, window, [sample_study_dir()])
+    window.show_series(_dx_keys(window)[0])
+    assert installed.controller.shown_result() is None
+    with qtbot.waitSignal(installed.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
+        installed.actions["analyze"].trigger()
+    window.close()
+    assert not installed.controller.runner.is_running()
+
+
+def test_tools_measure_mm_and_browse_tags_in_the_window(qtbot, main_window, ct_phantom_dir):
+    installed = install_tools(main_window)
+    load(qtbot, main_window, [ct_phantom_dir])
+    viewport = main_window.active_viewport()
+    layer = installed.active_layer()
+    assert layer.context() is not None
+    spacing = viewport.pixel_spacing()
+    installed.actions["length"].trigger()
+    assert layer.placing() == "length"
+    graphic = None
+    for point in ((100, 100), (100, 300)):
+        graphic = layer.place_point(point)
+    assert graphic.text() == f"{200 * spacing[1]:.1f} mm"
+    viewport.state.step_frame(1)
+    assert layer.graphics() == []
+    viewport.state.step_frame(-1)
+    assert [g.measurement.id for g in layer.graphics()] == [graphic.measurement.id]
+
+    dock = installed.tag_browser
+    dock.dock.show()
+    qtbot.waitUntil(lambda: dock.browser.tree.topLevelItemCount() > 0, timeout=5000)
+    dock.browser.search.setText("PixelSpacing")
+    assert dock.browser.visible_tags() == ["(0028,0030)"]
