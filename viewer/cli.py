@@ -9,6 +9,7 @@ import sys
 # Each module here defines `register(subparsers)`, which adds its subparser and sets `func`
 # (a callable taking the parsed args and returning the exit status).
 SUBCOMMAND_MODULES: tuple[str, ...] = (
+    "viewer.commands.info",
     "viewer.commands.train",
     "viewer.commands.render",
     "viewer.commands.report",

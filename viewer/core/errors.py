@@ -26,3 +26,7 @@ class ModelError(RadLensError):
 
 class ModelIntegrityError(ModelError):
     """Weights whose sha256 differs from the card, or a format that could run code on load."""
+
+
+class LoadCancelled(RadLensError):
+    """A background load was cancelled by the user (not an error to report)."""

@@ -1,0 +1,119 @@
+"""`radlens info PATH... [--json]`: what would open, as a patient/study/series tree.
+
+Lists every series stack (modality, size, frames, transfer syntax, warnings) and every skipped
+file with its reason. Exit status 0 when at least one series opened, 1 when nothing could be,
+2 on an unexpected failure (reported in one line, never as a traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from pydicom.uid import UID
+
+from viewer.core.errors import RadLensError
+from viewer.core.index import PatientInfo, SeriesInfo, StudyIndex, StudyInfo, build_index
+
+EXIT_OK, EXIT_NOTHING_OPENED, EXIT_FAILED = 0, 1, 2
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "info", help="list the patients, studies and series found in files, folders, zips"
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="file, folder, .zip or DICOMDIR")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a tree")
+    parser.add_argument(
+        "--anonymous", action="store_true", help="hide patient names and IDs in the output"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        index = build_index(args.paths)
+    except RadLensError as exc:
+        print(f"radlens info: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, no traceback
+        print(f"radlens info: unexpected error ({type(exc).__name__}: {exc})", file=sys.stderr)
+        return EXIT_FAILED
+    report = index_report(index, anonymous=args.anonymous)
+    if args.json:
+        print(json.dumps(report, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(tree_lines(report)))
+    return EXIT_OK if index.all_series() else EXIT_NOTHING_OPENED
+
+
+def index_report(index: StudyIndex, anonymous: bool = False) -> dict:
+    """The index as plain data (what --json prints)."""
+    return {
+        "patients": [patient_report(p, n, anonymous) for n, p in enumerate(index.patients, 1)],
+        "series_count": len(index.all_series()),
+        "skipped": [{"path": s.path, "reason": s.reason} for s in index.skipped],
+    }
+
+
+def patient_report(patient: PatientInfo, number: int, anonymous: bool) -> dict:
+    hidden = f"Patient {number}"
+    return {
+        "name": hidden if anonymous else patient.name,
+        "patient_id": "" if anonymous else patient.patient_id,
+        "sex": patient.sex,
+        "age": patient.age,
+        "studies": [study_report(s) for s in patient.studies],
+    }
+
+
+def study_report(study: StudyInfo) -> dict:
+    return {
+        "study_instance_uid": study.study_instance_uid,
+        "date": study.date,
+        "description": study.description,
+        "series": [series_report(s) for s in study.series],
+    }
+
+
+def series_report(series: SeriesInfo) -> dict:
+    return {
+        "key": series.key,
+        "number": series.number,
+        "modality": series.modality,
+        "description": series.description,
+        "rows": series.rows,
+        "columns": series.columns,
+        "frames": len(series.frames),
+        "files": len({f.path for f in series.frames}),
+        "photometric": series.photometric,
+        "transfer_syntax": series.transfer_syntax,
+        "transfer_syntax_name": UID(series.transfer_syntax).name,
+        "stack": series.stack_label,
+        "warnings": list(series.warnings),
+    }
+
+
+def tree_lines(report: dict) -> list[str]:
+    lines = []
+    for patient in report["patients"]:
+        lines.append(f"Patient {patient['name'] or '(no name)'} {patient['patient_id']}".rstrip())
+        for study in patient["studies"]:
+            lines.append(f"  Study {study['date'] or '(no date)'} {study['description']}".rstrip())
+            for series in study["series"]:
+                lines.extend(series_lines(series))
+    lines.append(f"{report['series_count']} series; {len(report['skipped'])} file(s) skipped")
+    lines.extend(f"  skipped {s['path']}: {s['reason']}" for s in report["skipped"])
+    return lines
+
+
+def series_lines(series: dict) -> list[str]:
+    number = "" if series["number"] is None else f"#{series['number']} "
+    stack = f" [{series['stack']}]" if series["stack"] else ""
+    head = (
+        f"    Series {number}{series['modality']} {series['description']}{stack}: "
+        f"{series['columns']}×{series['rows']}, {series['frames']} frame(s), "
+        f"{series['transfer_syntax_name']}"
+    )
+    return [head] + [f"      warning: {w}" for w in series["warnings"]]

@@ -1,0 +1,154 @@
+"""Decode one frame into stored values, and apply the modality LUT (PS3.3 C.11.1).
+
+Uncompressed little-endian frames are read straight from the Pixel Data offset found by the
+header scan (after checking the element header is still there); everything else goes through
+pydicom's decoder plugins (pylibjpeg, gdcm, pyjpegls). Colour images come back as RGB uint8.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
+
+from viewer.core.discovery import display_path
+from viewer.core.errors import DicomReadError
+from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
+
+_PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+_NATIVE_DTYPES = {
+    (8, 0): "<u1",
+    (8, 1): "<i1",
+    (16, 0): "<u2",
+    (16, 1): "<i2",
+    (32, 0): "<u4",
+    (32, 1): "<i4",
+}
+
+
+def raw_dtype(fmt: PixelFormat) -> np.dtype | None:
+    """The numpy dtype of a native frame we can read directly, else None (use pydicom)."""
+    if fmt.encapsulated or not fmt.little_endian or fmt.float_pixels:
+        return None
+    if fmt.samples_per_pixel != 1 or not fmt.photometric.startswith("MONOCHROME"):
+        return None
+    name = _NATIVE_DTYPES.get((fmt.bits_allocated, fmt.pixel_representation))
+    return np.dtype(name) if name else None
+
+
+def stored_dtype(fmt: PixelFormat) -> np.dtype:
+    """What pydicom returns for this format, native byte order."""
+    if fmt.float_pixels:
+        return np.dtype(np.float32 if fmt.bits_allocated == 32 else np.float64)
+    bits = max(8, fmt.bits_allocated)
+    return np.dtype(f"{'i' if fmt.pixel_representation else 'u'}{bits // 8}")
+
+
+def frame_offset(ref, fmt: PixelFormat, rows: int, columns: int) -> int | None:
+    if ref.pixel_offset is None:
+        return None
+    return ref.pixel_offset + ref.frame_index * expected_pixel_bytes(fmt, rows, columns, 1)
+
+
+def read_raw_into(fp, ref, fmt: PixelFormat, out: np.ndarray) -> bool:
+    """Read a native frame from an open file straight into `out`; False if the layout moved."""
+    offset = frame_offset(ref, fmt, out.shape[0], out.shape[1])
+    if offset is None or ref.pixel_offset < 12:
+        return False
+    fp.seek(ref.pixel_offset - 12)
+    head = fp.read(12)
+    if len(head) != 12 or struct.unpack("<L", head[8:])[0] != ref.pixel_length:
+        return False
+    if _PIXEL_TAG_LE not in (head[:4], head[4:8]):
+        return False
+    fp.seek(offset)
+    if fp.readinto(memoryview(out).cast("B")) != out.nbytes:
+        return False
+    sign_extend(out, fmt)
+    return True
+
+
+def sign_extend(values: np.ndarray, fmt: PixelFormat) -> None:
+    """Signed data with Bits Stored < Bits Allocated: fill the unused high bits (in place)."""
+    if fmt.pixel_representation == 1 and fmt.bits_stored < fmt.bits_allocated:
+        shift = fmt.bits_allocated - fmt.bits_stored
+        np.left_shift(values, shift, out=values)
+        np.right_shift(values, shift, out=values)
+
+
+def read_raw_frame(ref, fmt: PixelFormat, rows: int, columns: int) -> np.ndarray | None:
+    dtype = raw_dtype(fmt)
+    if dtype is None:
+        return None
+    out = np.empty((rows, columns), dtype)
+    with open(ref.path, "rb") as fp:
+        return out if read_raw_into(fp, ref, fmt, out) else None
+
+
+def decode_with_pydicom(path: str, frame_index: int, header: Dataset | None = None) -> np.ndarray:
+    """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        values = pixel_array(path, index=frame_index)
+    photometric = str((header or {}).get("PhotometricInterpretation", "")).upper()
+    if photometric == "PALETTE COLOR" and header is not None:
+        return to_uint8(apply_color_lut(values, header))
+    if values.ndim == 3:
+        return to_uint8(values)
+    return values
+
+
+def to_uint8(rgb: np.ndarray) -> np.ndarray:
+    """Scale colour samples of any bit depth to uint8."""
+    if rgb.dtype == np.uint8:
+        return rgb
+    top = float(rgb.max()) if rgb.size else 0.0
+    bits = 8 if top < 256 else 16 if top < 65536 else 32
+    return (rgb.astype(np.float64) * (255.0 / (2**bits - 1))).round().astype(np.uint8)
+
+
+def read_stored_frame(ref, fmt: PixelFormat | None, rows: int, columns: int, header=None):
+    """Stored values of one frame; DicomReadError names the file and the reason."""
+    try:
+        values = read_raw_frame(ref, fmt, rows, columns) if fmt else None
+        if values is None:
+            values = decode_with_pydicom(ref.path, ref.frame_index, header)
+    except DicomReadError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - decoder plugins raise anything
+        raise DicomReadError(
+            display_path(ref.path), f"frame {ref.frame_index + 1}: {short_error(exc)}"
+        ) from None
+    if values.shape[:2] != (rows, columns):
+        raise DicomReadError(
+            display_path(ref.path),
+            f"decoded frame is {values.shape[1]}×{values.shape[0]}, header says {columns}×{rows}",
+        )
+    return values
+
+
+def needs_float(rescales, has_lut_sequence: bool = False) -> bool:
+    """True when any frame's rescale is not the identity (modality values become float32)."""
+    return has_lut_sequence or any(r != (1.0, 0.0) for r in rescales)
+
+
+def to_modality(
+    stored: np.ndarray, rescale: tuple[float, float], as_float: bool, header: Dataset | None = None
+) -> np.ndarray:
+    """Modality values: stored dtype for identity rescale, float32 otherwise; RGB unchanged."""
+    if stored.ndim == 3:
+        return stored
+    if header is not None and "ModalityLUTSequence" in header:
+        return apply_modality_lut(stored, header).astype(np.float32)
+    if not as_float:
+        return stored
+    slope, intercept = rescale
+    result = stored.astype(np.float32)
+    if slope != 1.0:
+        result *= np.float32(slope)
+    if intercept != 0.0:
+        result += np.float32(intercept)
+    return result

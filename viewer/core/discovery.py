@@ -1,0 +1,210 @@
+"""Turn user inputs (files, folders, .zip archives, DICOMDIR) into a list of candidate files.
+
+`expand_inputs(paths) -> (files, skipped)`. Nothing here parses images: folders are walked
+recursively (hidden entries and symlinked folders are not followed), zip archives are extracted
+into a private temporary folder with a random name, and DICOMDIR directory records are followed
+with every referenced path checked to stay inside the media folder.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import tempfile
+import warnings
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+
+import pydicom
+
+from viewer.core.scan import SkippedFile, short_error
+
+MAX_ARCHIVE_BYTES = 8 * 1024**3  # refuse archives that inflate beyond this (zip bombs)
+MAX_COMPRESSION_RATIO = 1000
+
+_temp_dirs: list[str] = []
+_display_names: dict[str, str] = {}
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[SkippedFile]]:
+    """Candidate files (deduplicated, in a stable order) and the inputs refused on the way."""
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+    for raw in paths:
+        found, refused = _expand_one(Path(raw))
+        files.extend(found)
+        skipped.extend(refused)
+    return _dedupe(files), skipped
+
+
+def display_path(path: str | os.PathLike) -> str:
+    """How to name a file to the user: zip members as `archive.zip/member`."""
+    return _display_names.get(str(path), str(path))
+
+
+def _expand_one(path: Path) -> tuple[list[Path], list[SkippedFile]]:
+    if not path.exists():
+        return [], [SkippedFile(str(path), "no such file or folder")]
+    if path.is_dir():
+        return _expand_folder(path)
+    if is_dicomdir(path):
+        return read_dicomdir(path)
+    if zipfile.is_zipfile(path) and path.suffix.lower() == ".zip":
+        return extract_zip(path)
+    return [path], []
+
+
+def _expand_folder(folder: Path) -> tuple[list[Path], list[SkippedFile]]:
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+    for found in walk_files(folder):
+        if is_dicomdir(found):
+            referenced, refused = read_dicomdir(found)
+            files.extend(referenced)
+            skipped.extend(refused)
+        elif found.suffix.lower() == ".zip" and zipfile.is_zipfile(found):
+            extracted, refused = extract_zip(found)
+            files.extend(extracted)
+            skipped.extend(refused)
+        else:
+            files.append(found)
+    return files, skipped
+
+
+def walk_files(folder: Path) -> list[Path]:
+    """Regular files below `folder`, sorted, skipping hidden names and symlinked folders."""
+    result = []
+    for root, dirs, names in os.walk(folder, followlinks=False):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        result.extend(Path(root, n) for n in sorted(names) if not n.startswith("."))
+    return [p for p in result if p.is_file()]
+
+
+def is_dicomdir(path: Path) -> bool:
+    return path.name.upper() == "DICOMDIR"
+
+
+def read_dicomdir(path: Path) -> tuple[list[Path], list[SkippedFile]]:
+    """Files referenced by a DICOMDIR; references leaving the media folder are refused."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ds = pydicom.dcmread(path, force=True)
+        records = list(ds.get("DirectoryRecordSequence") or [])
+    except Exception as exc:  # noqa: BLE001 - a broken DICOMDIR is reported, not raised
+        return [], [SkippedFile(str(path), f"DICOMDIR not readable ({short_error(exc)})")]
+    root = path.parent.resolve()
+    files: list[Path] = []
+    skipped: list[SkippedFile] = []
+    for record in records:
+        file_id = record.get("ReferencedFileID")
+        if not file_id:
+            continue
+        target, reason = resolve_file_id(root, file_id)
+        if reason:
+            skipped.append(SkippedFile(f"{path} → {_file_id_text(file_id)}", reason))
+        else:
+            files.append(target)
+    return files, skipped
+
+
+def _file_id_text(file_id) -> str:
+    parts = [file_id] if isinstance(file_id, str) else list(file_id)
+    return "/".join(str(p) for p in parts)[:200]
+
+
+def resolve_file_id(root: Path, file_id) -> tuple[Path | None, str]:
+    """Map a ReferencedFileID onto the media folder; (None, reason) when refused or missing."""
+    parts = [file_id] if isinstance(file_id, str) else [str(p) for p in file_id]
+    if any(p in ("", ".", "..") or "/" in p or "\\" in p or ":" in p for p in parts):
+        return None, "DICOMDIR reference points outside the media folder; refused"
+    target = root.joinpath(*parts)
+    if not target.exists():
+        target = _case_insensitive(root, parts) or target
+    resolved = target.resolve()
+    if not resolved.is_relative_to(root):
+        return None, "DICOMDIR reference points outside the media folder; refused"
+    if not resolved.is_file():
+        return None, "referenced by DICOMDIR but missing"
+    return resolved, ""
+
+
+def _case_insensitive(root: Path, parts: list[str]) -> Path | None:
+    """Media file IDs are upper case; copies on case-sensitive disks may not be."""
+    current = root
+    for part in parts:
+        try:
+            matches = [c for c in current.iterdir() if c.name.upper() == part.upper()]
+        except OSError:
+            return None
+        if not matches:
+            return None
+        current = matches[0]
+    return current
+
+
+def extract_zip(path: Path) -> tuple[list[Path], list[SkippedFile]]:
+    """Extract an archive into a private temp folder (random name, removed at exit)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members, skipped = _safe_members(path, archive)
+            if not members:
+                return [], skipped
+            target = Path(tempfile.mkdtemp(prefix="radlens-zip-"))
+            _temp_dirs.append(str(target))
+            for info in members:
+                _extract_member(archive, info, target, path)
+    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+        return [], [SkippedFile(str(path), f"zip archive not readable ({short_error(exc)})")]
+    extracted, more_skipped = _expand_folder(target)
+    return extracted, skipped + more_skipped
+
+
+def _safe_members(path: Path, archive: zipfile.ZipFile):
+    members, skipped, total = [], [], 0
+    for info in archive.infolist():
+        name = f"{path}/{info.filename}"
+        if info.is_dir():
+            continue
+        pure = PurePosixPath(info.filename.replace("\\", "/"))
+        if pure.is_absolute() or ".." in pure.parts or ":" in info.filename:
+            skipped.append(SkippedFile(name, "archive member path leaves the archive; refused"))
+            continue
+        if info.compress_size and info.file_size / info.compress_size > MAX_COMPRESSION_RATIO:
+            skipped.append(SkippedFile(name, "archive member compression ratio too high; refused"))
+            continue
+        total += info.file_size
+        if total > MAX_ARCHIVE_BYTES:
+            skipped.append(SkippedFile(name, "archive larger than 8 GiB when extracted; refused"))
+            break
+        members.append(info)
+    return members, skipped
+
+
+def _extract_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, src: Path):
+    out = target.joinpath(*PurePosixPath(info.filename.replace("\\", "/")).parts)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with archive.open(info) as source, open(out, "wb") as sink:
+        shutil.copyfileobj(source, sink, 1 << 20)
+    _display_names[str(out)] = f"{src}/{info.filename}"
+    return out
+
+
+def _dedupe(files: list[Path]) -> list[Path]:
+    seen: set[str] = set()
+    result = []
+    for path in files:
+        key = os.path.realpath(path)
+        if key not in seen:
+            seen.add(key)
+            result.append(path)
+    return result
+
+
+@atexit.register
+def remove_temp_dirs() -> None:
+    """Delete extracted archives when the process ends."""
+    while _temp_dirs:
+        shutil.rmtree(_temp_dirs.pop(), ignore_errors=True)

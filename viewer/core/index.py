@@ -1,0 +1,255 @@
+"""The study index: Patient → Study → Series stacks, sorted, with warnings.
+
+`build_index(paths, progress=None, cancel=None)` expands the inputs, scans every header (no
+pixel data) and groups frames. A SeriesInstanceUID whose frames differ in size, orientation,
+localizer status or acquisition becomes several stacks; each stack is one `SeriesInfo` whose key
+is the SeriesInstanceUID plus `#n` (n = 1 for the largest stack).
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from viewer.core.discovery import display_path, expand_inputs
+from viewer.core.errors import RadLensError
+from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile, scan_file
+from viewer.core.sorting import sort_frames, split_stacks
+
+__all__ = [
+    "FrameRef",
+    "PatientInfo",
+    "SeriesInfo",
+    "SkippedFile",
+    "StudyIndex",
+    "StudyInfo",
+    "build_index",
+]
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class FrameRef:
+    """One displayable 2-D frame."""
+
+    path: str
+    frame_index: int  # within a multi-frame file (0-based)
+    sop_instance_uid: str
+    instance_number: int | None
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None
+    rescale: tuple[float, float] = (1.0, 0.0)  # (slope, intercept) for this frame
+    pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
+    pixel_length: int | None = None
+    number_of_frames: int = 1
+
+
+@dataclass
+class SeriesInfo:
+    key: str  # unique per stack: SeriesInstanceUID + "#n"
+    series_instance_uid: str
+    modality: str
+    description: str
+    number: int | None
+    rows: int
+    columns: int
+    frames: list[FrameRef]  # sorted
+    transfer_syntax: str
+    photometric: str
+    warnings: list[str]
+    study: StudyInfo | None = field(default=None, repr=False, compare=False)
+    pixel_format: PixelFormat | None = None  # None when frames differ in pixel layout
+    has_modality_lut_sequence: bool = False
+    stack_label: str = ""  # why this stack was split off its series ("" when not split)
+
+    @property
+    def transfer_syntaxes(self) -> list[str]:
+        return [self.transfer_syntax]
+
+
+@dataclass
+class StudyInfo:
+    study_instance_uid: str
+    date: str
+    time: str
+    description: str
+    accession_number: str
+    referring_physician: str
+    institution: str
+    series: list[SeriesInfo]
+    patient: PatientInfo | None = field(default=None, repr=False, compare=False)
+
+
+@dataclass
+class PatientInfo:
+    name: str
+    patient_id: str
+    birth_date: str
+    sex: str
+    age: str
+    studies: list[StudyInfo]
+
+
+@dataclass
+class StudyIndex:
+    patients: list[PatientInfo]
+    skipped: list[SkippedFile]
+
+    def all_series(self) -> list[SeriesInfo]:
+        return [s for p in self.patients for st in p.studies for s in st.series]
+
+    def find_series(self, key_or_uid: str) -> SeriesInfo:
+        """The stack with this key, else the largest stack of this SeriesInstanceUID."""
+        series = self.all_series()
+        for info in series:
+            if info.key == key_or_uid:
+                return info
+        for info in series:
+            if info.series_instance_uid == key_or_uid:
+                return info
+        raise RadLensError(f"no series {key_or_uid} in the opened files")
+
+
+def build_index(
+    paths: Iterable[str | os.PathLike] | str | os.PathLike,
+    progress: Progress | None = None,
+    cancel=None,
+) -> StudyIndex:
+    """Scan `paths` (files, folders, .zip, DICOMDIR) and group what opens.
+
+    `progress(done, total)` is called after each file; `cancel` is a callable returning True
+    or an object with `is_set()` (a threading.Event) and stops the scan early (what was
+    scanned so far is indexed).
+    """
+    if isinstance(paths, str | os.PathLike):
+        paths = [paths]
+    files, skipped = expand_inputs(paths)
+    records: list[HeaderRecord] = []
+    for done, path in enumerate(files, 1):
+        if is_cancelled(cancel):
+            break
+        result = scan_file(path)
+        if isinstance(result, SkippedFile):
+            skipped.append(SkippedFile(display_path(path), result.reason))
+        else:
+            records.extend(result)
+        if progress:
+            progress(done, len(files))
+    records, duplicates = drop_duplicate_instances(records)
+    skipped.extend(duplicates)
+    return StudyIndex(patients=group_records(records), skipped=skipped)
+
+
+def is_cancelled(cancel) -> bool:
+    if cancel is None:
+        return False
+    if hasattr(cancel, "is_set"):
+        return bool(cancel.is_set())
+    return bool(cancel())
+
+
+def drop_duplicate_instances(records: list[HeaderRecord]):
+    """Keep the first file of each SOPInstanceUID (e.g. the same image in two folders)."""
+    first_path: dict[str, str] = {}
+    kept, skipped = [], []
+    for record in records:
+        uid = record.sop_instance_uid
+        owner = first_path.setdefault(uid, record.path) if uid else record.path
+        if owner == record.path:
+            kept.append(record)
+        elif record.frame_index == 0:
+            reason = f"duplicate SOP Instance UID (same image as {os.path.basename(owner)})"
+            skipped.append(SkippedFile(display_path(record.path), reason))
+    return kept, skipped
+
+
+def group_records(records: list[HeaderRecord]) -> list[PatientInfo]:
+    patients: dict[tuple, PatientInfo] = {}
+    studies: dict[str, StudyInfo] = {}
+    by_series: dict[tuple[str, str], list[HeaderRecord]] = defaultdict(list)
+    for record in records:
+        study_uid = record.study[0] or f"(no study UID) {record.patient[1]}"
+        by_series[(study_uid, record.series_instance_uid or record.path)].append(record)
+        if study_uid not in studies:
+            patient = patients.setdefault(record.patient[:2], make_patient(record))
+            studies[study_uid] = make_study(record, study_uid, patient)
+            patient.studies.append(studies[study_uid])
+    for (study_uid, series_uid), members in by_series.items():
+        study = studies[study_uid]
+        study.series.extend(make_stacks(series_uid, members, study))
+    for study in studies.values():
+        study.series.sort(key=lambda s: (s.number is None, s.number or 0, s.key))
+    for patient in patients.values():
+        patient.studies.sort(key=lambda s: (s.date, s.time))
+    return list(patients.values())
+
+
+def make_patient(record: HeaderRecord) -> PatientInfo:
+    name, patient_id, birth_date, sex, age = record.patient
+    return PatientInfo(name, patient_id, birth_date, sex, age, studies=[])
+
+
+def make_study(record: HeaderRecord, study_uid: str, patient: PatientInfo) -> StudyInfo:
+    _, date, time, description, accession, referring, institution = record.study
+    return StudyInfo(
+        study_uid, date, time, description, accession, referring, institution, [], patient
+    )
+
+
+def make_stacks(series_uid: str, records: list[HeaderRecord], study: StudyInfo):
+    stacks = split_stacks(records)
+    split_note = (
+        [f"series split into {len(stacks)} stacks (size, orientation or acquisition differ)"]
+        if len(stacks) > 1
+        else []
+    )
+    result = []
+    for number, (members, label) in enumerate(stacks, 1):
+        ordered, warnings = sort_frames(members)
+        info = make_series(f"{series_uid}#{number}", ordered, split_note + warnings, study)
+        info.stack_label = label
+        result.append(info)
+    return result
+
+
+def make_series(key: str, ordered: list[HeaderRecord], warnings: list[str], study: StudyInfo):
+    first = ordered[0]
+    formats = {r.pixel_format for r in ordered}
+    notes = sorted({f"{os.path.basename(r.path)}: {n}" for r in ordered for n in r.notes})
+    syntaxes = sorted({r.pixel_format.transfer_syntax for r in ordered})
+    if len(syntaxes) > 1:
+        warnings.append(f"frames use {len(syntaxes)} transfer syntaxes")
+    return SeriesInfo(
+        key=key,
+        series_instance_uid=first.series_instance_uid,
+        modality=first.modality,
+        description=first.series_description,
+        number=first.series_number,
+        rows=first.rows,
+        columns=first.columns,
+        frames=[frame_ref(r) for r in ordered],
+        transfer_syntax=first.pixel_format.transfer_syntax,
+        photometric=first.pixel_format.photometric,
+        warnings=warnings + notes,
+        study=study,
+        pixel_format=first.pixel_format if len(formats) == 1 else None,
+        has_modality_lut_sequence=any(r.has_modality_lut_sequence for r in ordered),
+    )
+
+
+def frame_ref(record: HeaderRecord) -> FrameRef:
+    return FrameRef(
+        path=record.path,
+        frame_index=record.frame_index,
+        sop_instance_uid=record.sop_instance_uid,
+        instance_number=record.instance_number,
+        position=record.position,
+        orientation=record.orientation,
+        rescale=record.rescale,
+        pixel_offset=record.pixel_offset,
+        pixel_length=record.pixel_length,
+        number_of_frames=record.number_of_frames,
+    )

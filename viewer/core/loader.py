@@ -1,0 +1,191 @@
+"""Whole-series loading: `load_volume(info, progress=None, cancel=None, workers=None)`.
+
+Returns `(volume, skipped)`: one slot per `info.frames` entry holding modality values (stored
+dtype for identity rescale, float32 otherwise, RGB uint8 for colour), plus a SkippedFile per
+frame that could not be decoded (its slot stays zero). Meant for a background thread: it calls
+`progress(done, total)` and stops with `LoadCancelled` when `cancel` is set.
+
+Uncompressed little-endian frames are read with one `readinto` each at the Pixel Data offset
+the header scan recorded (checked against the element header first), straight into the
+preallocated volume; frames whose layout moved fall back to pydicom. Compressed frames are
+decoded in worker processes (spawn-safe ProcessPoolExecutor), off the caller's GIL.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import warnings
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+
+from viewer.core.decode import (
+    needs_float,
+    raw_dtype,
+    read_raw_into,
+    read_stored_frame,
+    stored_dtype,
+    to_modality,
+)
+from viewer.core.discovery import display_path
+from viewer.core.errors import DicomReadError, LoadCancelled
+from viewer.core.index import FrameRef, SeriesInfo, is_cancelled
+from viewer.core.scan import PixelFormat, SkippedFile, short_error
+
+CHUNK_FRAMES = 8  # frames per worker task: amortises pickling without starving a worker
+MIN_FRAMES_FOR_WORKERS = 24
+
+
+def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | None = None):
+    """Decode every frame of `info`; see the module docstring."""
+    as_float = needs_float((f.rescale for f in info.frames), info.has_modality_lut_sequence)
+    volume = allocate_volume(info, as_float)
+    loader = _Loader(info, volume, as_float, progress, cancel)
+    fast, slow = loader.read_native_frames()
+    if slow:
+        workers = choose_workers(len(slow), workers)
+        if workers:
+            loader.decode_in_processes(slow, workers)
+        else:
+            loader.decode_here(slow)
+    return volume, loader.skipped
+
+
+def allocate_volume(info: SeriesInfo, as_float: bool) -> np.ndarray:
+    shape = (len(info.frames), info.rows, info.columns)
+    if info.photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        return np.zeros((*shape, 3), np.uint8)
+    if as_float:
+        return np.zeros(shape, np.float32)
+    fmt = info.pixel_format
+    return np.zeros(shape, stored_dtype(fmt) if fmt else np.float32)
+
+
+def choose_workers(frames: int, requested: int | None) -> int:
+    """0 (decode in this process) for small jobs; else the requested or CPU-based count."""
+    if requested is not None:
+        return max(0, requested)
+    if frames < MIN_FRAMES_FOR_WORKERS:
+        return 0
+    return max(1, min(4, (os.cpu_count() or 2)))
+
+
+class _Loader:
+    def __init__(self, info: SeriesInfo, volume, as_float, progress, cancel) -> None:
+        self.info, self.volume, self.as_float = info, volume, as_float
+        self.progress, self.cancel = progress, cancel
+        self.skipped: list[SkippedFile] = []
+        self.done = 0
+
+    def _tick(self, count: int = 1) -> None:
+        self.done += count
+        if self.progress:
+            self.progress(self.done, len(self.info.frames))
+
+    def _check_cancel(self) -> None:
+        if is_cancelled(self.cancel):
+            raise LoadCancelled(f"loading {self.info.key} cancelled")
+
+    def read_native_frames(self) -> tuple[list[int], list[int]]:
+        """Read what the fast path can; return (read, still to decode) frame indices."""
+        fmt = self.info.pixel_format
+        dtype = raw_dtype(fmt) if fmt and not self.info.has_modality_lut_sequence else None
+        if dtype is None:
+            return [], list(range(len(self.info.frames)))
+        buffer = np.empty((self.info.rows, self.info.columns), dtype)
+        fast, slow = [], []
+        for k, ref in enumerate(self.info.frames):
+            if k % 16 == 0:
+                self._check_cancel()
+            target = buffer if self.as_float else self.volume[k]
+            if self._read_native(ref, fmt, target):
+                if self.as_float:
+                    self.volume[k] = to_modality(buffer, ref.rescale, True)
+                fast.append(k)
+                self._tick()
+            else:
+                slow.append(k)
+        return fast, slow
+
+    @staticmethod
+    def _read_native(ref: FrameRef, fmt: PixelFormat, target: np.ndarray) -> bool:
+        try:
+            with open(ref.path, "rb") as fp:
+                return read_raw_into(fp, ref, fmt, target)
+        except OSError:
+            return False
+
+    def decode_here(self, indices: list[int]) -> None:
+        job = DecodeJob.of(self.info, self.as_float)
+        for k in indices:
+            self._check_cancel()
+            self._store(k, *decode_one(job, self.info.frames[k]))
+
+    def decode_in_processes(self, indices: list[int], workers: int) -> None:
+        job = DecodeJob.of(self.info, self.as_float)
+        frames = [(k, self.info.frames[k]) for k in indices]
+        chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            pending = {pool.submit(decode_chunk, job, chunk) for chunk in chunks}
+            try:
+                while pending:
+                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                    for future in finished:
+                        for k, values, reason in future.result():
+                            self._store(k, values, reason)
+                    self._check_cancel()
+            except BaseException:
+                for future in pending:
+                    future.cancel()
+                raise
+
+    def _store(self, k: int, values: np.ndarray | None, reason: str) -> None:
+        if values is None:
+            ref = self.info.frames[k]
+            self.skipped.append(SkippedFile(display_path(ref.path), reason))
+        else:
+            self.volume[k] = values
+        self._tick()
+
+
+@dataclass(frozen=True)
+class DecodeJob:
+    """What a worker needs to decode frames of one series (small to pickle)."""
+
+    rows: int
+    columns: int
+    needs_header: bool  # palette colour or a Modality LUT Sequence
+    as_float: bool
+
+    @classmethod
+    def of(cls, info: SeriesInfo, as_float: bool) -> DecodeJob:
+        needs_header = info.photometric == "PALETTE COLOR" or info.has_modality_lut_sequence
+        return cls(info.rows, info.columns, needs_header, as_float)
+
+
+def decode_one(job: DecodeJob, ref: FrameRef):
+    """(values, "") or (None, reason) for one frame, through pydicom."""
+    try:
+        header = read_header(ref.path) if job.needs_header else None
+        stored = read_stored_frame(ref, None, job.rows, job.columns, header)
+        return to_modality(stored, ref.rescale, job.as_float, header), ""
+    except DicomReadError as exc:
+        return None, exc.reason
+
+
+def read_header(path: str):
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return pydicom.dcmread(path, stop_before_pixels=True)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is this file's reason
+        raise DicomReadError(display_path(path), short_error(exc)) from None
+
+
+def decode_chunk(job: DecodeJob, frames: list[tuple[int, FrameRef]]):
+    """Worker-process entry point: decode some frames of a series."""
+    return [(k, *decode_one(job, ref)) for k, ref in frames]

@@ -1,0 +1,378 @@
+"""Header-only scan of one file: `scan_file(path) -> list[HeaderRecord] | SkippedFile`.
+
+No pixel data is read. The file is parsed with `stop_before_pixels=True` on our own file
+object, which pydicom leaves positioned on the Pixel Data element; a 12-byte peek there tells
+whether pixels are present and, for native (uncompressed) syntaxes, where they start and how
+long they are. The loader later reads uncompressed frames straight from that offset.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import warnings
+from dataclasses import dataclass, field, replace
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+
+PIXEL_TAGS = {
+    0x7FE00010: "PixelData",
+    0x7FE00008: "FloatPixelData",
+    0x7FE00009: "DoubleFloatPixelData",
+}
+UNDEFINED_LENGTH = 0xFFFFFFFF
+# CVE-2019-11687: a DICOM preamble may hold a Windows PE or ELF header, making the file
+# both a valid DICOM and an executable. We refuse such files.
+EXECUTABLE_MAGIC = {b"MZ": "Windows PE (MZ)", b"\x7fELF": "ELF"}
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file that was not opened, with a human-readable reason (never patient data)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PixelFormat:
+    """How the stored pixels are laid out; equal formats can share one volume dtype."""
+
+    bits_allocated: int
+    bits_stored: int
+    pixel_representation: int
+    samples_per_pixel: int
+    photometric: str
+    transfer_syntax: str
+    little_endian: bool
+    encapsulated: bool
+    float_pixels: bool = False
+
+
+@dataclass(frozen=True)
+class HeaderRecord:
+    """What the header scan knows about one frame (a single-frame file gives one record)."""
+
+    path: str
+    frame_index: int
+    number_of_frames: int
+    sop_instance_uid: str
+    sop_class_uid: str
+    instance_number: int | None
+    position: tuple[float, float, float] | None
+    orientation: tuple[float, ...] | None
+    rows: int
+    columns: int
+    pixel_format: PixelFormat
+    modality: str
+    patient: tuple[str, ...]  # name, id, birth date, sex, age
+    study: tuple[str, ...]  # uid, date, time, description, accession, referring, institution
+    series_instance_uid: str
+    series_number: int | None
+    series_description: str
+    acquisition_number: int | None = None
+    image_type: tuple[str, ...] = ()
+    stack_id: str | None = None
+    rescale: tuple[float, float] = (1.0, 0.0)
+    has_modality_lut_sequence: bool = False
+    pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
+    pixel_length: int | None = None
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def is_localizer(self) -> bool:
+        return "LOCALIZER" in self.image_type
+
+
+def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile:
+    """Scan one file's header; every failure becomes a SkippedFile with its reason."""
+    path = str(path)
+    try:
+        return _scan(path)
+    except _Skip as skip:
+        return SkippedFile(path, str(skip))
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a reason to skip
+        return SkippedFile(path, f"not readable as DICOM ({short_error(exc)})")
+
+
+def short_error(exc: BaseException) -> str:
+    """`Type: first line of message`, bounded so a corrupt file cannot flood the report."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+
+
+class _Skip(Exception):
+    """Internal: a file rejected for a stated reason."""
+
+
+def _scan(path: str) -> list[HeaderRecord]:
+    size = os.path.getsize(path)
+    if size == 0:
+        raise _Skip("empty file (0 bytes)")
+    with open(path, "rb") as fp:
+        check_preamble(fp.read(132))
+        fp.seek(0)
+        ds, pixel_peek = _read_header(fp)
+    return records_from_header(path, ds, pixel_peek, size)
+
+
+def check_preamble(head: bytes) -> None:
+    """Refuse a DICOM whose 128-byte preamble starts like an executable (polyglot file)."""
+    for magic, kind in EXECUTABLE_MAGIC.items():
+        if head.startswith(magic):
+            raise _Skip(
+                f"preamble holds an executable header ({kind}): possible DICOM/executable "
+                "polyglot (CVE-2019-11687); refused"
+            )
+
+
+def _read_header(fp) -> tuple[Dataset, tuple[int, int, int] | None]:
+    """Parse up to Pixel Data; return the dataset and (tag, value offset, length) if present."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        except InvalidDicomError:
+            raise _Skip("not a DICOM file (no 'DICM' marker after the preamble)") from None
+    if "TransferSyntaxUID" not in ds.file_meta:
+        raise _Skip("DICOM file meta information has no Transfer Syntax UID")
+    if ds.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian:
+        return ds, _deflated_pixel_peek(fp)
+    return ds, peek_pixel_element(fp, ds)
+
+
+def peek_pixel_element(fp, ds: Dataset) -> tuple[int, int, int] | None:
+    """Read the element header at the file position pydicom stopped on."""
+    implicit, little = ds.original_encoding
+    start = fp.tell()
+    head = fp.read(12)
+    if len(head) < 8:
+        return None
+    order = "<" if little else ">"
+    group, elem = struct.unpack(order + "HH", head[:4])
+    tag = group << 16 | elem
+    if tag not in PIXEL_TAGS:
+        return None
+    if implicit:
+        (length,) = struct.unpack(order + "L", head[4:8])
+        return tag, start + 8, length
+    if len(head) < 12:
+        raise _Skip("file truncated inside the Pixel Data element header")
+    (length,) = struct.unpack(order + "L", head[8:12])
+    return tag, start + 12, length
+
+
+def _deflated_pixel_peek(fp) -> tuple[int, int, int] | None:
+    """Deflated files cannot be peeked by offset; parse the whole (small) dataset instead."""
+    fp.seek(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        full = pydicom.dcmread(fp)
+    for tag in PIXEL_TAGS:
+        if tag in full:
+            return tag, -1, len(full[tag].value)
+    return None
+
+
+def records_from_header(
+    path: str, ds: Dataset, pixel_peek: tuple[int, int, int] | None, file_size: int
+) -> list[HeaderRecord]:
+    """One HeaderRecord per frame, or _Skip with the reason the file cannot be shown."""
+    if pixel_peek is None:
+        kind = ds.get("SOPClassUID", UID("")).name or "unknown SOP class"
+        raise _Skip(f"no pixel data ({kind})")
+    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    if rows <= 0 or columns <= 0:
+        raise _Skip("missing or zero Rows/Columns")
+    fmt = pixel_format(ds, pixel_peek[0])
+    frames = number_of_frames(ds)
+    notes = check_pixel_length(fmt, rows, columns, frames, pixel_peek, file_size)
+    offset, length = pixel_peek[1], pixel_peek[2]
+    native_offset = None if fmt.encapsulated or offset < 0 else offset
+    base = HeaderRecord(
+        path=path,
+        frame_index=0,
+        number_of_frames=frames,
+        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
+        sop_class_uid=str(ds.get("SOPClassUID", "")),
+        instance_number=int_or_none(ds.get("InstanceNumber")),
+        position=None,
+        orientation=None,
+        rows=rows,
+        columns=columns,
+        pixel_format=fmt,
+        modality=str(ds.get("Modality", "") or ""),
+        patient=patient_fields(ds),
+        study=study_fields(ds),
+        series_instance_uid=str(ds.get("SeriesInstanceUID", "") or ""),
+        series_number=int_or_none(ds.get("SeriesNumber")),
+        series_description=str(ds.get("SeriesDescription", "") or ""),
+        acquisition_number=int_or_none(ds.get("AcquisitionNumber")),
+        image_type=tuple(str(v).upper() for v in as_list(ds.get("ImageType"))),
+        has_modality_lut_sequence="ModalityLUTSequence" in ds,
+        pixel_offset=native_offset,
+        pixel_length=None if native_offset is None else length,
+        notes=tuple(notes),
+    )
+    return [frame_record(base, ds, i) for i in range(frames)]
+
+
+def pixel_format(ds: Dataset, pixel_tag: int) -> PixelFormat:
+    tsyntax = UID(ds.file_meta.TransferSyntaxUID)
+    bits_allocated = int(ds.get("BitsAllocated") or 0)
+    if bits_allocated not in (1, 8, 16, 32, 64):
+        raise _Skip(f"unsupported Bits Allocated ({bits_allocated})")
+    samples = int(ds.get("SamplesPerPixel") or 1)
+    if samples not in (1, 3):
+        raise _Skip(f"unsupported Samples per Pixel ({samples})")
+    return PixelFormat(
+        bits_allocated=bits_allocated,
+        bits_stored=int(ds.get("BitsStored") or bits_allocated),
+        pixel_representation=int(ds.get("PixelRepresentation") or 0),
+        samples_per_pixel=samples,
+        photometric=str(ds.get("PhotometricInterpretation", "") or "MONOCHROME2").upper(),
+        transfer_syntax=str(tsyntax),
+        little_endian=tsyntax.is_little_endian,
+        encapsulated=tsyntax.is_encapsulated,
+        float_pixels=pixel_tag != 0x7FE00010,
+    )
+
+
+def number_of_frames(ds: Dataset) -> int:
+    frames = int_or_none(ds.get("NumberOfFrames")) or 1
+    if frames < 1:
+        raise _Skip(f"invalid Number of Frames ({frames})")
+    return frames
+
+
+def expected_pixel_bytes(fmt: PixelFormat, rows: int, columns: int, frames: int) -> int:
+    bits = rows * columns * fmt.samples_per_pixel * frames * fmt.bits_allocated
+    return (bits + 7) // 8
+
+
+def check_pixel_length(
+    fmt: PixelFormat, rows: int, columns: int, frames: int, peek: tuple, file_size: int
+) -> list[str]:
+    """Reject native pixel data whose length does not fit the image, or that the file lacks."""
+    _, offset, length = peek
+    if fmt.encapsulated:
+        if offset >= 0 and offset >= file_size:
+            raise _Skip("file truncated: encapsulated pixel data missing")
+        return []
+    if length == UNDEFINED_LENGTH:
+        raise _Skip("native pixel data with undefined length")
+    expected = expected_pixel_bytes(fmt, rows, columns, frames)
+    if length < expected:
+        raise _Skip(
+            f"pixel data length {length} bytes does not match Rows×Columns×Samples×Frames×Bits "
+            f"(expected {expected})"
+        )
+    if offset >= 0 and offset + expected > file_size:
+        raise _Skip(
+            f"file truncated: pixel data needs {expected} bytes, only {file_size - offset} present"
+        )
+    if length > expected + 1:
+        return [f"pixel data has {length - expected} extra bytes after the image (ignored)"]
+    return []
+
+
+def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
+    """The record of frame `index`, with its per-frame functional groups applied."""
+    plane_pos = functional_item(ds, index, "PlanePositionSequence")
+    plane_ori = functional_item(ds, index, "PlaneOrientationSequence")
+    transform = functional_item(ds, index, "PixelValueTransformationSequence")
+    content = functional_item(ds, index, "FrameContentSequence")
+    position = float_tuple(
+        (plane_pos or ds).get("ImagePositionPatient") if plane_pos or index == 0 else None, 3
+    )
+    return replace(
+        base,
+        frame_index=index,
+        position=position,
+        orientation=float_tuple((plane_ori or ds).get("ImageOrientationPatient"), 6),
+        rescale=rescale_of(transform or ds),
+        stack_id=str(content.get("StackID")) if content and "StackID" in content else None,
+        image_type=frame_type(ds, index) or base.image_type,
+    )
+
+
+def frame_type(ds: Dataset, index: int) -> tuple[str, ...]:
+    for keyword in ("MRImageFrameTypeSequence", "CTImageFrameTypeSequence", "FrameTypeSequence"):
+        item = functional_item(ds, index, keyword)
+        if item is not None and "FrameType" in item:
+            return tuple(str(v).upper() for v in as_list(item.FrameType))
+    return ()
+
+
+def functional_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
+    """First item of `keyword` in the per-frame group of `index`, else in the shared group."""
+    for group_keyword, item_index in (
+        ("PerFrameFunctionalGroupsSequence", index),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
+        groups = ds.get(group_keyword)
+        if groups and item_index < len(groups):
+            seq = groups[item_index].get(keyword)
+            if seq:
+                return seq[0]
+    return None
+
+
+def rescale_of(item: Dataset) -> tuple[float, float]:
+    slope = float_or_none(item.get("RescaleSlope"))
+    intercept = float_or_none(item.get("RescaleIntercept"))
+    return (1.0 if slope in (None, 0.0) else slope, intercept or 0.0)
+
+
+def patient_fields(ds: Dataset) -> tuple[str, ...]:
+    keys = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge")
+    return tuple(str(ds.get(k, "") or "") for k in keys)
+
+
+def study_fields(ds: Dataset) -> tuple[str, ...]:
+    keys = (
+        "StudyInstanceUID",
+        "StudyDate",
+        "StudyTime",
+        "StudyDescription",
+        "AccessionNumber",
+        "ReferringPhysicianName",
+        "InstitutionName",
+    )
+    return tuple(str(ds.get(k, "") or "") for k in keys)
+
+
+def as_list(value) -> list:
+    if value is None:
+        return []
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        return [value]
+    return list(value)
+
+
+def int_or_none(value) -> int | None:
+    try:
+        return None if value is None or value == "" else int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def float_or_none(value) -> float | None:
+    try:
+        return None if value is None or value == "" else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def float_tuple(value, length: int) -> tuple[float, ...] | None:
+    values = as_list(value)
+    if len(values) != length:
+        return None
+    try:
+        result = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        return None
+    return result if all(v == v and abs(v) < 1e9 for v in result) else None

@@ -1,0 +1,288 @@
+"""`Series`: lazy access to one stack's frames, modality values, geometry and VOI.
+
+Frames decode one at a time on first use and are kept in a small LRU cache; `load_all`
+(or `viewer.core.loader.load_volume` from a background thread) reads every frame into one
+volume, after which frames are served from it. The modality LUT is applied at load; VOI and
+MONOCHROME1 inversion are left to render time.
+"""
+
+from __future__ import annotations
+
+import threading
+import warnings
+from collections import OrderedDict
+
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+
+from viewer.core.decode import needs_float, read_stored_frame, to_modality
+from viewer.core.discovery import display_path
+from viewer.core.errors import DicomReadError
+from viewer.core.geometry import FrameGeometry
+from viewer.core.index import SeriesInfo
+from viewer.core.scan import as_list, float_or_none, float_tuple, functional_item, short_error
+from viewer.core.voi import VoiLut, Window
+
+FRAME_CACHE_BYTES = 256 * 1024**2
+HEADER_CACHE_FILES = 1024
+
+
+class Series:
+    """One stack of frames; see docs/ARCHITECTURE.md for the contract."""
+
+    def __init__(self, info: SeriesInfo) -> None:
+        if not info.frames:
+            raise DicomReadError(info.key, "series has no frames")
+        self.info = info
+        self.photometric = info.photometric
+        self._as_float = needs_float(
+            (f.rescale for f in info.frames), info.has_modality_lut_sequence
+        )
+        self._headers: OrderedDict[str, Dataset] = OrderedDict()
+        self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cached_bytes = 0
+        self._volume: np.ndarray | None = None
+        self._lock = threading.RLock()
+        self.is_color = self.photometric not in ("MONOCHROME1", "MONOCHROME2")
+        self.pixel_padding = self._pixel_padding()
+
+    def __len__(self) -> int:
+        return len(self.info.frames)
+
+    def __repr__(self) -> str:
+        return f"Series({self.info.key!r}, {len(self)} frames, {self.info.modality})"
+
+    # --- pixels -------------------------------------------------------------------------
+    def modality_frame(self, i: int) -> np.ndarray:
+        """Modality values of frame i (read-only array)."""
+        ref = self.info.frames[self._check(i)]
+        if self._volume is not None:
+            return self._volume[i]
+        with self._lock:
+            if i in self._frames:
+                self._frames.move_to_end(i)
+                return self._frames[i]
+        header = self.header(i) if self._needs_header_for_pixels() else None
+        stored = read_stored_frame(
+            ref, self.info.pixel_format, self.info.rows, self.info.columns, header
+        )
+        values = to_modality(stored, ref.rescale, self._as_float, header)
+        values.flags.writeable = False
+        self._remember(i, values)
+        return values
+
+    def stored_frame(self, i: int) -> np.ndarray:
+        """Stored values of frame i, before the modality LUT (for export and tests)."""
+        ref = self.info.frames[self._check(i)]
+        header = self.header(i) if self._needs_header_for_pixels() else None
+        return read_stored_frame(
+            ref, self.info.pixel_format, self.info.rows, self.info.columns, header
+        )
+
+    def load_all(self, progress=None, cancel=None, workers=None):
+        """Decode every frame into one volume (call from a background thread).
+
+        Returns the list of SkippedFile for frames that could not be decoded; those slots stay
+        zero-filled so frame indices keep matching `info.frames`.
+        """
+        from viewer.core.loader import load_volume
+
+        volume, skipped = load_volume(self.info, progress=progress, cancel=cancel, workers=workers)
+        volume.flags.writeable = False
+        with self._lock:
+            self._volume = volume
+            self._frames.clear()
+            self._cached_bytes = 0
+        return skipped
+
+    @property
+    def volume(self) -> np.ndarray | None:
+        """The whole-series volume once `load_all` has run, else None."""
+        return self._volume
+
+    # --- headers and geometry -----------------------------------------------------------
+    def header(self, i: int) -> Dataset:
+        """The header of frame i's file (everything before Pixel Data)."""
+        path = self.info.frames[self._check(i)].path
+        with self._lock:
+            if path in self._headers:
+                self._headers.move_to_end(path)
+                return self._headers[path]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                ds = pydicom.dcmread(path, stop_before_pixels=True)
+        except Exception as exc:  # noqa: BLE001 - file changed or vanished since the scan
+            raise DicomReadError(display_path(path), short_error(exc)) from None
+        with self._lock:
+            self._headers[path] = ds
+            if len(self._headers) > HEADER_CACHE_FILES:
+                self._headers.popitem(last=False)
+        return ds
+
+    def geometry(self, i: int) -> FrameGeometry:
+        ref = self.info.frames[self._check(i)]
+        ds = self.header(i)
+        measures = functional_item(ds, ref.frame_index, "PixelMeasuresSequence") or ds
+        spacing, source = pixel_spacing(measures, ds)
+        orientation = ref.orientation
+        return FrameGeometry(
+            rows=self.info.rows,
+            columns=self.info.columns,
+            spacing=spacing,
+            origin=ref.position,
+            row_cosine=tuple(orientation[:3]) if orientation else None,
+            column_cosine=tuple(orientation[3:]) if orientation else None,
+            slice_thickness=float_or_none(measures.get("SliceThickness")),
+            spacing_source=source,
+            patient_orientation=patient_orientation(ds),
+        )
+
+    # --- VOI ----------------------------------------------------------------------------
+    def windows(self, i: int) -> list[Window]:
+        """The file's own windows for frame i (Frame VOI LUT functional group, else top level)."""
+        ref = self.info.frames[self._check(i)]
+        ds = self.header(i)
+        item = functional_item(ds, ref.frame_index, "FrameVOILUTSequence") or ds
+        return windows_of(item)
+
+    def voi_lut(self, i: int) -> VoiLut | None:
+        ds = self.header(self._check(i))
+        ref = self.info.frames[i]
+        item = functional_item(ds, ref.frame_index, "FrameVOILUTSequence")
+        for source in (item, ds):
+            if source is not None and source.get("VOILUTSequence"):
+                return voi_lut_of(source.VOILUTSequence[0], self._signed())
+        return None
+
+    def default_window(self, i: int) -> Window:
+        """The file's first window, else the full range of modality values (padding excluded)."""
+        own = self.windows(i)
+        if own:
+            return own[0]
+        values = self.modality_frame(i)
+        if self.is_color:
+            return Window(center=127.5, width=256.0, explanation="full range")
+        low, high = value_range(values, self.pixel_padding)
+        return Window(center=(low + high) / 2, width=max(high - low, 1.0), explanation="full range")
+
+    # --- internals ----------------------------------------------------------------------
+    def _check(self, i: int) -> int:
+        if not 0 <= i < len(self.info.frames):
+            raise IndexError(f"frame {i} out of range 0..{len(self.info.frames) - 1}")
+        return i
+
+    def _needs_header_for_pixels(self) -> bool:
+        return self.photometric == "PALETTE COLOR" or self.info.has_modality_lut_sequence
+
+    def _remember(self, i: int, values: np.ndarray) -> None:
+        with self._lock:
+            self._frames[i] = values
+            self._cached_bytes += values.nbytes
+            while self._cached_bytes > FRAME_CACHE_BYTES and len(self._frames) > 1:
+                _, old = self._frames.popitem(last=False)
+                self._cached_bytes -= old.nbytes
+
+    def _signed(self) -> bool:
+        fmt = self.info.pixel_format
+        return bool(fmt and fmt.pixel_representation)
+
+    def _pixel_padding(self) -> tuple[float, float] | None:
+        """PixelPaddingValue (and RangeLimit) mapped to modality units, low ≤ high."""
+        if self.is_color:
+            return None
+        try:
+            ds = self.header(0)
+        except DicomReadError:
+            return None
+        value = padding_number(ds.get("PixelPaddingValue"), self._signed())
+        if value is None:
+            return None
+        limit = padding_number(ds.get("PixelPaddingRangeLimit"), self._signed())
+        slope, intercept = self.info.frames[0].rescale
+        ends = [v * slope + intercept for v in (value, value if limit is None else limit)]
+        return (min(ends), max(ends))
+
+
+def open_series(info: SeriesInfo) -> Series:
+    """A lazy Series for one stack of the index; reads one header, no pixels."""
+    return Series(info)
+
+
+def pixel_spacing(measures: Dataset, ds: Dataset) -> tuple[tuple[float, float] | None, str]:
+    """PixelSpacing, else ImagerPixelSpacing (projection radiographs), in mm."""
+    for source, keyword in (
+        (measures, "PixelSpacing"),
+        (ds, "PixelSpacing"),
+        (ds, "ImagerPixelSpacing"),
+    ):
+        spacing = float_tuple(source.get(keyword), 2)
+        if spacing and all(s > 0 for s in spacing):
+            return (spacing[0], spacing[1]), keyword
+    return None, ""
+
+
+def patient_orientation(ds: Dataset) -> tuple[str, str] | None:
+    values = [str(v) for v in as_list(ds.get("PatientOrientation"))]
+    return (values[0], values[1]) if len(values) == 2 else None
+
+
+def windows_of(item: Dataset) -> list[Window]:
+    centers = as_list(item.get("WindowCenter"))
+    widths = as_list(item.get("WindowWidth"))
+    explanations = [str(e) for e in as_list(item.get("WindowCenterWidthExplanation"))]
+    function = str(item.get("VOILUTFunction", "") or "LINEAR").upper()
+    result = []
+    for n, (center, width) in enumerate(zip(centers, widths, strict=False)):
+        c, w = float_or_none(center), float_or_none(width)
+        if c is None or w is None or w <= 0:
+            continue
+        explanation = explanations[n] if n < len(explanations) else ""
+        result.append(Window(center=c, width=w, function=function, explanation=explanation))
+    return result
+
+
+def voi_lut_of(item: Dataset, signed: bool) -> VoiLut | None:
+    """A VOI LUT Sequence item as VoiLut (PS3.3 C.11.2.1.1: descriptor = entries, first, bits)."""
+    descriptor = [int(v) for v in as_list(item.get("LUTDescriptor"))]
+    if len(descriptor) != 3 or "LUTData" not in item:
+        return None
+    entries, first, bits = descriptor
+    entries = entries or 65536
+    if signed and first >= 32768:
+        first -= 65536
+    table = lut_table(item["LUTData"].value, entries, bits)
+    explanation = str(item.get("LUTExplanation", "") or "")
+    return VoiLut(first_mapped=first, bits=bits, table=table, explanation=explanation)
+
+
+def lut_table(data, entries: int, bits: int) -> np.ndarray:
+    if isinstance(data, bytes | bytearray):
+        dtype = np.uint8 if bits <= 8 and len(data) == entries else np.dtype("<u2")
+        return np.frombuffer(data, dtype)[:entries].astype(np.uint16)
+    return np.asarray(as_list(data), dtype=np.uint16)[:entries]
+
+
+def padding_number(value, signed: bool) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        if len(value) != 2:
+            return None
+        return int.from_bytes(value, "little", signed=signed)
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def value_range(values: np.ndarray, padding: tuple[float, float] | None) -> tuple[float, float]:
+    """Min and max of the frame, ignoring padding values."""
+    data = values
+    if padding is not None:
+        low, high = padding
+        data = values[(values < low) | (values > high)]
+    if data.size == 0:
+        data = values
+    return float(data.min()), float(data.max())

@@ -1,0 +1,162 @@
+"""Slice order and stack splitting (DICOM PS3.3 C.7.6.2: Image Plane module).
+
+Frames are ordered by ImagePositionPatient projected on the slice normal (row × column cosine);
+InstanceNumber is only a fallback, with a warning. Missing slices (gaps), uneven spacing and
+frames sharing one position are reported as warnings, never silently "fixed".
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+import numpy as np
+
+from viewer.core.scan import HeaderRecord
+
+ORIENTATION_TOLERANCE = 1e-3  # direction cosines closer than this are one orientation
+POSITION_TOLERANCE_MM = 1e-3
+SPACING_TOLERANCE = 0.05  # relative deviation from the median step called "uneven"
+
+
+def slice_normal(orientation: Sequence[float]) -> np.ndarray:
+    row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
+    normal = np.cross(row, col)
+    norm = np.linalg.norm(normal)
+    return normal / norm if norm > 0 else normal
+
+
+def sort_frames(records: list[HeaderRecord]) -> tuple[list[HeaderRecord], list[str]]:
+    """Records in display order, with warnings about how reliable that order is."""
+    if len(records) < 2:
+        return list(records), []
+    if has_full_geometry(records):
+        return sort_by_position(records)
+    ordered = sorted(records, key=_instance_key)
+    if len({r.path for r in records}) == 1:
+        return ordered, []  # one multi-frame file without per-frame positions: file order
+    return ordered, [
+        "slice positions or orientation missing: ordered by Instance Number (may be wrong)"
+    ]
+
+
+def has_full_geometry(records: list[HeaderRecord]) -> bool:
+    return all(r.position is not None and r.orientation is not None for r in records)
+
+
+def _instance_key(record: HeaderRecord) -> tuple:
+    number = record.instance_number if record.instance_number is not None else 1 << 30
+    return (number, record.path, record.frame_index)
+
+
+def sort_by_position(records: list[HeaderRecord]) -> tuple[list[HeaderRecord], list[str]]:
+    normal = slice_normal(records[0].orientation)
+    distances = {id(r): float(np.dot(r.position, normal)) for r in records}
+    ordered = sorted(records, key=lambda r: (distances[id(r)], *_instance_key(r)))
+    return ordered, spacing_warnings([distances[id(r)] for r in ordered])
+
+
+def spacing_warnings(distances: list[float]) -> list[str]:
+    """Gaps, uneven steps and shared positions along the normal (sorted distances in mm)."""
+    steps = np.diff(np.asarray(distances))
+    distinct = steps[steps >= POSITION_TOLERANCE_MM]
+    warnings = []
+    if len(distinct) < len(steps):
+        warnings.append(
+            f"{len(distances)} frames at only {len(distinct) + 1} distinct slice positions "
+            "(several phases, echoes or b-values?); frames at one position follow Instance Number"
+        )
+    if len(distinct) < 2:
+        return warnings
+    median = float(np.median(distinct))
+    gaps = int(np.sum(distinct > 1.5 * median))
+    if gaps:
+        warnings.append(
+            f"{gaps} gap(s) in slice positions (largest step {distinct.max():.2f} mm, "
+            f"usual {median:.2f} mm): missing slices?"
+        )
+    elif np.any(np.abs(distinct - median) > SPACING_TOLERANCE * median):
+        warnings.append(
+            f"uneven slice spacing ({distinct.min():.2f}–{distinct.max():.2f} mm, "
+            f"median {median:.2f} mm)"
+        )
+    return warnings
+
+
+def split_stacks(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], str]]:
+    """Split one SeriesInstanceUID into stacks of compatible frames, largest first.
+
+    Frames go apart when image size, orientation, localizer status, enhanced Stack ID or pixel
+    format differ; a group whose frames repeat positions across acquisitions is split by
+    AcquisitionNumber. Each stack comes with the reason it was split off ("" when not split).
+    """
+    groups: dict[tuple, list[HeaderRecord]] = defaultdict(list)
+    orientations: list[tuple[float, ...]] = []
+    for record in records:
+        groups[_stack_key(record, orientations)].append(record)
+    stacks = []
+    for key, members in groups.items():
+        parts = split_acquisitions(members)
+        for part in parts:
+            acquisition = f", acquisition {part[0].acquisition_number}" if len(parts) > 1 else ""
+            stacks.append((part, _reason(key) + acquisition))
+    stacks.sort(key=lambda s: -len(s[0]))
+    if len(stacks) == 1:
+        return [(stacks[0][0], "")]
+    return stacks
+
+
+def _stack_key(record: HeaderRecord, orientations: list[tuple[float, ...]]) -> tuple:
+    fmt = record.pixel_format
+    return (
+        record.rows,
+        record.columns,
+        _orientation_slot(record.orientation, orientations),
+        record.is_localizer,
+        record.image_type[2:4],  # e.g. magnitude vs phase / field map frames
+        record.stack_id,
+        (fmt.samples_per_pixel, fmt.bits_allocated, fmt.photometric),
+    )
+
+
+def _orientation_slot(orientation, known: list[tuple[float, ...]]) -> int:
+    if orientation is None:
+        return -1
+    for slot, other in enumerate(known):
+        if max(abs(a - b) for a, b in zip(orientation, other, strict=True)) < ORIENTATION_TOLERANCE:
+            return slot
+    known.append(orientation)
+    return len(known) - 1
+
+
+def _reason(key: tuple) -> str:
+    rows, columns, slot, localizer, kind, stack_id, _ = key
+    if localizer:
+        return "localizer"
+    label = f"{columns}×{rows}"
+    if slot >= 0:
+        label += f", orientation {slot + 1}"
+    if kind:
+        label += f", {'/'.join(kind)}"
+    if stack_id:
+        label += f", stack {stack_id}"
+    return label
+
+
+def split_acquisitions(records: list[HeaderRecord]) -> list[list[HeaderRecord]]:
+    """Split by AcquisitionNumber when positions repeat and each acquisition is a clean stack."""
+    if not has_full_geometry(records) or not _positions_repeat(records):
+        return [records]
+    by_acquisition: dict[int | None, list[HeaderRecord]] = defaultdict(list)
+    for record in records:
+        by_acquisition[record.acquisition_number].append(record)
+    groups = by_acquisition.values()
+    if len(groups) < 2 or any(len(g) < 2 or _positions_repeat(g) for g in groups):
+        return [records]
+    return [by_acquisition[k] for k in sorted(by_acquisition, key=lambda k: (k is None, k or 0))]
+
+
+def _positions_repeat(records: list[HeaderRecord]) -> bool:
+    normal = slice_normal(records[0].orientation)
+    rounded = {round(float(np.dot(r.position, normal)) / POSITION_TOLERANCE_MM) for r in records}
+    return len(rounded) < len(records)
