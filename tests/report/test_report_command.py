@@ -1,0 +1,144 @@
+"""`radlens report` / `radlens export-dicom` end to end on the bundled sample study."""
+
+from __future__ import annotations
+
+import pydicom
+import pytest
+from pypdf import PdfReader
+
+from tests.report.conftest import pdf_text
+from viewer.cli import main
+from viewer.core.measurements import Measurement, MeasurementStore
+from viewer.core.voi import Window
+from viewer.paths import sample_study_dir
+
+SAMPLE_NAME, SAMPLE_ID = "RADLENS", "DEMO-0001"
+LENGTH_POINTS = [(200.0, 150.0), (200.0, 450.0)]  # 300 px along a row
+
+
+@pytest.fixture
+def default_card():
+    from inference.errors import ModelError
+    from inference.registry import find_model
+
+    try:
+        return find_model(None)
+    except ModelError as exc:
+        pytest.skip(f"no default model shipped yet: {exc}")
+
+
+@pytest.fixture
+def key_image(default_card):
+    """The image `radlens report` picks by default: the first radiograph, its middle frame."""
+    from viewer.core.index import build_index
+
+    index = build_index([sample_study_dir()])
+    info = next(s for s in index.all_series() if s.modality == "DX")
+    return info, info.frames[len(info.frames) // 2]
+
+
+def first_window(ds) -> Window | None:
+    if "WindowCenter" not in ds:
+        return None
+    centers, widths = ds.WindowCenter, ds.WindowWidth
+    first = (lambda v: v[0]) if isinstance(centers, pydicom.multival.MultiValue) else (lambda v: v)
+    return Window(float(first(centers)), float(first(widths)))
+
+
+def independent_probabilities(info, ref, card) -> dict[str, float]:
+    """The engine run directly on pydicom's decode of the file (not through the report code)."""
+    from pydicom.pixels import apply_modality_lut
+
+    from inference.engine import AnalysisInput, Analyzer
+
+    ds = pydicom.dcmread(ref.path)
+    item = AnalysisInput(
+        pixels=apply_modality_lut(ds.pixel_array, ds),
+        photometric=ds.PhotometricInterpretation,
+        modality=ds.Modality,
+        body_part=ds.get("BodyPartExamined", ""),
+        view=ds.get("ViewPosition", ""),
+        window=first_window(ds),
+    )
+    result = Analyzer(model=card, device="cpu").analyze(item, force=True)
+    return {f.label: f.probability for f in result.findings}
+
+
+def test_report_holds_model_findings_measurement_and_impression(
+    key_image, default_card, tmp_path, capsys
+):
+    info, ref = key_image
+    store = MeasurementStore(info.study.study_instance_uid).load()
+    store.add(ref.sop_instance_uid, ref.frame_index, Measurement("length", LENGTH_POINTS))
+    store.save()
+    spacing = float(pydicom.dcmread(ref.path, stop_before_pixels=True).PixelSpacing[0])
+    out = tmp_path / "report.pdf"
+    status = main(
+        [
+            "report",
+            str(sample_study_dir()),
+            "--out",
+            str(out),
+            "--impression",
+            "No focal consolidation.",
+        ]
+    )
+    assert status == 0, capsys.readouterr().err
+    text = " ".join(pdf_text(out).split())
+    for label, probability in independent_probabilities(info, ref, default_card).items():
+        assert f"{label} {probability:.3f}" in text
+    assert f"{300 * spacing:.1f} mm" in text
+    assert "No focal consolidation." in text and default_card.name in text
+    assert "RADLENS, DEMO" in text and SAMPLE_ID in text
+
+
+def test_anonymized_report_names_nobody(key_image, tmp_path):
+    out = tmp_path / "anon.pdf"
+    assert (
+        main(
+            [
+                "report",
+                str(sample_study_dir()),
+                "--out",
+                str(out),
+                "--anonymize",
+                "--paper",
+                "letter",
+            ]
+        )
+        == 0
+    )
+    text, raw = pdf_text(out), out.read_bytes()
+    pages = b"".join(page.get_contents().get_data() for page in PdfReader(out).pages)
+    metadata = " ".join(str(v) for v in PdfReader(out).metadata.values())
+    for secret in (SAMPLE_NAME, SAMPLE_ID):
+        assert secret not in text and secret not in metadata
+        assert secret.encode() not in raw and secret.encode() not in pages
+    assert "Anonymised report" in text
+
+
+def test_dicom_export_goes_into_the_source_study(key_image, tmp_path, capsys):
+    info, ref = key_image
+    status = main(["export-dicom", str(sample_study_dir()), "--out", str(tmp_path / "ai")])
+    assert status == 0, capsys.readouterr().err
+    source = pydicom.dcmread(ref.path, stop_before_pixels=True)
+    written = [pydicom.dcmread(p) for p in sorted((tmp_path / "ai").glob("*.dcm"))]
+    assert len(written) == 2 and "SR" in {d.Modality for d in written}
+    for dataset in written:
+        assert dataset.StudyInstanceUID == source.StudyInstanceUID
+        assert dataset.SeriesInstanceUID != source.SeriesInstanceUID
+    sc = next(d for d in written if d.Modality != "SR")
+    assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+
+
+def test_missing_input_is_one_line_without_traceback(tmp_path, capsys):
+    assert main(["report", str(tmp_path / "nothing-here"), "--out", str(tmp_path / "r.pdf")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("radlens report: ") and "no such file or folder" in err
+    assert "Traceback" not in err and not (tmp_path / "r.pdf").exists()
+
+
+def test_frame_out_of_range_is_refused(key_image, tmp_path, capsys):
+    out = tmp_path / "r.pdf"
+    assert main(["report", str(sample_study_dir()), "--out", str(out), "--frame", "999"]) == 1
+    assert "frame 999 does not exist" in capsys.readouterr().err and not out.exists()
