@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewer.core.voi import Padding, Voi, full_range_window, unit_to_uint8, voi_to_unit
+from viewer.core.voi import (
+    Padding,
+    Voi,
+    Window,
+    full_range_window,
+    unit_to_uint8,
+    validate_window,
+    voi_to_unit,
+)
 
 MONOCHROME1 = "MONOCHROME1"
 MONOCHROME_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
@@ -79,7 +87,7 @@ def initial_voi(series, i: int, values: np.ndarray | None = None) -> Voi:
     lut = series.voi_lut(i)
     if lut is not None:
         return lut
-    windows = series.windows(i)
+    windows = [w for w in series.windows(i) if _usable(w)]
     if windows:
         return windows[0]
     if values is None:
@@ -87,26 +95,21 @@ def initial_voi(series, i: int, values: np.ndarray | None = None) -> Voi:
     return full_range_window(values, modality_padding(series, i))
 
 
-def modality_padding(series, i: int) -> Padding:
-    """The series' pixel padding (value or range) in modality values, or None.
+def modality_padding(series, i: int = 0) -> Padding:
+    """The series' pixel padding as a (low, high) range of modality values, or None.
 
-    `Series.pixel_padding` holds stored values (PS3.3 C.7.5.1.1.2); the rescale of frame `i`
-    maps them into the space the window works in.
+    `Series.pixel_padding` already maps PixelPaddingValue / PixelPaddingRangeLimit (stored
+    values, PS3.3 C.7.5.1.1.2) through the rescale, so it is used as it is.
     """
-    padding = getattr(series, "pixel_padding", None)
-    if padding is None:
-        return None
-    slope, intercept = _rescale(series.header(i))
-    return tuple(float(p) * slope + intercept for p in np.atleast_1d(padding) if p is not None)
+    return getattr(series, "pixel_padding", None)
 
 
-def _rescale(header) -> tuple[float, float]:
+def _usable(window: Window) -> bool:
     try:
-        slope = float(header.get("RescaleSlope", 1) or 1)
-        intercept = float(header.get("RescaleIntercept", 0) or 0)
-    except (TypeError, ValueError):
-        return 1.0, 0.0
-    return slope, intercept
+        validate_window(window)
+    except ValueError:
+        return False
+    return True
 
 
 def display_inverted(photometric: str, invert: bool = False) -> bool:
