@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from viewer.core.geometry import FrameGeometry
 from viewer.core.voi import Window
-from viewer.ui.overlays import direction_letters, edge_letters
+from viewer.ui.overlays import edge_letters
 from viewer.ui.view_state import (
     ViewState,
     ViewTransform,
@@ -66,11 +67,15 @@ def test_screen_flip_after_rotation_flips_the_screen_axis():
         assert (ax, ay) == pytest.approx((-bx, by))
 
 
-def test_direction_letters_of_patient_axes_and_obliques():
-    assert direction_letters((1, 0, 0)) == "L"
-    assert direction_letters((0, -1, 0)) == "A"
-    assert direction_letters((0, 0, 1)) == "H"
-    assert direction_letters((0.8, -0.6, 0)) == "LA"
+def _geometry(orientation=None, patient_orientation=None) -> FrameGeometry:
+    cosines = (
+        {}
+        if orientation is None
+        else {"row_cosine": orientation[:3], "column_cosine": orientation[3:]}
+    )
+    return FrameGeometry(
+        8, 8, (1.0, 1.0), origin=(0.0, 0.0, 0.0), patient_orientation=patient_orientation, **cosines
+    )
 
 
 @pytest.mark.parametrize(
@@ -83,9 +88,22 @@ def test_direction_letters_of_patient_axes_and_obliques():
     ],
 )
 def test_edge_letters_follow_rotation_and_flip_for_axial(transform, expected):
-    assert edge_letters(AXIAL, image_to_view_matrix(8, 8, 1.0, transform)) == expected
+    assert edge_letters(_geometry(AXIAL), image_to_view_matrix(8, 8, 1.0, transform)) == expected
 
 
 def test_edge_letters_coronal():
-    letters = edge_letters(CORONAL, image_to_view_matrix(8, 8, 1.0, ViewTransform()))
+    letters = edge_letters(_geometry(CORONAL), image_to_view_matrix(8, 8, 1.0, ViewTransform()))
     assert letters == {"left": "R", "right": "L", "top": "H", "bottom": "F"}
+
+
+def test_edge_letters_from_patient_orientation_without_cosines():
+    # A radiograph: PatientOrientation (0020,0020) "L", "F" (columns go left, rows go down).
+    geometry = _geometry(patient_orientation=("L", "F"))
+    flipped = image_to_view_matrix(8, 8, 1.0, ViewTransform(flip_h=True))
+    assert edge_letters(geometry, flipped) == {"left": "L", "right": "R", "top": "H", "bottom": "F"}
+
+
+def test_edge_letters_oblique_opposites():
+    geometry = _geometry((0.8, -0.6, 0.0, 0.0, 0.0, -1.0))
+    letters = edge_letters(geometry, image_to_view_matrix(8, 8, 1.0, ViewTransform()))
+    assert (letters["right"], letters["left"]) == ("LA", "RP")

@@ -15,11 +15,9 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
+from viewer.core.geometry import opposite_letters
 from viewer.core.voi import Window
 
-# Patient axes (DICOM LPS): + direction letter, - direction letter.
-_AXIS_LETTERS = (("L", "R"), ("P", "A"), ("H", "F"))
-_OBLIQUE_THRESHOLD = 0.25
 ANONYMISED = "Anonymised"
 
 
@@ -32,41 +30,29 @@ class OverlayText:
     edges: dict[str, str] = field(default_factory=dict)  # left/right/top/bottom → letters
 
 
-def direction_letters(vector) -> str:
-    """Letters of a patient direction, strongest axis first (oblique gives two or three)."""
-    v = np.asarray(vector, dtype=float)
-    norm = np.linalg.norm(v)
-    if norm == 0:
-        return ""
-    v = v / norm
-    order = np.argsort(-np.abs(v))
-    return "".join(
-        _AXIS_LETTERS[axis][0 if v[axis] > 0 else 1]
-        for axis in order
-        if abs(v[axis]) > _OBLIQUE_THRESHOLD
-    )
+def edge_letters(geometry, view_matrix: np.ndarray) -> dict[str, str]:
+    """Letters at the screen edges for a frame's `FrameGeometry` under the view matrix.
 
-
-def edge_letters(orientation, view_matrix: np.ndarray) -> dict[str, str]:
-    """Letters at the screen edges for ImageOrientationPatient `orientation` under the matrix.
-
-    The screen's +x and +y (down) directions are mapped back to image index steps through the
-    inverse of the matrix's linear part, then to patient space with the direction cosines
-    (row cosine = direction of increasing column index, PS3.3 C.7.6.2.1.1).
+    The matrix is a signed axis permutation (quarter turns and flips), so each screen direction
+    is ± one image axis; the core names the image axes (from ImageOrientationPatient, else
+    PatientOrientation): +column → `row_direction_letters`, +row → `column_direction_letters`.
     """
-    if not orientation or len(orientation) != 6:
+    axis_letters = (geometry.row_direction_letters(), geometry.column_direction_letters())
+    if not any(axis_letters):
         return {}
-    row_cos = np.asarray(orientation[:3], dtype=float)
-    col_cos = np.asarray(orientation[3:], dtype=float)
     inverse = np.linalg.inv(view_matrix[:2, :2])
-    right = inverse @ np.array([1.0, 0.0])
-    down = inverse @ np.array([0.0, 1.0])
-    to_patient = lambda step: step[0] * row_cos + step[1] * col_cos  # noqa: E731
+
+    def letters(screen_step) -> str:
+        step = inverse @ np.asarray(screen_step, dtype=float)
+        axis = int(np.argmax(np.abs(step)))
+        named = axis_letters[axis]
+        return named if step[axis] > 0 else opposite_letters(named)
+
     return {
-        "right": direction_letters(to_patient(right)),
-        "left": direction_letters(-to_patient(right)),
-        "bottom": direction_letters(to_patient(down)),
-        "top": direction_letters(-to_patient(down)),
+        "right": letters((1, 0)),
+        "left": letters((-1, 0)),
+        "bottom": letters((0, 1)),
+        "top": letters((0, -1)),
     }
 
 
@@ -131,9 +117,9 @@ def overlay_text(state, view_matrix: np.ndarray | None, zoom: float) -> OverlayT
     window = state.window
     wl = [window_label(window)] if window is not None else []
     wl += ["Inverted"] if state.invert else []
-    edges = {}
-    if view_matrix is not None and frame_ref is not None:
-        edges = edge_letters(frame_ref.orientation, view_matrix)
+    edges = (
+        edge_letters(series.geometry(state.frame), view_matrix) if view_matrix is not None else {}
+    )
     return OverlayText(
         top_left=_patient_lines(info, state.anonymise),
         top_right=_study_lines(info, state.anonymise),

@@ -1,0 +1,62 @@
+"""GUI fixtures: a shown main window with isolated settings, and helpers to load and drop files."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+import pytest
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QApplication
+
+from viewer.ui.app import protect_bool_singletons
+from viewer.ui.settings import Settings
+
+# PySide6 6.12.0 drops a reference to True on every signal emit; without this a GUI test run
+# aborts at exit with "bool_dealloc" (exit 134). See viewer/ui/app.py.
+protect_bool_singletons()
+
+LOAD_TIMEOUT_MS = 60_000
+
+
+@pytest.fixture
+def main_window(qtbot):
+    pg.setConfigOptions(imageAxisOrder="row-major")
+    from viewer.ui.main_window import MainWindow
+
+    window = MainWindow(Settings())
+    qtbot.addWidget(window)
+    window.resize(1200, 800)
+    window.show()
+    qtbot.waitExposed(window)
+    yield window
+    window.close()
+    assert not window.loader.thread_running()
+
+
+def load(qtbot, window, paths) -> None:
+    with qtbot.waitSignal(window.loader.finished, timeout=LOAD_TIMEOUT_MS):
+        window.open_paths([str(p) for p in paths])
+
+
+def drop_urls(window, paths) -> QDropEvent:
+    """Send a real drag-enter and drop carrying file URLs to the window, as a file manager does."""
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
+    return send_drop(window, mime)
+
+
+def send_drop(widget, mime: QMimeData) -> QDropEvent:
+    """Drag-enter then drop `mime` at the widget's centre (Qt only drops on an accepted target)."""
+    centre = QPoint(widget.width() // 2, widget.height() // 2)
+    common = (
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
+    enter = QDragEnterEvent(centre, *common)
+    QApplication.sendEvent(widget, enter)
+    assert enter.isAccepted(), "the widget refused the drag"
+    drop = QDropEvent(QPointF(centre), *common)
+    QApplication.sendEvent(widget, drop)
+    return drop

@@ -1,0 +1,212 @@
+"""The viewer window on real DICOM: drop to open, slice keys, W/L drag, probe, mm, export."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pydicom
+import pytest
+from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
+from PySide6.QtGui import QImage, QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import drop_urls, load, send_drop
+from viewer.core.measurements import length_mm
+from viewer.core.render import render_frame
+from viewer.ui.viewport import SERIES_MIME, export_view_png
+
+pytestmark = pytest.mark.gui
+
+
+def _send_mouse(widget, kind, pos: QPoint, button, buttons) -> None:
+    global_pos = QPointF(widget.mapToGlobal(pos))
+    event = QMouseEvent(
+        kind, QPointF(pos), global_pos, button, buttons, Qt.KeyboardModifier.NoModifier
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def _widget_pos_of_pixel(viewport, row: int, col: int) -> QPoint:
+    scene = viewport.image_item.mapToScene(QPointF(col + 0.5, row + 0.5))
+    return viewport.graphics.mapFromScene(scene)
+
+
+def _hover(viewport, row: int, col: int) -> None:
+    pos = _widget_pos_of_pixel(viewport, row, col)
+    target = viewport.graphics.viewport()
+    _send_mouse(
+        target, QEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton
+    )
+
+
+@pytest.fixture
+def ct_window(qtbot, main_window, ct_phantom_dir):
+    load(qtbot, main_window, [ct_phantom_dir])
+    return main_window
+
+
+def test_dropping_a_folder_opens_the_study(qtbot, main_window, ct_phantom_dir):
+    with qtbot.waitSignal(main_window.loader.finished, timeout=60_000):
+        drop = drop_urls(main_window, [ct_phantom_dir])
+    assert drop.isAccepted()
+    series = main_window.current_series()
+    assert series is not None and len(series) == 54
+    assert main_window.stack.currentWidget() is main_window.grid
+    assert main_window.browser.series_keys() == [series.info.key]
+
+
+def test_keys_change_the_slice(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    viewport.setFocus()
+    start = viewport.frame_index()
+    qtbot.keyClick(viewport, Qt.Key.Key_Down)
+    assert viewport.frame_index() == start + 1
+    qtbot.keyClick(viewport, Qt.Key.Key_PageDown)
+    assert viewport.frame_index() == start + 11
+    qtbot.keyClick(viewport, Qt.Key.Key_End)
+    assert viewport.frame_index() == 53
+    qtbot.keyClick(viewport, Qt.Key.Key_Home)
+    assert viewport.frame_index() == 0
+    qtbot.keyClick(viewport, Qt.Key.Key_Up)
+    assert viewport.frame_index() == 0
+
+
+def test_right_drag_changes_window_by_the_documented_amount(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    before = viewport.state.window
+    target = viewport.graphics.viewport()
+    start = QPoint(target.width() // 2, target.height() // 2)
+    end = start + QPoint(40, 20)
+    right = Qt.MouseButton.RightButton
+    _send_mouse(target, QEvent.Type.MouseButtonPress, start, right, right)
+    _send_mouse(target, QEvent.Type.MouseMove, end, Qt.MouseButton.NoButton, right)
+    _send_mouse(target, QEvent.Type.MouseButtonRelease, end, right, Qt.MouseButton.NoButton)
+    after = viewport.state.window
+    step = before.width / 256.0
+    assert after.width == pytest.approx(before.width + 40 * step)
+    assert after.center == pytest.approx(before.center + 20 * step)
+
+
+def test_screen_image_equals_render_frame(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    state = viewport.state
+    qtbot.keyClick(viewport, Qt.Key.Key_PageDown)
+    ct_window.apply_preset(0)  # lung
+    state.set_invert(True)
+    expected = render_frame(state.series, state.frame, state.window, invert=True)
+    np.testing.assert_array_equal(viewport.displayed_image(), expected)
+    assert viewport.image_item.levels is not None and list(viewport.image_item.levels) == [0, 255]
+
+
+def test_probe_shows_the_value_and_position_pydicom_gives(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    viewport.state.set_frame(7)
+    row, col = 300, 200
+    _hover(viewport, row, col)
+    ds = pydicom.dcmread(viewport.series().info.frames[7].path)
+    hu = float(ds.pixel_array[row, col]) * float(ds.RescaleSlope) + float(ds.RescaleIntercept)
+    cosines = np.array(ds.ImageOrientationPatient, dtype=float)
+    row_spacing, col_spacing = (float(v) for v in ds.PixelSpacing)
+    position = (
+        np.array(ds.ImagePositionPatient, dtype=float)
+        + col * col_spacing * cosines[:3]
+        + row * row_spacing * cosines[3:]
+    )
+    text = ct_window.probe_label.text()
+    assert f"({col}, {row})" in text
+    assert f"{hu:.6g} HU" in text
+    assert "({:.1f}, {:.1f}, {:.1f}) mm".format(*position) in text
+
+
+def test_length_through_the_view_reads_millimetres(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    viewport.state.rotate(1)
+    viewport.state.flip(True)
+    a, b = (100, 120), (400, 340)
+    scene_a = viewport.image_item.mapToScene(QPointF(a[1] + 0.5, a[0] + 0.5))
+    scene_b = viewport.image_item.mapToScene(QPointF(b[1] + 0.5, b[0] + 0.5))
+    p0, p1 = viewport.scene_to_pixel(scene_a), viewport.scene_to_pixel(scene_b)
+    ds = pydicom.dcmread(viewport.series().info.frames[0].path, stop_before_pixels=True)
+    row_spacing, col_spacing = (float(v) for v in ds.PixelSpacing)
+    expected = np.hypot((b[0] - a[0]) * row_spacing, (b[1] - a[1]) * col_spacing)
+    assert length_mm(p0, p1, viewport.pixel_spacing()) == pytest.approx(expected, abs=1e-6)
+
+
+def test_orientation_letters_follow_rotation(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    edges = dict(viewport.overlay.text.edges)
+    assert edges["left"].startswith("R") and edges["right"].startswith("L")
+    viewport.state.rotate(1)
+    rotated = viewport.overlay.text.edges
+    assert rotated["top"] == edges["left"] and rotated["right"] == edges["top"]
+
+
+def test_overlays_and_anonymise(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    ds = pydicom.dcmread(viewport.series().info.frames[0].path, stop_before_pixels=True)
+    patient_id = str(ds.PatientID)
+    assert any(patient_id in line for line in viewport.overlay.text.top_left)
+    ct_window.anonymise_action.setChecked(True)
+    assert not any(patient_id in line for line in viewport.overlay.text.top_left)
+    assert patient_id not in ct_window.browser.tree.topLevelItem(0).text(0)
+    ct_window.overlays_action.setChecked(False)
+    assert not viewport.overlay.isVisible()
+
+
+def test_number_key_applies_ct_preset(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    qtbot.keyClick(viewport, Qt.Key.Key_1)
+    assert (viewport.state.window.center, viewport.state.window.width) == (-600.0, 1500.0)
+
+
+def test_export_png_with_and_without_overlays(qtbot, ct_window, tmp_path):
+    viewport = ct_window.active_viewport()
+    with_text = export_view_png(viewport, tmp_path / "with.png", with_overlays=True)
+    without = export_view_png(viewport, tmp_path / "without.png", with_overlays=False)
+    a, b = QImage(str(with_text)), QImage(str(without))
+    assert not a.isNull() and a.size() == b.size() == viewport.graphics.size()
+    assert a != b
+    assert viewport.overlay.isVisible()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["with.png", "without.png"]
+
+
+def test_series_dragged_into_second_viewport_and_synced_scrolling(qtbot, ct_window):
+    ct_window.set_layout("1x2")
+    key = ct_window.current_series().info.key
+    second = ct_window.viewports()[1]
+    mime = QMimeData()
+    mime.setData(SERIES_MIME, key.encode("utf-8"))
+    assert send_drop(second, mime).isAccepted()
+    assert second.series() is not None and second.state.series_key == key
+    ct_window.viewports()[0].state.set_frame(30)
+    assert second.frame_index() == 30
+
+
+def test_cine_plays(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    ct_window.fps_spin.setValue(50)
+    start = viewport.frame_index()
+    viewport.toggle_cine(True)
+    qtbot.waitUntil(lambda: viewport.frame_index() >= start + 3, timeout=3000)
+    viewport.toggle_cine(False)
+
+
+def test_corrupt_files_are_listed_and_the_rest_opens(qtbot, main_window, ct_phantom_dir, tmp_path):
+    for source in sorted(ct_phantom_dir.iterdir())[:5]:
+        shutil.copy(source, tmp_path / source.name)
+    (tmp_path / "broken.dcm").write_bytes(b"DICM" * 10)
+    load(qtbot, main_window, [tmp_path])
+    assert len(main_window.current_series()) == 5
+    box = main_window.skipped_message
+    assert box is not None and "broken.dcm" in box.detailedText()
+
+
+def test_settings_persist_on_close(qtbot, main_window):
+    from viewer.ui.settings import load_settings
+
+    main_window.set_layout("2x2")
+    main_window.overlays_action.setChecked(False)
+    main_window.close()
+    stored = load_settings()
+    assert stored.layout == "2x2" and stored.show_overlays is False

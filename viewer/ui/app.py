@@ -1,0 +1,174 @@
+"""Application bootstrap for `radlens [PATH...] [--demo] [--screenshot FILE]`.
+
+Sets pyqtgraph's row-major image axis order once, installs the error hook, builds the main
+window, lets optional extensions attach (`viewer.ui.ai_controller.install_ai(window)`), opens
+what was asked and runs the event loop. `--screenshot FILE` waits until loading (and any work
+marked with `window.begin_busy`) is done, saves a picture of the window and exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import logging
+import sys
+
+from PySide6.QtCore import QByteArray, QObject, QTimer
+from PySide6.QtWidgets import QApplication
+
+from viewer.paths import sample_study_dir
+
+log = logging.getLogger("radlens.ui")
+
+SCREENSHOT_POLL_MS = 250
+SCREENSHOT_STABLE_POLLS = 4  # idle for this many polls in a row (1 s) before the picture
+SCREENSHOT_TIMEOUT_S = 300
+
+
+# PySide6 6.12.0 on CPython 3.11: every Python-side `SignalInstance.emit()` drops one reference
+# to `True` too many (reproduce: emit a no-argument signal 10 times and compare
+# `sys.getrefcount(True)`). pyqtgraph emits on every mouse move and range change, so a session
+# or a test run eventually frees `True` and aborts with "Fatal Python error: bool_dealloc"
+# (exit 134). CPython 3.12+ makes the bools immortal; here we give them the same protection by
+# adding a large reference count, only when the leak is detected.
+_BOOL_GUARD = 1 << 40
+_bools_protected = False
+
+
+def _emit_drops_true_references() -> bool:
+    from PySide6.QtCore import QObject, Signal
+
+    class _Probe(QObject):
+        ping = Signal()
+
+    probe = _Probe()
+    before = sys.getrefcount(True)
+    for _ in range(8):
+        probe.ping.emit()
+    return sys.getrefcount(True) < before
+
+
+def protect_bool_singletons() -> bool:
+    """Work around the PySide6 emit refcount bug (see above); True if the guard was applied."""
+    global _bools_protected
+    if _bools_protected or sys.version_info >= (3, 12) or not _emit_drops_true_references():
+        return _bools_protected
+    for singleton in (True, False):
+        ctypes.c_ssize_t.from_address(id(singleton)).value += _BOOL_GUARD
+    _bools_protected = True
+    return True
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="radlens", description="RadLens DICOM viewer")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="DICOM files, folders, .zip, DICOMDIR"
+    )
+    parser.add_argument(
+        "--demo", action="store_true", help="open the bundled sample study and analyse it"
+    )
+    parser.add_argument(
+        "--screenshot", metavar="FILE", help="save a PNG of the window when ready, then exit"
+    )
+    return parser
+
+
+def _configure_pyqtgraph() -> None:
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
+def install_extensions(window) -> list:
+    """Let optional UI parts attach themselves; a failing one is reported, not fatal."""
+    installed = []
+    try:
+        from viewer.ui.ai_controller import install_ai
+    except ImportError:
+        return installed
+    try:
+        installed.append(install_ai(window))
+    except Exception as exc:  # noqa: BLE001 - the viewer stays usable without AI assist
+        from viewer.ui.errors import details_text, log_exception, show_error, user_message
+
+        log_exception(exc)
+        show_error(window, "AI assist unavailable", user_message(exc), details_text(exc))
+    return installed
+
+
+class ScreenshotWhenReady(QObject):
+    """Polls the window; once loading is over and it stays idle, saves the picture and exits."""
+
+    def __init__(self, window, path: str, app: QApplication) -> None:
+        super().__init__(window)
+        self._window, self._path, self._app = window, path, app
+        self._load_over = False
+        self._stable = 0
+        self._polls_left = SCREENSHOT_TIMEOUT_S * 1000 // SCREENSHOT_POLL_MS
+        for signal in (window.loader.finished, window.loader.failed, window.loader.cancelled):
+            signal.connect(self._mark_load_over)
+        self._timer = QTimer(self)
+        self._timer.timeout.connect(self._poll)
+        self._timer.start(SCREENSHOT_POLL_MS)
+
+    def _mark_load_over(self, *_) -> None:
+        self._load_over = True
+
+    def _poll(self) -> None:
+        self._polls_left -= 1
+        ready = self._load_over and self._window.is_idle() and _extensions_idle(self._window)
+        self._stable = self._stable + 1 if ready else 0
+        if self._stable >= SCREENSHOT_STABLE_POLLS or self._polls_left <= 0:
+            if self._polls_left <= 0:
+                print(
+                    "radlens: screenshot taken before the work finished (timeout)", file=sys.stderr
+                )
+            self._timer.stop()
+            self._app.exit(self._save())
+
+    def _save(self) -> int:
+        from viewer.core.atomic import atomic_write_bytes
+        from viewer.ui.viewport import png_bytes
+
+        try:
+            atomic_write_bytes(self._path, png_bytes(self._window.grab().toImage()))
+        except OSError as exc:
+            print(f"radlens: could not save the screenshot: {exc}", file=sys.stderr)
+            return 1
+        return 0
+
+
+def _extensions_idle(window) -> bool:
+    for extension in getattr(window, "extensions", []):
+        is_busy = getattr(extension, "is_busy", None)
+        if callable(is_busy) and is_busy():
+            return False
+    return True
+
+
+def run_app(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    protect_bool_singletons()
+    app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "radlens"])
+    app.setApplicationName("RadLens")
+    _configure_pyqtgraph()
+    from viewer.ui.errors import install_excepthook
+    from viewer.ui.main_window import MainWindow
+
+    window = MainWindow()
+    install_excepthook(lambda: window)
+    if args.demo:
+        window.auto_run_ai = True
+    elif window.settings.window_geometry and not args.screenshot:
+        window.restoreGeometry(QByteArray.fromHex(window.settings.window_geometry.encode("ascii")))
+    window.extensions = install_extensions(window)
+    paths = [str(sample_study_dir())] if args.demo else list(args.paths)
+    if args.screenshot:
+        ScreenshotWhenReady(window, args.screenshot, app)
+    window.show()
+    if paths:
+        window.open_paths(paths)
+    status = app.exec()
+    window.close()
+    return int(status)

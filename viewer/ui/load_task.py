@@ -1,0 +1,262 @@
+"""Background study loading: a worker QObject on its own QThread, results by signal.
+
+`StudyLoader` (UI side) owns one `QThread` and one `LoadWorker`. Each request gets an id and a
+`threading.Event` for cancel; a new request cancels the one running, and results tagged with
+an older id are dropped here, so the window only ever sees the current load. The worker never
+touches a widget: it emits the `StudyIndex`, opened `Series` objects (first frame decoded),
+thumbnails (uint8 arrays) and progress. `shutdown()` cancels, quits and waits for the thread.
+
+Sequence for `load(paths)`: index (header scan) → first series opened and its first frame
+decoded (`seriesReady`, the window shows it at once) → one thumbnail per series → the rest of
+the first series' frames decoded by the core's `Series.load_all` (`progress`; frames that fail
+to decode come back in `framesSkipped`) → `finished`.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from viewer.core.errors import LoadCancelled
+from viewer.core.index import build_index
+from viewer.core.render import render_frame
+from viewer.core.series import open_series
+from viewer.ui.errors import details_text, log_exception, user_message
+
+THUMBNAIL_SIZE = 96
+PROGRESS_INTERVAL_S = 0.05
+
+
+class Cancelled(Exception):
+    """Raised inside the worker when the request's cancel event is set."""
+
+
+class _Throttle:
+    """Calls `emit(done, total)` at most every PROGRESS_INTERVAL_S seconds, plus the last step."""
+
+    def __init__(self, emit: Callable[[int, int], None], cancel: threading.Event) -> None:
+        self._emit, self._cancel, self._last = emit, cancel, 0.0
+
+    def __call__(self, done: int, total: int, *_) -> None:
+        if self._cancel.is_set():
+            raise Cancelled
+        now = time.monotonic()
+        if done >= total or now - self._last >= PROGRESS_INTERVAL_S:
+            self._last = now
+            self._emit(done, total)
+
+
+def thumbnail(series, frame: int) -> np.ndarray:
+    """A small uint8 picture of one frame, as rendered by the core, decimated to fit."""
+    image = render_frame(series, frame)
+    step = max(1, int(np.ceil(max(image.shape[:2]) / THUMBNAIL_SIZE)))
+    return np.ascontiguousarray(image[::step, ::step])
+
+
+class LoadWorker(QObject):
+    """Runs in the loader thread. Every signal carries the request id first."""
+
+    indexReady = Signal(int, object)  # StudyIndex
+    seriesReady = Signal(int, object)  # Series, first frame decoded
+    thumbnailReady = Signal(int, str, object)  # series key, uint8 array
+    progress = Signal(int, str, int, int)  # stage, done, total
+    framesSkipped = Signal(int, object)  # list[SkippedFile] of frames that failed to decode
+    finished = Signal(int)
+    failed = Signal(int, str, str)  # user message, details
+    cancelled = Signal(int)
+
+    @Slot(int, object, object)
+    def load(self, request_id: int, paths: list, cancel: threading.Event) -> None:
+        self._guarded(request_id, cancel, lambda: self._load(request_id, paths, cancel))
+
+    @Slot(int, object, object)
+    def prefetch(self, request_id: int, series, cancel: threading.Event) -> None:
+        self._guarded(request_id, cancel, lambda: self._decode_all(request_id, series, cancel))
+
+    def _guarded(self, request_id: int, cancel: threading.Event, task: Callable[[], None]) -> None:
+        if cancel.is_set():
+            self.cancelled.emit(request_id)
+            return
+        try:
+            task()
+        except (Cancelled, LoadCancelled):
+            self.cancelled.emit(request_id)
+            return
+        except Exception as exc:  # noqa: BLE001 - every crash becomes a dialog, not a dead thread
+            log_exception(exc)
+            self.failed.emit(request_id, user_message(exc), details_text(exc))
+            return
+        self.finished.emit(request_id)
+
+    def _load(self, request_id: int, paths: list, cancel: threading.Event) -> None:
+        scan_progress = _Throttle(
+            lambda d, t: self.progress.emit(request_id, "Reading headers", d, t), cancel
+        )
+        index = build_index([str(p) for p in paths], progress=scan_progress, cancel=cancel)
+        if cancel.is_set():
+            raise Cancelled
+        self.indexReady.emit(request_id, index)
+        infos = [info for info in index.all_series() if info.frames]
+        if not infos:
+            return
+        opened = [open_series(info) for info in infos]
+        first = opened[0]
+        first.modality_frame(0)
+        self.seriesReady.emit(request_id, first)
+        for series in opened:
+            if cancel.is_set():
+                raise Cancelled
+            self._emit_thumbnail(request_id, series)
+        self._decode_all(request_id, first, cancel)
+
+    def _emit_thumbnail(self, request_id: int, series) -> None:
+        try:
+            picture = thumbnail(series, len(series) // 2)
+        except Exception as exc:  # noqa: BLE001 - a bad frame costs its thumbnail, not the load
+            log_exception(exc)
+            return
+        self.thumbnailReady.emit(request_id, series.info.key, picture)
+
+    def _decode_all(self, request_id: int, series, cancel: threading.Event) -> None:
+        total = len(series)
+        report = _Throttle(
+            lambda d, t: self.progress.emit(request_id, "Loading images", d, t), cancel
+        )
+        for i in range(total):
+            report(i, total)
+            series.modality_frame(i)
+        report(total, total)
+
+
+class StudyLoader(QObject):
+    """UI-side handle: starts, cancels and stops background loads; drops stale results."""
+
+    indexReady = Signal(object)
+    seriesReady = Signal(object)
+    thumbnailReady = Signal(str, object)
+    progress = Signal(str, int, int)
+    framesSkipped = Signal(object)
+    finished = Signal()
+    failed = Signal(str, str)
+    cancelled = Signal()
+    busyChanged = Signal(bool)
+
+    _loadRequested = Signal(int, object, object)
+    _prefetchRequested = Signal(int, object, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._request_id = 0
+        self._cancel = threading.Event()
+        self._busy = False
+        self._thread = QThread()
+        self._thread.setObjectName("radlens-loader")
+        self._worker = LoadWorker()
+        self._worker.moveToThread(self._thread)
+        self._loadRequested.connect(self._worker.load)
+        self._prefetchRequested.connect(self._worker.prefetch)
+        self._connect_results()
+        self._thread.start()
+
+    def _connect_results(self) -> None:
+        # Bound slots of this UI-thread object, so Qt queues every call into the UI thread.
+        w = self._worker
+        w.indexReady.connect(self._on_index)
+        w.seriesReady.connect(self._on_series)
+        w.thumbnailReady.connect(self._on_thumbnail)
+        w.progress.connect(self._on_progress)
+        w.framesSkipped.connect(self._on_frames_skipped)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+        w.cancelled.connect(self._on_cancelled)
+
+    @Slot(int, object)
+    def _on_index(self, request_id: int, index) -> None:
+        if request_id == self._request_id:
+            self.indexReady.emit(index)
+
+    @Slot(int, object)
+    def _on_series(self, request_id: int, series) -> None:
+        if request_id == self._request_id:
+            self.seriesReady.emit(series)
+
+    @Slot(int, str, object)
+    def _on_thumbnail(self, request_id: int, key: str, picture) -> None:
+        if request_id == self._request_id:
+            self.thumbnailReady.emit(key, picture)
+
+    @Slot(int, str, int, int)
+    def _on_progress(self, request_id: int, stage: str, done: int, total: int) -> None:
+        if request_id == self._request_id:
+            self.progress.emit(stage, done, total)
+
+    @Slot(int, object)
+    def _on_frames_skipped(self, request_id: int, skipped) -> None:
+        if request_id == self._request_id:
+            self.framesSkipped.emit(skipped)
+
+    @Slot(int)
+    def _on_finished(self, request_id: int) -> None:
+        if self._end(request_id):
+            self.finished.emit()
+
+    @Slot(int, str, str)
+    def _on_failed(self, request_id: int, message: str, details: str) -> None:
+        if self._end(request_id):
+            self.failed.emit(message, details)
+
+    @Slot(int)
+    def _on_cancelled(self, request_id: int) -> None:
+        if self._end(request_id):
+            self.cancelled.emit()
+
+    def _end(self, request_id: int) -> bool:
+        if request_id != self._request_id:
+            return False
+        self._set_busy(False)
+        return True
+
+    def _set_busy(self, busy: bool) -> None:
+        if busy != self._busy:
+            self._busy = busy
+            self.busyChanged.emit(busy)
+
+    def _next_request(self) -> tuple[int, threading.Event]:
+        self._cancel.set()
+        self._request_id += 1
+        self._cancel = threading.Event()
+        self._set_busy(True)
+        return self._request_id, self._cancel
+
+    def is_busy(self) -> bool:
+        return self._busy
+
+    def load(self, paths: list) -> int:
+        request_id, cancel = self._next_request()
+        self._loadRequested.emit(request_id, list(paths), cancel)
+        return request_id
+
+    def prefetch(self, series) -> int:
+        """Decode every frame of `series` in the background (the shown one is decoded on demand)."""
+        request_id, cancel = self._next_request()
+        self._prefetchRequested.emit(request_id, series, cancel)
+        return request_id
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def shutdown(self) -> None:
+        """Cancel the running request and stop the thread; safe to call twice."""
+        self._cancel.set()
+        self._request_id += 1  # drop anything still queued
+        if self._thread.isRunning():
+            self._thread.quit()
+            self._thread.wait()
+        self._set_busy(False)
+
+    def thread_running(self) -> bool:
+        return self._thread.isRunning()

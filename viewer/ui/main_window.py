@@ -1,0 +1,437 @@
+"""The main window: assembles the viewports, docks, menus and the background loader, and
+connects them. No file parsing or pixel work happens here.
+
+Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
+
+* `window.active_viewport()` / `window.viewports()` — see `viewport.py` for their accessors.
+* `window.current_series()`, `window.current_frame_index()`, `window.current_modality_frame()`.
+* `window.imageChanged(series_key, frame_index)` — the active viewport shows a new image
+  (new frame, series or window, or another viewport became active).
+* `window.indexLoaded(StudyIndex)`, `window.seriesShown(Series)`, `window.loadingFinished()`,
+  `window.aboutToClose()` (stop your workers here; the loader is stopped right after).
+* `window.menu("File" | "View" | "Tools" | "AI" | "Help")`, `window.add_dock(dock, area)`,
+  `window.add_toolbar(toolbar)`, `window.statusBar()`.
+* `window.begin_busy(token)` / `window.end_busy(token)` — mark background work (e.g. an
+  analysis) so `--screenshot` waits for it; `window.is_idle()` is True when nothing is running.
+* `window.settings` — the typed `Settings`; `window.auto_run_ai` — run the model on open
+  (the setting, forced on by `--demo`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QToolBar,
+)
+
+from viewer import RESEARCH_USE_NOTICE, __version__
+from viewer.core.series import open_series
+from viewer.paths import sample_study_dir
+from viewer.ui import shortcuts
+from viewer.ui.browser_dock import BrowserDock
+from viewer.ui.errors import show_error
+from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
+from viewer.ui.load_task import StudyLoader
+from viewer.ui.settings import load_settings, save_settings
+from viewer.ui.view_state import window_choices
+from viewer.ui.viewport import export_view_png
+from viewer.ui.welcome import WelcomePanel
+
+MENUS = ("File", "View", "Tools", "AI", "Help")
+MAX_PRESET_KEYS = 9
+
+
+class MainWindow(QMainWindow):
+    imageChanged = Signal(str, int)
+    indexLoaded = Signal(object)
+    seriesShown = Signal(object)
+    loadingFinished = Signal()
+    aboutToClose = Signal()
+
+    def __init__(self, settings=None) -> None:
+        super().__init__()
+        self.setWindowTitle("RadLens")
+        self.setAcceptDrops(True)
+        self.settings = settings or load_settings()
+        self.auto_run_ai = self.settings.auto_run_ai
+        self.index = None
+        self.skipped_message: QMessageBox | None = None
+        self._series: dict[str, object] = {}
+        self._busy: set[str] = set()
+        self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
+        self.loader = StudyLoader(self)
+        self._build_central()
+        self._build_status_bar()
+        self._build_actions()
+        self._connect()
+        self._apply_settings()
+        self.resize(1400, 900)
+
+    # --- assembly ---------------------------------------------------------------------------
+
+    def _build_central(self) -> None:
+        self.grid = ViewportGrid()
+        self.welcome = WelcomePanel()
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.grid)
+        self.setCentralWidget(self.stack)
+        self.browser = BrowserDock(self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser)
+
+    def _build_status_bar(self) -> None:
+        self.probe_label = QLabel("")
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.cancel_button = QPushButton("Cancel")
+        self.statusBar().addWidget(self.probe_label, 1)
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.cancel_button)
+        self._show_progress(False)
+
+    def _build_actions(self) -> None:
+        v = self.active_viewport
+        file_items = [
+            ("open_files", "Open files…", self.choose_files),
+            ("open_folder", "Open folder…", self.choose_folder),
+            (None, "Open the sample study", self.open_sample),
+            ("export_png", "Export view as PNG…", lambda: self.export_png(True)),
+            (None, "Export view as PNG without overlays…", lambda: self.export_png(False)),
+            ("quit", "Quit", self.close),
+        ]
+        view_items = [
+            ("fit", "Fit", lambda: v().fit()),
+            ("actual_size", "1:1", lambda: v().actual_size()),
+            ("rotate", "Rotate 90°", lambda: v().state.rotate(1)),
+            ("flip_h", "Flip horizontally", lambda: v().state.flip(True)),
+            ("flip_v", "Flip vertically", lambda: v().state.flip(False)),
+            ("reset", "Reset view", lambda: v().reset()),
+            ("auto_window", "Automatic window", lambda: v().auto_window()),
+            ("invert", "Invert", lambda: v().state.set_invert(not v().state.invert)),
+            ("cine", "Play / stop cine", self.toggle_cine),
+        ]
+        self.actions_by_name = {}
+        self._add_items("File", file_items[:3])
+        self.recent_menu = self.menu("File").addMenu("Recent")
+        self._add_items("File", file_items[3:])
+        self._add_items("View", view_items)
+        self._build_view_toggles()
+        self.window_menu = self.menu("View").addMenu("Window")
+        self._build_preset_keys()
+        self._add_items(
+            "Help",
+            [
+                (None, "Keyboard shortcuts", self.show_shortcuts),
+                (None, "About RadLens", self.show_about),
+            ],
+        )
+        self._build_toolbar()
+
+    def _add_items(self, menu: str, items) -> None:
+        for command, text, slot in items:
+            action = self.menu(menu).addAction(text)
+            if command:
+                action.setShortcut(shortcuts.key_for(command))
+                self.actions_by_name[command] = action
+            action.triggered.connect(lambda _=False, s=slot: s())
+
+    def _build_view_toggles(self) -> None:
+        view = self.menu("View")
+        view.addSeparator()
+        self.overlays_action = self._toggle(
+            view, "Show overlays", "overlays", self.settings.show_overlays
+        )
+        self.anonymise_action = self._toggle(
+            view, "Anonymise on screen", "anonymise", self.settings.anonymise
+        )
+        self.overlays_action.toggled.connect(self._apply_overlay_flags)
+        self.anonymise_action.toggled.connect(self._apply_overlay_flags)
+        layout_menu = view.addMenu("Layout")
+        group = QActionGroup(self)
+        self.layout_actions = {}
+        for name in LAYOUT_SHAPES:
+            action = self._toggle(layout_menu, name.replace("x", "×"), None, False)
+            group.addAction(action)
+            action.triggered.connect(lambda _=False, n=name: self.set_layout(n))
+            self.layout_actions[name] = action
+
+    def _toggle(self, menu, text: str, command: str | None, checked: bool) -> QAction:
+        action = menu.addAction(text)
+        action.setCheckable(True)
+        action.setChecked(checked)
+        if command:
+            action.setShortcut(shortcuts.key_for(command))
+        return action
+
+    def _build_preset_keys(self) -> None:
+        for number in range(1, MAX_PRESET_KEYS + 1):
+            action = QAction(self)
+            action.setShortcut(QKeySequence(str(number)))
+            action.triggered.connect(lambda _=False, n=number: self.apply_preset(n - 1))
+            self.addAction(action)
+
+    def _build_toolbar(self) -> None:
+        toolbar = self.addToolBar("Viewer")
+        toolbar.setObjectName("viewer_toolbar")
+        for name in ("fit", "actual_size", "rotate", "flip_h", "invert", "auto_window", "cine"):
+            toolbar.addAction(self.actions_by_name[name])
+        self.fps_spin = QSpinBox()
+        self.fps_spin.setRange(1, 60)
+        self.fps_spin.setSuffix(" fps")
+        self.fps_spin.setValue(self.settings.cine_fps)
+        toolbar.addWidget(self.fps_spin)
+
+    def _connect(self) -> None:
+        self.loader.indexReady.connect(self._on_index)
+        self.loader.seriesReady.connect(self._on_first_series)
+        self.loader.thumbnailReady.connect(self.browser.set_thumbnail)
+        self.loader.progress.connect(self._on_progress)
+        self.loader.busyChanged.connect(self._show_progress)
+        self.loader.framesSkipped.connect(self._report_skipped)
+        self.loader.finished.connect(self.loadingFinished.emit)
+        self.loader.failed.connect(lambda m, d: show_error(self, "Loading failed", m, d))
+        self.cancel_button.clicked.connect(self.loader.cancel)
+        self.browser.seriesActivated.connect(lambda key: self.show_series(key))
+        self.grid.activeChanged.connect(self._on_active_changed)
+        for viewport in self.grid.viewports:
+            viewport.imageChanged.connect(
+                lambda k, i, vp=viewport: self._on_image_changed(vp, k, i)
+            )
+            viewport.probed.connect(self._on_probe)
+            viewport.seriesDropped.connect(lambda key, vp=viewport: self.show_series(key, vp))
+        self.fps_spin.valueChanged.connect(self._set_cine_fps)
+        welcome = self.welcome
+        welcome.openFolderRequested.connect(self.choose_folder)
+        welcome.openFilesRequested.connect(self.choose_files)
+        welcome.openSampleRequested.connect(self.open_sample)
+        welcome.openRecentRequested.connect(lambda path: self.open_paths([path]))
+
+    def _apply_settings(self) -> None:
+        self.set_layout(self.settings.layout)
+        self._set_cine_fps(self.settings.cine_fps)
+        self._apply_overlay_flags()
+        self._refresh_recent()
+
+    # --- hooks --------------------------------------------------------------------------------
+
+    def menu(self, name: str):
+        return self._menus[name]
+
+    def add_dock(self, dock, area=Qt.DockWidgetArea.RightDockWidgetArea) -> None:
+        self.addDockWidget(area, dock)
+
+    def add_toolbar(self, toolbar: QToolBar) -> None:
+        self.addToolBar(toolbar)
+
+    def active_viewport(self):
+        return self.grid.active
+
+    def viewports(self):
+        return self.grid.shown()
+
+    def current_series(self):
+        return self.grid.active.series()
+
+    def current_frame_index(self) -> int:
+        return self.grid.active.frame_index()
+
+    def current_modality_frame(self):
+        return self.grid.active.modality_frame()
+
+    def begin_busy(self, token: str) -> None:
+        self._busy.add(token)
+
+    def end_busy(self, token: str) -> None:
+        self._busy.discard(token)
+
+    def is_idle(self) -> bool:
+        return not self.loader.is_busy() and not self._busy
+
+    # --- opening ------------------------------------------------------------------------------
+
+    def choose_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(
+            self,
+            "Open DICOM files",
+            self.settings.last_folder,
+            "DICOM (*.dcm *.zip DICOMDIR *);;All files (*)",
+        )
+        if paths:
+            self.open_paths(paths)
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open folder", self.settings.last_folder)
+        if folder:
+            self.open_paths([folder])
+
+    def open_sample(self) -> None:
+        self.open_paths([str(sample_study_dir())])
+
+    def open_paths(self, paths) -> None:
+        paths = [str(p) for p in paths]
+        if not paths:
+            return
+        for path in paths:
+            self.settings.add_recent(path)
+        first = Path(paths[0])
+        self.settings.last_folder = str(first if first.is_dir() else first.parent)
+        self._refresh_recent()
+        self._series.clear()
+        self.loader.load(paths)
+
+    def show_series(self, key: str, viewport=None) -> None:
+        if self.index is None:
+            return
+        series = self._series.get(key)
+        if series is None:
+            series = self._series[key] = open_series(self.index.find_series(key))
+            self.loader.prefetch(series)
+        self._show_in(viewport or self.grid.active, series)
+
+    def _show_in(self, viewport, series) -> None:
+        self.stack.setCurrentWidget(self.grid)
+        viewport.set_series(series)
+        self.grid.set_active(viewport)
+        self.browser.select_series(series.info.key)
+        self._rebuild_window_menu()
+        self.seriesShown.emit(series)
+
+    def _on_index(self, index) -> None:
+        self.index = index
+        self.browser.set_index(index)
+        self.indexLoaded.emit(index)
+        if index.skipped:
+            self._report_skipped(index.skipped)
+
+    def _on_first_series(self, series) -> None:
+        self._series[series.info.key] = series
+        self._show_in(self.grid.active, series)
+
+    def _report_skipped(self, skipped) -> None:
+        lines = [f"{item.path}: {item.reason}" for item in skipped]
+        message = f"{len(skipped)} file(s) could not be opened and were skipped; the rest is shown."
+        self.skipped_message = show_error(
+            self, "Some files were skipped", message, "\n".join(lines)
+        )
+
+    # --- view commands ------------------------------------------------------------------------
+
+    def set_layout(self, name: str) -> None:
+        self.grid.set_layout(name)
+        self.settings.layout = name
+        self.layout_actions[name].setChecked(True)
+
+    def apply_preset(self, position: int) -> None:
+        viewport = self.active_viewport()
+        choices = window_choices(viewport.series(), viewport.frame_index(), self.settings.presets)
+        if 0 <= position < len(choices):
+            viewport.state.set_window(choices[position][1])
+
+    def toggle_cine(self) -> None:
+        self.active_viewport().toggle_cine()
+
+    def export_png(self, with_overlays: bool) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export view", self.settings.last_folder, "PNG (*.png)"
+        )
+        if path:
+            export_view_png(self.active_viewport(), path, with_overlays)
+
+    def show_shortcuts(self) -> None:
+        shortcuts.ShortcutsDialog(self).exec()
+
+    def show_about(self) -> None:
+        QMessageBox.about(
+            self, "About RadLens", f"<b>RadLens {__version__}</b><p>{RESEARCH_USE_NOTICE}</p>"
+        )
+
+    def _rebuild_window_menu(self) -> None:
+        self.window_menu.clear()
+        choices = window_choices(
+            self.current_series(), self.current_frame_index(), self.settings.presets
+        )
+        for number, (label, window) in enumerate(choices, start=1):
+            key = f"\t{number}" if number <= MAX_PRESET_KEYS else ""
+            action = self.window_menu.addAction(f"{label}{key}")
+            action.triggered.connect(
+                lambda _=False, w=window: self.active_viewport().state.set_window(w)
+            )
+
+    def _apply_overlay_flags(self) -> None:
+        self.settings.show_overlays = self.overlays_action.isChecked()
+        self.settings.anonymise = self.anonymise_action.isChecked()
+        for viewport in self.grid.viewports:
+            viewport.state.set_overlays(self.settings.show_overlays, self.settings.anonymise)
+        self.browser.set_anonymise(self.settings.anonymise)
+
+    def _set_cine_fps(self, fps: int) -> None:
+        self.settings.cine_fps = int(fps)
+        for viewport in self.grid.viewports:
+            viewport.set_cine_fps(fps)
+
+    def _refresh_recent(self) -> None:
+        self.recent_menu.clear()
+        for path in self.settings.recent:
+            action = self.recent_menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
+        self.welcome.set_recent(self.settings.recent)
+
+    # --- feedback -----------------------------------------------------------------------------
+
+    def _on_image_changed(self, viewport, key: str, index: int) -> None:
+        if viewport is self.grid.active:
+            self.imageChanged.emit(key, index)
+
+    def _on_active_changed(self, viewport) -> None:
+        self._rebuild_window_menu()
+        if viewport.series() is not None:
+            self.browser.select_series(viewport.state.series_key)
+            self.imageChanged.emit(viewport.state.series_key, viewport.frame_index())
+
+    def _on_probe(self, probe) -> None:
+        self.probe_label.setText(probe.text() if probe is not None else "")
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{stage} %v/%m")
+
+    def _show_progress(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+
+    # --- Qt events ----------------------------------------------------------------------------
+
+    def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt API
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802 - Qt API
+        paths = [url.toLocalFile() for url in event.mimeData().urls() if QUrl(url).isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
+        self.aboutToClose.emit()
+        for viewport in self.grid.viewports:
+            viewport.toggle_cine(False)
+        self.loader.shutdown()
+        self.settings.window_geometry = bytes(self.saveGeometry().toHex()).decode("ascii")
+        save_settings(self.settings)
+        super().closeEvent(event)
