@@ -108,7 +108,7 @@ def summarise(
         "positives": int(labels.sum()),
         "auc": round(roc_auc(labels, probabilities), 5),
         "auc_ci95": [round(low, 5), round(high, 5)],
-        "threshold": round(float(threshold), 6),
+        "threshold": float(threshold),
         "accuracy": round(point.accuracy, 5),
         "sensitivity": round(point.sensitivity, 5),
         "specificity": round(point.specificity, 5),
@@ -213,8 +213,8 @@ def _update_card(
     raw = card.raw
     raw["output"] = {
         "activation": "sigmoid",
-        "temperature": round(temperature, 6),
-        "bias": round(bias, 6),
+        "temperature": temperature,
+        "bias": bias,
         "calibration": "Platt scaling, p = sigmoid(logit / temperature + bias), fitted (NLL) on "
         "the validation split",
     }
@@ -232,8 +232,6 @@ def _update_card(
     }
     raw.pop("schema_version", None)
     write_card(raw, card.folder)
-    card.temperature = round(temperature, 6)
-    card.bias = round(bias, 6)
 
 
 def write_reference(card: ModelCard, predictions: Predictions, val_data: Path) -> Path:

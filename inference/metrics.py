@@ -60,13 +60,20 @@ def bootstrap_auc_ci(
 
 
 def threshold_for_sensitivity(labels: np.ndarray, scores: np.ndarray, target: float) -> float:
-    """The highest threshold whose sensitivity (score >= threshold) is at least `target`."""
+    """The highest threshold (score >= threshold is positive) with sensitivity >= `target`.
+
+    Any value between the deciding positive's score and the next lower score gives the same
+    operating point; the midpoint is returned so rounding noise cannot flip that case.
+    """
     labels = np.asarray(labels).astype(bool)
-    positives = np.sort(np.asarray(scores, dtype=np.float64)[labels])[::-1]
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = np.sort(scores[labels])[::-1]
     if len(positives) == 0:
         raise ValueError("no positive cases to choose a threshold from")
-    needed = int(np.ceil(target * len(positives) - 1e-9))
-    return float(positives[max(needed, 1) - 1])
+    needed = max(int(np.ceil(target * len(positives) - 1e-9)), 1)
+    deciding = positives[needed - 1]
+    below = scores[scores < deciding]
+    return float((deciding + below.max()) / 2.0) if len(below) else float(deciding)
 
 
 @dataclass(frozen=True)

@@ -202,6 +202,11 @@ class Trainer:
             f"on {self.device}"
         )
 
+    def dataset_loss(self, images: torch.Tensor, labels: np.ndarray) -> float:
+        """Unweighted BCE of the current model on preloaded images (no augmentation)."""
+        logits = predict_logits(self.model, images, self.spec, self.device)
+        return float(np.mean(np.logaddexp(0.0, logits) - labels * logits))
+
     def _optimiser(self, steps_per_epoch: int):
         parameters = [p for p in self.model.parameters() if p.requires_grad]
         optimiser = torch.optim.AdamW(
@@ -220,7 +225,8 @@ class Trainer:
     def run(self) -> Path:
         config = self.config
         config.out.mkdir(parents=True, exist_ok=True)
-        self.load_data()
+        if not hasattr(self, "train_images"):
+            self.load_data()
         steps = math.ceil(len(self.train_images) / config.batch_size)
         self.optimiser, self.scheduler = self._optimiser(steps)
         positives = float(self.train_labels.sum())

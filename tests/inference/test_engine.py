@@ -1,0 +1,103 @@
+"""The engine on real radiographs: probabilities, heatmaps on the image grid, intended use, cache."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from inference.engine import OUTSIDE_INTENDED_USE, AnalysisInput, Analyzer
+from inference.gradcam import GradCam, gradcam_layer
+from inference.networks import build_network
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    from tests.inference.conftest import SHIPPED_MODEL
+
+    if not (SHIPPED_MODEL / "card.json").is_file():
+        pytest.skip("the shipped model is not in resources/models/pneumonia-cxr")
+    return Analyzer(SHIPPED_MODEL, device="cpu")
+
+
+def test_real_radiograph_gives_probability_and_heatmap_on_its_grid(analyzer, radiograph):
+    result = analyzer.analyze(AnalysisInput(pixels=radiograph, source="radiograph"))
+    (finding,) = result.findings
+    assert finding.label == "pneumonia"
+    assert 0.0 <= finding.probability <= 1.0
+    assert finding.positive == (finding.probability >= finding.threshold)
+    heatmap = result.heatmaps["pneumonia"]
+    assert heatmap.shape == radiograph.shape and heatmap.dtype == np.float32
+    assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0 and heatmap.max() > 0.5
+    assert result.model_sha256 == analyzer.card.weights_sha256 and result.device == "cpu"
+    assert {"preprocess", "forward", "gradcam", "total"} <= set(result.timings)
+    assert result.intended_use_ok and result.warnings == ()
+
+
+def test_batch_gives_the_same_probabilities_as_single_images(analyzer, radiograph):
+    flipped = np.ascontiguousarray(radiograph[:, ::-1])
+    items = [AnalysisInput(pixels=radiograph), AnalysisInput(pixels=flipped)]
+    batch = analyzer.analyze_batch(items)
+    singles = [analyzer.analyze(item) for item in items]
+    for b, s in zip(batch, singles, strict=True):
+        assert b.findings[0].probability == pytest.approx(s.findings[0].probability, abs=1e-5)
+
+
+def test_outside_intended_use_is_flagged_and_runs_only_when_forced(analyzer, radiograph):
+    item = AnalysisInput(pixels=radiograph, modality="CT", body_part="HEAD")
+    refused = analyzer.analyze(item)
+    assert not refused.intended_use_ok and refused.findings == ()
+    assert OUTSIDE_INTENDED_USE in refused.warnings[0]
+    forced = analyzer.analyze(item, force=True)
+    assert not forced.intended_use_ok and len(forced.findings) == 1
+    assert OUTSIDE_INTENDED_USE in forced.warnings[0]
+
+
+def test_results_are_cached_per_instance_frame_and_model(analyzer, radiograph):
+    item = AnalysisInput(pixels=radiograph, cache_key=("1.2.3.4", 0))
+    first = analyzer.analyze(item)
+    assert analyzer.analyze(item) is first
+    other_frame = analyzer.analyze(AnalysisInput(pixels=radiograph, cache_key=("1.2.3.4", 1)))
+    assert other_frame is not first
+
+
+def _mid_ranks(values: np.ndarray) -> np.ndarray:
+    """Ranks with ties averaged (Grad-CAM maps have large zero areas after the ReLU)."""
+    flat = values.ravel()
+    _, inverse, counts = np.unique(flat, return_inverse=True, return_counts=True)
+    starts = np.cumsum(counts) - counts
+    return (starts + (counts - 1) / 2.0)[inverse]
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(_mid_ranks(a), _mid_ranks(b))[0, 1])
+
+
+def _small(heatmap: np.ndarray) -> np.ndarray:
+    tensor = torch.from_numpy(np.ascontiguousarray(heatmap, dtype=np.float32))[None, None]
+    return torch.nn.functional.interpolate(tensor, size=(56, 56), mode="area").numpy()[0, 0]
+
+
+def test_gradcam_changes_when_the_weights_are_randomised(analyzer, radiograph):
+    """Model-randomisation sanity check (Adebayo et al. 2018): a map that survives it explains nothing."""
+    item = AnalysisInput(pixels=radiograph)
+    trained = _small(analyzer.analyze(item).heatmaps["pneumonia"])
+    sample = analyzer._prepare(item)
+    batch = ((torch.from_numpy(sample.image) - 0.5) / 0.25)[None, None]
+    correlations = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        card = analyzer.card
+        network = build_network(card.architecture, card.architecture_args).eval()
+        _, maps = GradCam(network, gradcam_layer(network))(batch.clone())
+        random_map = _small(sample.to_source_grid(maps[0, 0].numpy()))
+        correlations.append(_spearman(trained, random_map))
+    assert np.mean(correlations) < 0.5, correlations
+    assert _spearman(trained, trained) == pytest.approx(1.0)
+
+
+def test_unknown_model_is_a_clear_error():
+    from inference.errors import ModelError
+
+    with pytest.raises(ModelError, match="not found"):
+        Analyzer("no-such-model")

@@ -1,0 +1,68 @@
+"""`radlens train` on a small real subset: the loss falls, a loadable model + card is written."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from inference.engine import AnalysisInput, Analyzer
+from inference.training import TrainConfig, Trainer
+from viewer.cli import main
+
+
+def small_config(cxr_dir, out, **overrides) -> TrainConfig:
+    settings = dict(data=cxr_dir, out=out, epochs=2, limit=40, size=64, batch_size=16, lr=3e-3)
+    settings.update(overrides)
+    return TrainConfig(**settings)
+
+
+def test_two_epochs_lower_the_loss_and_write_a_loadable_model(cxr_dir, tmp_path, radiograph):
+    trainer = Trainer(small_config(cxr_dir, tmp_path / "model"), log=lambda _line: None)
+    trainer.load_data()
+    labels = trainer.train_set.labels.astype(np.float64)
+    before = trainer.dataset_loss(trainer.train_images, labels)
+    out = trainer.run()
+    after = trainer.dataset_loss(trainer.train_images, labels)
+    assert after < before
+    assert len(trainer.history) == 2
+    card = json.loads((out / "card.json").read_text())
+    assert card["labels"] == ["pneumonia"] and card["input"]["size"] == 64
+    assert 0.0 < card["thresholds"]["pneumonia"]["value"] < 1.0
+    result = Analyzer(out, device="cpu").analyze(AnalysisInput(pixels=radiograph))
+    assert 0.0 <= result.findings[0].probability <= 1.0
+    assert result.heatmaps["pneumonia"].shape == radiograph.shape
+
+
+def test_training_resumes_from_its_checkpoint(cxr_dir, tmp_path):
+    out = tmp_path / "model"
+    Trainer(small_config(cxr_dir, out, epochs=1), log=lambda _line: None).run()
+    lines: list[str] = []
+    resumed = Trainer(small_config(cxr_dir, out, epochs=2, resume=True), log=lines.append)
+    resumed.run()
+    assert any(line.startswith("resumed after epoch 1") for line in lines)
+    assert [h["epoch"] for h in resumed.history] == [1, 2]
+
+
+def test_train_cli_reports_a_bad_dataset_without_a_traceback(tmp_path, capsys):
+    (tmp_path / "train" / "ONLY").mkdir(parents=True)
+    (tmp_path / "val").mkdir()
+    status = main(
+        ["train", "--data", str(tmp_path), "--out", str(tmp_path / "out"), "--epochs", "1"]
+    )
+    assert status == 2
+    assert "expected exactly two label folders" in capsys.readouterr().err
+
+
+@pytest.mark.cuda
+def test_training_step_on_cuda(cxr_dir, tmp_path):
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    trainer = Trainer(
+        small_config(cxr_dir, tmp_path / "m", epochs=1, device="cuda"), log=lambda _l: None
+    )
+    trainer.run()
+    assert trainer.device.type == "cuda"

@@ -1,0 +1,239 @@
+"""`radlens analyze`: run the AI model on DICOM files/folders or PNG/JPEG images (research use only).
+
+DICOM goes through the core (index → series → modality values, the file's own VOI); PNG/JPEG are
+taken as already-windowed grey values, like the training data. Images are analysed in batches;
+one that fails is reported with its reason and the others still run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+RASTER_SUFFIXES = {".png", ".jpg", ".jpeg"}
+
+
+@dataclass
+class Job:
+    """One image to analyse: where it came from and how to decode it (lazily)."""
+
+    path: str
+    frame: int | None
+    load: Callable[[], object]  # -> inference.types.AnalysisInput
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "analyze",
+        help="AI analysis of radiographs (research use only, not for diagnosis)",
+        description=__doc__,
+    )
+    parser.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    parser.add_argument("--model", default=None, help="model id or card path (default: shipped)")
+    parser.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda", "mps"])
+    parser.add_argument(
+        "--json", action="store_true", help="print a JSON list, one object per image"
+    )
+    parser.add_argument(
+        "--heatmaps", type=Path, metavar="DIR", help="write NPY + PNG overlays here"
+    )
+    parser.add_argument("--force", action="store_true", help="run even outside the intended use")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from inference.errors import InferenceError
+
+    try:
+        analyzer = _analyzer(args)
+    except InferenceError as exc:
+        print(f"radlens analyze: {exc}", file=sys.stderr)
+        return 2
+    jobs, entries = collect_jobs(args.paths)
+    for chunk in _chunks(jobs, max(1, args.batch_size)):
+        entries += analyze_chunk(analyzer, chunk, args)
+    _print(entries, args.json)
+    return 1 if any("error" in e for e in entries) else 0
+
+
+def _analyzer(args: argparse.Namespace):
+    from inference.engine import Analyzer
+
+    return Analyzer(args.model, device=args.device)
+
+
+def collect_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
+    """Raster files directly; everything else through the DICOM index. Returns (jobs, errors)."""
+    rasters, others, errors = [], [], []
+    for path in paths:
+        if not path.exists():
+            errors.append({"path": str(path), "error": "no such file or folder"})
+        elif path.is_file() and path.suffix.lower() in RASTER_SUFFIXES:
+            rasters.append(path)
+        else:
+            others.append(path)
+            if path.is_dir():
+                rasters += sorted(p for p in path.rglob("*") if p.suffix.lower() in RASTER_SUFFIXES)
+    jobs = [Job(str(p), None, _raster_loader(p)) for p in rasters]
+    if others:
+        dicom_jobs, skipped = _dicom_jobs(others)
+        jobs += dicom_jobs
+        errors += [s for s in skipped if Path(s["path"]).suffix.lower() not in RASTER_SUFFIXES]
+    return jobs, errors
+
+
+def _raster_loader(path: Path) -> Callable[[], object]:
+    def load():
+        from inference.evaluation import load_input
+
+        return load_input(path)
+
+    return load
+
+
+def _dicom_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
+    from viewer.core.index import build_index
+
+    index = build_index(paths)
+    skipped = [{"path": s.path, "error": s.reason} for s in index.skipped]
+    jobs = []
+    for info in index.all_series():
+        multi = len(info.frames) > 1
+        for i, frame in enumerate(info.frames):
+            jobs.append(
+                Job(frame.path, frame.frame_index if multi else None, _frame_loader(info, i))
+            )
+    return jobs, skipped
+
+
+def _frame_loader(info, index: int) -> Callable[[], object]:
+    def load():
+        from viewer.core.analysis_input import frame_analysis_input
+        from viewer.core.series import open_series
+
+        return frame_analysis_input(open_series(info), index)
+
+    return load
+
+
+def _chunks(items: list, size: int) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def analyze_chunk(analyzer, jobs: list[Job], args: argparse.Namespace) -> list[dict]:
+    """Decode, analyse as one batch, fall back to one by one if the batch fails."""
+    decoded, entries = [], {}
+    for position, job in enumerate(jobs):
+        started = time.perf_counter()
+        try:
+            decoded.append((position, job, job.load(), time.perf_counter() - started))
+        except Exception as exc:  # noqa: BLE001 - any decode failure is reported per file
+            entries[position] = _error(job, exc)
+    results = _analyze_all(analyzer, decoded, args.force)
+    for (position, job, item, seconds), result in zip(decoded, results, strict=True):
+        entries[position] = (
+            _entry(job, item, result, seconds, args.heatmaps, analyzer)
+            if not isinstance(result, Exception)
+            else _error(job, result)
+        )
+    return [entries[i] for i in sorted(entries)]
+
+
+def _analyze_all(analyzer, decoded: list, force: bool) -> list:
+    from inference.errors import InferenceError
+
+    items = [d[2] for d in decoded]
+    try:
+        return analyzer.analyze_batch(items, force=force) if items else []
+    except (InferenceError, ValueError, RuntimeError):
+        pass
+    results = []
+    for item in items:
+        try:
+            results.append(analyzer.analyze(item, force=force))
+        except (InferenceError, ValueError, RuntimeError) as exc:
+            results.append(exc)
+    return results
+
+
+def _entry(job: Job, item, result, decode_s: float, heatmap_dir, analyzer) -> dict:
+    from inference.engine import with_decode_time
+
+    result = with_decode_time(result, decode_s)
+    entry = {"path": job.path}
+    if job.frame is not None:
+        entry["frame"] = job.frame
+    entry.update(
+        findings=[
+            {
+                "label": f.label,
+                "probability": f.probability,
+                "threshold": f.threshold,
+                "positive": f.positive,
+            }
+            for f in result.findings
+        ],
+        model={
+            "name": result.model_name,
+            "version": result.model_version,
+            "sha256": result.model_sha256,
+        },
+        device=result.device,
+        timings=result.timings,
+        warnings=list(result.warnings),
+        intended_use_ok=result.intended_use_ok,
+    )
+    if heatmap_dir is not None and result.heatmaps:
+        entry["heatmaps"] = _write_heatmaps(heatmap_dir, job, item, result, analyzer)
+    return entry
+
+
+def _write_heatmaps(out_dir: Path, job: Job, item, result, analyzer) -> dict:
+    from inference.heatmap_io import unit_image, write_heatmap
+
+    grey = unit_image(item.pixels, analyzer.spec, item.photometric, item.window)
+    stem = Path(job.path).stem + (f"_f{job.frame}" if job.frame is not None else "")
+    return {
+        label: write_heatmap(out_dir, stem, label, grey, heat)
+        for label, heat in result.heatmaps.items()
+    }
+
+
+def _error(job: Job, exc: Exception) -> dict:
+    entry = {"path": job.path, "error": _reason(job, exc)}
+    if job.frame is not None:
+        entry["frame"] = job.frame
+    return entry
+
+
+def _reason(job: Job, exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    name = Path(job.path).name
+    return text[len(name) + 2 :] if text.startswith(f"{name}: ") else text
+
+
+def _print(entries: list[dict], as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(entries, indent=2))
+        return
+    for entry in entries:
+        where = entry["path"] + (f" [frame {entry['frame']}]" if "frame" in entry else "")
+        if "error" in entry:
+            print(f"{where}: error: {entry['error']}")
+            continue
+        findings = ", ".join(
+            f"{f['label']} {f['probability']:.3f} (threshold {f['threshold']:.3f})"
+            f"{' POSITIVE' if f['positive'] else ''}"
+            for f in entry["findings"]
+        )
+        warnings = "".join(f"\n  warning: {w}" for w in entry["warnings"])
+        print(
+            f"{where}: {findings or 'not analysed'}  [{entry['timings'].get('total', 0):.2f} s]{warnings}"
+        )
