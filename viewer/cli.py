@@ -15,6 +15,9 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "viewer.commands.report",
     "viewer.commands.export_dicom",
     "viewer.commands.selftest",
+    "viewer.commands.analyze",
+    "viewer.commands.evaluate",
+    "viewer.commands.models",
 )
 
 
