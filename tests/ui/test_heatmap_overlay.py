@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import math
+import time
+
 import numpy as np
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QPointF
 from PySide6.QtGui import QTransform
 
-from viewer.ui.heatmap_overlay import HeatmapOverlay, colour_bar_pixmap, heatmap_lut
+from viewer.ui.heatmap_overlay import (
+    CONTOUR_GRID,
+    HeatmapOverlay,
+    colour_bar_pixmap,
+    heatmap_lut,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -133,3 +141,25 @@ def test_lut_alpha_rises_and_colour_bar_paints(qtbot):
     top = pixmap.toImage().pixelColor(5, 1)
     bottom = pixmap.toImage().pixelColor(5, 48)
     assert top.lightness() > bottom.lightness()
+
+
+def test_contour_of_a_large_heatmap_is_traced_fast_and_in_place(scene, qtbot):
+    view, box, image_item, overlay = scene
+    rows, cols = 1152, 1422  # a full-resolution radiograph grid
+    image_item.setImage(np.zeros((rows, cols), dtype=np.float32))
+    block = np.zeros((rows, cols), dtype=np.float32)
+    block[300:600, 400:1000] = 1.0  # pixels covering x in [400, 1000], y in [300, 600]
+    overlay.set_contour(True, level=0.5)
+    started = time.perf_counter()
+    overlay.set_heatmap(block)
+    overlay.contour_item.generatePath()
+    view.grab()
+    assert time.perf_counter() - started < 0.5
+    drawn = overlay.contour_item.mapRectToParent(overlay.contour_item.path.boundingRect())
+    step = math.ceil(max(rows, cols) / CONTOUR_GRID)
+    assert drawn.left() == pytest.approx(400, abs=step) and drawn.right() == pytest.approx(
+        1000, abs=step
+    )
+    assert drawn.top() == pytest.approx(300, abs=step) and drawn.bottom() == pytest.approx(
+        600, abs=step
+    )

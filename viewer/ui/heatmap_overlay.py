@@ -6,16 +6,19 @@ flip move both exactly together; no second transform has to be kept in step.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPixmap
+from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPixmap, QTransform
 
 HEATMAP_COLORMAP = "inferno"
 LUT_SIZE = 256
 DEFAULT_OPACITY = 0.5
 DEFAULT_CONTOUR_LEVEL = 0.5
 HEATMAP_Z = 10  # above the image, below measurement ROIs
+CONTOUR_GRID = 256  # the iso-contour is traced on at most this many samples per side
 
 
 def heatmap_lut(name: str = HEATMAP_COLORMAP, size: int = LUT_SIZE) -> np.ndarray:
@@ -90,7 +93,7 @@ class HeatmapOverlay(QObject):
         self._check_grid(heatmap)
         self._heatmap, self._label = heatmap, label
         self._item.setImage(heatmap, levels=(0.0, 1.0), autoLevels=False)
-        self._contour.setData(heatmap)
+        self._set_contour_data(heatmap)
         self._update_visibility()
         self.changed.emit()
 
@@ -119,6 +122,12 @@ class HeatmapOverlay(QObject):
             self._contour.setLevel(float(level))
         self._contour.setVisible(bool(enabled))
 
+    def _set_contour_data(self, heatmap: np.ndarray) -> None:
+        """Trace on a subsampled grid (heatmaps are smooth; tracing full size stalls the UI)."""
+        step = max(1, math.ceil(max(heatmap.shape) / CONTOUR_GRID))
+        self._contour.setData(heatmap[::step, ::step])
+        self._contour.setTransform(contour_transform(step))
+
     def has_heatmap(self) -> bool:
         return self._heatmap.size > 0
 
@@ -134,6 +143,12 @@ class HeatmapOverlay(QObject):
             raise ValueError(
                 f"heatmap grid {heatmap.shape} does not match the image on screen {grid}"
             )
+
+
+def contour_transform(step: int) -> QTransform:
+    """Maps the subsampled grid back: sample j sits at j + 0.5 there, at j * step + 0.5 here."""
+    offset = 0.5 - 0.5 * step
+    return QTransform().translate(offset, offset).scale(step, step)
 
 
 def image_grid(image_item: pg.ImageItem | None) -> tuple[int, int] | None:
