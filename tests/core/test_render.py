@@ -105,3 +105,38 @@ def test_integer_lookup_path_equals_direct_computation(dtype):
             via_table = render_array(values, window, photometric)
             direct = render_array(values.astype(np.float64), window, photometric)
             np.testing.assert_array_equal(via_table, direct)
+
+
+def test_render_frame_on_a_real_series_matches_pydicom(ct_phantom_dir):
+    from viewer.core.index import build_index
+    from viewer.core.render import render_frame
+    from viewer.core.series import open_series
+
+    (info,) = [s for s in build_index([ct_phantom_dir]).all_series() if s.frames]
+    series = open_series(info)
+    for i in (0, len(series) // 2):
+        ds = pydicom.dcmread(info.frames[i].path)
+        np.testing.assert_array_equal(render_frame(series, i), _pydicom_display(ds))
+        inverted = render_frame(series, i, invert=True)
+        np.testing.assert_array_equal(inverted.astype(int), 255 - _pydicom_display(ds).astype(int))
+
+
+def test_render_frame_of_an_enhanced_multiframe_uses_its_per_frame_window(enhanced_mr_dir):
+    from viewer.core.index import build_index
+    from viewer.core.render import render_frame
+    from viewer.core.series import open_series
+
+    path = enhanced_mr_dir / "Philips" / "IM_0027_fMAP.dcm"
+    info = next(s for s in build_index([path]).all_series() if s.frames)
+    series = open_series(info)
+    ds = pydicom.dcmread(path)
+    i = 10
+    groups = ds.PerFrameFunctionalGroupsSequence[info.frames[i].frame_index]
+    rescale = groups.PixelValueTransformationSequence[0]
+    voi = groups.FrameVOILUTSequence[0]
+    values = ds.pixel_array[info.frames[i].frame_index] * float(rescale.RescaleSlope) + float(
+        rescale.RescaleIntercept
+    )
+    center, width = float(voi.WindowCenter) - 0.5, float(voi.WindowWidth) - 1  # C.11.2.1.2.1
+    expected = np.floor(np.clip((values - center) / width + 0.5, 0, 1) * 255 + 0.5)
+    np.testing.assert_array_equal(render_frame(series, i), expected.astype(np.uint8))

@@ -127,3 +127,20 @@ def test_write_is_atomic_and_leaves_no_temp_files(tmp_path):
     status, _ = _render(tmp_path, get_testdata_file("MR_small.dcm"))
     assert status == 0
     assert sorted(os.listdir(tmp_path)) == ["out.png"]
+
+
+def test_full_preset_leaves_pixel_padding_out(tmp_path):
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))  # int16 CT, intercept -1024
+    stored = ds.pixel_array.copy()
+    stored[:, :20] = -2000  # a padded border, as scanners write outside the field of view
+    ds.PixelData = stored.tobytes()
+    ds.add_new("PixelPaddingValue", "SS", -2000)
+    path = tmp_path / "padded.dcm"
+    ds.save_as(path)
+    status, png = _render(tmp_path, str(path), "--preset", "full")
+    assert status == 0
+    values = apply_modality_lut(stored, ds)
+    kept = values[:, 20:]
+    expected = _quantise((values - kept.min()) / (kept.max() - kept.min()))
+    np.testing.assert_array_equal(png, expected)
+    assert png[:, :20].max() == 0 and png[:, 20:].max() == 255
