@@ -6,6 +6,8 @@ The engine (and torch) is imported only when an analysis is asked for.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,10 +31,10 @@ PREFERRED_MODALITIES = ("DX", "CR")
 
 @dataclass
 class Analysis:
-    """A model's result for one frame, with the card it came from."""
+    """A model's result for one frame, with the summary of the card it came from."""
 
     result: Any  # inference.engine.AnalysisResult
-    card: Any  # inference.model_card.ModelCard
+    card_summary: Mapping[str, Any]  # ModelCard.summary()
 
 
 def pick_series(index: Any, key: str | None = None) -> Any:
@@ -80,19 +82,27 @@ def analyze_frame(
 
     analyzer = Analyzer(model=model, device=device)
     result = analyzer.analyze(AnalysisInput(**analysis_fields(series, frame)), force=True)
-    return Analysis(result=result, card=analyzer.card)
+    return Analysis(result=result, card_summary=analyzer.card.summary())
 
 
-def card_for_result(result: Any, model: str | None = None) -> Any:
-    """The `ModelCard` that produced `result` (matched by the weights' sha256)."""
+def card_summary_for(result: Any, model: str | None = None) -> dict[str, Any]:
+    """The summary of the card that produced `result` (matched by the weights' sha256); when
+    that card cannot be found, what the result itself says about its model."""
+    from inference.errors import InferenceError
     from inference.registry import find_model, list_models
 
-    cards = [find_model(model)] if model else []
-    cards += list_models()[0]
+    cards = list_models()[0]
+    if model:
+        with contextlib.suppress(InferenceError):
+            cards.insert(0, find_model(model))
     for card in cards:
         if card.weights_sha256 == result.model_sha256:
-            return card
-    raise RadLensError(f"the card of model {result.model_name!r} was not found")
+            return card.summary()
+    return {
+        "name": result.model_name,
+        "version": result.model_version,
+        "sha256": result.model_sha256,
+    }
 
 
 def window_caption(window: Any) -> str:
@@ -157,7 +167,7 @@ def compose_report(
         series.info.study,
         [frame_key_image(series, frame, window, result, display)],
         result,
-        analysis.card.summary() if analysis else None,
+        analysis.card_summary if analysis else None,
         frame_measurements(series, frame),
         impression,
         anonymize=anonymize,

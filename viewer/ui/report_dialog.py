@@ -52,16 +52,17 @@ class ShownImage:
     window: Any = None
     display: Any = None
     result: Any = None
+    model: str | None = None  # the model setting (id or folder) that produced `result`
 
 
 def export_report(image: ShownImage, choices: ReportChoices) -> list[Path]:
     """Write the PDF (and the DICOM objects if chosen); returns the files written."""
-    from viewer.report.compose import Analysis, card_for_result, compose_report, export_dicom
+    from viewer.report.compose import Analysis, card_summary_for, compose_report, export_dicom
     from viewer.report.pdf import write_pdf
 
     analysis = None
     if image.result is not None:
-        analysis = Analysis(image.result, card_for_result(image.result))
+        analysis = Analysis(image.result, card_summary_for(image.result, image.model))
     data = compose_report(
         image.series,
         image.frame,
@@ -170,6 +171,7 @@ def shown_image(main_window) -> ShownImage | None:
         window=getattr(viewport.state, "window", None),
         display=viewport.displayed_image(),
         result=result if result is not None and result.findings else None,
+        model=getattr(main_window.settings, "model_name", None) or None,
     )
 
 

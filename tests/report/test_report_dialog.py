@@ -1,0 +1,91 @@
+"""File → Export report… in the real main window, on the bundled sample study (offscreen Qt)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PySide6.QtWidgets import QMessageBox
+
+from tests.report.conftest import pdf_text
+from tests.ui.conftest import load, main_window  # noqa: F401 - the fixture is used by name
+from tests.ui.test_ai_worker import analysis_model_dir
+from viewer.core.voi import Window
+from viewer.paths import sample_study_dir
+from viewer.ui.ai_controller import install_ai
+from viewer.ui.inference_worker import default_analyzer_factory
+from viewer.ui.report_dialog import install_report_action, open_report_dialog
+
+pytestmark = pytest.mark.gui
+RESULT_TIMEOUT_MS = 120_000
+CUSTOM_WINDOW = Window(center=90.0, width=120.0)
+
+
+@pytest.fixture
+def shown_radiograph(qtbot, main_window, tmp_path_factory, cxr_dir):  # noqa: F811
+    """The window with AI assist and the report action, a radiograph on screen, analysed."""
+    model_dir = analysis_model_dir(tmp_path_factory, cxr_dir)
+    installed = install_ai(main_window, default_analyzer_factory(str(model_dir), "cpu"))
+    install_report_action(main_window)
+    main_window.auto_run_ai = True
+    with qtbot.waitSignal(installed.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
+        load(qtbot, main_window, [sample_study_dir()])
+        dx = [s.key for s in main_window.index.all_series() if s.modality == "DX"]
+        main_window.show_series(dx[0])
+    main_window.active_viewport().state.set_window(CUSTOM_WINDOW)
+    return main_window, installed.controller.shown_result()
+
+
+def export(qtbot, dialog) -> None:
+    with qtbot.waitSignal(dialog.accepted, timeout=60_000):
+        dialog.export()
+
+
+def test_action_is_in_the_file_menu(shown_radiograph):
+    window, _ = shown_radiograph
+    assert window.report_action in window.menu("File").actions()
+
+
+def test_report_shows_the_displayed_image_and_the_shown_result(qtbot, shown_radiograph, tmp_path):
+    window, result = shown_radiograph
+    dialog = open_report_dialog(window)
+    dialog.out.setText(str(tmp_path / "gui.pdf"))
+    dialog.impression.setPlainText("Impression typed in the dialog.")
+    dialog.paper.setCurrentText("Letter")
+    dialog.dicom.setChecked(True)
+    export(qtbot, dialog)
+    text = " ".join(pdf_text(tmp_path / "gui.pdf").split())
+    for finding in result.findings:
+        assert f"{finding.label} {finding.probability:.3f}" in text
+    assert "Impression typed in the dialog." in text and "W 120 / C 90" in text
+    assert "RADLENS, DEMO" in text
+    assert len(list((tmp_path / "gui-dicom").glob("*.dcm"))) == 2
+    on_screen = window.active_viewport().displayed_image()
+    assert np.array_equal(dialog.image.display, on_screen)
+
+
+def test_anonymise_checkbox(qtbot, shown_radiograph, tmp_path):
+    window, _ = shown_radiograph
+    dialog = open_report_dialog(window)
+    dialog.out.setText(str(tmp_path / "anon.pdf"))
+    dialog.anonymize.setChecked(True)
+    export(qtbot, dialog)
+    text = pdf_text(tmp_path / "anon.pdf")
+    assert "RADLENS" not in text and "DEMO-0001" not in text and "Anonymised report" in text
+
+
+@pytest.mark.parametrize(
+    ("answer", "replaced"),
+    [(QMessageBox.StandardButton.No, False), (QMessageBox.StandardButton.Yes, True)],
+)
+def test_asks_before_overwriting(qtbot, shown_radiograph, tmp_path, monkeypatch, answer, replaced):
+    window, _ = shown_radiograph
+    target = tmp_path / "existing.pdf"
+    target.write_bytes(b"keep me")
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args) or answer)
+    dialog = open_report_dialog(window)
+    dialog.out.setText(str(target))
+    dialog.export()
+    assert asked, "no question before replacing the file"
+    assert target.read_bytes().startswith(b"%PDF-") is replaced
+    assert dialog.result() == (1 if replaced else 0)
