@@ -11,8 +11,10 @@ import struct
 import warnings
 
 import numpy as np
+import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
@@ -88,17 +90,24 @@ def read_raw_frame(ref, fmt: PixelFormat, rows: int, columns: int) -> np.ndarray
         return out if read_raw_into(fp, ref, fmt, out) else None
 
 
-def decode_with_pydicom(path: str, frame_index: int, header: Dataset | None = None) -> np.ndarray:
+def decode_with_pydicom(
+    path: str, frame_index: int, header: Dataset | None = None, syntax: str = ""
+) -> np.ndarray:
     """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        values = pixel_array(path, index=frame_index)
+        values = pixel_array(_pixel_source(path, syntax), index=frame_index)
     photometric = str((header or {}).get("PhotometricInterpretation", "")).upper()
     if photometric == "PALETTE COLOR" and header is not None:
         return to_uint8(apply_color_lut(values, header))
     if values.ndim == 3:
         return to_uint8(values)
-    return values
+    return values.astype(values.dtype.newbyteorder("="), copy=False)
+
+
+def _pixel_source(path: str, syntax: str):
+    """pydicom decodes straight from the path, except deflated files (whole dataset needed)."""
+    return pydicom.dcmread(path) if syntax == DeflatedExplicitVRLittleEndian else path
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -110,12 +119,18 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return (rgb.astype(np.float64) * (255.0 / (2**bits - 1))).round().astype(np.uint8)
 
 
-def read_stored_frame(ref, fmt: PixelFormat | None, rows: int, columns: int, header=None):
-    """Stored values of one frame; DicomReadError names the file and the reason."""
+def read_stored_frame(
+    ref, fmt: PixelFormat | None, rows: int, columns: int, header=None, raw: bool = True
+) -> np.ndarray:
+    """Stored values of one frame; DicomReadError names the file and the reason.
+
+    `raw=False` skips the direct-read attempt (the caller already tried it).
+    """
     try:
-        values = read_raw_frame(ref, fmt, rows, columns) if fmt else None
+        values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:
-            values = decode_with_pydicom(ref.path, ref.frame_index, header)
+            syntax = fmt.transfer_syntax if fmt else ""
+            values = decode_with_pydicom(ref.path, ref.frame_index, header, syntax)
     except DicomReadError:
         raise
     except Exception as exc:  # noqa: BLE001 - decoder plugins raise anything

@@ -158,20 +158,21 @@ class DecodeJob:
 
     rows: int
     columns: int
+    pixel_format: PixelFormat | None
     needs_header: bool  # palette colour or a Modality LUT Sequence
     as_float: bool
 
     @classmethod
     def of(cls, info: SeriesInfo, as_float: bool) -> DecodeJob:
         needs_header = info.photometric == "PALETTE COLOR" or info.has_modality_lut_sequence
-        return cls(info.rows, info.columns, needs_header, as_float)
+        return cls(info.rows, info.columns, info.pixel_format, needs_header, as_float)
 
 
 def decode_one(job: DecodeJob, ref: FrameRef):
     """(values, "") or (None, reason) for one frame, through pydicom."""
     try:
         header = read_header(ref.path) if job.needs_header else None
-        stored = read_stored_frame(ref, None, job.rows, job.columns, header)
+        stored = read_stored_frame(ref, job.pixel_format, job.rows, job.columns, header, raw=False)
         return to_modality(stored, ref.rescale, job.as_float, header), ""
     except DicomReadError as exc:
         return None, exc.reason

@@ -16,7 +16,12 @@ from dataclasses import dataclass, field, replace
 import pydicom
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+from pydicom.uid import (
+    UID,
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+)
 
 PIXEL_TAGS = {
     0x7FE00010: "PixelData",
@@ -99,9 +104,12 @@ def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile:
 
 
 def short_error(exc: BaseException) -> str:
-    """`Type: first line of message`, bounded so a corrupt file cannot flood the report."""
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:160]}" if text else type(exc).__name__
+    """`Type: message` on one line, bounded so a corrupt file cannot flood the report."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    text = "; ".join(lines)
+    if len(text) > 300:
+        text = text[:297] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 class _Skip(Exception):
@@ -136,12 +144,24 @@ def _read_header(fp) -> tuple[Dataset, tuple[int, int, int] | None]:
         try:
             ds = pydicom.dcmread(fp, stop_before_pixels=True)
         except InvalidDicomError:
-            raise _Skip("not a DICOM file (no 'DICM' marker after the preamble)") from None
-    if "TransferSyntaxUID" not in ds.file_meta:
-        raise _Skip("DICOM file meta information has no Transfer Syntax UID")
-    if ds.file_meta.TransferSyntaxUID == DeflatedExplicitVRLittleEndian:
+            ds = _read_without_preamble(fp)
+    if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
         return ds, _deflated_pixel_peek(fp)
     return ds, peek_pixel_element(fp, ds)
+
+
+def _read_without_preamble(fp) -> Dataset:
+    """Old files without preamble/meta: accept only if they start with a group 0008 element."""
+    fp.seek(0)
+    if fp.read(2) != b"\x08\x00":
+        raise _Skip("not a DICOM file (no 'DICM' marker after the preamble)")
+    fp.seek(0)
+    ds = pydicom.dcmread(fp, stop_before_pixels=True, force=True)
+    implicit, little = ds.original_encoding
+    if not little or "SOPClassUID" not in ds:
+        raise _Skip("not a DICOM file (no 'DICM' marker after the preamble)")
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
+    return ds
 
 
 def peek_pixel_element(fp, ds: Dataset) -> tuple[int, int, int] | None:
@@ -249,7 +269,10 @@ def number_of_frames(ds: Dataset) -> int:
 
 
 def expected_pixel_bytes(fmt: PixelFormat, rows: int, columns: int, frames: int) -> int:
-    bits = rows * columns * fmt.samples_per_pixel * frames * fmt.bits_allocated
+    samples = fmt.samples_per_pixel
+    if fmt.photometric == "YBR_FULL_422" and samples == 3:
+        samples = 2  # native 4:2:2 stores two samples per pixel (PS3.3 C.7.6.3.1.2)
+    bits = rows * columns * samples * frames * fmt.bits_allocated
     return (bits + 7) // 8
 
 
@@ -265,7 +288,7 @@ def check_pixel_length(
     if length == UNDEFINED_LENGTH:
         raise _Skip("native pixel data with undefined length")
     expected = expected_pixel_bytes(fmt, rows, columns, frames)
-    if length < expected:
+    if not expected <= length <= expected + 1:  # one byte of padding to even length
         raise _Skip(
             f"pixel data length {length} bytes does not match Rows×Columns×Samples×Frames×Bits "
             f"(expected {expected})"
@@ -274,8 +297,6 @@ def check_pixel_length(
         raise _Skip(
             f"file truncated: pixel data needs {expected} bytes, only {file_size - offset} present"
         )
-    if length > expected + 1:
-        return [f"pixel data has {length - expected} extra bytes after the image (ignored)"]
     return []
 
 
