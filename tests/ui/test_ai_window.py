@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import shutil
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
 
+from inference.registry import find_model
 from tests.ui.conftest import load
-from tests.ui.test_ai_worker import analysis_model_dir
-from viewer.paths import sample_study_dir
-from viewer.ui.ai_controller import install_ai
+from tests.ui.test_ai_worker import analysis_model_dir, trained_model_dir
+from viewer import RESEARCH_USE_NOTICE
+from viewer.paths import sample_study_dir, user_models_dir
+from viewer.ui.ai_controller import install_ai, model_card_text
 from viewer.ui.inference_worker import default_analyzer_factory
 from viewer.ui.measurement_tools import install_tools
 
@@ -119,3 +123,22 @@ def test_tools_measure_mm_and_browse_tags_in_the_window(qtbot, main_window, ct_p
     qtbot.waitUntil(lambda: dock.browser.tree.topLevelItemCount() > 0, timeout=5000)
     dock.browser.search.setText("PixelSpacing")
     assert dock.browser.visible_tags() == ["(0028,0030)"]
+
+
+def test_model_menu_switches_to_a_user_model_and_reanalyses(
+    qtbot, ai_window, tmp_path_factory, cxr_dir
+):
+    window, installed = ai_window
+    tiny = trained_model_dir(tmp_path_factory, cxr_dir)
+    shutil.copytree(tiny, user_models_dir() / tiny.name)
+    load(qtbot, window, [sample_study_dir()])
+    window.show_series(_dx_keys(window)[0])
+    installed.rebuild_model_menu()
+    entries = {a.text(): a for a in installed.model_menu.actions() if a.isEnabled()}
+    assert "Tiny CXR test model 1.0.0" in entries
+    with qtbot.waitSignal(installed.controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:
+        entries["Tiny CXR test model 1.0.0"].trigger()
+    assert window.settings.model_name == "tiny-cxr"
+    assert shown.args[0].model_name == "Tiny CXR test model"
+    text = model_card_text(find_model("tiny-cxr"))
+    assert "Intended use: test model" in text and RESEARCH_USE_NOTICE in text

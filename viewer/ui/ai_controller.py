@@ -16,10 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QDockWidget, QToolBar
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtWidgets import QDockWidget, QMessageBox, QToolBar
 
+from inference.errors import InferenceError
+from inference.registry import DEFAULT_MODEL, find_model, list_models, shipped_models_dir
 from inference.types import AnalysisInput
+from viewer import RESEARCH_USE_NOTICE
 from viewer.core.analysis_input import frame_analysis_input
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
@@ -131,6 +134,13 @@ class AiController(QObject):
 
     def cancel(self) -> None:
         self.runner.cancel_all()
+
+    def set_analyzer_factory(self, analyzer_factory) -> None:
+        """Another model: forget every result of the old one and redo the image on screen."""
+        self.runner.set_analyzer_factory(analyzer_factory)
+        self._results.clear()
+        image, self._image = self._image, None
+        self.set_image(image)
 
     def show_heatmap(self, label: str) -> None:
         """Show one finding's heatmap (on the image it was computed for only)."""
@@ -245,6 +255,62 @@ class AiInstallation(QObject):
         self.controller.shutdown()
         self.main_window.end_busy(BUSY_TOKEN)
 
+    def selected_model(self) -> str:
+        return self.main_window.settings.model_name or DEFAULT_MODEL
+
+    def select_model(self, model_id: str) -> None:
+        if model_id == self.selected_model():
+            return
+        settings = self.main_window.settings
+        settings.model_name = model_id
+        factory = default_analyzer_factory(model_id, settings.device or "auto")
+        self.controller.set_analyzer_factory(factory)
+
+    def rebuild_model_menu(self) -> None:
+        """AI → Model: one checkable entry per model the registry finds, problems greyed out."""
+        menu = self.model_menu
+        menu.clear()
+        cards, problems = list_models()
+        group = QActionGroup(menu)
+        for card in cards:
+            action = menu.addAction(f"{card.name} {card.version}")
+            action.setCheckable(True)
+            action.setChecked(card.id == self.selected_model())
+            action.triggered.connect(lambda _=False, i=card.id: self.select_model(i))
+            group.addAction(action)
+        for text in problems or ([] if cards else [f"No models found in {shipped_models_dir()}"]):
+            menu.addAction(text).setEnabled(False)
+
+    def show_model_card(self) -> None:
+        try:
+            card = find_model(self.selected_model())
+        except InferenceError as exc:
+            QMessageBox.warning(self.main_window, "Model", str(exc))
+            return
+        QMessageBox.information(self.main_window, "About the model", model_card_text(card))
+
+
+def model_card_text(card) -> str:
+    """What a user should know before trusting the output: from the model card, verbatim."""
+    summary = card.summary()
+    metrics = ", ".join(f"{k} {v}" for k, v in summary["validation_metrics"].items())
+    thresholds = ", ".join(f"{k} {v:.3f}" for k, v in summary["thresholds"].items())
+    lines = [
+        f"{summary['name']} {summary['version']} ({summary['id']})",
+        f"Task: {summary['task']}",
+        f"Intended use: {summary['intended_use'] or 'not stated'}",
+        f"Thresholds: {thresholds}",
+        f"Validation: {metrics or 'not stated'}",
+        f"Validation data: {summary['validation_data'] or 'not stated'}",
+        f"Training data: {summary['training_data'] or 'not stated'}",
+        f"Licence: {summary['license'] or 'not stated'}",
+        f"Citation: {summary['citation'] or 'not stated'}",
+        f"Weights sha256: {summary['sha256']}",
+        "",
+        RESEARCH_USE_NOTICE,
+    ]
+    return "\n".join(lines)
+
 
 def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     """Add the findings dock, the AI menu/toolbar actions, and follow the active image."""
@@ -295,6 +361,12 @@ def _add_actions(main_window, installed: AiInstallation) -> None:
     installed.actions["cancel_analysis"].setEnabled(False)
     menu.addSeparator()
     _add_toggles(main_window, installed, menu)
+    menu.addSeparator()
+    installed.model_menu = menu.addMenu("Model")
+    installed.model_menu.aboutToShow.connect(installed.rebuild_model_menu)
+    about = menu.addAction("About the model…")
+    about.triggered.connect(installed.show_model_card)
+    installed.actions["about_model"] = about
     main_window.add_toolbar(toolbar)
 
 
