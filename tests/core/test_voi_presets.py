@@ -45,3 +45,8 @@ def test_unknown_preset_names_the_choices():
         find_preset("soft", presets_for("CT"))
     with pytest.raises(KeyError, match="auto"):
         find_preset("lung", presets_for("MR", values=np.arange(10)))
+
+
+def test_file_windows_that_cannot_be_applied_are_not_offered():
+    presets = presets_for("MR", [Window(10.0, 0.5), Window(100.0, 50.0, explanation="T1")])
+    assert [(p.name, p.label, p.window.width) for p in presets] == [("file-1", "T1", 50.0)]

@@ -48,6 +48,10 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"radlens render: {args.out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
         return 1
+    except Exception as exc:  # noqa: BLE001 - the CLI boundary: a message, never a traceback
+        reason = f"{type(exc).__name__}: {exc}"
+        print(f"radlens render: {args.path}: could not render ({reason})", file=sys.stderr)
+        return 1
     height, width = image.shape[:2]
     print(f"wrote {args.out} ({width}x{height}, {'RGB' if image.ndim == 3 else 'grey'})")
     return 0
@@ -94,6 +98,8 @@ def check_frame(series, path: Path, frame: int) -> int:
 def choose_voi(series, frame: int, values: np.ndarray, args: argparse.Namespace) -> Voi | None:
     """--window, else --preset, else what the viewer opens with."""
     if series.is_color:
+        if args.window is not None or args.preset:
+            print("radlens render: colour image, --window/--preset ignored", file=sys.stderr)
         return None
     if args.window is not None:
         window = Window(center=args.window[0], width=args.window[1])

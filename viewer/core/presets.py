@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from viewer.core.voi import Padding, Window, auto_window, full_range_window
+from viewer.core.voi import Padding, Window, auto_window, full_range_window, is_usable
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,8 @@ def presets_for(
 
     `values` (modality values of the frame shown) enables the data-driven `auto` and `full`.
     """
-    presets = [_file_preset(i, w) for i, w in enumerate(file_windows)]
+    usable = [w for w in file_windows if is_usable(w)]
+    presets = [_file_preset(i, w) for i, w in enumerate(usable)]
     if modality.strip().upper() == "CT":
         presets.extend(CT_PRESETS)
     if values is not None:

@@ -10,15 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewer.core.voi import (
-    Padding,
-    Voi,
-    Window,
-    full_range_window,
-    unit_to_uint8,
-    validate_window,
-    voi_to_unit,
-)
+from viewer.core.voi import Padding, Voi, full_range_window, is_usable, unit_to_uint8, voi_to_unit
 
 MONOCHROME1 = "MONOCHROME1"
 MONOCHROME_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
@@ -87,7 +79,7 @@ def initial_voi(series, i: int, values: np.ndarray | None = None) -> Voi:
     lut = series.voi_lut(i)
     if lut is not None:
         return lut
-    windows = [w for w in series.windows(i) if _usable(w)]
+    windows = [w for w in series.windows(i) if is_usable(w)]
     if windows:
         return windows[0]
     if values is None:
@@ -102,14 +94,6 @@ def modality_padding(series, i: int = 0) -> Padding:
     values, PS3.3 C.7.5.1.1.2) through the rescale, so it is used as it is.
     """
     return getattr(series, "pixel_padding", None)
-
-
-def _usable(window: Window) -> bool:
-    try:
-        validate_window(window)
-    except ValueError:
-        return False
-    return True
 
 
 def display_inverted(photometric: str, invert: bool = False) -> bool:

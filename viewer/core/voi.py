@@ -123,6 +123,15 @@ def validate_window(window: Window) -> str:
     return function
 
 
+def is_usable(window: Window) -> bool:
+    """Whether `apply_window` accepts this window (see `validate_window`)."""
+    try:
+        validate_window(window)
+    except ValueError:
+        return False
+    return True
+
+
 def apply_voi_lut_table(values: np.ndarray, lut: VoiLut) -> np.ndarray:
     """Map values through a VOI LUT Sequence table, PS3.3 C.11.2.1.1 and C.8.11.3.1.5.
 
