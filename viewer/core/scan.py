@@ -288,7 +288,10 @@ def check_pixel_length(
     if length == UNDEFINED_LENGTH:
         raise _Skip("native pixel data with undefined length")
     expected = expected_pixel_bytes(fmt, rows, columns, frames)
-    if not expected <= length <= expected + 1:  # one byte of padding to even length
+    frame_bytes = expected // frames
+    # Shorter, or a whole frame longer, means Rows/Columns/Frames/Bits disagree with the data;
+    # a few trailing bytes (seen in the wild) are tolerated with a warning.
+    if not expected <= length < expected + frame_bytes:
         raise _Skip(
             f"pixel data length {length} bytes does not match Rows×Columns×Samples×Frames×Bits "
             f"(expected {expected})"
@@ -297,6 +300,8 @@ def check_pixel_length(
         raise _Skip(
             f"file truncated: pixel data needs {expected} bytes, only {file_size - offset} present"
         )
+    if length > expected + 1:
+        return [f"{length - expected} bytes after the last frame in Pixel Data (ignored)"]
     return []
 
 
