@@ -109,7 +109,7 @@ def test_bad_requests_are_clear_errors(tmp_path, capsys, args, reason):
     status, png = _render(tmp_path, str(mr_dir), *args)
     err = capsys.readouterr().err
     assert status != 0 and png is None
-    assert reason in err and "Traceback" not in err
+    assert reason in err and str(mr_dir) in err and "Traceback" not in err
     assert "RADLENS" not in err and "DEMO-0001" not in err  # no patient identifiers
 
 

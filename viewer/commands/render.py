@@ -42,8 +42,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         image = render_request(args)
         atomic_write_bytes(args.out, png_bytes(image))
-    except (RadLensError, ValueError, KeyError) as exc:
-        print(f"radlens render: {_message(exc)}", file=sys.stderr)
+    except RadLensError as exc:  # its message already names the file
+        print(f"radlens render: {exc}", file=sys.stderr)
+        return 1
+    except (ValueError, KeyError) as exc:  # a window or preset the request got wrong
+        print(f"radlens render: {args.path}: {_message(exc)}", file=sys.stderr)
         return 1
     except OSError as exc:
         print(f"radlens render: {args.out}: cannot write ({exc.strerror or exc})", file=sys.stderr)
