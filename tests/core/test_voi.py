@@ -251,3 +251,12 @@ def test_auto_window_on_real_mr(mr_sag_dir):
     shown = voi_to_uint8(values, window)
     assert np.mean(shown == 255) < 0.01  # at most ~0.5 % of the non-zero pixels saturate
     assert shown.std() > 30  # and the picture has contrast
+
+
+def test_sigmoid_saturates_without_warnings():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unit = voi_to_unit(np.array([-1e6, 40.0, 1e6]), Window(40, 2, "SIGMOID"))
+    np.testing.assert_allclose(unit, [0.0, 0.5, 1.0])

@@ -91,7 +91,8 @@ def apply_window(values: np.ndarray, window: Window) -> np.ndarray:
     function = validate_window(window)
     x = np.asarray(values, dtype=np.float64)
     if function == SIGMOID:
-        unit = 1.0 / (1.0 + np.exp(-4.0 * (x - window.center) / window.width))
+        with np.errstate(over="ignore"):  # exp → inf far below the centre gives exactly 0
+            unit = 1.0 / (1.0 + np.exp(-4.0 * (x - window.center) / window.width))
         return unit.astype(np.float32)
     center, width = float(window.center), float(window.width)
     if function == LINEAR:
