@@ -138,6 +138,7 @@ def test_orientation_letters_follow_rotation(qtbot, ct_window):
     edges = dict(viewport.overlay.text.edges)
     assert edges["left"].startswith("R") and edges["right"].startswith("L")
     viewport.state.rotate(1)
+    qtbot.waitUntil(lambda: viewport.overlay.text.edges != edges, timeout=1000)
     rotated = viewport.overlay.text.edges
     assert rotated["top"] == edges["left"] and rotated["right"] == edges["top"]
 
@@ -148,7 +149,7 @@ def test_overlays_and_anonymise(qtbot, ct_window):
     patient_id = str(ds.PatientID)
     assert any(patient_id in line for line in viewport.overlay.text.top_left)
     ct_window.anonymise_action.setChecked(True)
-    assert not any(patient_id in line for line in viewport.overlay.text.top_left)
+    qtbot.waitUntil(lambda: not any(patient_id in line for line in viewport.overlay.text.top_left))
     assert patient_id not in ct_window.browser.tree.topLevelItem(0).text(0)
     ct_window.overlays_action.setChecked(False)
     assert not viewport.overlay.isVisible()

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from viewer.core.errors import LoadCancelled
 from viewer.core.index import build_index
@@ -161,6 +161,9 @@ class StudyLoader(QObject):
         self._prefetchRequested.connect(self._worker.prefetch)
         self._connect_results()
         self._thread.start()
+        app = QCoreApplication.instance()
+        if app is not None:  # also stop when the app quits without closing the window
+            app.aboutToQuit.connect(self.shutdown)
 
     def _connect_results(self) -> None:
         # Bound slots of this UI-thread object, so Qt queues every call into the UI thread.

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
         self.settings.last_folder = str(first if first.is_dir() else first.parent)
         self._refresh_recent()
         self._series.clear()
+        self.stack.setCurrentWidget(self.grid)
         self.loader.load(paths)
 
     def show_series(self, key: str, viewport=None) -> None:
@@ -303,6 +304,10 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.grid)
         viewport.set_series(series)
         self.grid.set_active(viewport)
+        # The rest waits for the next event-loop pass, so the first image paints sooner.
+        QTimer.singleShot(0, lambda: self._after_show(series))
+
+    def _after_show(self, series) -> None:
         self.browser.select_series(series.info.key)
         self._rebuild_window_menu()
         self.seriesShown.emit(series)

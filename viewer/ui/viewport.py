@@ -157,6 +157,11 @@ class Viewport(QWidget):
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setEnabled(False)
         self._cine = QTimer(self)
+        # Corner text is rebuilt once per event-loop pass, however many changes came in it.
+        self._overlay_timer = QTimer(self)
+        self._overlay_timer.setSingleShot(True)
+        self._overlay_timer.setInterval(0)
+        self._overlay_timer.timeout.connect(self._refresh_overlay)
         self._matrix = np.eye(3)
         self._build_layout()
         self._connect()
@@ -175,7 +180,7 @@ class Viewport(QWidget):
         self.state.changed.connect(self._on_state_changed)
         self.view_box.windowDragged.connect(self._on_window_drag)
         self.view_box.wheelStepped.connect(lambda step: self.state.step_frame(step))
-        self.view_box.sigRangeChanged.connect(lambda *_: self._refresh_overlay())
+        self.view_box.sigRangeChanged.connect(lambda *_: self._overlay_timer.start())
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.viewport().installEventFilter(self)
         self.slider.valueChanged.connect(self.state.set_frame)
@@ -287,7 +292,8 @@ class Viewport(QWidget):
         elif aspect == "transform":
             self._apply_transform()
             self.fit()
-        self._refresh_overlay()
+        self.overlay.setVisible(self.state.show_overlays)
+        self._overlay_timer.start()
 
     def _show_series(self) -> None:
         self._cine.stop()
