@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from viewer.core.analysis_input import frame_analysis_input
 from viewer.core.errors import RadLensError
 from viewer.core.measurements import MeasurementStore
 from viewer.core.render import initial_voi, render_frame
@@ -57,31 +58,16 @@ def pick_frame(series: Any, frame: int | None) -> int:
     return frame
 
 
-def analysis_fields(series: Any, frame: int) -> dict[str, Any]:
-    """The fields of an `AnalysisInput` for one frame (plain data, no torch)."""
-    header = series.header(frame)
-    ref = series.info.frames[frame]
-    windows = series.windows(frame)
-    return {
-        "pixels": series.modality_frame(frame),
-        "photometric": series.photometric,
-        "modality": series.info.modality,
-        "body_part": str(header.get("BodyPartExamined", "") or ""),
-        "view": str(header.get("ViewPosition", "") or ""),
-        "window": windows[0] if windows else None,
-        "cache_key": (ref.sop_instance_uid, ref.frame_index),
-        "source": Path(ref.path).name,
-    }
-
-
 def analyze_frame(
     series: Any, frame: int, model: str | None = None, device: str = "cpu"
 ) -> Analysis:
-    """Run a model on one frame (imports the engine, and so torch, here)."""
-    from inference.engine import AnalysisInput, Analyzer
+    """Run a model on one frame (imports the engine, and so torch, here). It runs even outside
+    the model's intended use; the result then says so, and the report prints that warning."""
+    from inference.engine import Analyzer
 
+    source = Path(series.info.frames[frame].path).name  # a file name: folders may name patients
     analyzer = Analyzer(model=model, device=device)
-    result = analyzer.analyze(AnalysisInput(**analysis_fields(series, frame)), force=True)
+    result = analyzer.analyze(frame_analysis_input(series, frame, source), force=True)
     return Analysis(result=result, card_summary=analyzer.card.summary())
 
 
