@@ -122,7 +122,10 @@ def test_tools_measure_mm_and_browse_tags_in_the_window(qtbot, main_window, ct_p
     dock.dock.show()
     qtbot.waitUntil(lambda: dock.browser.tree.topLevelItemCount() > 0, timeout=5000)
     dock.browser.search.setText("PixelSpacing")
+    qtbot.waitUntil(lambda: dock.browser.visible_tags() == ["(0028,0030)"], timeout=2000)
+    viewport.state.step_frame(1)  # another file: the dock follows, the search stays
     assert dock.browser.visible_tags() == ["(0028,0030)"]
+    assert dock.browser.caption.text().endswith("frame 2")
 
 
 def test_model_menu_switches_to_a_user_model_and_reanalyses(

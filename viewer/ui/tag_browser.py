@@ -6,12 +6,12 @@ search hit, both Qt-free; the widget only fills a QTreeWidget and hides what doe
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from PySide6.QtCore import QObject, Qt
+from PySide6.QtCore import QObject, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 MAX_VALUE_CHARS = 200
 BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 COLUMNS = ("Tag", "Name", "VR", "Value")
+SEARCH_DELAY_MS = 150  # rebuild once typing pauses
 
 
 @dataclass(frozen=True)
@@ -75,8 +76,27 @@ def _value_text(element: DataElement) -> str:
     return text if len(text) <= MAX_VALUE_CHARS else text[: MAX_VALUE_CHARS - 1] + "…"
 
 
+def filter_nodes(nodes: tuple[TagNode, ...], query: str) -> tuple[TagNode, ...]:
+    """What the search shows: a match with its whole subtree, and the parents of deeper matches
+    holding only the branches that lead to them."""
+    kept = []
+    for node in nodes:
+        if node.matches(query):
+            kept.append(node)
+            continue
+        children = filter_nodes(node.children, query)
+        if children:
+            kept.append(replace(node, children=children))
+    return tuple(kept)
+
+
 class TagBrowser(QWidget):
-    """Search box over a tree of the header; the tree shows every tag, sequences opened."""
+    """Search box over a tree of the header; the tree shows every tag, sequences opened.
+
+    Rows are made only by QTreeWidgetItem constructors, and a search rebuilds the tree rather
+    than hiding rows: PySide6 6.12 on CPython 3.11 drops a reference to None on every call of a
+    void method (setHidden, addChild, ...), so per-row calls on a large header would use it up.
+    """
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -94,41 +114,26 @@ class TagBrowser(QWidget):
         layout.addWidget(self.search)
         layout.addWidget(self.tree, 1)
         layout.addWidget(self.caption)
-        self.search.textChanged.connect(self.apply_filter)
+        self._nodes: tuple[TagNode, ...] = ()
+        self._debounce = QTimer(self)
+        self._debounce.setSingleShot(True)
+        self._debounce.setInterval(SEARCH_DELAY_MS)
+        self._debounce.timeout.connect(lambda: self.apply_filter(self.search.text()))
+        self.search.textChanged.connect(lambda _text: self._debounce.start())
 
     def set_dataset(self, dataset: Dataset | None, caption: str = "") -> None:
-        self.tree.clear()
-        if dataset is None:
-            self.caption.setText(caption or "No image.")
-            return
-        for node in dataset_nodes(dataset):
-            self.tree.addTopLevelItem(self._build_item(node))
-        self.tree.expandAll()
+        self._nodes = () if dataset is None else dataset_nodes(dataset)
+        self.caption.setText(caption or ("" if dataset is not None else "No image."))
+        self.apply_filter(self.search.text())
         for column in range(len(COLUMNS) - 1):
             self.tree.resizeColumnToContents(column)
-        self.caption.setText(caption)
-        self.apply_filter(self.search.text())
-
-    def _build_item(self, node: TagNode) -> QTreeWidgetItem:
-        item = QTreeWidgetItem([node.tag, node.name, node.vr, node.value])
-        item.setToolTip(3, node.value)
-        for child in node.children:
-            item.addChild(self._build_item(child))
-        return item
 
     def apply_filter(self, query: str) -> None:
-        """Hide rows that neither match nor hold a match; a match keeps its whole subtree."""
-        for index in range(self.tree.topLevelItemCount()):
-            self._filter_item(self.tree.topLevelItem(index), query)
-
-    def _filter_item(self, item: QTreeWidgetItem, query: str) -> bool:
-        if _row_node(item).matches(query):
-            _show_subtree(item)
-            return True
-        child_hits = [self._filter_item(item.child(i), query) for i in range(item.childCount())]
-        visible = any(child_hits)
-        item.setHidden(not visible)
-        return visible
+        """Show the rows the search keeps (every row for an empty search), all expanded."""
+        self._debounce.stop()
+        self.tree.clear()
+        _add_items(self.tree, filter_nodes(self._nodes, query))
+        self.tree.expandAll()
 
     def visible_tags(self) -> list[str]:
         """Tags of the rows now shown, depth first (what a user would see scrolling down)."""
@@ -136,21 +141,15 @@ class TagBrowser(QWidget):
         stack = [self.tree.topLevelItem(i) for i in reversed(range(self.tree.topLevelItemCount()))]
         while stack:
             item = stack.pop()
-            if item.isHidden():
-                continue
             shown.append(item.text(0))
             stack.extend(item.child(i) for i in reversed(range(item.childCount())))
         return shown
 
 
-def _row_node(item: QTreeWidgetItem) -> TagNode:
-    return TagNode(*(item.text(column) for column in range(len(COLUMNS))))
-
-
-def _show_subtree(item: QTreeWidgetItem) -> None:
-    item.setHidden(False)
-    for index in range(item.childCount()):
-        _show_subtree(item.child(index))
+def _add_items(parent: QTreeWidget | QTreeWidgetItem, nodes: tuple[TagNode, ...]) -> None:
+    for node in nodes:
+        item = QTreeWidgetItem(parent, [node.tag, node.name, node.vr, node.value])
+        _add_items(item, node.children)
 
 
 TAG_BROWSER_SHORTCUT = "Ctrl+T"
@@ -166,23 +165,26 @@ class TagBrowserDock(QObject):
         self.dock = QDockWidget("DICOM tags", main_window)
         self.dock.setObjectName("TagBrowserDock")
         self.dock.setWidget(self.browser)
-        self._shown_key: tuple | None = None
+        self._shown_key: str | None = None  # SOP Instance UID of the header shown
         self.dock.visibilityChanged.connect(lambda visible: visible and self.refresh())
 
     def refresh(self, *_args: object) -> None:
+        """Show the active image's header; frames of one multi-frame file share one tree."""
         if not self.dock.isVisible():
             return
         series = self.main_window.current_series()
-        frame = self.main_window.current_frame_index()
-        key = None if series is None else (series.info.key, frame)
-        if key == self._shown_key:
-            return
-        self._shown_key = key
         if series is None:
+            self._shown_key = None
             self.browser.set_dataset(None)
             return
-        name = Path(series.info.frames[frame].path).name
-        self.browser.set_dataset(series.header(frame), f"{name}, frame {frame + 1}")
+        frame = self.main_window.current_frame_index()
+        ref = series.info.frames[frame]
+        caption = f"{Path(ref.path).name}, frame {frame + 1}"
+        if ref.sop_instance_uid == self._shown_key:
+            self.browser.caption.setText(caption)
+            return
+        self._shown_key = ref.sop_instance_uid
+        self.browser.set_dataset(series.header(frame), caption)
 
 
 def install_tag_browser(main_window) -> TagBrowserDock:
