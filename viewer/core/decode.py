@@ -133,7 +133,9 @@ def read_stored_frame(
             values = decode_with_pydicom(ref.path, ref.frame_index, header, syntax)
     except DicomReadError:
         raise
-    except Exception as exc:  # noqa: BLE001 - decoder plugins raise anything
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - plugins raise anything, Rust panics included
         raise DicomReadError(
             display_path(ref.path), f"frame {ref.frame_index + 1}: {short_error(exc)}"
         ) from None

@@ -99,7 +99,9 @@ def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile:
         return _scan(path)
     except _Skip as skip:
         return SkippedFile(path, str(skip))
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a reason to skip
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - any parser failure is a reason to skip
         return SkippedFile(path, f"not readable as DICOM ({short_error(exc)})")
 
 
@@ -282,8 +284,11 @@ def check_pixel_length(
     """Reject native pixel data whose length does not fit the image, or that the file lacks."""
     _, offset, length = peek
     if fmt.encapsulated:
-        if offset >= 0 and offset >= file_size:
+        remaining = file_size - offset if offset >= 0 else file_size
+        if remaining <= 0:
             raise _Skip("file truncated: encapsulated pixel data missing")
+        if frames * 8 > remaining:  # every frame needs at least an 8-byte item header
+            raise _Skip(f"Number of Frames ({frames}) larger than the pixel data could hold")
         return []
     if length == UNDEFINED_LENGTH:
         raise _Skip("native pixel data with undefined length")
