@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -28,6 +29,7 @@ from viewer import RESEARCH_USE_NOTICE
 from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_pixmap
 
 OUTSIDE_INTENDED_USE = "This image is outside the model's intended use."
+ENGINE_OUTSIDE_PREFIX = "outside the model's intended use"  # how the engine's warning starts
 POSITIVE_COLOUR = QColor(214, 69, 65)
 NEGATIVE_COLOUR = QColor(90, 150, 200)
 
@@ -146,16 +148,26 @@ class HeatmapControls(QWidget):
         self.opacity.setValue(round(DEFAULT_OPACITY * 100))
         self.opacity.setToolTip("Heatmap opacity")
         self.contour_box = QCheckBox("Contour")
-        legend = QLabel()
-        legend.setPixmap(colour_bar_pixmap(12, 60))
-        legend.setToolTip("Heatmap colour scale: 0 (bottom) to 1 (top)")
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.show_box, self.opacity, self.contour_box, legend):
+        for widget in (self.show_box, self.opacity, self.contour_box):
             layout.addWidget(widget)
+        layout.addLayout(_colour_legend())
         self.show_box.toggled.connect(self.shownChanged)
         self.opacity.valueChanged.connect(lambda value: self.opacityChanged.emit(value / 100))
         self.contour_box.toggled.connect(self.contourChanged)
+
+
+def _colour_legend() -> QVBoxLayout:
+    """The heatmap colour bar with its scale: 1 at the top, 0 at the bottom."""
+    bar = QLabel()
+    bar.setPixmap(colour_bar_pixmap(12, 48))
+    bar.setToolTip("Heatmap colour scale (Grad-CAM activation, 0 to 1)")
+    legend = QVBoxLayout()
+    legend.setSpacing(0)
+    for widget in (QLabel("1"), bar, QLabel("0")):
+        legend.addWidget(widget, 0, Qt.AlignmentFlag.AlignHCenter)
+    return legend
 
 
 class IntendedUseGate(QFrame):
@@ -168,6 +180,7 @@ class IntendedUseGate(QFrame):
         self.setFrameShape(QFrame.Shape.StyledPanel)
         self.message = QLabel(OUTSIDE_INTENDED_USE)
         self.message.setWordWrap(True)
+        self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.run_anyway = QPushButton("Run anyway")
         layout = QVBoxLayout(self)
         layout.addWidget(self.message)
@@ -175,7 +188,12 @@ class IntendedUseGate(QFrame):
         self.run_anyway.clicked.connect(self.runAnywayRequested)
 
     def show_reasons(self, reasons: tuple[str, ...]) -> None:
-        self.message.setText("\n".join((OUTSIDE_INTENDED_USE, *reasons)))
+        details = [_without_prefix(reason, ENGINE_OUTSIDE_PREFIX) for reason in reasons]
+        self.message.setText("\n".join((OUTSIDE_INTENDED_USE, *details)))
+
+
+def _without_prefix(text: str, prefix: str) -> str:
+    return text[len(prefix) :].lstrip(" :") if text.lower().startswith(prefix) else text
 
 
 class FindingsPanel(QWidget):
