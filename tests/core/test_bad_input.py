@@ -11,32 +11,13 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 
+from benchmarks.bench_load import build_ct_stack
 from viewer.core.index import build_index
 from viewer.core.loader import load_volume
 from viewer.core.scan import SkippedFile, scan_file
 from viewer.core.series import open_series
 
 GOOD_SLICES = 200
-
-
-def build_ct_stack(source_dir: Path, target: Path, count: int) -> list[Path]:
-    """`count` slices from the 54-slice CT: originals plus copies with new UIDs and positions."""
-    target.mkdir(parents=True, exist_ok=True)
-    sources = sorted(source_dir.iterdir(), key=lambda p: int(p.name[1:]))
-    datasets = [pydicom.dcmread(p) for p in sources]
-    first, second = (np.array(d.ImagePositionPatient, float) for d in datasets[:2])
-    step = second - first
-    written = []
-    for n in range(count):
-        ds = datasets[n % len(datasets)]
-        ds.SOPInstanceUID = generate_uid()
-        ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
-        ds.ImagePositionPatient = [f"{v:.6f}" for v in first + n * step]
-        ds.InstanceNumber = n + 1
-        path = target / f"slice{n:04d}.dcm"
-        ds.save_as(path)
-        written.append(path)
-    return written
 
 
 def add_bad_files(folder: Path, good: Path) -> dict[str, str]:

@@ -1,0 +1,91 @@
+"""load_volume: fast raw path, pydicom fallback, worker processes, progress and cancel."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.pixels import apply_modality_lut
+from pydicom.uid import RLELossless
+
+from benchmarks.bench_load import build_ct_stack
+from viewer.core.errors import LoadCancelled
+from viewer.core.index import build_index
+from viewer.core.loader import load_volume
+from viewer.core.series import open_series
+
+
+@pytest.fixture(scope="module")
+def ct_stacks(tmp_path_factory):
+    from tests.conftest import SHARED_DATA
+
+    ct_dir = SHARED_DATA / "dicom" / "ct-phantom-54sl"
+    if not ct_dir.exists():
+        pytest.skip("real CT not found")
+    root = tmp_path_factory.mktemp("stacks")
+    build_ct_stack(ct_dir, root / "raw", 60)
+    build_ct_stack(ct_dir, root / "rle", 30, RLELossless)
+    return root
+
+
+def test_raw_volume_matches_pydicom_per_slice(ct_stacks):
+    info = build_index([ct_stacks / "raw"]).all_series()[0]
+    volume, skipped = load_volume(info, workers=0)
+    assert not skipped and volume.dtype == np.float32 and volume.shape == (60, 512, 512)
+    for k in (0, 33, 59):
+        ds = pydicom.dcmread(info.frames[k].path)
+        np.testing.assert_array_equal(volume[k], apply_modality_lut(ds.pixel_array, ds))
+
+
+def test_identity_rescale_volume_keeps_stored_dtype(mr_sag_dir):
+    info = build_index([mr_sag_dir / "3_t1_fl2d_sag"]).all_series()[0]
+    volume, _ = load_volume(info, workers=0)
+    assert volume.dtype == np.uint16
+    expected = np.stack([pydicom.dcmread(f.path).pixel_array for f in info.frames])
+    np.testing.assert_array_equal(volume, expected)
+
+
+def test_worker_processes_give_the_same_volume(ct_stacks):
+    info = build_index([ct_stacks / "rle"]).all_series()[0]
+    in_process, _ = load_volume(info, workers=0)
+    progress = []
+    in_workers, skipped = load_volume(info, workers=2, progress=lambda d, t: progress.append(d))
+    assert not skipped
+    np.testing.assert_array_equal(in_workers, in_process)
+    assert progress[-1] == 30 and progress == sorted(progress)
+
+
+def test_cancel_stops_loading(ct_stacks):
+    info = build_index([ct_stacks / "raw"]).all_series()[0]
+    stop = threading.Event()
+
+    def progress(done, total):
+        if done == 20:
+            stop.set()
+
+    with pytest.raises(LoadCancelled):
+        load_volume(info, progress=progress, cancel=stop, workers=0)
+
+
+def test_series_serves_frames_from_loaded_volume(ct_stacks):
+    info = build_index([ct_stacks / "raw"]).all_series()[0]
+    series = open_series(info)
+    before = series.modality_frame(5).copy()
+    assert series.load_all(workers=0) == []
+    assert series.volume is not None and not series.volume.flags.writeable
+    np.testing.assert_array_equal(series.modality_frame(5), before)
+
+
+def test_moved_pixel_offset_falls_back_to_pydicom(ct_stacks, tmp_path):
+    shutil.copytree(ct_stacks / "raw", tmp_path / "raw")
+    info = build_index([tmp_path / "raw"]).all_series()[0]
+    path = info.frames[3].path
+    ds = pydicom.dcmread(path)
+    ds.StudyDescription = "a longer description that shifts the pixel data offset"
+    ds.save_as(path)  # rewritten after the scan: the recorded offset is now stale
+    volume, skipped = load_volume(info, workers=0)
+    assert not skipped
+    np.testing.assert_array_equal(volume[3], apply_modality_lut(ds.pixel_array, ds))
