@@ -31,7 +31,7 @@ from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
 log = logging.getLogger(__name__)
 
 BUSY_TOKEN = "ai-analysis"
-RESULT_CACHE_SIZE = 64
+RESULT_CACHE_SIZE = 8  # results hold full-size heatmaps (~6 MB each for a 1500² radiograph)
 AI_SHORTCUTS = {
     "analyze": "Ctrl+I",
     "cancel_analysis": "Ctrl+Shift+I",
@@ -77,7 +77,6 @@ class AiController(QObject):
         self._pending: dict[int, Hashable] = {}
         self._results: OrderedDict[Hashable, Any] = OrderedDict()
         self._shown_result: Any = None
-        self.dropped_stale = 0
         self._connect()
 
     def _connect(self) -> None:
@@ -167,7 +166,6 @@ class AiController(QObject):
         current = self._is_current(request_id)
         key = self._pending.pop(request_id, None)
         if not current:
-            self.dropped_stale += 1
             log.info("dropped the result of request %d: its image is no longer shown", request_id)
             return
         self._remember(key, result)
