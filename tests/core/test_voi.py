@@ -260,3 +260,17 @@ def test_sigmoid_saturates_without_warnings():
         warnings.simplefilter("error")
         unit = voi_to_unit(np.array([-1e6, 40.0, 1e6]), Window(40, 2, "SIGMOID"))
     np.testing.assert_allclose(unit, [0.0, 0.5, 1.0])
+
+
+def test_voi_lut_in_big_endian_ow_matches_pydicom():
+    ds = _read("MR_small_bigendian.dcm")
+    table = np.linspace(0, 4095, 2048).astype(np.uint16)
+    item = Dataset()
+    item.add_new("LUTDescriptor", "SS", [2048, 100, 12])
+    item.add_new("LUTData", "OW", table.astype(">u2").tobytes())
+    ds.VOILUTSequence = [item]
+    values = ds.pixel_array
+    (lut,) = voi_luts_from_dataset(ds)
+    np.testing.assert_array_equal(lut.table, table)
+    expected = pydicom_apply_voi(values, ds, 0) / 4095.0
+    np.testing.assert_allclose(voi_to_unit(values, lut), expected, atol=1e-6)
