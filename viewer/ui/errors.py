@@ -28,8 +28,8 @@ def safe_summary(exc: BaseException) -> str:
     return f"{type(exc).__name__} at {where or 'unknown'}"
 
 
-def log_exception(exc: BaseException) -> None:
-    log.error("background task failed: %s", safe_summary(exc))
+def log_exception(exc: BaseException, what: str = "background task failed") -> None:
+    log.error("%s: %s", what, safe_summary(exc))
 
 
 def user_message(exc: BaseException) -> str:
@@ -64,7 +64,7 @@ def install_excepthook(parent_getter) -> None:
             return
         exc = exc if exc is not None else exc_type()
         exc.__traceback__ = tb
-        log_exception(exc)
+        log_exception(exc, "unexpected error")
         show_error(parent_getter(), "RadLens error", user_message(exc), details_text(exc))
 
     sys.excepthook = hook

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer import RESEARCH_USE_NOTICE, __version__
+from viewer.core.errors import RadLensError
 from viewer.core.series import open_series
 from viewer.paths import sample_study_dir
 from viewer.ui import shortcuts
@@ -294,11 +295,15 @@ class MainWindow(QMainWindow):
     def show_series(self, key: str, viewport=None) -> None:
         if self.index is None:
             return
-        series = self._series.get(key)
-        if series is None:
-            series = self._series[key] = open_series(self.index.find_series(key))
+        try:
+            series = self._series.get(key) or open_series(self.index.find_series(key))
+            self._show_in(viewport or self.grid.active, series)
+        except RadLensError as exc:
+            show_error(self, "Cannot show this series", str(exc))
+            return
+        if key not in self._series:
+            self._series[key] = series
             self.loader.prefetch(series)
-        self._show_in(viewport or self.grid.active, series)
 
     def _show_in(self, viewport, series) -> None:
         self.stack.setCurrentWidget(self.grid)
