@@ -83,7 +83,7 @@ def test_switching_series_mid_analysis_keeps_results_on_their_image(qtbot, ai_wi
     label = shown.args[0].findings[0].label
     assert shown.args[0].heatmaps[label].shape == viewport.modality_frame().shape
     qtbot.waitUntil(lambda: not installed.is_busy(), timeout=RESULT_TIMEOUT_MS)
-    assert window.is_idle()
+    qtbot.waitUntil(window.is_idle, timeout=RESULT_TIMEOUT_MS)  # the AI's busy mark is gone
 
 
 def test_analyze_action_and_close_stop_the_worker(qtbot, ai_window):

@@ -207,3 +207,20 @@ def test_mouse_click_selects_and_drag_moves_a_handle(qtbot, viewport, ct_context
     assert graphic.text() == f"{expected:.1f} mm"
     saved = core.MeasurementStore(ct_context.study_uid).load().get(ct_context.sop_uid, 0)
     assert saved[0].points[1] == pytest.approx((r1, c1))
+
+
+def test_two_viewports_on_one_study_never_overwrite_each_other(viewport, ct_context):
+    _, image_item, _ = viewport
+    stores: dict = {}
+    left, right = (
+        MeasurementLayer(image_item, stores=stores),
+        MeasurementLayer(image_item, stores=stores),
+    )
+    left.set_image(ct_context)
+    right.set_image(ct_context)
+    first = left.add(core.Measurement(core.LENGTH, [(10, 20), (10, 220)])).measurement
+    second = right.add(core.Measurement(core.RECTANGLE, [(100, 100), (120, 140)])).measurement
+    saved = core.MeasurementStore(ct_context.study_uid).load().get(ct_context.sop_uid, 0)
+    assert {m.id for m in saved} == {first.id, second.id}
+    left.reload()
+    assert {g.measurement.id for g in left.graphics()} == {first.id, second.id}

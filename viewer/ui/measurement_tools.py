@@ -181,14 +181,22 @@ class MeasurementLayer(QObject):
     """Measurements of the image on screen: placement by clicks, editing, deleting, persistence."""
 
     measurementsChanged = Signal()
+    edited = Signal()  # a measurement was added, moved or removed (and saved)
     placementChanged = Signal(str)  # kind being placed, "" when none
     error = Signal(str)
 
-    def __init__(self, image_item: pg.ImageItem, parent: QObject | None = None):
+    def __init__(
+        self,
+        image_item: pg.ImageItem,
+        parent: QObject | None = None,
+        stores: dict[str, core.MeasurementStore] | None = None,
+    ):
         super().__init__(parent)
         self._image_item = image_item
         self._context: ImageContext | None = None
-        self._stores: dict[str, core.MeasurementStore] = {}
+        # Shared by the layers of all viewports: one store object per study, or their saves
+        # would overwrite each other's measurements.
+        self._stores = {} if stores is None else stores
         self._graphics: dict[str, MeasurementGraphic] = {}
         self._selected = ""
         self._placing = ""
@@ -199,14 +207,6 @@ class MeasurementLayer(QObject):
         self._scene_connected = None
 
     # --- image ---------------------------------------------------------------------------------
-
-    def attach(self, image_item: pg.ImageItem) -> None:
-        """Move to another image item (e.g. the viewport rebuilt its item)."""
-        self.cancel_placement()
-        self._clear_graphics()
-        self._image_item = image_item
-        self._preview.setParentItem(image_item)
-        self._draw_stored()
 
     def set_image(self, context: ImageContext | None) -> None:
         """Show the stored measurements of the image now on screen (none when None)."""
@@ -221,6 +221,11 @@ class MeasurementLayer(QObject):
 
     def context(self) -> ImageContext | None:
         return self._context
+
+    def reload(self) -> None:
+        """Redraw from the store (another viewport changed this image's measurements)."""
+        self._clear_graphics()
+        self._draw_stored()
 
     def _store(self) -> core.MeasurementStore | None:
         if self._context is None:
@@ -316,6 +321,7 @@ class MeasurementLayer(QObject):
         except (OSError, RadLensError) as exc:
             self.error.emit(f"{store.path.name}: measurements not saved ({exc})")
         self.measurementsChanged.emit()
+        self.edited.emit()
 
     def _clear_graphics(self) -> None:
         for graphic in self._graphics.values():
@@ -421,18 +427,25 @@ class MeasurementInstallation(QObject):
         super().__init__(main_window)
         self.main_window = main_window
         self.layers: dict[int, MeasurementLayer] = {}
+        self.stores: dict[str, core.MeasurementStore] = {}
         self.actions: dict[str, QAction] = {}
 
     def layer_for(self, viewport) -> MeasurementLayer:
         key = id(viewport)
         if key not in self.layers:
-            layer = MeasurementLayer(viewport.image_item, self)
+            layer = MeasurementLayer(viewport.image_item, self, self.stores)
             layer.error.connect(lambda text: self.main_window.statusBar().showMessage(text, 8000))
+            layer.edited.connect(lambda source=layer: self._sync_others(source))
             layer.placementChanged.connect(self._show_placement)
             viewport.imageChanged.connect(lambda *_: layer.set_image(image_context(viewport)))
             self.layers[key] = layer
             layer.set_image(image_context(viewport))
         return self.layers[key]
+
+    def _sync_others(self, source: MeasurementLayer) -> None:
+        for layer in self.layers.values():
+            if layer is not source and _same_image(layer.context(), source.context()):
+                layer.reload()
 
     def follow_active(self, *_args: object) -> None:
         self.layer_for(self.main_window.active_viewport())
