@@ -40,7 +40,9 @@ def array_to_qimage(image: np.ndarray) -> QImage:
 def series_label(info) -> str:
     number = f"{info.number}: " if info.number is not None else ""
     mark = WARNING_MARK if info.warnings else ""
-    return f"{mark}{number}{info.modality} {info.description or '(no description)'} [{len(info.frames)}]"
+    stack = f" ({info.stack_label})" if getattr(info, "stack_label", "") else ""
+    description = info.description or "(no description)"
+    return f"{mark}{number}{info.modality} {description}{stack} [{len(info.frames)}]"
 
 
 def series_details(info, anonymise: bool) -> str:
@@ -104,6 +106,7 @@ class BrowserDock(QDockWidget):
         splitter.addWidget(self.details)
         splitter.setSizes([400, 200])
         self.setWidget(splitter)
+        self.setMinimumWidth(300)
         self._index = None
         self._items: dict[str, QTreeWidgetItem] = {}
         self._anonymise = False

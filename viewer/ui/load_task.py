@@ -32,8 +32,8 @@ from viewer.ui.errors import details_text, log_exception, user_message
 THUMBNAIL_SIZE = 96
 PROGRESS_INTERVAL_S = 0.1
 # The loader thread runs at a lower OS priority (Linux threads have their own nice value), so
-# on a busy machine the scheduler hands the CPU to the UI thread first: measured with
-# benchmarks/bench_ui_load.py, worst UI gaps went from ~50-70 ms to ~20-35 ms.
+# on a busy machine the scheduler prefers the UI thread; see docs/PERFORMANCE.md ("Viewer: UI
+# responsiveness while loading") for what it buys and costs.
 LOADER_NICE = 10
 
 

@@ -156,6 +156,7 @@ class Viewport(QWidget):
         self.overlay = OverlayLayer(self.graphics)
         self.slider = QSlider(Qt.Orientation.Horizontal, self)
         self.slider.setEnabled(False)
+        self.slider.setVisible(False)
         self._cine = QTimer(self)
         # Corner text is rebuilt once per event-loop pass, however many changes came in it.
         self._overlay_timer = QTimer(self)
@@ -183,6 +184,7 @@ class Viewport(QWidget):
         self.view_box.sigRangeChanged.connect(lambda *_: self._overlay_timer.start())
         self.graphics.scene().sigMouseMoved.connect(self._on_mouse_moved)
         self.graphics.viewport().installEventFilter(self)
+        self.graphics.installEventFilter(self)
         self.slider.valueChanged.connect(self.state.set_frame)
         self._cine.timeout.connect(lambda: self.state.step_frame(1, wrap=True))
 
@@ -302,6 +304,7 @@ class Viewport(QWidget):
         self.slider.setRange(0, max(count - 1, 0))
         self.slider.setValue(self.state.frame)
         self.slider.blockSignals(False)
+        self.slider.setVisible(count > 1)
         self.slider.setEnabled(count > 1)
         if self.state.series is None:
             self.image_item.clear()
@@ -357,10 +360,6 @@ class Viewport(QWidget):
             )
         )
 
-    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt API
-        super().resizeEvent(event)
-        self.overlay.setGeometry(self.graphics.rect())
-
     def keyPressEvent(self, event) -> None:  # noqa: N802 - Qt API
         command = shortcuts.NAVIGATION_KEYS.get(event.key())
         if command is None or self.state.series is None:
@@ -378,7 +377,9 @@ class Viewport(QWidget):
         event.accept()
 
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
-        if event.type() == QEvent.Type.MouseButtonPress:
+        if watched is self.graphics and event.type() == QEvent.Type.Resize:
+            self.overlay.setGeometry(self.graphics.rect())
+        elif event.type() == QEvent.Type.MouseButtonPress:
             self.setFocus()
             self.activated.emit()
         return False
