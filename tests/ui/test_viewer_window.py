@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import zipfile
 
 import numpy as np
 import pydicom
@@ -211,3 +212,40 @@ def test_settings_persist_on_close(qtbot, main_window):
     main_window.close()
     stored = load_settings()
     assert stored.layout == "2x2" and stored.show_overlays is False
+
+
+def test_dropping_a_zip_opens_it(qtbot, main_window, ct_phantom_dir, tmp_path):
+    archive = tmp_path / "study.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for source in sorted(ct_phantom_dir.iterdir())[:6]:
+            zf.write(source, f"ct/{source.name}")
+    with qtbot.waitSignal(main_window.loader.finished, timeout=60_000):
+        drop_urls(main_window, [archive])
+    assert len(main_window.current_series()) == 6
+
+
+def test_multiframe_object_navigates_like_a_stack(qtbot, main_window, enhanced_mr_dir):
+    load(qtbot, main_window, [enhanced_mr_dir / "Philips"])
+    viewport = main_window.active_viewport()
+    series = viewport.series()
+    assert len({ref.path for ref in series.info.frames}) < len(series) > 1  # frames share files
+    viewport.setFocus()
+    qtbot.keyClick(viewport, Qt.Key.Key_End)
+    assert viewport.frame_index() == len(series) - 1
+    expected = render_frame(series, len(series) - 1, viewport.state.window)
+    np.testing.assert_array_equal(viewport.displayed_image(), expected)
+
+
+def test_series_dragged_out_of_the_browser_carries_its_key(qtbot, ct_window):
+    tree = ct_window.browser.tree
+    key = ct_window.current_series().info.key
+    item = next(
+        tree.topLevelItem(0).child(0).child(i)
+        for i in range(tree.topLevelItem(0).child(0).childCount())
+    )
+    mime = tree.mimeData([item])
+    assert bytes(mime.data(SERIES_MIME)).decode() == key
+    ct_window.set_layout("2x2")
+    target = ct_window.viewports()[3]
+    send_drop(target, mime)
+    assert target.state.series_key == key and ct_window.active_viewport() is target
