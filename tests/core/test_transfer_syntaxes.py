@@ -24,6 +24,10 @@ from viewer.core.index import build_index
 from viewer.core.loader import load_volume
 from viewer.core.series import open_series
 
+# Lossy JPEG decoders (libjpeg in pylibjpeg vs GDCM/Pillow) differ by a few levels in IDCT and
+# chroma-upsampling rounding;
+# we decode with pylibjpeg first (GDCM can abort the process on corrupt data, see decode.py).
+LOSSY_JPEG = {"1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51"}
 PYDICOM_FILES = Path(pydicom.data.__file__).parent / "test_files"
 
 # (file, transfer syntax UID) — one per syntax the issue names, plus colour variants.
@@ -85,7 +89,11 @@ def assert_series_matches_reference(path: Path) -> None:
             expected = reference_frame(Path(info.frames[i].path), info.frames[i].frame_index)
             assert got.shape == expected.shape
             assert got.dtype.isnative
-            np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-3)
+            if info.transfer_syntax in LOSSY_JPEG:
+                difference = np.abs(got.astype(float) - expected)
+                assert difference.max() <= 4 and difference.mean() < 0.1
+            else:
+                np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-3)
 
 
 @pytest.mark.parametrize(("name", "syntax"), PYDICOM_CASES, ids=[c[0] for c in PYDICOM_CASES])

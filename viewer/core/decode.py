@@ -13,14 +13,15 @@ import warnings
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_color_lut, apply_modality_lut, pixel_array
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
 from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
 
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+PREFERRED_PLUGINS = ("pylibjpeg", "pyjpegls", "pillow", "pydicom")
 _NATIVE_DTYPES = {
     (8, 0): "<u1",
     (8, 1): "<i1",
@@ -94,15 +95,43 @@ def decode_with_pydicom(
     path: str, frame_index: int, header: Dataset | None = None, syntax: str = ""
 ) -> np.ndarray:
     """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        values = pixel_array(_pixel_source(path, syntax), index=frame_index)
+    values = _decode_with_plugins(_pixel_source(path, syntax), frame_index, syntax)
     photometric = str((header or {}).get("PhotometricInterpretation", "")).upper()
     if photometric == "PALETTE COLOR" and header is not None:
         return to_uint8(apply_color_lut(values, header))
     if values.ndim == 3:
         return to_uint8(values)
     return values.astype(values.dtype.newbyteorder("="), copy=False)
+
+
+def plugin_order(syntax: str) -> list[str]:
+    """Decoder plugins to try, GDCM only when nothing else can decode this syntax.
+
+    GDCM aborts the whole process (an uncaught C++ exception) on some corrupt JPEG streams,
+    found by scripts/fuzz_reader.py; the pylibjpeg family and Pillow raise instead.
+    """
+    if not syntax or not UID(syntax).is_encapsulated:
+        return [""]  # native data: pydicom's own decoder
+    try:
+        available = list(get_decoder(UID(syntax)).available_plugins)
+    except (NotImplementedError, ValueError):
+        return [""]
+    safe = [p for p in PREFERRED_PLUGINS if p in available]
+    return safe or available or [""]
+
+
+def _decode_with_plugins(source, frame_index: int, syntax: str) -> np.ndarray:
+    errors = []
+    for plugin in plugin_order(syntax):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                return pixel_array(source, index=frame_index, decoding_plugin=plugin)
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - try the next plugin, report all
+            errors.append(f"{plugin or 'pydicom'}: {short_error(exc)}")
+    raise RuntimeError("no decoder could read this frame (" + "; ".join(errors) + ")")
 
 
 def _pixel_source(path: str, syntax: str):

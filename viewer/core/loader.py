@@ -13,10 +13,13 @@ decoded in worker processes (spawn-safe ProcessPoolExecutor), off the caller's G
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
+import threading
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,20 +131,26 @@ class _Loader:
         job = DecodeJob.of(self.info, self.as_float)
         frames = [(k, self.info.frames[k]) for k in indices]
         chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            pending = {pool.submit(decode_chunk, job, chunk) for chunk in chunks}
-            try:
-                while pending:
-                    finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-                    for future in finished:
-                        for k, values, reason in future.result():
-                            self._store(k, values, reason)
-                    self._check_cancel()
-            except BaseException:
-                for future in pending:
-                    future.cancel()
-                raise
+        pool = worker_pool(workers)
+        pending = {pool.submit(decode_chunk, job, chunk): chunk for chunk in chunks}
+        try:
+            while pending:
+                finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self._collect(future, pending.pop(future))
+                self._check_cancel()
+        finally:
+            for future in pending:
+                future.cancel()
+
+    def _collect(self, future, chunk) -> None:
+        try:
+            results = future.result()
+        except BrokenProcessPool:
+            discard_pool()
+            results = [(k, None, "decoder crashed (worker process died)") for k, _ in chunk]
+        for k, values, reason in results:
+            self._store(k, values, reason)
 
     def _store(self, k: int, values: np.ndarray | None, reason: str) -> None:
         if values is None:
@@ -168,6 +177,38 @@ class DecodeJob:
         return cls(info.rows, info.columns, info.pixel_format, needs_header, as_float)
 
 
+_pools: dict[int, ProcessPoolExecutor] = {}
+_pools_lock = threading.Lock()
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A spawn-context pool kept between loads (process start-up costs ~0.5 s each)."""
+    with _pools_lock:
+        if workers not in _pools:
+            context = multiprocessing.get_context("spawn")
+            _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+        return _pools[workers]
+
+
+def discard_pool() -> None:
+    """Forget broken pools; the next load starts fresh workers."""
+    with _pools_lock:
+        for workers, pool in list(_pools.items()):
+            if getattr(pool, "_broken", False):
+                pool.shutdown(wait=False, cancel_futures=True)
+                del _pools[workers]
+
+
+@atexit.register
+def shutdown_workers() -> None:
+    """Stop the decoder processes (called at exit; the UI may call it on close)."""
+    with _pools_lock:
+        pools = list(_pools.values())
+        _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
 def decode_one(job: DecodeJob, ref: FrameRef):
     """(values, "") or (None, reason) for one frame, through pydicom."""
     try:
@@ -176,6 +217,10 @@ def decode_one(job: DecodeJob, ref: FrameRef):
         return to_modality(stored, ref.rescale, job.as_float, header), ""
     except DicomReadError as exc:
         return None, exc.reason
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a corrupt LUT or header fails this frame only
+        return None, short_error(exc)
 
 
 def read_header(path: str):

@@ -8,6 +8,7 @@ MONOCHROME1 inversion are left to render time.
 
 from __future__ import annotations
 
+import functools
 import threading
 import warnings
 from collections import OrderedDict
@@ -18,7 +19,7 @@ from pydicom.dataset import Dataset
 
 from viewer.core.decode import needs_float, read_stored_frame, to_modality
 from viewer.core.discovery import display_path
-from viewer.core.errors import DicomReadError
+from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.geometry import FrameGeometry
 from viewer.core.index import SeriesInfo
 from viewer.core.scan import as_list, float_or_none, float_tuple, functional_item, short_error
@@ -26,6 +27,22 @@ from viewer.core.voi import VoiLut, Window
 
 FRAME_CACHE_BYTES = 256 * 1024**2
 HEADER_CACHE_FILES = 1024
+
+
+def _reported(method):
+    """Header values are parsed lazily: turn any failure into DicomReadError naming the file."""
+
+    @functools.wraps(method)
+    def wrapper(self, i: int, *args, **kwargs):
+        try:
+            return method(self, i, *args, **kwargs)
+        except (RadLensError, IndexError, KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException as exc:  # noqa: BLE001 - corrupt headers raise anything
+            path = display_path(self.info.frames[i].path)
+            raise DicomReadError(path, short_error(exc)) from None
+
+    return wrapper
 
 
 class Series:
@@ -54,6 +71,7 @@ class Series:
         return f"Series({self.info.key!r}, {len(self)} frames, {self.info.modality})"
 
     # --- pixels -------------------------------------------------------------------------
+    @_reported
     def modality_frame(self, i: int) -> np.ndarray:
         """Modality values of frame i (read-only array)."""
         ref = self.info.frames[self._check(i)]
@@ -72,6 +90,7 @@ class Series:
         self._remember(i, values)
         return values
 
+    @_reported
     def stored_frame(self, i: int) -> np.ndarray:
         """Stored values of frame i, before the modality LUT (for export and tests)."""
         ref = self.info.frames[self._check(i)]
@@ -121,6 +140,7 @@ class Series:
                 self._headers.popitem(last=False)
         return ds
 
+    @_reported
     def geometry(self, i: int) -> FrameGeometry:
         ref = self.info.frames[self._check(i)]
         ds = self.header(i)
@@ -140,6 +160,7 @@ class Series:
         )
 
     # --- VOI ----------------------------------------------------------------------------
+    @_reported
     def windows(self, i: int) -> list[Window]:
         """The file's own windows for frame i (Frame VOI LUT functional group, else top level)."""
         ref = self.info.frames[self._check(i)]
@@ -147,6 +168,7 @@ class Series:
         item = functional_item(ds, ref.frame_index, "FrameVOILUTSequence") or ds
         return windows_of(item)
 
+    @_reported
     def voi_lut(self, i: int) -> VoiLut | None:
         ds = self.header(self._check(i))
         ref = self.info.frames[i]
@@ -156,6 +178,7 @@ class Series:
                 return voi_lut_of(source.VOILUTSequence[0], self._signed())
         return None
 
+    @_reported
     def default_window(self, i: int) -> Window:
         """The file's first window, else the full range of modality values (padding excluded)."""
         own = self.windows(i)
@@ -194,12 +217,12 @@ class Series:
             return None
         try:
             ds = self.header(0)
-        except DicomReadError:
+            value = padding_number(ds.get("PixelPaddingValue"), self._signed())
+            limit = padding_number(ds.get("PixelPaddingRangeLimit"), self._signed())
+        except Exception:  # noqa: BLE001 - an unreadable padding value means no padding
             return None
-        value = padding_number(ds.get("PixelPaddingValue"), self._signed())
         if value is None:
             return None
-        limit = padding_number(ds.get("PixelPaddingRangeLimit"), self._signed())
         slope, intercept = self.info.frames[0].rescale
         ends = [v * slope + intercept for v in (value, value if limit is None else limit)]
         return (min(ends), max(ends))
