@@ -32,11 +32,21 @@ _NATIVE_DTYPES = {
 }
 
 
+def is_colour(info) -> bool:
+    """Whether a series decodes to RGB: three samples per pixel, or a palette."""
+    fmt = info.pixel_format
+    if info.photometric == "PALETTE COLOR":
+        return True
+    if fmt is not None:
+        return fmt.samples_per_pixel == 3
+    return info.photometric not in ("MONOCHROME1", "MONOCHROME2")
+
+
 def raw_dtype(fmt: PixelFormat) -> np.dtype | None:
     """The numpy dtype of a native frame we can read directly, else None (use pydicom)."""
     if fmt.encapsulated or not fmt.little_endian or fmt.float_pixels:
         return None
-    if fmt.samples_per_pixel != 1 or not fmt.photometric.startswith("MONOCHROME"):
+    if fmt.samples_per_pixel != 1 or fmt.photometric == "PALETTE COLOR":
         return None
     name = _NATIVE_DTYPES.get((fmt.bits_allocated, fmt.pixel_representation))
     return np.dtype(name) if name else None

@@ -26,6 +26,7 @@ import numpy as np
 import pydicom
 
 from viewer.core.decode import (
+    is_colour,
     needs_float,
     raw_dtype,
     read_raw_into,
@@ -59,7 +60,7 @@ def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | Non
 
 def allocate_volume(info: SeriesInfo, as_float: bool) -> np.ndarray:
     shape = (len(info.frames), info.rows, info.columns)
-    if info.photometric not in ("MONOCHROME1", "MONOCHROME2"):
+    if is_colour(info):
         return np.zeros((*shape, 3), np.uint8)
     if as_float:
         return np.zeros(shape, np.float32)
@@ -153,6 +154,11 @@ class _Loader:
             self._store(k, values, reason)
 
     def _store(self, k: int, values: np.ndarray | None, reason: str) -> None:
+        if values is not None and values.shape != self.volume.shape[1:]:
+            values, reason = (
+                None,
+                f"decoded frame has shape {values.shape}, expected {self.volume.shape[1:]}",
+            )
         if values is None:
             ref = self.info.frames[k]
             self.skipped.append(SkippedFile(display_path(ref.path), reason))

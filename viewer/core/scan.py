@@ -29,6 +29,7 @@ PIXEL_TAGS = {
     0x7FE00009: "DoubleFloatPixelData",
 }
 UNDEFINED_LENGTH = 0xFFFFFFFF
+PER_FRAME_GROUPS, SHARED_GROUPS = 0x52009230, 0x52009229
 # CVE-2019-11687: a DICOM preamble may hold a Windows PE or ELF header, making the file
 # both a valid DICOM and an executable. We refuse such files.
 EXECUTABLE_MAGIC = {b"MZ": "Windows PE (MZ)", b"\x7fELF": "ELF"}
@@ -340,11 +341,10 @@ def frame_type(ds: Dataset, index: int) -> tuple[str, ...]:
 
 def functional_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
     """First item of `keyword` in the per-frame group of `index`, else in the shared group."""
-    for group_keyword, item_index in (
-        ("PerFrameFunctionalGroupsSequence", index),
-        ("SharedFunctionalGroupsSequence", 0),
-    ):
-        groups = ds.get(group_keyword)
+    for group_tag, item_index in ((PER_FRAME_GROUPS, index), (SHARED_GROUPS, 0)):
+        if group_tag not in ds:  # an int-tag lookup is cheap; keyword access is not
+            continue
+        groups = ds[group_tag].value
         if groups and item_index < len(groups):
             seq = groups[item_index].get(keyword)
             if seq:

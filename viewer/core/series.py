@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset
 
-from viewer.core.decode import needs_float, read_stored_frame, to_modality
+from viewer.core.decode import is_colour, needs_float, read_stored_frame, to_modality
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.geometry import FrameGeometry
@@ -61,7 +61,7 @@ class Series:
         self._cached_bytes = 0
         self._volume: np.ndarray | None = None
         self._lock = threading.RLock()
-        self.is_color = self.photometric not in ("MONOCHROME1", "MONOCHROME2")
+        self.is_color = is_colour(info)
         self.pixel_padding = self._pixel_padding()
 
     def __len__(self) -> int:
