@@ -233,7 +233,10 @@ class AiInstallation(QObject):
         if viewport is not self._viewport:
             self._viewport = viewport
             self.controller.overlay.attach(viewport.image_item)
-        self.controller.set_image(image_for(viewport.series(), viewport.frame_index()))
+        series, frame = viewport.series(), viewport.frame_index()
+        if series is not None and (series.info.key, frame) == self.controller.current_key():
+            return  # e.g. a window/level change: same pixels, nothing to redo
+        self.controller.set_image(image_for(series, frame))
 
     def is_busy(self) -> bool:
         return self.controller.runner.is_busy()
