@@ -126,9 +126,14 @@ def evaluate(
     limit: int = 0,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    predictions: Predictions | None = None,
 ) -> dict:
-    """Metrics of the analyzer's model on `data` at the card's threshold; files into `out`."""
-    predictions = predict_folder(analyzer, data, limit, seed, progress)
+    """Metrics of the analyzer's model on `data` at the card's threshold; files into `out`.
+
+    `predictions` (from `calibrate` on the same data) saves predicting twice.
+    """
+    if predictions is None:
+        predictions = predict_folder(analyzer, data, limit, seed, progress)
     if len(predictions.labels) == 0:
         raise InferenceError(f"{data}: no readable images to evaluate")
     card = analyzer.card
@@ -190,8 +195,8 @@ def calibrate(
     val_data: Path,
     target_sensitivity: float = 0.95,
     progress: Callable[[int, int], None] | None = None,
-) -> dict:
-    """Fit Platt scaling + threshold on validation data and write them with the metrics to the card."""
+) -> Predictions:
+    """Fit Platt scaling + threshold on validation data, write them with the metrics to the card."""
     card = analyzer.card
     predictions = predict_folder(analyzer, val_data, progress=progress)
     labels = predictions.labels
@@ -204,7 +209,7 @@ def calibrate(
     validation = summarise(labels, probabilities, threshold)
     _update_card(card, temperature, bias, threshold, target_sensitivity, validation, val_data)
     write_reference(card, predictions, val_data)
-    return validation
+    return predictions
 
 
 def _update_card(

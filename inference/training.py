@@ -32,7 +32,7 @@ from inference.metrics import (
     sigmoid,
     threshold_for_sensitivity,
 )
-from inference.model_card import ModelCard, write_card
+from inference.model_card import ModelCard, deep_merge, write_card
 from inference.networks import build_network, count_parameters, freeze_blocks
 from inference.preprocessing import InputSpec, normalise, prepare
 
@@ -67,6 +67,7 @@ class TrainConfig:
     model_name: str = ""
     version: str = "1.0.0"
     command: str = ""
+    card_extra: dict = field(default_factory=dict)  # release metadata merged into the card
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
 
@@ -354,7 +355,7 @@ class Trainer:
     def _write_model(self, stats: dict) -> None:
         out = self.config.out
         sha256 = save_safetensors(self.model, out / WEIGHTS_NAME)
-        card = self._card(sha256, stats, self._val_logits)
+        card = deep_merge(self._card(sha256, stats, self._val_logits), self.config.card_extra)
         write_card(card, out)
 
     def _card(self, sha256: str, stats: dict, logits: np.ndarray) -> dict:

@@ -101,3 +101,23 @@ def test_unknown_model_is_a_clear_error():
 
     with pytest.raises(ModelError, match="not found"):
         Analyzer("no-such-model")
+
+
+@pytest.mark.cuda
+def test_cuda_gives_the_cpu_probability(analyzer, radiograph):
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU")
+    on_gpu = Analyzer(analyzer.card, device="cuda").analyze(AnalysisInput(pixels=radiograph))
+    on_cpu = analyzer.analyze(AnalysisInput(pixels=radiograph))
+    assert on_gpu.device.startswith("cuda")
+    assert on_gpu.findings[0].probability == pytest.approx(on_cpu.findings[0].probability, abs=1e-3)
+    assert on_gpu.heatmaps["pneumonia"].shape == radiograph.shape
+
+
+def test_explicit_cuda_without_a_gpu_is_a_clear_error(analyzer):
+    from inference.errors import InferenceError
+
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA GPU is present")
+    with pytest.raises(InferenceError, match="no CUDA GPU"):
+        Analyzer(analyzer.card, device="cuda")

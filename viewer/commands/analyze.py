@@ -223,6 +223,7 @@ def _print(entries: list[dict], as_json: bool) -> None:
     if as_json:
         print(json.dumps(entries, indent=2))
         return
+    print("research use only — not for diagnosis", file=sys.stderr)
     for entry in entries:
         where = entry["path"] + (f" [frame {entry['frame']}]" if "frame" in entry else "")
         if "error" in entry:

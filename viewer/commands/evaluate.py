@@ -42,9 +42,14 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         analyzer = Analyzer(args.model, device=args.device)
+        predictions = None
         if args.calibrate:
-            calibrate(analyzer, args.data, args.target_sensitivity)
-        report = evaluate(analyzer, args.data, args.out, args.limit, args.seed)
+            if args.limit:
+                raise InferenceError("--calibrate uses the whole validation folder; drop --limit")
+            predictions = calibrate(analyzer, args.data, args.target_sensitivity)
+        report = evaluate(
+            analyzer, args.data, args.out, args.limit, args.seed, predictions=predictions
+        )
     except InferenceError as exc:
         print(f"radlens evaluate: {exc}", file=sys.stderr)
         return 2

@@ -34,13 +34,25 @@ def register(subparsers) -> None:
     parser.add_argument("--name", default="", help="human-readable model name")
     parser.add_argument("--version", default="1.0.0")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    parser.add_argument(
+        "--card-extra",
+        type=Path,
+        metavar="JSON",
+        help="release metadata merged into the card (intended use, data licence, citation)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from inference.errors import InferenceError
+    from inference.model_card import read_json
     from inference.training import TrainConfig, train
 
+    try:
+        extra = read_json(args.card_extra) if args.card_extra else {}
+    except InferenceError as exc:
+        print(f"radlens train: {exc}", file=sys.stderr)
+        return 2
     config = TrainConfig(
         data=args.data,
         val_data=args.val,
@@ -60,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
         model_name=args.name,
         version=args.version,
         resume=args.resume,
+        card_extra=extra,
         command=shlex.join(["radlens", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "",
     )
     try:
