@@ -84,8 +84,10 @@ def install_extensions(window) -> list:
     installed = []
     try:
         from viewer.ui.ai_controller import install_ai
+        from viewer.ui.measurement_tools import install_tools
     except ImportError:
         return installed
+    installed.append(install_tools(window))  # measurements + DICOM tag browser (no model needed)
     try:
         installed.append(install_ai(window))
     except Exception as exc:  # noqa: BLE001 - the viewer stays usable without AI assist
