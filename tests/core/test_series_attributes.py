@@ -11,6 +11,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
 
 from viewer.core.index import build_index
+from viewer.core.loader import load_volume
 from viewer.core.series import open_series
 
 
@@ -146,3 +147,18 @@ def test_uneven_spacing_warns(ct_phantom_dir, tmp_path):
     ds.save_as(tmp_path / "I30")
     (info,) = build_index([tmp_path]).all_series()
     assert any("uneven slice spacing" in w for w in info.warnings)
+
+
+def test_modality_lut_sequence_is_applied(mr_sag_dir, tmp_path):
+    source = sorted((mr_sag_dir / "3_t1_fl2d_sag").iterdir())[10]
+    item = Dataset()
+    item.LUTDescriptor = [4096, 0, 16]
+    item.ModalityLUTType = "US"
+    item.LUTData = (np.arange(4096) * 3 % 65536).astype("<u2").tobytes()
+    derived(source, tmp_path / "mr.dcm", ModalityLUTSequence=Sequence([item]))
+    series = only_series(tmp_path / "mr.dcm")
+    reread = pydicom.dcmread(tmp_path / "mr.dcm")
+    expected = apply_modality_lut(reread.pixel_array, reread)
+    np.testing.assert_array_equal(series.modality_frame(0), expected)
+    volume, _ = load_volume(series.info, workers=0)
+    np.testing.assert_array_equal(volume[0], expected)
