@@ -94,16 +94,21 @@ def split_stacks(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], 
     orientations: list[tuple[float, ...]] = []
     for record in records:
         groups[_stack_key(record, orientations)].append(record)
+    varying = _varying_fields(list(groups))
     stacks = []
     for key, members in groups.items():
         parts = split_acquisitions(members)
         for part in parts:
-            acquisition = f", acquisition {part[0].acquisition_number}" if len(parts) > 1 else ""
-            stacks.append((part, _reason(key) + acquisition))
+            acquisition = [f"acquisition {part[0].acquisition_number}"] if len(parts) > 1 else []
+            stacks.append((part, ", ".join(_describe(key, varying) + acquisition)))
     stacks.sort(key=lambda s: -len(s[0]))
     if len(stacks) == 1:
         return [(stacks[0][0], "")]
     return stacks
+
+
+def _varying_fields(keys: list[tuple]) -> set[int]:
+    return {n for n in range(len(keys[0])) if len({k[n] for k in keys}) > 1} if keys else set()
 
 
 def _stack_key(record: HeaderRecord, orientations: list[tuple[float, ...]]) -> tuple:
@@ -129,18 +134,20 @@ def _orientation_slot(orientation, known: list[tuple[float, ...]]) -> int:
     return len(known) - 1
 
 
-def _reason(key: tuple) -> str:
-    rows, columns, slot, localizer, kind, stack_id, _ = key
+def _describe(key: tuple, varying: set[int]) -> list[str]:
+    """What sets this stack apart from the others of its series (only the fields that differ)."""
+    rows, columns, slot, localizer, kind, stack_id, fmt = key
     if localizer:
-        return "localizer"
-    label = f"{columns}×{rows}"
-    if slot >= 0:
-        label += f", orientation {slot + 1}"
-    if kind:
-        label += f", {'/'.join(kind)}"
-    if stack_id:
-        label += f", stack {stack_id}"
-    return label
+        return ["localizer"]
+    words = {
+        0: f"{columns}×{rows}",
+        1: f"{columns}×{rows}",
+        2: f"orientation {slot + 1}" if slot >= 0 else "no orientation",
+        4: "/".join(kind),
+        5: f"stack {stack_id}",
+        6: f"{fmt[2]} {fmt[1]}-bit",
+    }
+    return list(dict.fromkeys(words[n] for n in sorted(varying) if n in words and words[n]))
 
 
 def split_acquisitions(records: list[HeaderRecord]) -> list[list[HeaderRecord]]:
