@@ -91,7 +91,9 @@ def card_summary_for(result: Any, model: str | None = None) -> dict[str, Any]:
     }
 
 
-def window_caption(window: Any) -> str:
+def window_caption(window: Any, colour: bool = False) -> str:
+    if colour:
+        return "colour"
     if isinstance(window, Window):
         return f"W {window.width:g} / C {window.center:g}"
     return "VOI LUT" if window is not None else "full range"
@@ -106,7 +108,9 @@ def frame_key_image(
     display = render_frame(series, frame, window) if display is None else display
     info = series.info
     title = " ".join(str(p) for p in (f"Series {info.number or ''}".strip(), info.description) if p)
-    caption = f"{title} - image {frame + 1} of {len(series)} - {window_caption(window)}"
+    caption = (
+        f"{title} - image {frame + 1} of {len(series)} - {window_caption(window, series.is_color)}"
+    )
     header = series.header(frame)
     return key_image(
         display,

@@ -35,7 +35,7 @@ PAPER_SIZES = {"a4": A4, "letter": LETTER}
 MARGIN = 15 * mm
 FOOTER_HEIGHT = 16 * mm
 IMAGE_GAP = 4 * mm
-MAX_IMAGE_HEIGHT = 95 * mm
+MAX_IMAGE_HEIGHT = 80 * mm
 MAX_IMAGE_PIXELS = 1200  # longest side embedded; ~350 dpi at the printed size
 GRID = colors.HexColor("#9aa5b1")
 HEADER_FILL = colors.HexColor("#e4eaf0")
@@ -47,7 +47,9 @@ def _styles() -> dict[str, ParagraphStyle]:
     body = ParagraphStyle("body", parent=base["BodyText"], fontName="Helvetica", fontSize=9.5)
     return {
         "title": ParagraphStyle("title", parent=base["Title"], fontSize=16, spaceAfter=2),
-        "h2": ParagraphStyle("h2", parent=base["Heading2"], fontSize=12, spaceBefore=8),
+        "h2": ParagraphStyle(
+            "h2", parent=base["Heading2"], fontSize=12, spaceBefore=6, spaceAfter=4
+        ),
         "body": body,
         "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10),
         "cell": ParagraphStyle("cell", parent=body, fontSize=9, leading=11),
@@ -119,8 +121,8 @@ def _story(data: ReportData, width: float) -> list:
         story.append(KeepTogether([_heading(heading), _key_image_table(image, width)]))
     story += _findings_section(data, width)
     story += _measurements_section(data, width)
-    story += _model_section(data, width)
-    story += [_heading("Reader's impression"), _impression(data)]
+    story.append(KeepTogether([_heading("Reader's impression"), _impression(data)]))
+    story.append(KeepTogether(_model_section(data, width)))
     return story
 
 
@@ -214,9 +216,9 @@ def _grid_table(header: list[str], rows: list[list[str]], widths: list[float]) -
 
 
 def _measurements_section(data: ReportData, width: float) -> list:
-    section = [_heading("Measurements")]
     if not data.measurements:
-        return [*section, _cell("No measurements on the key image(s).")]
+        return []
+    section = [_heading("Measurements")]
     rows = [[m.kind, m.value, m.image] for m in data.measurements]
     return [
         *section,

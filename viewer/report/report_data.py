@@ -154,10 +154,19 @@ def finding_rows(result: Any) -> tuple[FindingRow, ...]:
 
 
 def analysis_notes(result: Any) -> tuple[str, ...]:
+    """The device, and the engine's warnings (an intended-use warning always among them)."""
     notes = [f"Computed on {result.device}."] if getattr(result, "device", "") else []
-    if not getattr(result, "intended_use_ok", True):
-        notes.append("This image is outside the model's intended use; read the findings with care.")
-    return tuple(notes) + tuple(str(w) for w in getattr(result, "warnings", ()))
+    warnings = [_sentence(w) for w in getattr(result, "warnings", ())]
+    if not getattr(result, "intended_use_ok", True) and not any(
+        "intended use" in w for w in warnings
+    ):
+        warnings.append("This image is outside the model's intended use.")
+    return tuple(notes + warnings)
+
+
+def _sentence(text: object) -> str:
+    text = str(text).strip()
+    return text[:1].upper() + text[1:] if text else text
 
 
 def heatmap_label(result: Any) -> str:
