@@ -75,6 +75,17 @@ def test_sr_holds_findings_and_references_the_source_image(exported, cxr_header)
     assert "Present" in calls and "Absent" in calls and "Pneumonia" in calls
 
 
+def test_dciodvfy_finds_no_errors(exported):
+    dciodvfy = shutil.which("dciodvfy")
+    if dciodvfy is None:
+        pytest.skip("dciodvfy (dicom3tools) not installed")
+    result, _ = exported
+    for path, iod in ((result.sc_path, "SCImage"), (result.sr_path, "ComprehensiveSR")):
+        run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+        report = run.stdout + run.stderr
+        assert iod in report and "Error" not in report, report
+
+
 def test_dcmtk_reads_both_objects(exported):
     dcmdump = shutil.which("dcmdump")
     if dcmdump is None:

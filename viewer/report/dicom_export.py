@@ -81,6 +81,7 @@ def secondary_capture(source: Dataset, key: KeyImage) -> hd.sc.SCImage:
         transfer_syntax_uid=ExplicitVRLittleEndian,
     )
     sc.PatientOrientation = source.get("PatientOrientation", "")
+    sc.Laterality = source.get("Laterality", "")  # type 2C: empty when the source has none
     sc.ConversionType = "WSD"
     sc.SeriesDescription = "RadLens AI heatmap (research use only)"
     sc.DerivationDescription = f"{key.overlay_caption} burned into the displayed image"
@@ -111,6 +112,7 @@ def findings_sr(
         manufacturer=MANUFACTURER,
         is_complete=True,
     )
+    sr.CodingSchemeIdentificationSequence = [_private_scheme()]
     sr.SeriesDescription = "RadLens AI findings (research use only)"
     sr.SoftwareVersions = f"RadLens {viewer.__version__}"
     return sr
@@ -188,6 +190,15 @@ def _image_reference(source: Dataset, key: KeyImage) -> Dataset:
     frames = _frame_numbers(source, key)
     if frames:
         item.ReferencedFrameNumber = frames[0]
+    return item
+
+
+def _private_scheme() -> Dataset:
+    """Declares the local coding scheme used for concepts DICOM/SNOMED do not define."""
+    item = Dataset()
+    item.CodingSchemeDesignator = PRIVATE_SCHEME
+    item.CodingSchemeName = "RadLens local codes"
+    item.CodingSchemeResponsibleOrganization = "RadLens project"
     return item
 
 
