@@ -61,9 +61,15 @@ def _encodable(text: str) -> bool:
     return True
 
 
+_GREEK_DIGRAPHS = {"ου": "ou", "ού": "ou", "Ου": "Ou", "Ού": "Ou", "ΟΥ": "OU"}
+
+
 def pdf_safe(text: object) -> str:
     """`text` with every character drawable by the built-in PDF fonts (see module docstring)."""
-    return "".join(_transliterate_char(c) for c in unicodedata.normalize("NFC", str(text)))
+    text = unicodedata.normalize("NFC", str(text))
+    for digraph, latin in _GREEK_DIGRAPHS.items():
+        text = text.replace(digraph, latin)
+    return "".join(_transliterate_char(c) for c in text)
 
 
 def paragraph_text(text: object) -> str:

@@ -1,0 +1,54 @@
+"""PDF-safe text (transliteration, DICOM names) and the burned-in heatmap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from viewer.report.overlay import burn_in_heatmap
+from viewer.report.text import dicom_date, paragraph_text, pdf_safe, person_name
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Müller, Zoë", "Müller, Zoë"),  # in Windows-1252: kept
+        ("Łukasz Żółć", "Lukasz Zólc"),
+        ("Шевченко Тарас", "Shevchenko Taras"),
+        ("Παπαδόπουλος", "Papadopoulos"),
+        ("山田", "??"),
+    ],
+)
+def test_pdf_safe_text_is_encodable_in_the_builtin_fonts(text, expected):
+    assert pdf_safe(text) == expected
+    pdf_safe(text).encode("cp1252")  # what Helvetica's WinAnsi encoding can draw
+
+
+def test_person_names_and_dates():
+    assert person_name("RADLENS^DEMO") == "RADLENS, DEMO"
+    assert person_name("Yamada^Tarou=山田^太郎=やまだ^たろう") == "Yamada, Tarou"
+    assert person_name("Doe^John^Q^Dr^Jr") == "Doe, John Q Dr Jr"
+    assert person_name("") == "" and person_name(None) == ""
+    assert dicom_date("20240315") == "2024-03-15" and dicom_date("2024") == "2024"
+
+
+def test_paragraph_text_escapes_markup():
+    assert paragraph_text("a < b & c\nnext") == "a &lt; b &amp; c<br/>next"
+
+
+def test_heatmap_is_blended_only_where_it_is_hot():
+    grey = np.full((4, 6), 100, np.uint8)
+    heat = np.zeros((4, 6), np.float32)
+    heat[1, 2] = 1.0
+    out = burn_in_heatmap(grey, heat)
+    assert out.shape == (4, 6, 3) and out.dtype == np.uint8
+    untouched = np.ones((4, 6), bool)
+    untouched[1, 2] = False
+    assert (out[untouched] == 100).all()
+    # inferno's top colour is (252, 255, 164); opacity 0.5 at value 1
+    assert out[1, 2].tolist() == [176, 178, 132]
+
+
+def test_heatmap_on_another_grid_is_resampled_to_the_image():
+    out = burn_in_heatmap(np.zeros((40, 60), np.uint8), np.ones((5, 5), np.float32))
+    assert out.shape == (40, 60, 3) and (out[..., 0] > 100).all()
