@@ -20,7 +20,7 @@ import threading
 import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pydicom
@@ -129,7 +129,10 @@ class _Loader:
             self._store(k, *decode_one(job, self.info.frames[k]))
 
     def decode_in_processes(self, indices: list[int], workers: int) -> None:
+        # Workers send stored values back (half the bytes of float32 for 16-bit data); the
+        # rescale happens here, unless a Modality LUT Sequence needs the header in the worker.
         job = DecodeJob.of(self.info, self.as_float)
+        job = replace(job, as_float=job.as_float and job.needs_header)
         frames = [(k, self.info.frames[k]) for k in indices]
         chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
         pool = worker_pool(workers)
@@ -151,6 +154,8 @@ class _Loader:
             discard_pool()
             results = [(k, None, "decoder crashed (worker process died)") for k, _ in chunk]
         for k, values, reason in results:
+            if values is not None and self.as_float and values.dtype != np.float32:
+                values = to_modality(values, self.info.frames[k].rescale, True)
             self._store(k, values, reason)
 
     def _store(self, k: int, values: np.ndarray | None, reason: str) -> None:
