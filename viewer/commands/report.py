@@ -39,7 +39,9 @@ def register(subparsers) -> None:
 def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     """PATH, --series, --frame, --model, --device: shared with `radlens export-dicom`."""
     parser.add_argument("path", type=Path, help="DICOM file, folder, .zip or DICOMDIR")
-    parser.add_argument("--series", metavar="UID", help="SeriesInstanceUID or series key")
+    parser.add_argument(
+        "--series", metavar="UID", help="SeriesInstanceUID, series key or series number"
+    )
     parser.add_argument("--frame", type=int, metavar="N", help="0-based frame (default: middle)")
     parser.add_argument("--model", metavar="NAME", help="model id or folder (default model)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")

@@ -39,10 +39,14 @@ class Analysis:
 
 
 def pick_series(index: Any, key: str | None = None) -> Any:
-    """The series asked for, else the first radiograph (DX/CR), else the first series."""
+    """The series asked for (UID, key or series number), else the first radiograph (DX/CR),
+    else the first series."""
+    candidates = index.all_series()
+    numbered = [s for s in candidates if key and key.isdigit() and s.number == int(key)]
+    if len(numbered) == 1:
+        return numbered[0]
     if key:
         return index.find_series(key)
-    candidates = index.all_series()
     if not candidates:
         raise RadLensError("no images found to report on")
     preferred = [s for s in candidates if s.modality.upper() in PREFERRED_MODALITIES]
