@@ -63,11 +63,7 @@ class SeriesInfo:
     study: StudyInfo | None = field(default=None, repr=False, compare=False)
     pixel_format: PixelFormat | None = None  # None when frames differ in pixel layout
     has_modality_lut_sequence: bool = False
-    stack_label: str = ""  # why this stack was split off its series ("" when not split)
-
-    @property
-    def transfer_syntaxes(self) -> list[str]:
-        return [self.transfer_syntax]
+    stack_label: str = ""  # what sets this stack apart within its series ("" when not split)
 
 
 @dataclass

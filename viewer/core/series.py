@@ -184,10 +184,9 @@ class Series:
         own = self.windows(i)
         if own:
             return own[0]
-        values = self.modality_frame(i)
         if self.is_color:
             return Window(center=127.5, width=256.0, explanation="full range")
-        low, high = value_range(values, self.pixel_padding)
+        low, high = value_range(self.modality_frame(i), self.pixel_padding)
         return Window(center=(low + high) / 2, width=max(high - low, 1.0), explanation="full range")
 
     # --- internals ----------------------------------------------------------------------
