@@ -52,3 +52,18 @@ def test_heatmap_is_blended_only_where_it_is_hot():
 def test_heatmap_on_another_grid_is_resampled_to_the_image():
     out = burn_in_heatmap(np.zeros((40, 60), np.uint8), np.ones((5, 5), np.float32))
     assert out.shape == (40, 60, 3) and (out[..., 0] > 100).all()
+
+
+def test_measurements_are_drawn_where_they_were_placed():
+    from viewer.core.measurements import Measurement
+    from viewer.report.overlay import MEASUREMENT_COLOUR, draw_measurements
+
+    grey = np.full((200, 300), 50, np.uint8)
+    line = Measurement("length", [(100.0, 20.0), (100.0, 120.0)])
+    box = Measurement("rectangle", [(20.0, 200.0), (60.0, 280.0)])
+    out = draw_measurements(grey, [line, box])
+    yellow = np.all(out == MEASUREMENT_COLOUR, axis=-1)
+    assert yellow[100, 20:121].all()  # the line along row 100
+    assert yellow[20, 200:281].all() and yellow[20:61, 200].all()  # the rectangle's edges
+    assert not yellow[150:, :].any() and not yellow[:90, :150].any()
+    assert (grey == 50).all(), "the displayed image itself is not changed"

@@ -7,7 +7,7 @@ The engine (and torch) is imported only when an analysis is asked for.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from viewer.core.measurements import MeasurementStore
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
 from viewer.report.dicom_export import DicomExport, export_ai_dicom
+from viewer.report.overlay import draw_measurements
 from viewer.report.report_data import (
     KeyImage,
     MeasurementRow,
@@ -104,12 +105,19 @@ def window_caption(window: Any, colour: bool = False) -> str:
 
 
 def frame_key_image(
-    series: Any, frame: int, window: Any = None, result: Any = None, display: Any = None
+    series: Any,
+    frame: int,
+    window: Any = None,
+    result: Any = None,
+    display: Any = None,
+    measurements: Sequence[Any] = (),
 ) -> KeyImage:
     """A frame as shown: `display` (the uint8 image on screen) or rendered with `window` (else
-    the frame's initial VOI); with a result, its heatmap beside it."""
+    the frame's initial VOI), with its measurements drawn; with a result, the heatmap beside it."""
     window = window if window is not None or series.is_color else initial_voi(series, frame)
     display = render_frame(series, frame, window) if display is None else display
+    if measurements:
+        display = draw_measurements(display, measurements)
     info = series.info
     title = " ".join(str(p) for p in (f"Series {info.number or ''}".strip(), info.description) if p)
     caption = (
@@ -126,17 +134,21 @@ def frame_key_image(
     )
 
 
-def frame_measurements(series: Any, frame: int) -> tuple[MeasurementRow, ...]:
+def stored_measurements(series: Any, frame: int) -> list[Any]:
     """What the user measured on this frame (from the study's measurement sidecar)."""
     ref = series.info.frames[frame]
     store = MeasurementStore(series.info.study.study_instance_uid).load()
-    measurements = store.get(ref.sop_instance_uid, ref.frame_index)
+    return store.get(ref.sop_instance_uid, ref.frame_index)
+
+
+def frame_measurement_rows(
+    series: Any, frame: int, measurements: Sequence[Any]
+) -> tuple[MeasurementRow, ...]:
     if not measurements:
         return ()
-    spacing = getattr(series.geometry(frame), "spacing", None)
-    image = f"image {frame + 1}"
+    spacing = _row_col_spacing(getattr(series.geometry(frame), "spacing", None))
     values = series.modality_frame(frame)
-    return measurement_rows(measurements, _row_col_spacing(spacing), values, image)
+    return measurement_rows(measurements, spacing, values, f"image {frame + 1}")
 
 
 def _row_col_spacing(spacing: Any) -> tuple[float, float] | None:
@@ -157,12 +169,13 @@ def compose_report(
 ) -> ReportData:
     """`ReportData` for one key frame of an open `Series` (`display`: the image as on screen)."""
     result = analysis.result if analysis else None
+    measurements = stored_measurements(series, frame)
     return build_report_data(
         series.info.study,
-        [frame_key_image(series, frame, window, result, display)],
+        [frame_key_image(series, frame, window, result, display, measurements)],
         result,
         analysis.card_summary if analysis else None,
-        frame_measurements(series, frame),
+        frame_measurement_rows(series, frame, measurements),
         impression,
         anonymize=anonymize,
     )

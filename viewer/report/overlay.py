@@ -7,7 +7,7 @@ heatmap value, drawn at 50 % opacity over the window/levelled image.
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 
 HEATMAP_OPACITY = 0.5
 # Inferno (matplotlib / pyqtgraph) sampled at nine evenly spaced stops; linear in between.
@@ -51,3 +51,40 @@ def burn_in_heatmap(
     alpha = (opacity * values)[..., None]
     blended = base * (1.0 - alpha) + inferno(values) * alpha
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+MEASUREMENT_COLOUR = (255, 214, 0)
+
+
+def draw_measurements(display: np.ndarray, measurements) -> np.ndarray:
+    """uint8 RGB: `display` with each `Measurement` drawn and numbered 1, 2, … as in the table.
+
+    Points are (row, column) with pixel centres on integers; PIL draws at (x, y) = (col, row).
+    """
+    picture = Image.fromarray(as_rgb(np.asarray(display)).copy())
+    pen = ImageDraw.Draw(picture)
+    width = max(2, round(max(picture.size) / 400))
+    font = ImageFont.load_default(size=max(14, round(max(picture.size) / 28)))
+    for number, measurement in enumerate(measurements, start=1):
+        xy = [(col, row) for row, col in measurement.points]
+        if measurement.kind in ("ellipse", "rectangle"):
+            box = [
+                min(x for x, _ in xy),
+                min(y for _, y in xy),
+                max(x for x, _ in xy),
+                max(y for _, y in xy),
+            ]
+            draw = pen.ellipse if measurement.kind == "ellipse" else pen.rectangle
+            draw(box, outline=MEASUREMENT_COLOUR, width=width)
+        else:
+            pen.line(xy, fill=MEASUREMENT_COLOUR, width=width, joint="curve")
+        label_at = (xy[-1][0] + 2 * width, xy[-1][1] + 2 * width)
+        pen.text(
+            label_at,
+            str(number),
+            fill=MEASUREMENT_COLOUR,
+            font=font,
+            stroke_width=1,
+            stroke_fill=(0, 0, 0),
+        )
+    return np.asarray(picture)

@@ -209,11 +209,11 @@ def measurement_rows(
     values: np.ndarray | None = None,
     image: str = "",
 ) -> tuple[MeasurementRow, ...]:
-    """From the `Measurement`s a `MeasurementStore` holds for one image."""
+    """From the `Measurement`s a `MeasurementStore` holds for one image, numbered as drawn."""
     grey = values if values is not None and np.ndim(values) == 2 else None
     return tuple(
-        MeasurementRow(kind=m.label or m.kind, value=describe(m, spacing, grey), image=image)
-        for m in measurements
+        MeasurementRow(f"{n}. {m.label or m.kind}", describe(m, spacing, grey), image)
+        for n, m in enumerate(measurements, start=1)
     )
 
 
