@@ -97,7 +97,9 @@ def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile:
     """Scan one file's header; every failure becomes a SkippedFile with its reason."""
     path = str(path)
     try:
-        return _scan(path)
+        with warnings.catch_warnings():  # pydicom warns on odd values; the record says enough
+            warnings.simplefilter("ignore")
+            return _scan(path)
     except _Skip as skip:
         return SkippedFile(path, str(skip))
     except (KeyboardInterrupt, SystemExit):
