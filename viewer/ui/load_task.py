@@ -50,6 +50,7 @@ class _Throttle:
     def __call__(self, done: int, total: int, *_) -> None:
         if self._cancel.is_set():
             raise Cancelled
+        time.sleep(0)  # hand the interpreter lock to the UI thread if it is waiting for it
         now = time.monotonic()
         if done >= total or now - self._last >= PROGRESS_INTERVAL_S:
             self._last = now
