@@ -8,13 +8,15 @@ import zipfile
 import numpy as np
 import pydicom
 import pytest
+from pydicom.uid import generate_uid
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPushButton
 
 from tests.ui.conftest import drop_urls, load, send_drop
 from viewer.core.measurements import length_mm
 from viewer.core.render import render_frame
+from viewer.paths import sample_study_dir
 from viewer.ui.viewport import SERIES_MIME, export_view_png
 
 pytestmark = pytest.mark.gui
@@ -249,3 +251,75 @@ def test_series_dragged_out_of_the_browser_carries_its_key(qtbot, ct_window):
     target = ct_window.viewports()[3]
     send_drop(target, mime)
     assert target.state.series_key == key and ct_window.active_viewport() is target
+
+
+def _copy_slices(sources, target, **changes):
+    target.mkdir()
+    for source in sources:
+        ds = pydicom.dcmread(source)
+        for keyword, value in changes.items():
+            setattr(ds, keyword, value)
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.save_as(target / source.name)
+    return target
+
+
+def test_non_square_pixels_show_with_their_millimetre_aspect(
+    qtbot, main_window, ct_phantom_dir, tmp_path
+):
+    folder = _copy_slices(
+        sorted(ct_phantom_dir.iterdir())[:2], tmp_path / "ns", PixelSpacing=[1.0, 0.5]
+    )
+    load(qtbot, main_window, [folder])
+    viewport = main_window.active_viewport()
+    shown = viewport.image_item.mapRectToView(viewport.image_item.boundingRect())
+    rows, cols = viewport.series().info.rows, viewport.series().info.columns
+    # rows of 1.0 mm and columns of 0.5 mm: twice as tall as wide per pixel
+    assert shown.height() / shown.width() == pytest.approx((rows * 1.0) / (cols * 0.5))
+
+
+def test_scrolling_syncs_between_series_sharing_a_frame_of_reference(
+    qtbot, main_window, ct_phantom_dir, tmp_path
+):
+    sources = sorted(ct_phantom_dir.iterdir())[:12]
+    folder = _copy_slices(
+        sources[::2], tmp_path / "b", SeriesInstanceUID=generate_uid(), SeriesNumber=999
+    )
+    for source in sources:
+        shutil.copy(source, folder / f"a-{source.name}")
+    load(qtbot, main_window, [folder])
+    keys = main_window.browser.series_keys()
+    assert len(keys) == 2
+    main_window.set_layout("1x2")
+    left, right = main_window.viewports()
+    main_window.show_series(keys[0], left)
+    main_window.show_series(keys[1], right)
+    full, half = (left, right) if len(left.series()) > len(right.series()) else (right, left)
+    for target in range(len(full.series())):
+        full.state.set_frame(target)
+        point = np.array(full.series().info.frames[target].position)
+        nearest = min(
+            range(len(half.series())),
+            key=lambda i: np.linalg.norm(np.array(half.series().info.frames[i].position) - point),
+        )
+        assert half.frame_index() == nearest
+
+
+def test_file_windows_follow_the_ct_presets(qtbot, ct_window):
+    series = ct_window.current_series()
+    labels = [a.text().split("\t")[0] for a in ct_window.window_menu.actions()]
+    assert labels[:3] == ["Lung", "Mediastinum", "Abdomen"]
+    assert len(labels) == 8 + len(series.windows(0))
+    own = series.windows(0)[0]
+    ct_window.apply_preset(8)
+    assert ct_window.active_viewport().state.window == own
+
+
+def test_welcome_panel_opens_the_sample(qtbot, main_window):
+    assert main_window.stack.currentWidget() is main_window.welcome
+    if not any(sample_study_dir().rglob("*.dcm")):
+        pytest.skip("sample study not built")
+    with qtbot.waitSignal(main_window.loader.finished, timeout=60_000):
+        main_window.welcome.findChild(QPushButton, "open_sample").click()
+    assert main_window.current_series() is not None
+    assert main_window.settings.recent[0] == str(sample_study_dir())

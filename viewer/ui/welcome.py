@@ -29,12 +29,13 @@ class WelcomePanel(QWidget):
         for widget in (title, hint):
             widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
             layout.addWidget(widget)
-        for text, signal in (
-            ("Open folder…", self.openFolderRequested),
-            ("Open files…", self.openFilesRequested),
-            ("Open the sample study", self.openSampleRequested),
+        for name, text, signal in (
+            ("open_folder", "Open folder…", self.openFolderRequested),
+            ("open_files", "Open files…", self.openFilesRequested),
+            ("open_sample", "Open the sample study", self.openSampleRequested),
         ):
             button = QPushButton(text)
+            button.setObjectName(name)
             button.clicked.connect(signal.emit)
             layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
         layout.addWidget(QLabel("Recent:"), 0, Qt.AlignmentFlag.AlignHCenter)
