@@ -323,3 +323,11 @@ def test_welcome_panel_opens_the_sample(qtbot, main_window):
         main_window.welcome.findChild(QPushButton, "open_sample").click()
     assert main_window.current_series() is not None
     assert main_window.settings.recent[0] == str(sample_study_dir())
+
+
+def test_opening_only_junk_returns_to_the_welcome_panel(qtbot, ct_window, tmp_path):
+    (tmp_path / "notes.txt").write_text("not DICOM")
+    load(qtbot, ct_window, [tmp_path])
+    assert ct_window.stack.currentWidget() is ct_window.welcome
+    assert ct_window.current_series() is None
+    assert "notes.txt" in ct_window.skipped_message.detailedText()

@@ -319,6 +319,11 @@ class MainWindow(QMainWindow):
 
     def _on_index(self, index) -> None:
         self.index = index
+        for viewport in self.grid.viewports:  # images of the previous study go
+            if viewport is not self.grid.active or not index.all_series():
+                viewport.set_series(None)
+        if not index.all_series():
+            self.stack.setCurrentWidget(self.welcome)
         self.browser.set_index(index)
         self.indexLoaded.emit(index)
         if index.skipped:

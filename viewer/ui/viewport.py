@@ -14,7 +14,7 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
 * `viewport.scene_to_pixel(scene_pos)` — (row, col) floats with pixel centres on integers,
   the convention of `viewer.core.measurements`; `viewport.pixel_spacing()` — (row, col) mm.
 * Signals: `imageChanged(series_key, frame_index)` after a new frame, series or window is
-  shown; `probed(Probe | None)` as the mouse moves; `activated()` on a click;
+  shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves; `activated()` on a click;
   `seriesDropped(key)` when a series is dragged here from the browser.
 
 Mouse: left drag pans, Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
@@ -308,6 +308,7 @@ class Viewport(QWidget):
         self.slider.setEnabled(count > 1)
         if self.state.series is None:
             self.image_item.clear()
+            self.imageChanged.emit("", -1)
             return
         self._render()
         self._apply_transform()
