@@ -46,3 +46,22 @@ def test_opening_a_folder_from_the_command_line(tmp_path, ct_phantom_dir):
     assert result.returncode == 0, result.stderr[-3000:]
     assert not QImage(str(out)).isNull()
     assert "QThread: Destroyed" not in result.stderr
+
+
+def test_long_sessions_survive_the_pyside_emit_refcount_bug(tmp_path):
+    """PySide6 6.12.0 drops a reference to True per Python-side emit; a session emitting more
+    signals than True has references would abort with bool_dealloc (exit 134)."""
+    code = (
+        "from PySide6.QtCore import QObject, Signal\n"
+        "from viewer.ui.app import protect_bool_singletons\n"
+        "protect_bool_singletons()\n"
+        "class Ticker(QObject):\n"
+        "    tick = Signal()\n"
+        "ticker = Ticker()\n"
+        "for _ in range(200_000):\n"
+        "    ticker.tick.emit()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
