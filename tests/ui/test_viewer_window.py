@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QImage, QMouseEvent
+from PySide6.QtGui import QImage, QMouseEvent, QWheelEvent
 from PySide6.QtWidgets import QApplication, QPushButton
 
 from tests.ui.conftest import drop_urls, load, send_drop
@@ -331,3 +331,35 @@ def test_opening_only_junk_returns_to_the_welcome_panel(qtbot, ct_window, tmp_pa
     assert ct_window.stack.currentWidget() is ct_window.welcome
     assert ct_window.current_series() is None
     assert "notes.txt" in ct_window.skipped_message.detailedText()
+
+
+def _wheel(widget, steps: int, modifiers=Qt.KeyboardModifier.NoModifier) -> None:
+    pos = QPointF(widget.width() / 2, widget.height() / 2)
+    event = QWheelEvent(
+        pos,
+        QPointF(widget.mapToGlobal(pos.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, 120 * steps),
+        Qt.MouseButton.NoButton,
+        modifiers,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(widget, event)
+
+
+def test_wheel_steps_slices_and_ctrl_wheel_zooms(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    target = viewport.graphics.viewport()
+    start = viewport.frame_index()
+    _wheel(target, -1)
+    _wheel(target, -1)
+    assert viewport.frame_index() == start + 2
+    _wheel(target, 1)
+    assert viewport.frame_index() == start + 1
+    zoom = viewport.zoom()
+    _wheel(target, 1, Qt.KeyboardModifier.ControlModifier)
+    assert viewport.zoom() > zoom
+    assert viewport.frame_index() == start + 1
+    viewport.actual_size()
+    assert viewport.zoom() == pytest.approx(1.0, rel=1e-3)
