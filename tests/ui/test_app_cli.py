@@ -19,8 +19,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 def _run(args, tmp_path, timeout=240):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RADLENS_DATA_DIR=str(tmp_path / "data"))
+    script = Path(sys.executable).parent / "radlens"  # the installed entry point, as users run it
+    command = [str(script)] if script.exists() else [sys.executable, "-m", "viewer.cli"]
     return subprocess.run(
-        [sys.executable, "-m", "viewer.cli", *args],
+        [*command, *args],
         cwd=REPO_ROOT,
         env=env,
         capture_output=True,
