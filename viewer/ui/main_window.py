@@ -309,6 +309,7 @@ class MainWindow(QMainWindow):
         self.stack.setCurrentWidget(self.grid)
         viewport.set_series(series)
         self.grid.set_active(viewport)
+        viewport.setFocus()  # arrows and the wheel work at once
         # The rest waits for the next event-loop pass, so the first image paints sooner.
         QTimer.singleShot(0, lambda: self._after_show(series))
 
