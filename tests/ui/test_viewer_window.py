@@ -293,7 +293,11 @@ def test_scrolling_syncs_between_series_sharing_a_frame_of_reference(
     main_window.set_layout("1x2")
     left, right = main_window.viewports()
     main_window.show_series(keys[0], left)
-    main_window.show_series(keys[1], right)
+    main_window.show_series(keys[1], right)  # decoded in the background, then shown
+    qtbot.waitUntil(
+        lambda: left.series() is not None and right.series() is not None, timeout=30_000
+    )
+    assert {left.state.series_key, right.state.series_key} == set(keys)
     full, half = (left, right) if len(left.series()) > len(right.series()) else (right, left)
     for target in range(len(full.series())):
         full.state.set_frame(target)

@@ -110,7 +110,12 @@ class LoadWorker(QObject):
 
     @Slot(int, object, object)
     def prefetch(self, request_id: int, series, cancel: threading.Event) -> None:
-        self._guarded(request_id, cancel, lambda: self._decode_all(request_id, series, cancel))
+        self._guarded(request_id, cancel, lambda: self._open(request_id, series, cancel))
+
+    def _open(self, request_id: int, series, cancel: threading.Event) -> None:
+        series.modality_frame(0)  # a JPEG 2000 radiograph takes ~100 ms: not on the UI thread
+        self.seriesReady.emit(request_id, series)
+        self._decode_all(request_id, series, cancel)
 
     def _guarded(self, request_id: int, cancel: threading.Event, task: Callable[[], None]) -> None:
         lower_thread_priority()
@@ -294,7 +299,8 @@ class StudyLoader(QObject):
         return request_id
 
     def prefetch(self, series) -> int:
-        """Decode every frame of `series` in the background (the shown one is decoded on demand)."""
+        """Decode the first frame of `series` (then `seriesReady`), then all of them, in the
+        background; frames asked for before that are decoded on demand."""
         request_id, cancel = self._next_request()
         self._prefetchRequested.emit(request_id, series, cancel)
         return request_id

@@ -69,6 +69,7 @@ class MainWindow(QMainWindow):
         self.index = None
         self.skipped_message: QMessageBox | None = None
         self._series: dict[str, object] = {}
+        self._targets: dict[str, object] = {}  # series key → viewport waiting for its first image
         self._busy: set[str] = set()
         self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
         self.loader = StudyLoader(self)
@@ -289,21 +290,27 @@ class MainWindow(QMainWindow):
         self.settings.last_folder = str(first if first.is_dir() else first.parent)
         self._refresh_recent()
         self._series.clear()
+        self._targets.clear()
         self.stack.setCurrentWidget(self.grid)
         self.loader.load(paths)
 
     def show_series(self, key: str, viewport=None) -> None:
+        """Show a series of the index; one not opened yet is decoded in the background first
+        and appears (in `viewport`, else the active one) when its first image is ready."""
         if self.index is None:
             return
+        viewport = viewport or self.grid.active
+        if key in self._series:
+            self._show_in(viewport, self._series[key])
+            return
         try:
-            series = self._series.get(key) or open_series(self.index.find_series(key))
-            self._show_in(viewport or self.grid.active, series)
+            series = open_series(self.index.find_series(key))
         except RadLensError as exc:
             show_error(self, "Cannot show this series", str(exc))
             return
-        if key not in self._series:
-            self._series[key] = series
-            self.loader.prefetch(series)
+        self._series[key] = series
+        self._targets[key] = viewport
+        self.loader.prefetch(series)
 
     def _show_in(self, viewport, series) -> None:
         self.stack.setCurrentWidget(self.grid)
@@ -331,8 +338,9 @@ class MainWindow(QMainWindow):
             self._report_skipped(index.skipped)
 
     def _on_first_series(self, series) -> None:
-        self._series[series.info.key] = series
-        self._show_in(self.grid.active, series)
+        key = series.info.key
+        self._series[key] = series
+        self._show_in(self._targets.pop(key, self.grid.active), series)
 
     def _report_skipped(self, skipped) -> None:
         lines = [f"{item.path}: {item.reason}" for item in skipped]
