@@ -11,6 +11,7 @@ from viewer.ui.overlays import edge_letters
 from viewer.ui.view_state import (
     ViewState,
     ViewTransform,
+    add_user_preset,
     drag_window,
     image_to_view_matrix,
     pixel_aspect,
@@ -107,3 +108,9 @@ def test_edge_letters_oblique_opposites():
     geometry = _geometry((0.8, -0.6, 0.0, 0.0, 0.0, -1.0))
     letters = edge_letters(geometry, image_to_view_matrix(8, 8, 1.0, ViewTransform()))
     assert (letters["right"], letters["left"]) == ("LA", "RP")
+
+
+def test_user_presets_come_after_the_shipped_ones_and_replace_by_label():
+    presets = add_user_preset({}, "ct", "Mine", Window(10.0, 100.0))
+    presets = add_user_preset(presets, "CT", "Mine", Window(20.0, 200.0))
+    assert presets == {"CT": [["Mine", 20.0, 200.0]]}

@@ -11,11 +11,12 @@ import pytest
 from pydicom.uid import generate_uid
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
 from PySide6.QtGui import QImage, QMouseEvent, QWheelEvent
-from PySide6.QtWidgets import QApplication, QPushButton
+from PySide6.QtWidgets import QApplication, QInputDialog, QPushButton
 
 from tests.ui.conftest import drop_urls, load, send_drop
 from viewer.core.measurements import length_mm
 from viewer.core.render import render_frame
+from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
 from viewer.ui.viewport import SERIES_MIME, export_view_png
 
@@ -309,9 +310,15 @@ def test_scrolling_syncs_between_series_sharing_a_frame_of_reference(
         assert half.frame_index() == nearest
 
 
+def _preset_labels(window) -> list[str]:
+    """The window presets listed in View → Window (the menu ends with a separator + Save…)."""
+    actions = [a for a in window.window_menu.actions() if not a.isSeparator()]
+    return [a.text().split("\t")[0] for a in actions[:-1]]
+
+
 def test_file_windows_follow_the_ct_presets(qtbot, ct_window):
     series = ct_window.current_series()
-    labels = [a.text().split("\t")[0] for a in ct_window.window_menu.actions()]
+    labels = _preset_labels(ct_window)
     assert labels[:3] == ["Lung", "Mediastinum", "Abdomen"]
     assert len(labels) == 8 + len(series.windows(0))
     own = series.windows(0)[0]
@@ -367,3 +374,15 @@ def test_wheel_steps_slices_and_ctrl_wheel_zooms(qtbot, ct_window):
     assert viewport.frame_index() == start + 1
     viewport.actual_size()
     assert viewport.zoom() == pytest.approx(1.0, rel=1e-3)
+
+
+def test_saved_window_preset_is_offered_after_the_shipped_ones(qtbot, ct_window, monkeypatch):
+    viewport = ct_window.active_viewport()
+    viewport.state.set_window(Window(123.0, 456.0))
+    monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Phantom", True))
+    ct_window.save_window_preset()
+    assert _preset_labels(ct_window)[8] == "Phantom"
+    viewport.state.set_window(Window(0.0, 10.0))
+    ct_window.apply_preset(8)
+    assert (viewport.state.window.center, viewport.state.window.width) == (123.0, 456.0)
+    assert ct_window.settings.presets == {"CT": [["Phantom", 123.0, 456.0]]}

@@ -25,6 +25,7 @@ from PySide6.QtCore import Qt, QTimer, QUrl, Signal
 from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
+    QInputDialog,
     QLabel,
     QMainWindow,
     QMessageBox,
@@ -38,6 +39,7 @@ from PySide6.QtWidgets import (
 from viewer import RESEARCH_USE_NOTICE, __version__
 from viewer.core.errors import RadLensError
 from viewer.core.series import open_series
+from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
 from viewer.ui import shortcuts
 from viewer.ui.browser_dock import BrowserDock
@@ -45,7 +47,7 @@ from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
 from viewer.ui.load_task import StudyLoader
 from viewer.ui.settings import load_settings, save_settings
-from viewer.ui.view_state import window_choices
+from viewer.ui.view_state import add_user_preset, window_choices
 from viewer.ui.viewport import export_view_png
 from viewer.ui.welcome import WelcomePanel
 
@@ -391,6 +393,21 @@ class MainWindow(QMainWindow):
             action.triggered.connect(
                 lambda _=False, w=window: self.active_viewport().state.set_window(w)
             )
+        self.window_menu.addSeparator()
+        self.window_menu.addAction("Save current window as preset…", self.save_window_preset)
+
+    def save_window_preset(self) -> None:
+        series, window = self.current_series(), self.active_viewport().state.window
+        if series is None or not isinstance(window, Window):
+            return
+        label, ok = QInputDialog.getText(
+            self, "Save window preset", f"Name ({series.info.modality}):"
+        )
+        if ok and label.strip():
+            self.settings.presets = add_user_preset(
+                self.settings.presets, series.info.modality, label.strip(), window
+            )
+            self._rebuild_window_menu()
 
     def _apply_overlay_flags(self) -> None:
         self.settings.show_overlays = self.overlays_action.isChecked()

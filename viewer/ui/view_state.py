@@ -64,26 +64,26 @@ def image_to_view_matrix(
 def window_choices(
     series, frame: int, user_presets: dict | None = None
 ) -> list[tuple[str, Window]]:
-    """Windows offered on the number keys: the modality's fixed presets (the user's own from
-    settings replace the shipped ones), then the file's own windows. Empty without a series."""
+    """Windows offered on the number keys, in order: the modality's shipped presets, the user's
+    own (settings `presets`), then the file's windows. Empty without a series or for colour."""
     if series is None or series.is_color:
         return []
     modality = series.info.modality.strip().upper()
-    mine = (user_presets or {}).get(modality)
-    if mine:
-        fixed = [
-            (str(label), Window(float(c), float(w), explanation=str(label))) for label, c, w in mine
-        ]
-    else:
-        fixed = [
-            (p.label, p.window) for p in presets_for(modality) if not p.name.startswith("file-")
-        ]
-    own = [
-        (p.label, p.window)
-        for p in presets_for(modality, series.windows(frame))
-        if p.name.startswith("file-")
+    shipped = presets_for(modality, series.windows(frame))
+    fixed = [(p.label, p.window) for p in shipped if not p.name.startswith("file-")]
+    mine = [
+        (str(label), Window(float(c), float(w), explanation=str(label)))
+        for label, c, w in (user_presets or {}).get(modality, [])
     ]
-    return fixed + own
+    own = [(p.label, p.window) for p in shipped if p.name.startswith("file-")]
+    return fixed + mine + own
+
+
+def add_user_preset(presets: dict, modality: str, label: str, window: Window) -> dict:
+    """`presets` with `window` saved under `label` for `modality` (same label replaced)."""
+    key = modality.strip().upper()
+    kept = [p for p in presets.get(key, []) if p[0] != label]
+    return {**presets, key: [*kept, [label, float(window.center), float(window.width)]]}
 
 
 def pixel_aspect(spacing: tuple[float, float] | None) -> float:
