@@ -115,6 +115,7 @@ class LoadWorker(QObject):
     def _open(self, request_id: int, series, cancel: threading.Event) -> None:
         series.modality_frame(0)  # a JPEG 2000 radiograph takes ~100 ms: not on the UI thread
         self.seriesReady.emit(request_id, series)
+        self._emit_thumbnail(request_id, series)  # in case the load that made it was cut short
         self._decode_all(request_id, series, cancel)
 
     def _guarded(self, request_id: int, cancel: threading.Event, task: Callable[[], None]) -> None:
