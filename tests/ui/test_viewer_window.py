@@ -386,3 +386,18 @@ def test_saved_window_preset_is_offered_after_the_shipped_ones(qtbot, ct_window,
     ct_window.apply_preset(8)
     assert (viewport.state.window.center, viewport.state.window.width) == (123.0, 456.0)
     assert ct_window.settings.presets == {"CT": [["Phantom", 123.0, 456.0]]}
+
+
+def test_view_shortcuts_act_on_the_active_viewport(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    viewport.setFocus()
+    qtbot.keyClick(viewport, Qt.Key.Key_R)
+    qtbot.keyClick(viewport, Qt.Key.Key_H)
+    qtbot.keyClick(viewport, Qt.Key.Key_I)
+    state = viewport.state
+    assert (state.transform.rotation, state.invert) == (1, True)
+    assert state.transform.flip_v  # a screen flip after a quarter turn flips the image rows
+    qtbot.keyClick(viewport, Qt.Key.Key_O)
+    assert not ct_window.overlays_action.isChecked()
+    qtbot.keyClick(viewport, Qt.Key.Key_Escape)
+    assert (state.transform.rotation, state.invert, state.transform.flip_v) == (0, False, False)
