@@ -40,9 +40,13 @@ def export(qtbot, dialog) -> None:
         dialog.export()
 
 
-def test_action_is_in_the_file_menu(shown_radiograph):
+def test_action_is_in_the_file_menu_once_before_quit(shown_radiograph):
     window, _ = shown_radiograph
-    assert window.report_action in window.menu("File").actions()
+    assert install_report_action(window) is window.report_action
+    actions = window.menu("File").actions()
+    assert [a.text() for a in actions].count("Export report…") == 1
+    quit_action = window.actions_by_name["quit"]
+    assert actions.index(window.report_action) == actions.index(quit_action) - 1
 
 
 def test_report_shows_the_displayed_image_and_the_shown_result(qtbot, shown_radiograph, tmp_path):

@@ -196,10 +196,14 @@ def open_report_dialog(main_window) -> ReportDialog | None:
 
 
 def install_report_action(main_window) -> QAction:
-    """Add File → Export report… to the main window."""
+    """Add File → Export report… (before Quit) to the main window; once only."""
+    existing = getattr(main_window, "report_action", None)
+    if existing is not None:
+        return existing
     action = QAction("Export report…", main_window)
     action.setShortcut(QKeySequence(SHORTCUT))
     action.triggered.connect(lambda: open_report_dialog(main_window))
-    main_window.menu("File").addAction(action)
+    quit_action = getattr(main_window, "actions_by_name", {}).get("quit")
+    main_window.menu("File").insertAction(quit_action, action)  # appended when there is no Quit
     main_window.report_action = action
     return action
