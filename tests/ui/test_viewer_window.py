@@ -401,3 +401,13 @@ def test_view_shortcuts_act_on_the_active_viewport(qtbot, ct_window):
     assert not ct_window.overlays_action.isChecked()
     qtbot.keyClick(viewport, Qt.Key.Key_Escape)
     assert (state.transform.rotation, state.invert, state.transform.flip_v) == (0, False, False)
+
+
+def test_optional_parts_attach_to_the_window(qtbot, main_window):
+    from viewer.ui.app import install_extensions
+
+    installed = install_extensions(main_window)
+    assert len(installed) == 3
+    file_items = [a.text() for a in main_window.menu("File").actions() if a.text()]
+    assert file_items.index("Export report…") == file_items.index("Quit") - 1
+    assert main_window.menu("Tools").actions() and main_window.menu("AI").actions()

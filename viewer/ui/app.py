@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
 import logging
 import sys
 
@@ -79,22 +80,27 @@ def _configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 
+# Optional UI parts, each `function(main_window)` in its own module, installed in this order:
+# measurement tools + DICOM tag browser, File → Export report…, AI assist (dock, menu, model).
+EXTENSIONS = (
+    ("viewer.ui.measurement_tools", "install_tools", "Measurement tools"),
+    ("viewer.ui.report_dialog", "install_report_action", "Report export"),
+    ("viewer.ui.ai_controller", "install_ai", "AI assist"),
+)
+
+
 def install_extensions(window) -> list:
     """Let optional UI parts attach themselves; a failing one is reported, not fatal."""
     installed = []
-    try:
-        from viewer.ui.ai_controller import install_ai
-        from viewer.ui.measurement_tools import install_tools
-    except ImportError:
-        return installed
-    installed.append(install_tools(window))  # measurements + DICOM tag browser (no model needed)
-    try:
-        installed.append(install_ai(window))
-    except Exception as exc:  # noqa: BLE001 - the viewer stays usable without AI assist
-        from viewer.ui.errors import details_text, log_exception, show_error, user_message
+    for module_name, function_name, title in EXTENSIONS:
+        try:
+            install = getattr(importlib.import_module(module_name), function_name)
+            installed.append(install(window))
+        except Exception as exc:  # noqa: BLE001 - the viewer stays usable without the part
+            from viewer.ui.errors import details_text, log_exception, show_error, user_message
 
-        log_exception(exc)
-        show_error(window, "AI assist unavailable", user_message(exc), details_text(exc))
+            log_exception(exc, f"{title} unavailable")
+            show_error(window, f"{title} unavailable", user_message(exc), details_text(exc))
     return installed
 
 
