@@ -144,12 +144,10 @@ def check_preamble(head: bytes) -> None:
 
 def _read_header(fp) -> tuple[Dataset, tuple[int, int, int] | None]:
     """Parse up to Pixel Data; return the dataset and (tag, value offset, length) if present."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            ds = pydicom.dcmread(fp, stop_before_pixels=True)
-        except InvalidDicomError:
-            ds = _read_without_preamble(fp)
+    try:
+        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+    except InvalidDicomError:
+        ds = _read_without_preamble(fp)
     if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
         return ds, _deflated_pixel_peek(fp)
     return ds, peek_pixel_element(fp, ds)
@@ -193,9 +191,7 @@ def peek_pixel_element(fp, ds: Dataset) -> tuple[int, int, int] | None:
 def _deflated_pixel_peek(fp) -> tuple[int, int, int] | None:
     """Deflated files cannot be peeked by offset; parse the whole (small) dataset instead."""
     fp.seek(0)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        full = pydicom.dcmread(fp)
+    full = pydicom.dcmread(fp)
     for tag in PIXEL_TAGS:
         if tag in full:
             return tag, -1, len(full[tag].value)
