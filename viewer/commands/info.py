@@ -2,7 +2,7 @@
 
 Lists every series stack (modality, size, frames, transfer syntax, warnings) and every skipped
 file with its reason. Exit status 0 when at least one series opened, 1 when nothing could be,
-2 on an unexpected failure (reported in one line, never as a traceback).
+2 on an unexpected failure (reported in one line, never as a traceback), 130 on Ctrl-C.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pydicom.uid import UID
 from viewer.core.errors import RadLensError
 from viewer.core.index import PatientInfo, SeriesInfo, StudyIndex, StudyInfo, build_index
 
-EXIT_OK, EXIT_NOTHING_OPENED, EXIT_FAILED = 0, 1, 2
+EXIT_OK, EXIT_NOTHING_OPENED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 def register(subparsers) -> None:
@@ -37,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
     except RadLensError as exc:
         print(f"radlens info: {exc}", file=sys.stderr)
         return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("radlens info: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, no traceback
         print(f"radlens info: unexpected error ({type(exc).__name__}: {exc})", file=sys.stderr)
         return EXIT_FAILED
