@@ -24,6 +24,7 @@ from viewer.core.scan import SkippedFile, short_error
 MAX_ARCHIVE_BYTES = 8 * 1024**3  # refuse archives that inflate beyond this (zip bombs)
 MAX_COMPRESSION_RATIO = 1000
 
+ZIP_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, ValueError)
 _temp_dirs: list[str] = []
 _display_names: dict[str, str] = {}
 
@@ -51,6 +52,8 @@ def _expand_one(path: Path) -> tuple[list[Path], list[SkippedFile]]:
         return _expand_folder(path)
     if is_dicomdir(path):
         return read_dicomdir(path)
+    if not path.is_file():
+        return [], [SkippedFile(str(path), "not a regular file")]
     if zipfile.is_zipfile(path) and path.suffix.lower() == ".zip":
         return extract_zip(path)
     return [path], []
@@ -155,8 +158,12 @@ def extract_zip(path: Path) -> tuple[list[Path], list[SkippedFile]]:
             target = Path(tempfile.mkdtemp(prefix="radlens-zip-"))
             _temp_dirs.append(str(target))
             for info in members:
-                _extract_member(archive, info, target, path)
-    except (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError) as exc:
+                try:
+                    _extract_member(archive, info, target, path)
+                except ZIP_ERRORS as exc:
+                    reason = f"archive member not extractable ({short_error(exc)})"
+                    skipped.append(SkippedFile(f"{path}/{info.filename}", reason))
+    except ZIP_ERRORS as exc:
         return [], [SkippedFile(str(path), f"zip archive not readable ({short_error(exc)})")]
     extracted, more_skipped = _expand_folder(target)
     return extracted, skipped + more_skipped
