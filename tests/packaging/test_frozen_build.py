@@ -65,6 +65,7 @@ def test_frozen_self_test_passes_every_step(frozen_app, tmp_path):
     lines = run.stdout.splitlines()
     assert run.returncode == 0, run.stdout + run.stderr
     assert not [line for line in lines if line.startswith("FAIL")]
+    assert "frozen app" in lines[0], lines[0]
     for step in EXPECTED_STEPS:
         assert any(line.startswith(f"PASS {step}") for line in lines), (step, run.stdout)
     decodes = [line for line in lines if line.startswith("PASS decode ")]

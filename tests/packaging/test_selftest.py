@@ -38,6 +38,7 @@ def test_self_test_passes_every_step_and_needs_no_qt(tmp_path):
     assert run.returncode == 0, run.stdout + run.stderr
     for step in EXPECTED_STEPS:
         assert any(line.startswith(f"PASS {step}") for line in lines), (step, run.stdout)
+    assert lines[0].startswith("RadLens ") and "source install" in lines[0]
     assert lines[-1].startswith("self-test: ") and "FAIL" not in run.stdout
     assert (tmp_path / "out" / "self-test-report.pdf").stat().st_size > 10_000
     assert len(list((tmp_path / "out" / "dicom").glob("*.dcm"))) == 2

@@ -8,6 +8,7 @@ No Qt is needed; torch is imported by the model step only.
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -16,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from viewer.paths import sample_study_dir
+import viewer
+from viewer.paths import resources_dir, sample_study_dir
 
 Step = Callable[[dict[str, Any]], str]
 
@@ -38,6 +40,8 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     context: dict[str, Any] = {"model": args.model}
+    build = "frozen app" if getattr(sys, "frozen", False) else "source install"
+    print(f"RadLens {viewer.__version__} self-test ({build}, resources in {resources_dir()})")
     with tempfile.TemporaryDirectory(prefix="radlens-selftest-") as scratch:
         context["out"] = args.keep or Path(scratch)
         results = [run_step(name, step, context) for name, step in steps(context)]
