@@ -5,9 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pydicom
 import pytest
+from pydicom.multival import MultiValue
 from pydicom.pixels import apply_modality_lut
 
 from viewer.core.index import build_index
+from viewer.core.scan import header_value
 from viewer.core.series import open_series
 from viewer.core.sorting import slice_normal
 
@@ -137,3 +139,66 @@ def test_frame_index_out_of_range(ct_phantom_dir):
     series = open_series(build_index([ct_phantom_dir]).all_series()[0])
     with pytest.raises(IndexError):
         series.modality_frame(54)
+
+
+SCAN_KEYWORDS = [
+    "SOPInstanceUID",
+    "SOPClassUID",
+    "InstanceNumber",
+    "Modality",
+    "SeriesInstanceUID",
+    "SeriesNumber",
+    "SeriesDescription",
+    "AcquisitionNumber",
+    "ImageType",
+    "Rows",
+    "Columns",
+    "BitsAllocated",
+    "BitsStored",
+    "SamplesPerPixel",
+    "PixelRepresentation",
+    "PhotometricInterpretation",
+    "NumberOfFrames",
+    "ImagePositionPatient",
+    "ImageOrientationPatient",
+    "RescaleSlope",
+    "RescaleIntercept",
+    "PatientName",
+    "PatientID",
+    "PatientBirthDate",
+    "PatientSex",
+    "PatientAge",
+    "StudyInstanceUID",
+    "StudyDate",
+    "StudyTime",
+    "StudyDescription",
+    "AccessionNumber",
+    "ReferringPhysicianName",
+    "InstitutionName",
+]
+
+
+def _normalised(value) -> list[str]:
+    if value is None or value == "":
+        return []
+    values = value if isinstance(value, list | MultiValue) else [value]
+    return [str(v) for v in values]
+
+
+def test_raw_header_values_equal_pydicom_conversion(ct_phantom_dir, mr_sag_dir, enhanced_mr_dir):
+    from pathlib import Path
+
+    test_files = Path(pydicom.data.__file__).parent / "test_files"
+    paths = [ct_phantom_dir / "I10", next((mr_sag_dir / "3_t1_fl2d_sag").iterdir())]
+    paths += sorted(enhanced_mr_dir.rglob("*.dcm"))[:2]
+    paths += [
+        test_files / n for n in ("MR_small_implicit.dcm", "MR_small_bigendian.dcm", "CT_small.dcm")
+    ]
+    for path in paths:
+        raw = pydicom.dcmread(path, stop_before_pixels=True)
+        converted = pydicom.dcmread(path, stop_before_pixels=True)
+        for keyword in SCAN_KEYWORDS:
+            ours = _normalised(header_value(raw, keyword))
+            theirs = _normalised(converted.get(keyword))
+            if ours != theirs:  # DS/IS text vs number: compare as numbers
+                assert [float(v) for v in ours] == [float(v) for v in theirs], (path, keyword)

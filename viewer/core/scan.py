@@ -8,12 +8,15 @@ long they are. The loader later reads uncompressed frames straight from that off
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 import warnings
 from dataclasses import dataclass, field, replace
 
 import pydicom
+from pydicom.datadict import dictionary_VR, tag_for_keyword
+from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
@@ -205,7 +208,7 @@ def records_from_header(
     if pixel_peek is None:
         kind = ds.get("SOPClassUID", UID("")).name or "unknown SOP class"
         raise _Skip(f"no pixel data ({kind})")
-    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    rows, columns = int(header_value(ds, "Rows") or 0), int(header_value(ds, "Columns") or 0)
     if rows <= 0 or columns <= 0:
         raise _Skip("missing or zero Rows/Columns")
     fmt = pixel_format(ds, pixel_peek[0])
@@ -217,22 +220,22 @@ def records_from_header(
         path=path,
         frame_index=0,
         number_of_frames=frames,
-        sop_instance_uid=str(ds.get("SOPInstanceUID", "")),
-        sop_class_uid=str(ds.get("SOPClassUID", "")),
-        instance_number=int_or_none(ds.get("InstanceNumber")),
+        sop_instance_uid=str(header_value(ds, "SOPInstanceUID") or ""),
+        sop_class_uid=str(header_value(ds, "SOPClassUID") or ""),
+        instance_number=int_or_none(header_value(ds, "InstanceNumber")),
         position=None,
         orientation=None,
         rows=rows,
         columns=columns,
         pixel_format=fmt,
-        modality=str(ds.get("Modality", "") or ""),
+        modality=str(header_value(ds, "Modality") or ""),
         patient=patient_fields(ds),
         study=study_fields(ds),
-        series_instance_uid=str(ds.get("SeriesInstanceUID", "") or ""),
-        series_number=int_or_none(ds.get("SeriesNumber")),
-        series_description=str(ds.get("SeriesDescription", "") or ""),
-        acquisition_number=int_or_none(ds.get("AcquisitionNumber")),
-        image_type=tuple(str(v).upper() for v in as_list(ds.get("ImageType"))),
+        series_instance_uid=str(header_value(ds, "SeriesInstanceUID") or ""),
+        series_number=int_or_none(header_value(ds, "SeriesNumber")),
+        series_description=str(header_value(ds, "SeriesDescription") or ""),
+        acquisition_number=int_or_none(header_value(ds, "AcquisitionNumber")),
+        image_type=tuple(str(v).upper() for v in as_list(header_value(ds, "ImageType"))),
         has_modality_lut_sequence="ModalityLUTSequence" in ds,
         pixel_offset=native_offset,
         pixel_length=None if native_offset is None else length,
@@ -243,18 +246,18 @@ def records_from_header(
 
 def pixel_format(ds: Dataset, pixel_tag: int) -> PixelFormat:
     tsyntax = UID(ds.file_meta.TransferSyntaxUID)
-    bits_allocated = int(ds.get("BitsAllocated") or 0)
+    bits_allocated = int(header_value(ds, "BitsAllocated") or 0)
     if bits_allocated not in (1, 8, 16, 32, 64):
         raise _Skip(f"unsupported Bits Allocated ({bits_allocated})")
-    samples = int(ds.get("SamplesPerPixel") or 1)
+    samples = int(header_value(ds, "SamplesPerPixel") or 1)
     if samples not in (1, 3):
         raise _Skip(f"unsupported Samples per Pixel ({samples})")
     return PixelFormat(
         bits_allocated=bits_allocated,
-        bits_stored=int(ds.get("BitsStored") or bits_allocated),
-        pixel_representation=int(ds.get("PixelRepresentation") or 0),
+        bits_stored=int(header_value(ds, "BitsStored") or bits_allocated),
+        pixel_representation=int(header_value(ds, "PixelRepresentation") or 0),
         samples_per_pixel=samples,
-        photometric=str(ds.get("PhotometricInterpretation", "") or "MONOCHROME2").upper(),
+        photometric=str(header_value(ds, "PhotometricInterpretation") or "MONOCHROME2").upper(),
         transfer_syntax=str(tsyntax),
         little_endian=tsyntax.is_little_endian,
         encapsulated=tsyntax.is_encapsulated,
@@ -263,7 +266,7 @@ def pixel_format(ds: Dataset, pixel_tag: int) -> PixelFormat:
 
 
 def number_of_frames(ds: Dataset) -> int:
-    frames = int_or_none(ds.get("NumberOfFrames")) or 1
+    frames = int_or_none(header_value(ds, "NumberOfFrames")) or 1
     if frames < 1:
         raise _Skip(f"invalid Number of Frames ({frames})")
     return frames
@@ -316,13 +319,16 @@ def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
     transform = functional_item(ds, index, "PixelValueTransformationSequence")
     content = functional_item(ds, index, "FrameContentSequence")
     position = float_tuple(
-        (plane_pos or ds).get("ImagePositionPatient") if plane_pos or index == 0 else None, 3
+        header_value((plane_pos or ds), "ImagePositionPatient")
+        if plane_pos or index == 0
+        else None,
+        3,
     )
     return replace(
         base,
         frame_index=index,
         position=position,
-        orientation=float_tuple((plane_ori or ds).get("ImageOrientationPatient"), 6),
+        orientation=float_tuple(header_value((plane_ori or ds), "ImageOrientationPatient"), 6),
         rescale=rescale_of(transform or ds),
         stack_id=str(content.get("StackID")) if content and "StackID" in content else None,
         image_type=frame_type(ds, index) or base.image_type,
@@ -351,14 +357,14 @@ def functional_item(ds: Dataset, index: int, keyword: str) -> Dataset | None:
 
 
 def rescale_of(item: Dataset) -> tuple[float, float]:
-    slope = float_or_none(item.get("RescaleSlope"))
-    intercept = float_or_none(item.get("RescaleIntercept"))
+    slope = float_or_none(header_value(item, "RescaleSlope"))
+    intercept = float_or_none(header_value(item, "RescaleIntercept"))
     return (1.0 if slope in (None, 0.0) else slope, intercept or 0.0)
 
 
 def patient_fields(ds: Dataset) -> tuple[str, ...]:
     keys = ("PatientName", "PatientID", "PatientBirthDate", "PatientSex", "PatientAge")
-    return tuple(str(ds.get(k, "") or "") for k in keys)
+    return tuple(str(header_value(ds, k) or "") for k in keys)
 
 
 def study_fields(ds: Dataset) -> tuple[str, ...]:
@@ -371,7 +377,42 @@ def study_fields(ds: Dataset) -> tuple[str, ...]:
         "ReferringPhysicianName",
         "InstitutionName",
     )
-    return tuple(str(ds.get(k, "") or "") for k in keys)
+    return tuple(str(header_value(ds, k) or "") for k in keys)
+
+
+_ASCII_VRS = {"AE", "AS", "CS", "DA", "DS", "DT", "IS", "LO", "PN", "SH", "TM", "UI"}
+
+
+@functools.lru_cache(maxsize=256)
+def _tag_and_vr(keyword: str) -> tuple[int, str]:
+    tag = tag_for_keyword(keyword)
+    return tag, dictionary_VR(tag)
+
+
+def header_value(ds: Dataset, keyword: str):
+    """A flat attribute's value, read from the raw bytes when that is unambiguous.
+
+    pydicom converts elements lazily through several layers (character set, validation); for
+    the ~30 ASCII strings and unsigned shorts the scan keeps, decoding the bytes directly makes
+    the header scan about twice as fast. Anything else (non-ASCII text, other VRs, values
+    already converted) goes through pydicom as usual. Multiple values come back as a list.
+    """
+    tag, dictionary_vr = _tag_and_vr(keyword)
+    if tag not in ds:
+        return None
+    elem = ds.get_item(tag)
+    if not isinstance(elem, RawDataElement):
+        return elem.value
+    raw, vr = elem.value, elem.VR or dictionary_vr
+    if not raw:
+        return None
+    if vr == "US" and len(raw) % 2 == 0:
+        values = struct.unpack(f"{'<' if elem.is_little_endian else '>'}{len(raw) // 2}H", raw)
+        return values[0] if len(values) == 1 else list(values)
+    if vr in _ASCII_VRS and raw.isascii():
+        values = [v.strip(" \x00") for v in raw.decode("ascii").split("\\")]
+        return values[0] if len(values) == 1 else values
+    return ds[tag].value
 
 
 def as_list(value) -> list:
