@@ -7,6 +7,16 @@ from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QVBoxLayout, QWi
 
 from viewer import RESEARCH_USE_NOTICE
 
+COLUMN_WIDTH = 480
+DROP_HINT = "Drop DICOM files, folders, .zip files or a DICOMDIR anywhere on this window."
+
+
+def _centred_label(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    return label
+
 
 class WelcomePanel(QWidget):
     openFolderRequested = Signal()
@@ -17,18 +27,14 @@ class WelcomePanel(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setObjectName("welcome")
-        title = QLabel("<h2>RadLens</h2>")
-        hint = QLabel("Drop DICOM files, folders, .zip files or a DICOMDIR anywhere on this window")
-        notice = QLabel(RESEARCH_USE_NOTICE)
-        notice.setWordWrap(True)
         self.recent = QListWidget()
         self.recent.setMaximumHeight(140)
         self.recent.itemActivated.connect(lambda item: self.openRecentRequested.emit(item.text()))
-        layout = QVBoxLayout(self)
-        layout.addStretch(1)
-        for widget in (title, hint):
-            widget.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            layout.addWidget(widget)
+        column = QWidget()
+        column.setFixedWidth(COLUMN_WIDTH)
+        inner = QVBoxLayout(column)
+        inner.addWidget(_centred_label("<h2>RadLens</h2>"))
+        inner.addWidget(_centred_label(DROP_HINT))
         for name, text, signal in (
             ("open_folder", "Open folder…", self.openFolderRequested),
             ("open_files", "Open files…", self.openFilesRequested),
@@ -37,11 +43,14 @@ class WelcomePanel(QWidget):
             button = QPushButton(text)
             button.setObjectName(name)
             button.clicked.connect(signal.emit)
-            layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(QLabel("Recent:"), 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(self.recent, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addWidget(notice, 0, Qt.AlignmentFlag.AlignHCenter)
-        layout.addStretch(1)
+            inner.addWidget(button)
+        inner.addWidget(QLabel("Recent:"))
+        inner.addWidget(self.recent)
+        inner.addWidget(_centred_label(RESEARCH_USE_NOTICE))
+        outer = QVBoxLayout(self)
+        outer.addStretch(1)
+        outer.addWidget(column, 0, Qt.AlignmentFlag.AlignHCenter)
+        outer.addStretch(1)
 
     def set_recent(self, paths: list[str]) -> None:
         self.recent.clear()
