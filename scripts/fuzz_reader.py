@@ -3,8 +3,9 @@
 A seeded loop mutates real files (bit flips, truncation, byte insertion, element-length
 corruption, or several at once) and feeds each mutant to a worker process that runs the public
 API on it. Counted: inputs, crashes (any exception other than RadLensError escaping the API, or
-the worker dying) and hangs (an input taking longer than --timeout; the worker is then killed
-and restarted). Crashing/hanging inputs are kept in --out for replay.
+the worker dying), hangs (an input taking longer than --timeout; the worker is then killed and
+restarted) and slow inputs (over --slow seconds). Crashing/hanging/slow inputs are kept in --out
+for replay.
 
     python scripts/fuzz_reader.py --minutes 5 --seed 1 [--out /tmp/radlens-fuzz]
     python scripts/fuzz_reader.py --replay FILE      # run one input in-process, show traceback
@@ -165,11 +166,12 @@ class Worker:
         self.process.join()
 
 
-def fuzz(minutes: float, seed: int, out: Path, timeout: float) -> dict:
+def fuzz(minutes: float, seed: int, out: Path, timeout: float, slow: float = 2.0) -> dict:
     rng = random.Random(seed)
     seeds = [(p.name, p.read_bytes()) for p in seed_files()]
     out.mkdir(parents=True, exist_ok=True)
-    counts = {"inputs": 0, "crashes": 0, "hangs": 0, "opened": 0, "rejected": 0, "skipped": 0}
+    counts = {"inputs": 0, "crashes": 0, "hangs": 0, "slow": 0}
+    counts.update(opened=0, rejected=0, skipped=0)
     deadline = time.monotonic() + minutes * 60
     worker = Worker()
     with tempfile.TemporaryDirectory(prefix="radlens-fuzz-") as tmp:
@@ -178,10 +180,14 @@ def fuzz(minutes: float, seed: int, out: Path, timeout: float) -> dict:
             name, original = rng.choice(seeds)
             data, how = mutate(original, rng)
             sample.write_bytes(data)
+            started = time.monotonic()
             status, detail = worker.run(str(sample), timeout)
             counts["inputs"] += 1
             if status == "ok":
                 counts[detail] += 1
+                if time.monotonic() - started > slow:
+                    counts["slow"] += 1
+                    shutil.copyfile(sample, out / f"slow-{counts['inputs']:06d}-{how}-{name}")
                 continue
             counts["crashes" if status == "crash" else "hangs"] += 1
             kept = out / f"{status}-{counts['inputs']:06d}-{how}-{name}"
@@ -203,6 +209,7 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=5.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--timeout", type=float, default=20.0, help="seconds per input")
+    parser.add_argument("--slow", type=float, default=2.0, help="count inputs slower than this")
     parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "radlens-fuzz")
     parser.add_argument("--replay", type=Path, help="run one saved input in this process")
     args = parser.parse_args()
@@ -210,7 +217,7 @@ def main() -> int:
         print(exercise(str(args.replay)))
         return 0
     start = time.monotonic()
-    counts = fuzz(args.minutes, args.seed, args.out, args.timeout)
+    counts = fuzz(args.minutes, args.seed, args.out, args.timeout, args.slow)
     elapsed = time.monotonic() - start
     summary = ", ".join(f"{k} {v}" for k, v in counts.items())
     print(
