@@ -117,31 +117,25 @@ class Analyzer:
         started = time.perf_counter()
         samples = [self._prepare(item) for item in items]
         batch = torch.from_numpy(np.stack([s.image for s in samples]))[:, None]
-        prepared = time.perf_counter()
+        preprocess = (time.perf_counter() - started) / len(items)
         logits, maps, timing = self._forward(normalise(batch, self.spec))
-        timing["preprocess"] = (prepared - started) / len(items)
-        heat_started = time.perf_counter()
-        results = []
-        for i, (sample, item_problems) in enumerate(zip(samples, problems, strict=True)):
-            heatmaps = self._heatmaps(sample, maps[i] if maps is not None else None)
-            timing_i = {
-                **timing,
-                "gradcam": timing["gradcam"] + (time.perf_counter() - heat_started) / len(items),
-            }
-            timing_i["total"] = sum(v for k, v in timing_i.items() if k != "total")
-            warnings = (
-                [f"{OUTSIDE_INTENDED_USE}: {'; '.join(item_problems)}; analysed on request"]
-                if item_problems
-                else []
+        mapping = time.perf_counter()
+        heatmaps = [
+            self._heatmaps(s, None if maps is None else maps[i]) for i, s in enumerate(samples)
+        ]
+        timing["gradcam"] += (time.perf_counter() - mapping) / len(items)  # incl. inverse mapping
+        timing["preprocess"] = preprocess
+        timing["total"] = sum(timing.values())
+        return [
+            self._result(
+                self._findings(logits[i]),
+                heatmaps[i],
+                timing,
+                _run_warnings(problems[i], has_heatmaps=maps is not None),
+                intended_use_ok=not problems[i],
             )
-            if maps is None:
-                warnings.append("no Grad-CAM layer in this model; heatmaps unavailable")
-            results.append(
-                self._result(
-                    self._findings(logits[i]), heatmaps, timing_i, warnings, not item_problems
-                )
-            )
-        return results
+            for i in range(len(items))
+        ]
 
     def _prepare(self, item: AnalysisInput) -> Sample:
         pixels = np.asarray(item.pixels)
@@ -215,6 +209,15 @@ class Analyzer:
             warnings=tuple([*self._device_warnings, *warnings]),
             intended_use_ok=intended_use_ok,
         )
+
+
+def _run_warnings(problems: list[str], has_heatmaps: bool) -> list[str]:
+    warnings = []
+    if problems:
+        warnings.append(f"{OUTSIDE_INTENDED_USE}: {'; '.join(problems)}; analysed on request")
+    if not has_heatmaps:
+        warnings.append("no Grad-CAM layer in this model; heatmaps unavailable")
+    return warnings
 
 
 def with_decode_time(result: AnalysisResult, seconds: float) -> AnalysisResult:

@@ -114,7 +114,7 @@ class ModelCard:
             "thresholds": dict(self.thresholds),
             "sha256": self.weights_sha256,
             "intended_use": self.intended_use.get("statement", ""),
-            "training_data": training.get("data", ""),
+            "training_data": training.get("data_description") or training.get("data", ""),
             "license": training.get("license", ""),
             "citation": training.get("citation", ""),
             "validation_metrics": {k: v for k, v in validation.items() if not isinstance(v, dict)},

@@ -93,7 +93,7 @@ def _resize_float(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     pil = Image.fromarray(image.astype(np.float32, copy=False), mode="F")
     shrinking = rows < image.shape[0] and cols < image.shape[1]
     resample = Image.Resampling.BOX if shrinking else Image.Resampling.BILINEAR
-    return np.asarray(pil.resize((cols, rows), resample=resample), dtype=np.float32)
+    return np.array(pil.resize((cols, rows), resample=resample), dtype=np.float32)
 
 
 def _invert_geometry(image: np.ndarray, step: GeometryStep) -> np.ndarray:
