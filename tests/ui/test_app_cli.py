@@ -40,6 +40,7 @@ def test_demo_screenshot_exits_zero_with_a_picture(tmp_path):
     image = QImage(str(out))
     assert not image.isNull() and image.width() >= 800
     assert "bool_dealloc" not in result.stderr
+    assert "before the work finished" not in result.stderr  # waited for loading and analysis
 
 
 def test_opening_a_folder_from_the_command_line(tmp_path, ct_phantom_dir):
