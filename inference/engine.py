@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from inference.errors import ImageInputError, InferenceError
-from inference.gradcam import GradCam, gradcam_layer
+from inference.gradcam import GradCam, gradcam_layers
 from inference.loading import load_model
 from inference.model_card import ModelCard
 from inference.preprocessing import InputSpec, Sample, normalise, prepare
@@ -66,8 +66,8 @@ class Analyzer:
         self.card = model if isinstance(model, ModelCard) else find_model(model, folders)
         self.device = select_device(device)
         self.network = load_model(self.card, self.device)
-        layer = gradcam_layer(self.network)
-        self.gradcam = GradCam(self.network, layer) if layer is not None else None
+        layers = gradcam_layers(self.network)
+        self.gradcam = GradCam(self.network, layers) if layers else None
         self.spec: InputSpec = self.card.input
         self._cache: OrderedDict[tuple, AnalysisResult] = OrderedDict()
         self._cache_size = cache_size

@@ -15,7 +15,7 @@ from torch import nn
 
 from inference.errors import ModelError, ModelIntegrityError
 from inference.model_card import ModelCard
-from inference.networks import build_network
+from inference.networks import Ensemble, build_network
 
 WEIGHT_FORMATS = ("safetensors", "state_dict", "torchscript")
 
@@ -28,16 +28,19 @@ def sha256_of(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def verify_weights(card: ModelCard) -> Path:
-    """The weights path, after checking it exists and its sha256 matches the card."""
-    path = card.weights_path
+def verify_weights(card: ModelCard) -> list[Path]:
+    """Every weights path of the card, after checking each exists and matches its sha256."""
+    return [verify_file(card, path, expected) for path, expected in card.member_files]
+
+
+def verify_file(card: ModelCard, path: Path, expected: str) -> Path:
     if not path.is_file():
         raise ModelError(f"{path}: weights file named by model card {card.id!r} is missing")
     actual = sha256_of(path)
-    if actual != card.weights_sha256:
+    if actual != expected:
         raise ModelIntegrityError(
             f"{path.name}: sha256 {actual[:12]}… does not match the model card "
-            f"({card.weights_sha256[:12]}…); the file was changed or corrupted — refusing to load"
+            f"({expected[:12]}…); the file was changed or corrupted — refusing to load"
         )
     return path
 
@@ -71,18 +74,26 @@ def _load_restricted_pickle(path: Path) -> dict[str, torch.Tensor]:
 
 
 def load_model(card: ModelCard, device: str | torch.device = "cpu") -> nn.Module:
-    """Verify, build the card's architecture and load its weights; returns the model in eval mode."""
-    path = verify_weights(card)
+    """Verify, build the card's architecture and load its weights; returns the model in eval mode.
+
+    A card with several weights files gives an `Ensemble` averaging its members' logits.
+    """
+    paths = verify_weights(card)
     if card.weights_format == "torchscript":
-        model = torch.jit.load(str(path), map_location=device)
-        return model.eval()
+        return torch.jit.load(str(paths[0]), map_location=device).eval()
+    networks = [_network_from(card, path) for path in paths]
+    model = networks[0] if len(networks) == 1 else Ensemble(networks)
+    return model.to(device).eval()
+
+
+def _network_from(card: ModelCard, path: Path) -> nn.Module:
     state = read_state_dict(path, card.weights_format)
     try:
-        model = build_network(card.architecture, card.architecture_args)
-        model.load_state_dict(state)
+        network = build_network(card.architecture, card.architecture_args)
+        network.load_state_dict(state)
     except (ValueError, RuntimeError) as exc:
         raise ModelError(f"{path.name}: weights do not fit {card.architecture!r}: {exc}") from exc
-    return model.to(device).eval()
+    return network
 
 
 def save_safetensors(model: nn.Module, path: Path) -> str:

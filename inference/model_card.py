@@ -36,7 +36,7 @@ class ModelCard:
     architecture_args: dict[str, Any]
     weights_file: str
     weights_format: str
-    weights_sha256: str
+    weights_sha256: str  # of the file; for an ensemble, of its members' hashes (see member_digest)
     input: InputSpec
     thresholds: dict[str, float]
     temperature: float = 1.0
@@ -45,6 +45,7 @@ class ModelCard:
     gradcam_layer: str = ""
     raw: dict[str, Any] = field(default_factory=dict)
     path: Path | None = None
+    members: list[tuple[str, str]] = field(default_factory=list)  # (file, sha256) per network
 
     @property
     def folder(self) -> Path:
@@ -56,6 +57,11 @@ class ModelCard:
     def weights_path(self) -> Path:
         return self.folder / self.weights_file
 
+    @property
+    def member_files(self) -> list[tuple[Path, str]]:
+        """(path, sha256) of every weights file: one, or an ensemble's members."""
+        return [(self.folder / name, sha) for name, sha in self.members]
+
     def calibrate(self, logits: np.ndarray) -> np.ndarray:
         """Calibrated probabilities: sigmoid(logit / temperature + bias) (Platt scaling on val)."""
         scaled = np.asarray(logits, dtype=np.float64) / self.temperature + self.bias
@@ -65,6 +71,7 @@ class ModelCard:
     def from_dict(cls, data: dict[str, Any], path: Path | None = None) -> ModelCard:
         where = str(path) if path else "model card"
         try:
+            members = _weights_members(data["weights"])
             return cls(
                 id=str(data["id"]),
                 name=str(data["name"]),
@@ -73,9 +80,10 @@ class ModelCard:
                 labels=[str(label) for label in data["labels"]],
                 architecture=str(data["architecture"]["name"]),
                 architecture_args=dict(data["architecture"].get("arguments", {})),
-                weights_file=str(data["weights"]["file"]),
+                weights_file=members[0][0],
                 weights_format=str(data["weights"]["format"]),
-                weights_sha256=str(data["weights"]["sha256"]).lower(),
+                weights_sha256=members[0][1] if len(members) == 1 else member_digest(members),
+                members=members,
                 input=InputSpec.from_dict(data["input"]),
                 thresholds={k: float(v["value"]) for k, v in data["thresholds"].items()},
                 temperature=float(data.get("output", {}).get("temperature", 1.0)),
@@ -122,6 +130,21 @@ class ModelCard:
             if isinstance(validation.get("data"), dict)
             else validation.get("data", ""),
         }
+
+
+def _weights_members(weights: dict[str, Any]) -> list[tuple[str, str]]:
+    """`{"file", "sha256"}` for one network, or `{"members": [{"file", "sha256"}, ...]}`."""
+    entries = weights.get("members", [weights])
+    if not entries:
+        raise ValueError("an ensemble needs at least one member")
+    return [(str(entry["file"]), str(entry["sha256"]).lower()) for entry in entries]
+
+
+def member_digest(members: list[tuple[str, str]]) -> str:
+    """One hash for an ensemble: sha256 of its members' sha256s joined with newlines."""
+    import hashlib
+
+    return hashlib.sha256("\n".join(sha for _, sha in members).encode()).hexdigest()
 
 
 def write_card(data: dict[str, Any], folder: str | Path) -> Path:

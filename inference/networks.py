@@ -73,6 +73,21 @@ class SmallResNet(nn.Module):
         return self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
 
 
+class Ensemble(nn.Module):
+    """Members' logits averaged; Grad-CAM hooks every member's last block."""
+
+    def __init__(self, members: Sequence[nn.Module]):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    @property
+    def gradcam_layers(self) -> list[nn.Module]:
+        return [member.gradcam_layer for member in self.members]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([member(x) for member in self.members]).mean(dim=0)
+
+
 ARCHITECTURES: dict[str, type[nn.Module]] = {"small_resnet": SmallResNet}
 
 

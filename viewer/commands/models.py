@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 
 
 def register(subparsers) -> None:
@@ -12,10 +13,18 @@ def register(subparsers) -> None:
         "models", help="list the available AI models", description=__doc__
     )
     parser.add_argument("--json", action="store_true", help="print the card summaries as JSON")
+    combine = parser.add_argument_group("build an ensemble (then: radlens evaluate --calibrate)")
+    combine.add_argument("--combine", nargs="+", type=Path, metavar="MODEL_DIR")
+    combine.add_argument("--out", type=Path, help="folder for the ensemble model")
+    combine.add_argument("--id", default="", help="ensemble model id (default: OUT's name)")
+    combine.add_argument("--name", default="", help="ensemble model name")
+    combine.add_argument("--version", default="1.0.0")
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.combine:
+        return combine_models(args)
     from inference.registry import list_models, model_folders
 
     cards, problems = list_models()
@@ -28,6 +37,25 @@ def run(args: argparse.Namespace) -> int:
             print("no models found in: " + ", ".join(str(f) for f in model_folders()))
     for problem in problems:
         print(f"radlens models: skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def combine_models(args: argparse.Namespace) -> int:
+    from inference.ensemble import combine
+    from inference.errors import InferenceError
+
+    if args.out is None:
+        print("radlens models: --combine needs --out DIR", file=sys.stderr)
+        return 2
+    model_id = args.id or args.out.name
+    try:
+        card = combine(args.combine, args.out, model_id, args.name or model_id, args.version)
+    except InferenceError as exc:
+        print(f"radlens models: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"wrote {card} (calibrate it: radlens evaluate --model {args.out} --data VAL --calibrate)"
+    )
     return 0
 
 
