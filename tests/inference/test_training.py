@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
 from inference.engine import AnalysisInput, Analyzer
 from inference.training import TrainConfig, Trainer
@@ -66,3 +67,26 @@ def test_training_step_on_cuda(cxr_dir, tmp_path):
     )
     trainer.run()
     assert trainer.device.type == "cuda"
+
+
+def test_fine_tuning_from_a_model_keeps_frozen_blocks(cxr_dir, tmp_path, shipped_model_dir):
+    from inference.loading import load_model
+    from inference.model_card import ModelCard
+
+    config = small_config(
+        cxr_dir,
+        tmp_path / "tuned",
+        epochs=1,
+        size=224,
+        init=str(shipped_model_dir),
+        freeze_blocks=2,
+    )
+    trainer = Trainer(config, log=lambda _line: None)
+    trainer.run()
+    original = load_model(ModelCard.read(shipped_model_dir)).state_dict()
+    tuned = trainer.model.state_dict()
+    frozen = [k for k in original if k.startswith(("blocks.0.", "blocks.1."))]
+    trained = [k for k in original if k.startswith("blocks.4.") and k.endswith("weight")]
+    assert frozen and all(torch.equal(original[k], tuned[k].cpu()) for k in frozen)
+    assert any(not torch.equal(original[k], tuned[k].cpu()) for k in trained)
+    assert json.loads((tmp_path / "tuned" / "card.json").read_text())["training"]["recipe"]["init"]
