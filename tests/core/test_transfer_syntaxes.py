@@ -177,3 +177,14 @@ def test_dcmtk_derived_mr(mr_sag_dir, tmp_path, tool, option, syntax):
     if syntax != "1.2.840.10008.1.2.4.50":  # everything but baseline JPEG is lossless
         original = pydicom.dcmread(source).pixel_array
         np.testing.assert_array_equal(open_series(info).modality_frame(0), original)
+
+
+def test_plugin_order_avoids_gdcm_and_prefers_charls_only_in_workers(monkeypatch):
+    from pydicom.uid import JPEGBaseline8Bit
+
+    from viewer.core import decode
+
+    assert decode.plugin_order(JPEGLSLossless)[0] == "pylibjpeg"
+    assert "gdcm" not in decode.plugin_order(JPEGBaseline8Bit)
+    monkeypatch.setattr(decode, "_preferred_plugins", decode.THROUGHPUT_PLUGINS)
+    assert decode.plugin_order(JPEGLSLossless)[0] == "pyjpegls"

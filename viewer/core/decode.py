@@ -21,9 +21,20 @@ from viewer.core.errors import DicomReadError
 from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
 
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
-# pylibjpeg first: CharLS (pyjpegls) decodes valid JPEG-LS ~3x faster, but spends ~4 s failing
-# on truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py).
-PREFERRED_PLUGINS = ("pylibjpeg", "pyjpegls", "pillow", "pydicom")
+# CharLS (pyjpegls) decodes valid JPEG-LS ~3x faster than libjpeg, but spends ~4 s failing on
+# truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py). Frames the
+# user waits for use libjpeg first; the background loader's worker processes use CharLS first.
+INTERACTIVE_PLUGINS = ("pylibjpeg", "pyjpegls", "pillow", "pydicom")
+THROUGHPUT_PLUGINS = ("pyjpegls", "pylibjpeg", "pillow", "pydicom")
+_preferred_plugins = INTERACTIVE_PLUGINS
+
+
+def prefer_throughput() -> None:
+    """Process-wide: try the fastest plugins first (for decoder worker processes only)."""
+    global _preferred_plugins
+    _preferred_plugins = THROUGHPUT_PLUGINS
+
+
 _NATIVE_DTYPES = {
     (8, 0): "<u1",
     (8, 1): "<i1",
@@ -128,7 +139,7 @@ def plugin_order(syntax: str) -> list[str]:
         available = list(get_decoder(UID(syntax)).available_plugins)
     except (NotImplementedError, ValueError):
         return [""]
-    safe = [p for p in PREFERRED_PLUGINS if p in available]
+    safe = [p for p in _preferred_plugins if p in available]
     return safe or available or [""]
 
 

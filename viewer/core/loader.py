@@ -28,6 +28,7 @@ import pydicom
 from viewer.core.decode import (
     is_colour,
     needs_float,
+    prefer_throughput,
     raw_dtype,
     read_raw_into,
     read_stored_frame,
@@ -197,7 +198,9 @@ def worker_pool(workers: int) -> ProcessPoolExecutor:
     with _pools_lock:
         if workers not in _pools:
             context = multiprocessing.get_context("spawn")
-            _pools[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=context)
+            _pools[workers] = ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=prefer_throughput
+            )
         return _pools[workers]
 
 
