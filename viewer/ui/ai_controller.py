@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QAction, QActionGroup, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QToolBar
 
 from inference.errors import InferenceError
@@ -24,6 +24,7 @@ from inference.registry import DEFAULT_MODEL, find_model, list_models, shipped_m
 from inference.types import AnalysisInput
 from viewer import RESEARCH_USE_NOTICE
 from viewer.core.analysis_input import frame_analysis_input
+from viewer.ui import shortcuts
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
 from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
@@ -32,11 +33,6 @@ log = logging.getLogger(__name__)
 
 BUSY_TOKEN = "ai-analysis"
 RESULT_CACHE_SIZE = 8  # results hold full-size heatmaps (~6 MB each for a 1500² radiograph)
-AI_SHORTCUTS = {
-    "analyze": "Ctrl+I",
-    "cancel_analysis": "Ctrl+Shift+I",
-    "toggle_heatmap": "Shift+H",
-}
 
 
 @dataclass(frozen=True)
@@ -354,7 +350,7 @@ def _add_actions(main_window, installed: AiInstallation) -> None:
     )
     for name, text, slot in specs:
         action = QAction(text, main_window)
-        action.setShortcut(QKeySequence(AI_SHORTCUTS[name]))
+        action.setShortcut(shortcuts.key_for(name))
         action.triggered.connect(slot)
         menu.addAction(action)
         toolbar.addAction(action)
@@ -374,7 +370,7 @@ def _add_actions(main_window, installed: AiInstallation) -> None:
 def _add_toggles(main_window, installed: AiInstallation, menu) -> None:
     controls = installed.controller.panel.heatmap_controls
     heatmap = QAction("Show heatmap", main_window, checkable=True, checked=True)
-    heatmap.setShortcut(QKeySequence(AI_SHORTCUTS["toggle_heatmap"]))
+    heatmap.setShortcut(shortcuts.key_for("toggle_heatmap"))
     heatmap.toggled.connect(controls.show_box.setChecked)
     controls.show_box.toggled.connect(heatmap.setChecked)
     auto = QAction("Analyze automatically on open", main_window, checkable=True)

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, Qt, Signal
-from PySide6.QtGui import QAction, QKeySequence, QPainter, QPainterPath
+from PySide6.QtGui import QAction, QPainter, QPainterPath
 from PySide6.QtWidgets import QToolBar
 
 from viewer.core import measurements as core
 from viewer.core.errors import RadLensError
+from viewer.ui import shortcuts
 
 log = logging.getLogger(__name__)
 
@@ -395,13 +396,8 @@ def _ordered(kind: str, points: list[core.Point]) -> list[core.Point]:
 
 # --- assembly into the main window ------------------------------------------------------------
 
-TOOL_SHORTCUTS = {
-    core.LENGTH: "L",
-    core.ANGLE: "Shift+L",
-    core.ELLIPSE: "E",
-    core.RECTANGLE: "Shift+E",
-    "delete": "Delete",
-}
+# The shortcut command (viewer/ui/shortcuts.py) of each tool; a tool's command is its kind.
+DELETE_COMMAND = "delete_measurement"
 
 
 def image_context(viewport) -> ImageContext | None:
@@ -478,12 +474,12 @@ def install_tools(main_window) -> MeasurementInstallation:
     toolbar = QToolBar("Measure", main_window)
     toolbar.setObjectName("MeasureToolbar")
     for kind in KINDS:
-        action = _action(main_window, KIND_TITLES[kind], TOOL_SHORTCUTS[kind])
+        action = _action(main_window, KIND_TITLES[kind], kind)
         action.triggered.connect(lambda _=False, k=kind: installed.begin(k))
         menu.addAction(action)
         toolbar.addAction(action)
         installed.actions[kind] = action
-    delete = _action(main_window, "Delete selected measurement", TOOL_SHORTCUTS["delete"])
+    delete = _action(main_window, "Delete selected measurement", DELETE_COMMAND)
     delete.triggered.connect(lambda: installed.active_layer().remove_selected())
     clear = _action(main_window, "Clear measurements on this image", "")
     clear.triggered.connect(lambda: installed.active_layer().clear_image())
@@ -499,8 +495,9 @@ def install_tools(main_window) -> MeasurementInstallation:
     return installed
 
 
-def _action(parent, text: str, keys: str) -> QAction:
+def _action(parent, text: str, command: str) -> QAction:
+    """An action with the shortcut of `command` in the shortcut table ("" for none)."""
     action = QAction(text, parent)
-    if keys:
-        action.setShortcut(QKeySequence(keys))
+    if command:
+        action.setShortcut(shortcuts.key_for(command))
     return action

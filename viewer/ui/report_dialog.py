@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.errors import RadLensError
+from viewer.ui import shortcuts
 from viewer.ui.errors import show_error
 
 PAPERS = {"A4": "a4", "Letter": "letter"}
-SHORTCUT = "Ctrl+Shift+E"
 
 
 @dataclass(frozen=True)
@@ -201,7 +201,7 @@ def install_report_action(main_window) -> QAction:
     if existing is not None:
         return existing
     action = QAction("Export report…", main_window)
-    action.setShortcut(QKeySequence(SHORTCUT))
+    action.setShortcut(shortcuts.key_for("export_report"))
     action.triggered.connect(lambda: open_report_dialog(main_window))
     quit_action = getattr(main_window, "actions_by_name", {}).get("quit")
     main_window.menu("File").insertAction(quit_action, action)  # appended when there is no Quit

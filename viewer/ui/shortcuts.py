@@ -1,4 +1,6 @@
-"""Keyboard shortcuts, declared once: the viewport and the menus read them, Help lists them."""
+"""Keyboard shortcuts, declared once: every action takes its keys from `key_for(command)`,
+the viewport reads the navigation keys, and Help → Keyboard shortcuts lists the same table, so
+the help cannot drift from what the keys do."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("open_files", "Ctrl+O", "Open DICOM files (.dcm, .zip, DICOMDIR)"),
     Shortcut("open_folder", "Ctrl+Shift+O", "Open a folder"),
     Shortcut("export_png", "Ctrl+E", "Export the current view as PNG"),
+    Shortcut("export_report", "Ctrl+Shift+E", "Export a report (PDF, DICOM SC/SR)"),
     Shortcut("quit", "Ctrl+Q", "Quit"),
     Shortcut("next", "Down, Right, Wheel down", "Next slice"),
     Shortcut("previous", "Up, Left, Wheel up", "Previous slice"),
@@ -52,14 +55,38 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("anonymise", "Ctrl+Shift+A", "Anonymise on screen"),
     Shortcut("pan_zoom", "Left drag, Ctrl+Wheel", "Pan / zoom"),
     Shortcut("window_level", "Right drag", "Window / level (x: width, y: centre)"),
+    Shortcut("length", "L", "Measure a length"),
+    Shortcut("angle", "Shift+L", "Measure an angle"),
+    Shortcut("ellipse", "E", "Ellipse ROI"),
+    Shortcut("rectangle", "Shift+E", "Rectangle ROI"),
+    Shortcut("delete_measurement", "Delete", "Delete the selected measurement"),
+    Shortcut("tag_browser", "Ctrl+T", "Show / hide the DICOM tags"),
+    Shortcut("analyze", "Ctrl+I", "AI: analyse the image"),
+    Shortcut("cancel_analysis", "Ctrl+Shift+I", "AI: cancel the analysis"),
+    Shortcut("toggle_heatmap", "Shift+H", "AI: show / hide the heatmap"),
 )
 
 
 def key_for(command: str) -> QKeySequence:
+    """The key sequence an action for `command` uses (the first of its keys)."""
     for shortcut in SHORTCUTS:
         if shortcut.command == command:
             return QKeySequence(shortcut.keys.split(", ")[0])
     raise KeyError(command)
+
+
+def expand_keys(keys: str) -> set[str]:
+    """The key sequences one help entry stands for, in portable text ("1-9": each digit;
+    mouse gestures such as "Left drag" are no key sequence and give nothing)."""
+    expanded = set()
+    for part in keys.split(", "):
+        first, dash, last = part.partition("-")
+        if dash and first.isdigit() and last.isdigit():
+            expanded.update(str(n) for n in range(int(first), int(last) + 1))
+        else:
+            expanded.add(QKeySequence(part).toString(QKeySequence.SequenceFormat.PortableText))
+    expanded.discard("")
+    return expanded
 
 
 class ShortcutsDialog(QDialog):
@@ -68,7 +95,7 @@ class ShortcutsDialog(QDialog):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.setWindowTitle("Keyboard shortcuts")
-        table = QTableWidget(len(SHORTCUTS), 2, self)
+        self.table = table = QTableWidget(len(SHORTCUTS), 2, self)
         table.setHorizontalHeaderLabels(["Keys", "Action"])
         for row, shortcut in enumerate(SHORTCUTS):
             table.setItem(row, 0, QTableWidgetItem(shortcut.keys))

@@ -12,7 +12,7 @@ from pathlib import Path
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from PySide6.QtCore import QObject, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+
+from viewer.ui import shortcuts
 
 MAX_VALUE_CHARS = 200
 BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
@@ -152,9 +154,6 @@ def _add_items(parent: QTreeWidget | QTreeWidgetItem, nodes: tuple[TagNode, ...]
         _add_items(item, node.children)
 
 
-TAG_BROWSER_SHORTCUT = "Ctrl+T"
-
-
 class TagBrowserDock(QObject):
     """The browser in a dock that follows the active image; rebuilt only while it is visible."""
 
@@ -194,7 +193,7 @@ def install_tag_browser(main_window) -> TagBrowserDock:
     installed.dock.hide()
     action: QAction = installed.dock.toggleViewAction()
     action.setText("DICOM tags")
-    action.setShortcut(QKeySequence(TAG_BROWSER_SHORTCUT))
+    action.setShortcut(shortcuts.key_for("tag_browser"))
     main_window.menu("Tools").addAction(action)
     main_window.imageChanged.connect(installed.refresh)
     return installed
