@@ -411,3 +411,32 @@ def test_optional_parts_attach_to_the_window(qtbot, main_window):
     file_items = [a.text() for a in main_window.menu("File").actions() if a.text()]
     assert file_items.index("Export report…") == file_items.index("Quit") - 1
     assert main_window.menu("Tools").actions() and main_window.menu("AI").actions()
+
+
+def _padded_ct_slice(source_dir, target_dir, padding_stored: int) -> np.ndarray:
+    """One real CT slice whose corners outside a centred disc hold PixelPaddingValue."""
+    ds = pydicom.dcmread(sorted(p for p in source_dir.iterdir() if p.is_file())[0])
+    pixels = ds.pixel_array.copy()
+    rows, cols = np.indices(pixels.shape)
+    outside = np.hypot(rows - pixels.shape[0] / 2, cols - pixels.shape[1] / 2) > 0.4 * cols.max()
+    pixels[outside] = padding_stored
+    ds.PixelData = pixels.tobytes()
+    ds.add_new("PixelPaddingValue", "SS" if ds.PixelRepresentation else "US", padding_stored)
+    target_dir.mkdir()
+    ds.save_as(target_dir / "padded.dcm")
+    return pixels
+
+
+def test_automatic_window_leaves_out_pixel_padding(qtbot, main_window, ct_phantom_dir, tmp_path):
+    stored = _padded_ct_slice(ct_phantom_dir, tmp_path / "padded", padding_stored=0)
+    load(qtbot, main_window, [tmp_path / "padded"])
+    viewport = main_window.active_viewport()
+    viewport.setFocus()
+    qtbot.keyClick(viewport, Qt.Key.Key_A)
+    window = viewport.state.window
+    # Independent: pydicom's modality LUT, then the 0.5..99.5 percentiles of the non-padding.
+    ds = pydicom.dcmread(tmp_path / "padded" / "padded.dcm")
+    hu = pydicom.pixels.apply_rescale(stored, ds)[stored != ds.PixelPaddingValue]
+    low, high = np.floor(np.percentile(hu, 0.5)), np.ceil(np.percentile(hu, 99.5))
+    assert (window.center - window.width / 2, window.center + window.width / 2 - 1) == (low, high)
+    assert low > -1024  # the padding (stored 0 → -1024 HU, a third of the image) stayed out

@@ -253,9 +253,16 @@ class Viewport(QWidget):
         )
 
     def auto_window(self) -> None:
+        window = self._automatic_window()
+        if window is not None:
+            self.state.set_window(window)
+
+    def _automatic_window(self) -> Window | None:
+        """The automatic window of the frame on screen; PixelPaddingValue pixels never count."""
         values = self.modality_frame()
-        if values is not None and values.ndim == 2:
-            self.state.set_window(auto_window(values))
+        if values is None or values.ndim != 2:
+            return None
+        return auto_window(values, self.state.series.pixel_padding)
 
     def reset(self) -> None:
         series = self.state.series
@@ -347,8 +354,7 @@ class Viewport(QWidget):
         if self.state.series is None or self.state.series.is_color:
             return
         if not isinstance(window, Window):  # a VOI LUT table: start from the automatic window
-            values = self.modality_frame()
-            window = auto_window(values)
+            window = self._automatic_window()
         self.state.set_window(drag_window(window, dx, dy))
 
     def _on_mouse_moved(self, scene_pos) -> None:
