@@ -18,6 +18,7 @@ from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import (
+    CondPageBreak,
     Image,
     KeepTogether,
     Paragraph,
@@ -36,6 +37,7 @@ MARGIN = 15 * mm
 FOOTER_HEIGHT = 16 * mm
 IMAGE_GAP = 4 * mm
 MAX_IMAGE_HEIGHT = 80 * mm
+SECTION_MIN_SPACE = 30 * mm
 MAX_IMAGE_PIXELS = 1200  # longest side embedded; ~350 dpi at the printed size
 GRID = colors.HexColor("#9aa5b1")
 HEADER_FILL = colors.HexColor("#e4eaf0")
@@ -122,8 +124,7 @@ def _story(data: ReportData, width: float) -> list:
     story += _findings_section(data, width)
     story += _measurements_section(data, width)
     story.append(KeepTogether([_heading("Reader's impression"), _impression(data)]))
-    story.append(KeepTogether(_model_section(data, width)))
-    return story
+    return story + _model_section(data, width)
 
 
 def _generated_line(data: ReportData) -> str:
@@ -133,6 +134,12 @@ def _generated_line(data: ReportData) -> str:
 
 def _heading(text: str) -> Paragraph:
     return Paragraph(paragraph_text(text), STYLES["h2"])
+
+
+def _section_start(text: str) -> list:
+    """A heading that moves to the next page rather than stand alone at the bottom of one;
+    the table after it may then split across pages."""
+    return [CondPageBreak(SECTION_MIN_SPACE), _heading(text)]
 
 
 def _details_section(data: ReportData, width: float) -> list:
@@ -191,7 +198,7 @@ def _flowable_image(pixels: np.ndarray, max_width: float) -> Image:
 
 
 def _findings_section(data: ReportData, width: float) -> list:
-    section = [_heading("AI findings")]
+    section = _section_start("AI findings")
     if not data.findings:
         return [*section, _cell("No AI analysis in this report.")]
     header = ["Finding", "Probability", "Threshold", "Call"]
@@ -218,7 +225,7 @@ def _grid_table(header: list[str], rows: list[list[str]], widths: list[float]) -
 def _measurements_section(data: ReportData, width: float) -> list:
     if not data.measurements:
         return []
-    section = [_heading("Measurements")]
+    section = _section_start("Measurements")
     rows = [[m.kind, m.value, m.image] for m in data.measurements]
     return [
         *section,
@@ -229,7 +236,7 @@ def _measurements_section(data: ReportData, width: float) -> list:
 
 
 def _model_section(data: ReportData, width: float) -> list:
-    section = [_heading("Model")]
+    section = _section_start("Model")
     model = data.model
     if model is None:
         return [*section, _cell("No model was run.")]

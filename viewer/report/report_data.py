@@ -79,7 +79,9 @@ class ModelSummary:
             intended_use=str(summary.get("intended_use", "")),
             training_data=_as_text(summary.get("training_data", "")),
             validation_data=_as_text(summary.get("validation_data", "")),
-            validation_metrics=tuple((str(k), _metric_text(v)) for k, v in metrics.items()),
+            validation_metrics=tuple(
+                (str(k), _metric_text(v)) for k, v in metrics.items() if _is_metric(v)
+            ),
             license=str(summary.get("license", "")),
             citation=str(summary.get("citation", "")),
         )
@@ -252,7 +254,17 @@ def _as_text(value: Any) -> str:
     return str(value).strip()
 
 
+def _is_metric(value: Any) -> bool:
+    """Numbers and number ranges (e.g. a confidence interval); descriptions are shown apart."""
+    values = value if isinstance(value, list | tuple) else [value]
+    return bool(values) and all(
+        isinstance(v, int | float) and not isinstance(v, bool) for v in values
+    )
+
+
 def _metric_text(value: Any) -> str:
+    if isinstance(value, list | tuple):
+        return "-".join(_metric_text(v) for v in value)
     if isinstance(value, float):
         return f"{value:.3f}"
-    return _as_text(value)
+    return str(value)
