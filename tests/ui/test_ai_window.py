@@ -145,3 +145,33 @@ def test_model_menu_switches_to_a_user_model_and_reanalyses(
     assert shown.args[0].model_name == "Tiny CXR test model"
     text = model_card_text(find_model("tiny-cxr"))
     assert "Intended use: test model" in text and RESEARCH_USE_NOTICE in text
+
+
+def test_the_model_loads_only_once_the_study_has_loaded(
+    qtbot, main_window, tmp_path_factory, cxr_dir
+):
+    """Building the analyzer imports torch on the worker, which holds the GIL: not while loading."""
+    from tests.conftest import _shared_dir
+    from tests.ui.long_series import build_long_ct_series
+
+    long_ct = build_long_ct_series(
+        _shared_dir("dicom", "ct-phantom-54sl"), tmp_path_factory.mktemp("ct200"), 200
+    )
+    build = default_analyzer_factory(str(analysis_model_dir(tmp_path_factory, cxr_dir)), "cpu")
+    loading_during_build = []
+
+    def recording_factory():
+        loading_during_build.append(main_window.loader.is_busy())
+        analyzer = build()
+        loading_during_build.append(main_window.loader.is_busy())
+        return analyzer
+
+    main_window.auto_run_ai = True
+    installed = install_ai(main_window, recording_factory)
+    panel = installed.controller.panel
+    with qtbot.waitSignal(installed.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
+        main_window.open_paths([long_ct])  # as `radlens PATH` does, right after install_ai
+        qtbot.waitSignal(main_window.seriesShown, timeout=RESULT_TIMEOUT_MS).wait()
+        assert main_window.loader.is_busy()
+        assert "when loading has finished" in panel.status.text()
+    assert loading_during_build == [False, False]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QActionGroup
 from PySide6.QtWidgets import QDockWidget, QMessageBox, QToolBar
 
@@ -69,6 +69,7 @@ class AiController(QObject):
         super().__init__(parent)
         self.runner, self.panel, self.overlay = runner, panel, overlay
         self._auto_run = auto_run
+        self._held = False  # automatic analysis waits (a study is loading)
         self._image: AiImage | None = None
         self._pending: dict[int, Hashable] = {}
         self._results: OrderedDict[Hashable, Any] = OrderedDict()
@@ -111,10 +112,27 @@ class AiController(QObject):
             self.panel.show_idle("No image.")
         elif image.key in self._results:
             self._show(self._results[image.key])
+        elif self._auto_run() and self._held:
+            self.panel.show_idle("The analysis starts when loading has finished.")
         elif self._auto_run():
             self.analyze()
         else:
             self.panel.show_idle("Press Analyze to run the model on this image.")
+
+    def hold(self, held: bool) -> None:
+        """Hold automatic analysis (while a study loads); on release, analyse the image on
+        screen if it has neither a result nor a request on its way."""
+        was_held, self._held = self._held, bool(held)
+        if was_held and not self._held and self._auto_run() and self._waiting():
+            self.analyze()
+
+    def _waiting(self) -> bool:
+        image = self._image
+        return (
+            image is not None
+            and self._shown_result is None
+            and image.key not in self._pending.values()
+        )
 
     def analyze(self, force: bool = False) -> int | None:
         """Analyse the image on screen (force: even outside the model's intended use)."""
@@ -237,6 +255,21 @@ class AiInstallation(QObject):
     def is_busy(self) -> bool:
         return self.controller.runner.is_busy()
 
+    def follow_loading(self) -> None:
+        """Keep the model load (a torch import on the worker holds the GIL for ~0.4 s) out of
+        study loading: automatic analysis and the model preload wait until nothing loads.
+        The first check waits one event-loop pass, so paths opened right after `install_ai`
+        count as loading."""
+        loader = self.main_window.loader
+        loader.busyChanged.connect(self.on_loading)
+        self.controller.hold(loader.is_busy())
+        QTimer.singleShot(0, self, lambda: loader.is_busy() or self.on_loading(False))
+
+    def on_loading(self, busy: bool) -> None:
+        self.controller.hold(busy)
+        if not busy and self.main_window.auto_run_ai:
+            self.controller.runner.preload()  # no-op on the worker once the model is loaded
+
     def set_auto_run(self, enabled: bool) -> None:
         self.main_window.auto_run_ai = bool(enabled)
         self.main_window.settings.auto_run_ai = bool(enabled)
@@ -249,6 +282,7 @@ class AiInstallation(QObject):
             self.main_window.end_busy(BUSY_TOKEN)
 
     def shutdown(self) -> None:
+        self.main_window.loader.busyChanged.disconnect(self.on_loading)
         self.controller.shutdown()
         self.main_window.end_busy(BUSY_TOKEN)
 
@@ -332,8 +366,7 @@ def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     main_window.imageChanged.connect(installed.follow_active_image)
     main_window.aboutToClose.connect(installed.shutdown)
     main_window.ai = installed
-    if main_window.auto_run_ai:
-        runner.preload()  # torch import + model load while the user is still opening files
+    installed.follow_loading()  # preload the model once nothing loads
     if main_window.current_series() is not None:
         installed.follow_active_image()
     return installed
