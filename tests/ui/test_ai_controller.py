@@ -150,8 +150,11 @@ def test_outside_intended_use_offers_run_anyway(qtbot, tmp_path_factory, cxr_dir
         refused = shown.args[0]
         assert not refused.intended_use_ok and refused.findings == ()
         assert screen.panel.gate.isVisible()
-        assert OUTSIDE_INTENDED_USE in screen.panel.gate.message.text()
-        assert "modality CT" in screen.panel.gate.message.text()
+        message = screen.panel.gate.message.text()
+        assert message.startswith(f"{OUTSIDE_INTENDED_USE} (modality CT")
+        assert "body part HEAD" in message and message.endswith(").")
+        assert "force" not in message  # the engine's command-line advice stays out of the UI
+        assert screen.panel.gate.run_anyway.isVisible()
         assert screen.panel.rows == [] and not screen.overlay.has_heatmap()
         with qtbot.waitSignal(screen.controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:
             qtbot.mouseClick(screen.panel.gate.run_anyway, Qt.MouseButton.LeftButton)

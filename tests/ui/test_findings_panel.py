@@ -7,7 +7,7 @@ import pytest
 
 from inference.types import AnalysisResult, Finding
 from viewer import RESEARCH_USE_NOTICE
-from viewer.ui.findings_panel import FindingsPanel, describe_result, format_timings
+from viewer.ui.findings_panel import FindingsPanel, describe_result, format_timings, refusal_text
 
 pytestmark = pytest.mark.gui
 
@@ -37,6 +37,17 @@ def test_a_refusal_is_gated_but_a_forced_run_is_not():
     assert refused.gated
     forced = describe_result(_result([Finding("pneumonia", 0.2, 0.41, False)], ok=False))
     assert not forced.gated and forced.rows[0].call == "negative"
+
+
+def test_refusal_text_says_why_without_the_command_line_advice():
+    engine = "outside the model's intended use: view LAT (model: AP, PA); not analysed (use force to run)"
+    assert refusal_text([engine, "no Grad-CAM layer in this model; heatmaps unavailable"]) == (
+        "This image is outside the model's intended use (view LAT (model: AP, PA)).\n"
+        "no Grad-CAM layer in this model; heatmaps unavailable"
+    )
+    assert refusal_text(["Outside the model's intended use (use --force)"]) == (
+        "This image is outside the model's intended use."
+    )
 
 
 def test_timings_without_total_are_summed():

@@ -7,6 +7,8 @@ the widgets only show those rows and emit what the user asked for.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +30,11 @@ from PySide6.QtWidgets import (
 from viewer import RESEARCH_USE_NOTICE
 from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_pixmap
 
-OUTSIDE_INTENDED_USE = "This image is outside the model's intended use."
+OUTSIDE_INTENDED_USE = "This image is outside the model's intended use"
 ENGINE_OUTSIDE_PREFIX = "outside the model's intended use"  # how the engine's warning starts
+# The engine's refusal ends with advice for the command line ("…; not analysed (use force to
+# run)"); in the viewer the Run anyway button says that, so the advice is left out.
+ENGINE_CLI_ADVICE = re.compile(r"[;,]?\s*not analysed\b.*$|\s*\([^)]*\bforce\b[^)]*\)", re.I)
 POSITIVE_COLOUR = QColor(214, 69, 65)
 NEGATIVE_COLOUR = QColor(90, 150, 200)
 
@@ -178,7 +183,7 @@ class IntendedUseGate(QFrame):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setFrameShape(QFrame.Shape.StyledPanel)
-        self.message = QLabel(OUTSIDE_INTENDED_USE)
+        self.message = QLabel(f"{OUTSIDE_INTENDED_USE}.")
         self.message.setWordWrap(True)
         self.message.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Minimum)
         self.run_anyway = QPushButton("Run anyway")
@@ -187,13 +192,24 @@ class IntendedUseGate(QFrame):
         layout.addWidget(self.run_anyway, 0, Qt.AlignmentFlag.AlignLeft)
         self.run_anyway.clicked.connect(self.runAnywayRequested)
 
-    def show_reasons(self, reasons: tuple[str, ...]) -> None:
-        details = [_without_prefix(reason, ENGINE_OUTSIDE_PREFIX) for reason in reasons]
-        self.message.setText("\n".join((OUTSIDE_INTENDED_USE, *details)))
+    def show_reasons(self, warnings: Sequence[str]) -> None:
+        self.message.setText(refusal_text(warnings))
 
 
-def _without_prefix(text: str, prefix: str) -> str:
-    return text[len(prefix) :].lstrip(" :") if text.lower().startswith(prefix) else text
+def refusal_text(warnings: Sequence[str]) -> str:
+    """The gate's words for a refusal: "This image is outside the model's intended use
+    (reasons)." then any other warning on its own line, without the engine's CLI advice."""
+    reasons, others = [], []
+    for warning in warnings:
+        if warning.lower().startswith(ENGINE_OUTSIDE_PREFIX):
+            reason = ENGINE_CLI_ADVICE.sub("", warning[len(ENGINE_OUTSIDE_PREFIX) :])
+            reasons.append(reason.strip(" :;,."))
+        else:
+            others.append(warning)
+    why = "; ".join(reason for reason in reasons if reason)
+    return "\n".join(
+        [f"{OUTSIDE_INTENDED_USE} ({why})." if why else f"{OUTSIDE_INTENDED_USE}.", *others]
+    )
 
 
 class FindingsPanel(QWidget):
