@@ -125,11 +125,18 @@ class ModelCard:
             "training_data": training.get("data_description") or training.get("data", ""),
             "license": training.get("license", ""),
             "citation": training.get("citation", ""),
-            "validation_metrics": {k: v for k, v in validation.items() if not isinstance(v, dict)},
+            "validation_metrics": {k: v for k, v in validation.items() if _is_figure(v)},
             "validation_data": validation.get("data", {}).get("description", "")
             if isinstance(validation.get("data"), dict)
             else validation.get("data", ""),
         }
+
+
+def _is_figure(value: Any) -> bool:
+    """A number, or a list of numbers (a confidence interval): what a metrics table shows."""
+    if isinstance(value, list):
+        return bool(value) and all(_is_figure(v) for v in value)
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _weights_members(weights: dict[str, Any]) -> list[tuple[str, str]]:
