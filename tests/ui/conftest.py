@@ -8,12 +8,13 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from viewer.ui.app import protect_bool_singletons
+from viewer.ui.app import protect_singletons
 from viewer.ui.settings import Settings
 
-# PySide6 6.12.0 drops a reference to True on every signal emit; without this a GUI test run
-# aborts at exit with "bool_dealloc" (exit 134). See viewer/ui/app.py.
-protect_bool_singletons()
+# PySide6 6.12.0 drops a reference to True on every signal emit and to None on every void Qt
+# call; without this a GUI test run there aborts with "bool_dealloc" / "none_dealloc" (exit
+# 134). A no-op on the pinned, leak-free PySide6. See viewer/ui/app.py.
+protect_singletons()
 
 LOAD_TIMEOUT_MS = 60_000
 

@@ -13,6 +13,7 @@ import ctypes
 import importlib
 import logging
 import sys
+from collections.abc import Callable
 
 from PySide6.QtCore import QByteArray, QObject, QTimer
 from PySide6.QtWidgets import QApplication
@@ -26,14 +27,42 @@ SCREENSHOT_STABLE_POLLS = 4  # idle for this many polls in a row (1 s) before th
 SCREENSHOT_TIMEOUT_S = 300
 
 
-# PySide6 6.12.0 on CPython 3.11: every Python-side `SignalInstance.emit()` drops one reference
-# to `True` too many (reproduce: emit a no-argument signal 10 times and compare
-# `sys.getrefcount(True)`). pyqtgraph emits on every mouse move and range change, so a session
-# or a test run eventually frees `True` and aborts with "Fatal Python error: bool_dealloc"
-# (exit 134). CPython 3.12+ makes the bools immortal; here we give them the same protection by
-# adding a large reference count, only when the leak is detected.
-_BOOL_GUARD = 1 << 40
-_bools_protected = False
+# PySide6 6.12.0 on CPython 3.11 drops references it does not own:
+# * every Python-side `SignalInstance.emit()` drops one reference to `True` (reproduce: emit a
+#   no-argument signal 10 times and compare `sys.getrefcount(True)`);
+# * every void Qt call drops one reference to `None` (reproduce: call
+#   `QTreeWidgetItem().setHidden(False)` 10 times and compare `sys.getrefcount(None)`).
+# pyqtgraph emits on every mouse move and range change and the tag browser makes thousands of
+# void calls, so a session or a test run eventually frees the singleton and aborts with "Fatal
+# Python error: bool_dealloc" / "none_dealloc" (exit 134). pyproject pins PySide6-Essentials
+# <6.12 (6.11.3 measured leak-free); for users on 6.12 the singletons get the protection
+# CPython 3.12+ gives them (immortal) by adding a large reference count, only when the leak is
+# measured.
+SINGLETON_GUARD = 1 << 40
+PROBE_CALLS = 32
+_guarded: set[int] = set()  # id() of the singletons given the guard
+
+
+def drops_references(singleton: object, call: Callable[[], object]) -> bool:
+    """True when `call()` made PROBE_CALLS times leaves `singleton` with at least half as many
+    references fewer (a margin for unrelated reference changes)."""
+    before = sys.getrefcount(singleton)
+    for _ in range(PROBE_CALLS):
+        call()
+    return before - sys.getrefcount(singleton) >= PROBE_CALLS // 2
+
+
+def guard_singletons(singletons: tuple[object, ...], leaks: Callable[[], bool]) -> bool:
+    """Give `singletons` SINGLETON_GUARD extra references if `leaks()` measures references
+    being dropped; True when they are guarded (now or before)."""
+    if all(id(singleton) in _guarded for singleton in singletons):
+        return True
+    if sys.version_info >= (3, 12) or not leaks():
+        return False
+    for singleton in singletons:
+        ctypes.c_ssize_t.from_address(id(singleton)).value += SINGLETON_GUARD
+        _guarded.add(id(singleton))
+    return True
 
 
 def _emit_drops_true_references() -> bool:
@@ -43,21 +72,21 @@ def _emit_drops_true_references() -> bool:
         ping = Signal()
 
     probe = _Probe()
-    before = sys.getrefcount(True)
-    for _ in range(8):
-        probe.ping.emit()
-    return sys.getrefcount(True) < before
+    return drops_references(True, probe.ping.emit)
 
 
-def protect_bool_singletons() -> bool:
-    """Work around the PySide6 emit refcount bug (see above); True if the guard was applied."""
-    global _bools_protected
-    if _bools_protected or sys.version_info >= (3, 12) or not _emit_drops_true_references():
-        return _bools_protected
-    for singleton in (True, False):
-        ctypes.c_ssize_t.from_address(id(singleton)).value += _BOOL_GUARD
-    _bools_protected = True
-    return True
+def _void_calls_drop_none_references() -> bool:
+    from PySide6.QtWidgets import QTreeWidgetItem
+
+    item = QTreeWidgetItem()
+    return drops_references(None, lambda: item.setHidden(False))
+
+
+def protect_singletons() -> bool:
+    """Work around the PySide6 6.12 refcount bugs (see above); True if a guard is in place."""
+    bools = guard_singletons((True, False), _emit_drops_true_references)
+    none = guard_singletons((None,), _void_calls_drop_none_references)
+    return bools or none
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -157,7 +186,7 @@ def _extensions_idle(window) -> bool:
 def run_app(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    protect_bool_singletons()
+    protect_singletons()
     app = QApplication.instance() or QApplication([sys.argv[0] if sys.argv else "radlens"])
     app.setApplicationName("RadLens")
     _configure_pyqtgraph()
