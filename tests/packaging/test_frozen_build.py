@@ -83,6 +83,10 @@ def test_frozen_folder_is_lean_and_complete(frozen_app):
     assert list((internal / "resources" / "models").glob("*/card.json"))
     assert list((internal / "resources" / "samples").rglob("*.dcm"))
     assert (internal / "resources" / "icons" / "radlens.png").is_file()
+    if sys.platform.startswith("linux"):
+        entry = (folder / "radlens.desktop").read_text(encoding="utf-8")
+        assert "Exec=radlens" in entry and "Icon=radlens" in entry
+        assert (folder / "radlens.png").is_file()
     assert not (internal / "torch" / "test").exists()
     assert not list(internal.glob("matplotlib*")) and not list(internal.glob("tkinter*"))
 
