@@ -140,3 +140,52 @@ def test_render_frame_of_an_enhanced_multiframe_uses_its_per_frame_window(enhanc
     center, width = float(voi.WindowCenter) - 0.5, float(voi.WindowWidth) - 1  # C.11.2.1.2.1
     expected = np.floor(np.clip((values - center) / width + 0.5, 0, 1) * 255 + 0.5)
     np.testing.assert_array_equal(render_frame(series, i), expected.astype(np.uint8))
+
+
+def _padded_ct(source, target, padding_value: int = 4000):
+    """A real CT slice with a padded top border, PixelPaddingValue set and no window of its own."""
+    ds = pydicom.dcmread(source)
+    stored = ds.pixel_array.copy()
+    stored[:20, :] = padding_value
+    ds.PixelData = stored.tobytes()
+    ds.add_new("PixelPaddingValue", "US", padding_value)
+    del ds.WindowCenter, ds.WindowWidth
+    ds.save_as(target)
+    return ds
+
+
+def test_initial_voi_leaves_ct_padding_out_once_rescaled(ct_phantom_dir, tmp_path):
+    from viewer.core.index import build_index
+    from viewer.core.render import modality_padding, render_frame
+    from viewer.core.series import open_series
+
+    ds = _padded_ct(ct_phantom_dir / "I10", tmp_path / "padded.dcm")
+    (info,) = build_index([tmp_path / "padded.dcm"]).all_series()
+    series = open_series(info)
+    (padding_hu,) = apply_modality_lut(np.array([4000]), ds)  # stored 4000 → HU, by pydicom
+    assert modality_padding(series, 0) == (padding_hu, padding_hu)
+    values = apply_modality_lut(ds.pixel_array, ds)
+    low, high = values[20:].min(), values[20:].max()  # the padding must not set the window's top
+    expected = np.floor(np.clip((values - low) / (high - low), 0, 1) * 255 + 0.5)
+    shown = render_frame(series, 0)
+    assert np.abs(shown.astype(int) - expected.astype(int)).max() <= 1  # float32 rounding
+    assert shown[20:][values[20:] == high].min() == 255
+
+
+def test_modality_padding_follows_the_per_frame_rescale_of_enhanced_mr(enhanced_mr_dir, tmp_path):
+    from viewer.core.index import build_index
+    from viewer.core.render import modality_padding
+    from viewer.core.series import open_series
+
+    ds = pydicom.dcmread(enhanced_mr_dir / "Philips" / "IM_0027_fMAP.dcm")
+    ds.add_new("PixelPaddingValue", "US", 100)
+    ds.save_as(tmp_path / "padded.dcm")
+    stacks = build_index([tmp_path / "padded.dcm"]).all_series()
+    assert len(stacks) == 2
+    for info in stacks:
+        series = open_series(info)
+        for i in (0, len(series) - 1):
+            groups = ds.PerFrameFunctionalGroupsSequence[info.frames[i].frame_index]
+            rescale = groups.PixelValueTransformationSequence[0]
+            (expected,) = apply_modality_lut(np.array([100]), rescale)
+            assert modality_padding(series, i) == pytest.approx((expected, expected))
