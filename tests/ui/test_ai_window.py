@@ -75,7 +75,15 @@ def test_switching_series_mid_analysis_keeps_results_on_their_image(qtbot, ai_wi
     load(qtbot, window, [sample_study_dir()])
     first, second = _dx_keys(window)[:2]
     window.show_series(first)
-    with qtbot.waitSignal(controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:
+
+    # The analysis of the image shown while loading starts when loading ends; its result may
+    # still land while `first` is on screen (rightly). Wait for the one shown on `second`.
+    def on_second(_result) -> bool:
+        return controller.current_key()[0] == second
+
+    with qtbot.waitSignal(
+        controller.resultShown, timeout=RESULT_TIMEOUT_MS, check_params_cb=on_second
+    ) as shown:
         window.show_series(second)  # the first image's analysis is now stale
     viewport = window.active_viewport()
     assert controller.current_key() == (second, viewport.frame_index())
