@@ -440,3 +440,14 @@ def test_automatic_window_leaves_out_pixel_padding(qtbot, main_window, ct_phanto
     low, high = np.floor(np.percentile(hu, 0.5)), np.ceil(np.percentile(hu, 99.5))
     assert (window.center - window.width / 2, window.center + window.width / 2 - 1) == (low, high)
     assert low > -1024  # the padding (stored 0 → -1024 HU, a third of the image) stayed out
+
+
+def test_patient_and_study_rows_keep_their_whole_text_as_tooltip(qtbot, ct_window):
+    tree = ct_window.browser.tree
+    patient = tree.topLevelItem(0)
+    study = patient.child(0)
+    for item in (patient, study):
+        assert item.text(0) and item.toolTip(0) == item.text(0)
+    ct_window.anonymise_action.setChecked(True)  # the tooltip never shows what the row hides
+    patient = tree.topLevelItem(0)
+    assert patient.toolTip(0) == patient.text(0)

@@ -74,6 +74,13 @@ def _escape(text) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def _labelled_item(parent, text: str) -> QTreeWidgetItem:
+    """A patient or study row; the tooltip keeps the whole text when the dock elides it."""
+    item = QTreeWidgetItem(parent, [text])
+    item.setToolTip(0, text)
+    return item
+
+
 class _SeriesTree(QTreeWidget):
     """Tree whose series items drag out as series keys."""
 
@@ -144,9 +151,9 @@ class BrowserDock(QDockWidget):
         if self._index is None:
             return
         for patient in self._index.patients:
-            patient_item = QTreeWidgetItem(self.tree, [self._patient_label(patient)])
+            patient_item = _labelled_item(self.tree, self._patient_label(patient))
             for study in patient.studies:
-                study_item = QTreeWidgetItem(patient_item, [self._study_label(study)])
+                study_item = _labelled_item(patient_item, self._study_label(study))
                 for info in study.series:
                     self._add_series(study_item, info, icons.get(info.key))
         self.tree.expandAll()
