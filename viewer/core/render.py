@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewer.core.voi import Padding, Voi, full_range_window, is_usable, unit_to_uint8, voi_to_unit
+from viewer.core.voi import Padding, Voi, full_range_window, unit_to_uint8, voi_to_unit
 
 MONOCHROME1 = "MONOCHROME1"
 MONOCHROME_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
@@ -71,20 +71,16 @@ def render_frame(series, i: int, window: Voi | None = None, *, invert: bool = Fa
 
 
 def initial_voi(series, i: int, values: np.ndarray | None = None) -> Voi:
-    """The VOI a frame opens with: its VOI LUT Sequence, else its first window, else full range.
+    """The VOI a frame opens with: its VOI LUT Sequence, else `Series.default_window`.
 
     PS3.3 C.11.2 allows either a VOI LUT or a window to be applied; like pydicom's
-    `apply_voi_lut(prefer_lut=True)`, a table the file carries wins.
+    `apply_voi_lut(prefer_lut=True)`, a table the file carries wins. Otherwise the file's first
+    usable window, else the full range of the non-padding values: one definition, in `Series`.
     """
     lut = series.voi_lut(i)
     if lut is not None:
         return lut
-    windows = [w for w in series.windows(i) if is_usable(w)]
-    if windows:
-        return windows[0]
-    if values is None:
-        values = series.modality_frame(i)
-    return full_range_window(values, modality_padding(series, i))
+    return series.default_window(i, values)
 
 
 def modality_padding(series, i: int = 0) -> Padding:

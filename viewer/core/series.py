@@ -23,7 +23,13 @@ from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.geometry import FrameGeometry
 from viewer.core.index import SeriesInfo
 from viewer.core.scan import as_list, float_or_none, float_tuple, functional_item, short_error
-from viewer.core.voi import VoiLut, Window
+from viewer.core.voi import (
+    VoiLut,
+    Window,
+    full_range_window,
+    voi_luts_from_dataset,
+    windows_from_dataset,
+)
 
 FRAME_CACHE_BYTES = 256 * 1024**2
 HEADER_CACHE_FILES = 1024
@@ -162,32 +168,35 @@ class Series:
     # --- VOI ----------------------------------------------------------------------------
     @_reported
     def windows(self, i: int) -> list[Window]:
-        """The file's own windows for frame i (Frame VOI LUT functional group, else top level)."""
-        ref = self.info.frames[self._check(i)]
-        ds = self.header(i)
-        item = functional_item(ds, ref.frame_index, "FrameVOILUTSequence") or ds
-        return windows_of(item)
+        """The file's own usable windows for frame i (Frame VOI LUT group, else top level)."""
+        ds = self.header(self._check(i))
+        return windows_from_dataset(self._frame_voi_item(ds, i) or ds)
 
     @_reported
     def voi_lut(self, i: int) -> VoiLut | None:
+        """The first VOI LUT Sequence table of frame i (Frame VOI LUT group, else top level)."""
         ds = self.header(self._check(i))
-        ref = self.info.frames[i]
-        item = functional_item(ds, ref.frame_index, "FrameVOILUTSequence")
-        for source in (item, ds):
-            if source is not None and source.get("VOILUTSequence"):
-                return voi_lut_of(source.VOILUTSequence[0], self._signed())
+        for source in (self._frame_voi_item(ds, i), ds):
+            luts = voi_luts_from_dataset(source, header=ds) if source is not None else []
+            if luts:
+                return luts[0]
         return None
 
     @_reported
-    def default_window(self, i: int) -> Window:
-        """The file's first window, else the full range of modality values (padding excluded)."""
+    def default_window(self, i: int, values: np.ndarray | None = None) -> Window:
+        """The file's first usable window, else the full range of modality values (padding out).
+
+        What a frame without a VOI LUT opens with (`viewer.core.render.initial_voi`). `values`
+        are frame i's modality values when the caller already holds them.
+        """
         own = self.windows(i)
         if own:
             return own[0]
-        if self.is_color:
+        if self.is_color:  # colour bypasses VOI; no need to decode for a nominal window
             return Window(center=127.5, width=256.0, explanation="full range")
-        low, high = value_range(self.modality_frame(i), self.pixel_padding)
-        return Window(center=(low + high) / 2, width=max(high - low, 1.0), explanation="full range")
+        if values is None:
+            values = self.modality_frame(i)
+        return full_range_window(values, self.pixel_padding)
 
     # --- internals ----------------------------------------------------------------------
     def _check(self, i: int) -> int:
@@ -205,6 +214,9 @@ class Series:
             while self._cached_bytes > FRAME_CACHE_BYTES and len(self._frames) > 1:
                 _, old = self._frames.popitem(last=False)
                 self._cached_bytes -= old.nbytes
+
+    def _frame_voi_item(self, ds: Dataset, i: int) -> Dataset | None:
+        return functional_item(ds, self.info.frames[i].frame_index, "FrameVOILUTSequence")
 
     def _signed(self) -> bool:
         fmt = self.info.pixel_format
@@ -250,42 +262,6 @@ def patient_orientation(ds: Dataset) -> tuple[str, str] | None:
     return (values[0], values[1]) if len(values) == 2 else None
 
 
-def windows_of(item: Dataset) -> list[Window]:
-    centers = as_list(item.get("WindowCenter"))
-    widths = as_list(item.get("WindowWidth"))
-    explanations = [str(e) for e in as_list(item.get("WindowCenterWidthExplanation"))]
-    function = str(item.get("VOILUTFunction", "") or "LINEAR").upper()
-    result = []
-    for n, (center, width) in enumerate(zip(centers, widths, strict=False)):
-        c, w = float_or_none(center), float_or_none(width)
-        if c is None or w is None or w <= 0:
-            continue
-        explanation = explanations[n] if n < len(explanations) else ""
-        result.append(Window(center=c, width=w, function=function, explanation=explanation))
-    return result
-
-
-def voi_lut_of(item: Dataset, signed: bool) -> VoiLut | None:
-    """A VOI LUT Sequence item as VoiLut (PS3.3 C.11.2.1.1: descriptor = entries, first, bits)."""
-    descriptor = [int(v) for v in as_list(item.get("LUTDescriptor"))]
-    if len(descriptor) != 3 or "LUTData" not in item:
-        return None
-    entries, first, bits = descriptor
-    entries = entries or 65536
-    if signed and first >= 32768:
-        first -= 65536
-    table = lut_table(item["LUTData"].value, entries, bits)
-    explanation = str(item.get("LUTExplanation", "") or "")
-    return VoiLut(first_mapped=first, bits=bits, table=table, explanation=explanation)
-
-
-def lut_table(data, entries: int, bits: int) -> np.ndarray:
-    if isinstance(data, bytes | bytearray):
-        dtype = np.uint8 if bits <= 8 and len(data) == entries else np.dtype("<u2")
-        return np.frombuffer(data, dtype)[:entries].astype(np.uint16)
-    return np.asarray(as_list(data), dtype=np.uint16)[:entries]
-
-
 def padding_number(value, signed: bool) -> int | None:
     if value is None:
         return None
@@ -297,14 +273,3 @@ def padding_number(value, signed: bool) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
-
-
-def value_range(values: np.ndarray, padding: tuple[float, float] | None) -> tuple[float, float]:
-    """Min and max of the frame, ignoring padding values."""
-    data = values
-    if padding is not None:
-        low, high = padding
-        data = values[(values < low) | (values > high)]
-    if data.size == 0:
-        data = values
-    return float(data.min()), float(data.max())

@@ -269,15 +269,18 @@ def _window_or_none(center, width, function: str, explanation: str) -> Window | 
     return window
 
 
-def voi_luts_from_dataset(ds) -> list[VoiLut]:
+def voi_luts_from_dataset(ds, header=None) -> list[VoiLut]:
     """The items of a dataset's VOI LUT Sequence (0028,3010) as `VoiLut` tables.
 
     LUT Descriptor (C.11.2.1.1 / C.8.11.3.1.5): number of entries (0 means 65536), first
-    mapped value (US, or SS for signed pixel data), bits per entry.
+    mapped value (US, or SS for signed pixel data), bits per entry. `header` is the file's
+    top-level dataset when `ds` is a functional-group item (Frame VOI LUT, C.7.6.16.2.10): it
+    gives Pixel Representation and the byte order of OW tables.
     """
+    header = ds if header is None else header
     luts = []
     for item in ds.get("VOILUTSequence") or []:
-        lut = _voi_lut_from_item(item, ds)
+        lut = _voi_lut_from_item(item, header)
         if lut is not None:
             luts.append(lut)
     return luts
