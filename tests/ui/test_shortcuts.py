@@ -53,3 +53,13 @@ def test_help_entries_expand_to_key_sequences():
     assert shortcuts.expand_keys("Down, Right, Wheel down") == {"Down", "Right"}
     assert shortcuts.expand_keys("Left drag, Ctrl+Wheel") == set()
     assert shortcuts.expand_keys("Delete") == {"Del"}
+
+
+def test_the_help_table_shows_every_column_whole(qtbot):
+    dialog = shortcuts.ShortcutsDialog()
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitExposed(dialog)
+    table = dialog.table
+    assert table.horizontalScrollBar().maximum() == 0  # nothing cut off at the right
+    assert table.rowCount() == len(shortcuts.SHORTCUTS)

@@ -30,6 +30,7 @@ NAVIGATION_KEYS: dict[int, str] = {
     Qt.Key.Key_End: "last",
 }
 PAGE_STEP = 10
+DIALOG_HEIGHT = 640  # Help → Keyboard shortcuts
 
 SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("open_files", "Ctrl+O", "Open DICOM files (.dcm, .zip, DICOMDIR)"),
@@ -101,6 +102,7 @@ class ShortcutsDialog(QDialog):
             table.setItem(row, 0, QTableWidgetItem(shortcut.keys))
             table.setItem(row, 1, QTableWidgetItem(shortcut.description))
         table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        table.verticalHeader().hide()
         table.resizeColumnsToContents()
         table.horizontalHeader().setStretchLastSection(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close, parent=self)
@@ -108,4 +110,12 @@ class ShortcutsDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(table)
         layout.addWidget(buttons)
-        self.resize(520, 560)
+        self.resize(_full_width(table, layout), DIALOG_HEIGHT)
+
+
+def _full_width(table: QTableWidget, layout: QVBoxLayout) -> int:
+    """A dialog width that shows every column whole (no sideways scrolling)."""
+    margins = layout.contentsMargins()
+    scroll_bar = table.verticalScrollBar().sizeHint().width()
+    chrome = 2 * table.frameWidth() + scroll_bar + margins.left() + margins.right()
+    return table.horizontalHeader().length() + chrome + 8
