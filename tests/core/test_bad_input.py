@@ -25,7 +25,7 @@ def add_bad_files(folder: Path, good: Path) -> dict[str, str]:
     data = good.read_bytes()
     (folder / "zero.dcm").write_bytes(b"")
     (folder / "truncated.dcm").write_bytes(data[: len(data) * 3 // 5])
-    (folder / "notes.txt").write_text("not an image\n")
+    (folder / "notes").write_text("not an image\n")  # no extension: scanned
     (folder / "polyglot.dcm").write_bytes(b"MZ\x90\x00" + data[4:])
     (folder / "elf.dcm").write_bytes(b"\x7fELF" + data[4:])
     (folder / "bitflip.dcm").write_bytes(_flip_first_element_length(data))
@@ -42,7 +42,7 @@ def add_bad_files(folder: Path, good: Path) -> dict[str, str]:
     return {
         "zero.dcm": "empty",
         "truncated.dcm": "truncated",
-        "notes.txt": "not a DICOM",
+        "notes": "not a DICOM",
         "polyglot.dcm": "polyglot",
         "elf.dcm": "polyglot",
         "bitflip.dcm": "not readable",

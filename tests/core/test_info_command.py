@@ -19,6 +19,7 @@ def test_info_json_lists_series_and_skipped(tmp_path, ct_phantom_dir, capsys):
     for name in ("I10", "I20", "I30"):
         shutil.copy(ct_phantom_dir / name, tmp_path / name)
     (tmp_path / "readme.txt").write_text("hello")
+    (tmp_path / "notes").write_text("hello")
     assert main(["info", str(tmp_path), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     (series,) = report["patients"][0]["studies"][0]["series"]
@@ -27,21 +28,25 @@ def test_info_json_lists_series_and_skipped(tmp_path, ct_phantom_dir, capsys):
     assert series["transfer_syntax"] == "1.2.840.10008.1.2.1"
     assert report["skipped"] == [
         {
-            "path": str(tmp_path / "readme.txt"),
+            "path": str(tmp_path / "notes"),
             "reason": "not a DICOM file (no 'DICM' marker after the preamble)",
         }
     ]
+    assert report["ignored"] == [str(tmp_path / "readme.txt")]
 
 
 def test_info_tree_shows_warnings_and_reasons(tmp_path, ct_phantom_dir):
     for name in ("I10", "I20", "I50"):  # I30, I40 missing: a gap
         shutil.copy(ct_phantom_dir / name, tmp_path / name)
     (tmp_path / "empty.dcm").write_bytes(b"")
+    (tmp_path / "README.md").write_text("# notes\n")
     done = run_cli(tmp_path)
     assert done.returncode == 0, done.stderr
     assert "CT STEREOTAXIS" in done.stdout and "3 frame(s)" in done.stdout
     assert "gap" in done.stdout
     assert f"skipped {tmp_path / 'empty.dcm'}: empty file (0 bytes)" in done.stdout
+    assert "1 file(s) skipped; 1 document/picture file(s) ignored (not DICOM)" in done.stdout
+    assert "README.md" not in done.stdout
 
 
 def test_info_anonymous_hides_patient(ct_phantom_dir, capsys):

@@ -1,7 +1,8 @@
 """`radlens info PATH... [--json]`: what would open, as a patient/study/series tree.
 
 Lists every series stack (modality, size, frames, transfer syntax, warnings) and every skipped
-file with its reason. Exit status 0 when at least one series opened, 1 when nothing could be,
+file with its reason; documents and pictures beside the images (README, PDF, Thumbs.db) are
+only counted. Exit status 0 when at least one series opened, 1 when nothing could be,
 2 on an unexpected failure (reported in one line, never as a traceback), 130 on Ctrl-C.
 """
 
@@ -57,6 +58,7 @@ def index_report(index: StudyIndex, anonymous: bool = False) -> dict:
         "patients": [patient_report(p, n, anonymous) for n, p in enumerate(index.patients, 1)],
         "series_count": len(index.all_series()),
         "skipped": [{"path": s.path, "reason": s.reason} for s in index.skipped],
+        "ignored": list(index.ignored),
     }
 
 
@@ -106,7 +108,10 @@ def tree_lines(report: dict) -> list[str]:
             lines.append(f"  Study {study['date'] or '(no date)'} {study['description']}".rstrip())
             for series in study["series"]:
                 lines.extend(series_lines(series))
-    lines.append(f"{report['series_count']} series; {len(report['skipped'])} file(s) skipped")
+    summary = f"{report['series_count']} series; {len(report['skipped'])} file(s) skipped"
+    if report["ignored"]:
+        summary += f"; {len(report['ignored'])} document/picture file(s) ignored (not DICOM)"
+    lines.append(summary)
     lines.extend(f"  skipped {s['path']}: {s['reason']}" for s in report["skipped"])
     return lines
 

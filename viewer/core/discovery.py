@@ -1,9 +1,16 @@
 """Turn user inputs (files, folders, .zip archives, DICOMDIR) into a list of candidate files.
 
-`expand_inputs(paths) -> (files, skipped)`. Nothing here parses images: folders are walked
-recursively (hidden entries and symlinked folders are not followed), zip archives are extracted
-into a private temporary folder with a random name, and DICOMDIR directory records are followed
-with every referenced path checked to stay inside the media folder.
+`expand_inputs(paths) -> Discovered(files, skipped, ignored)`. Nothing here parses images:
+folders are walked recursively (hidden entries and symlinked folders are not followed), zip
+archives are extracted into a private temporary folder with a random name, and DICOMDIR
+directory records are followed with every referenced path checked to stay inside the media
+folder.
+
+Inside folders and archives, documents and pictures that commonly sit beside a study (README,
+SOURCES.md, report.pdf, Thumbs.db) are `ignored`, not `skipped`: they are not failures. A name
+alone never decides: such a file is ignored only when it also lacks the 'DICM' marker, and files
+with no extension, .dcm, .ima or anything else are always scanned. A file named on its own is
+always scanned too, so the user hears why it did not open.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import tempfile
 import warnings
 import zipfile
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 import pydicom
@@ -25,19 +33,36 @@ MAX_ARCHIVE_BYTES = 8 * 1024**3  # refuse archives that inflate beyond this (zip
 MAX_COMPRESSION_RATIO = 1000
 
 ZIP_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, NotImplementedError, EOFError, ValueError)
+NOT_DICOM_SUFFIXES = frozenset(
+    {".md", ".txt", ".rtf", ".pdf", ".doc", ".docx", ".json", ".xml", ".csv", ".html", ".htm"}
+    | {".ini", ".log", ".png", ".jpg", ".jpeg", ".gif", ".bmp"}
+)
+NOT_DICOM_NAMES = frozenset({"thumbs.db", "desktop.ini", ".ds_store"})
 _temp_dirs: list[str] = []
 _display_names: dict[str, str] = {}
 
 
-def expand_inputs(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[SkippedFile]]:
-    """Candidate files (deduplicated, in a stable order) and the inputs refused on the way."""
-    files: list[Path] = []
-    skipped: list[SkippedFile] = []
+@dataclass
+class Discovered:
+    """What the inputs hold: candidate files, refusals with reasons, and ignored documents."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)  # display paths, not DICOM by name
+
+    def add(self, other: Discovered) -> None:
+        self.files.extend(other.files)
+        self.skipped.extend(other.skipped)
+        self.ignored.extend(other.ignored)
+
+
+def expand_inputs(paths: Iterable[str | os.PathLike]) -> Discovered:
+    """Candidate files (deduplicated, in a stable order), refusals and ignored documents."""
+    found = Discovered()
     for raw in paths:
-        found, refused = _expand_one(Path(raw))
-        files.extend(found)
-        skipped.extend(refused)
-    return _dedupe(files), skipped
+        found.add(_expand_one(Path(raw)))
+    found.files = _dedupe(found.files)
+    return found
 
 
 def display_path(path: str | os.PathLike) -> str:
@@ -45,35 +70,49 @@ def display_path(path: str | os.PathLike) -> str:
     return _display_names.get(str(path), str(path))
 
 
-def _expand_one(path: Path) -> tuple[list[Path], list[SkippedFile]]:
+def _expand_one(path: Path) -> Discovered:
     if not path.exists():
-        return [], [SkippedFile(str(path), "no such file or folder")]
+        return Discovered(skipped=[SkippedFile(str(path), "no such file or folder")])
     if path.is_dir():
         return _expand_folder(path)
     if is_dicomdir(path):
-        return read_dicomdir(path)
+        return Discovered(*read_dicomdir(path))
     if not path.is_file():
-        return [], [SkippedFile(str(path), "not a regular file")]
+        return Discovered(skipped=[SkippedFile(str(path), "not a regular file")])
     if zipfile.is_zipfile(path) and path.suffix.lower() == ".zip":
         return extract_zip(path)
-    return [path], []
+    return Discovered(files=[path])
 
 
-def _expand_folder(folder: Path) -> tuple[list[Path], list[SkippedFile]]:
-    files: list[Path] = []
-    skipped: list[SkippedFile] = []
+def _expand_folder(folder: Path) -> Discovered:
+    result = Discovered()
     for found in walk_files(folder):
         if is_dicomdir(found):
-            referenced, refused = read_dicomdir(found)
-            files.extend(referenced)
-            skipped.extend(refused)
+            result.add(Discovered(*read_dicomdir(found)))
         elif found.suffix.lower() == ".zip" and zipfile.is_zipfile(found):
-            extracted, refused = extract_zip(found)
-            files.extend(extracted)
-            skipped.extend(refused)
+            result.add(extract_zip(found))
+        elif is_document(found):
+            result.ignored.append(display_path(found))
         else:
-            files.append(found)
-    return files, skipped
+            result.files.append(found)
+    return result
+
+
+def is_document(path: Path) -> bool:
+    """A README, PDF, picture or similar by its name, and without the DICOM 'DICM' marker."""
+    named_like_one = (
+        path.suffix.lower() in NOT_DICOM_SUFFIXES or path.name.lower() in NOT_DICOM_NAMES
+    )
+    return named_like_one and not has_dicm_marker(path)
+
+
+def has_dicm_marker(path: Path) -> bool:
+    """Whether bytes 128..131 read 'DICM' (PS3.10 7.1: the preamble and prefix)."""
+    try:
+        with open(path, "rb") as fp:
+            return fp.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
 
 
 def walk_files(folder: Path) -> list[Path]:
@@ -148,13 +187,13 @@ def _case_insensitive(root: Path, parts: list[str]) -> Path | None:
     return current
 
 
-def extract_zip(path: Path) -> tuple[list[Path], list[SkippedFile]]:
+def extract_zip(path: Path) -> Discovered:
     """Extract an archive into a private temp folder (random name, removed at exit)."""
     try:
         with zipfile.ZipFile(path) as archive:
             members, skipped = _safe_members(path, archive)
             if not members:
-                return [], skipped
+                return Discovered(skipped=skipped)
             target = Path(tempfile.mkdtemp(prefix="radlens-zip-"))
             _temp_dirs.append(str(target))
             for info in members:
@@ -164,9 +203,11 @@ def extract_zip(path: Path) -> tuple[list[Path], list[SkippedFile]]:
                     reason = f"archive member not extractable ({short_error(exc)})"
                     skipped.append(SkippedFile(f"{path}/{info.filename}", reason))
     except ZIP_ERRORS as exc:
-        return [], [SkippedFile(str(path), f"zip archive not readable ({short_error(exc)})")]
-    extracted, more_skipped = _expand_folder(target)
-    return extracted, skipped + more_skipped
+        reason = f"zip archive not readable ({short_error(exc)})"
+        return Discovered(skipped=[SkippedFile(str(path), reason)])
+    extracted = _expand_folder(target)
+    extracted.skipped[:0] = skipped
+    return extracted
 
 
 def _safe_members(path: Path, archive: zipfile.ZipFile):

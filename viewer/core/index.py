@@ -89,10 +89,21 @@ class PatientInfo:
     studies: list[StudyInfo]
 
 
+IGNORED_REASON = "not a DICOM file (a document or picture by its name; not scanned)"
+
+
 @dataclass
 class StudyIndex:
+    """What opened, every file that could not (with its reason), and what was left out quietly.
+
+    `ignored` holds documents and pictures found beside the images in a folder or archive
+    (README, SOURCES.md, Thumbs.db; see `discovery.is_document`): counted, not errors. When
+    nothing opened at all they are listed in `skipped` too, so an empty result is explained.
+    """
+
     patients: list[PatientInfo]
     skipped: list[SkippedFile]
+    ignored: list[str] = field(default_factory=list)
 
     def all_series(self) -> list[SeriesInfo]:
         return [s for p in self.patients for st in p.studies for s in st.series]
@@ -122,7 +133,8 @@ def build_index(
     """
     if isinstance(paths, str | os.PathLike):
         paths = [paths]
-    files, skipped = expand_inputs(paths)
+    found = expand_inputs(paths)
+    files, skipped = found.files, found.skipped
     records: list[HeaderRecord] = []
     for done, path in enumerate(files, 1):
         if is_cancelled(cancel):
@@ -136,7 +148,9 @@ def build_index(
             progress(done, len(files))
     records, duplicates = drop_duplicate_instances(records)
     skipped.extend(duplicates)
-    return StudyIndex(patients=group_records(records), skipped=skipped)
+    if not records:
+        skipped.extend(SkippedFile(path, IGNORED_REASON) for path in found.ignored)
+    return StudyIndex(patients=group_records(records), skipped=skipped, ignored=found.ignored)
 
 
 def is_cancelled(cancel) -> bool:
