@@ -173,6 +173,10 @@ class Trainer:
                 if Path(config.init).exists()
                 else _named_card(config.init)
             )
+            if len(card.members) > 1:
+                raise InferenceError(
+                    f"{card.id}: is an ensemble; fine-tune one of its networks instead"
+                )
             self.spec = card.input
             self.arch_args = dict(card.architecture_args)
             model = load_model(card, "cpu")

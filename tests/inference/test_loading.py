@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 import shutil
@@ -86,19 +85,20 @@ def test_torch_save_with_a_payload_is_refused(tmp_path):
 
 
 def test_shipped_weights_match_their_card(shipped_model_dir):
-    card = json.loads((shipped_model_dir / "card.json").read_text())
-    weights = shipped_model_dir / card["weights"]["file"]
-    assert card["weights"]["format"] == "safetensors"
-    assert weights.stat().st_size <= 25 * 1024 * 1024
-    assert sha256_of(weights) == card["weights"]["sha256"]
+    card = ModelCard.read(shipped_model_dir)
+    assert card.weights_format == "safetensors"
+    total = 0
+    for path, expected in card.member_files:
+        assert sha256_of(path) == expected
+        total += path.stat().st_size
+    assert total <= 25 * 1024 * 1024
 
 
 def test_copied_model_with_swapped_weights_is_refused(shipped_model_dir, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(shipped_model_dir, copy)
-    save_safetensors(
-        build_network("small_resnet", ModelCard.read(copy).architecture_args),
-        copy / "model.safetensors",
-    )
+    card = ModelCard.read(copy)
+    network = build_network("small_resnet", card.architecture_args)
+    save_safetensors(network, card.member_files[-1][0])
     with pytest.raises(ModelIntegrityError):
         load_model(ModelCard.read(copy))

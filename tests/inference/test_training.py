@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -69,24 +70,44 @@ def test_training_step_on_cuda(cxr_dir, tmp_path):
     assert trainer.device.type == "cuda"
 
 
+def single_member_model(shipped_model_dir, folder):
+    """The shipped model's first network as a model of its own (fine-tuning takes one network)."""
+    from inference.model_card import ModelCard, write_card
+
+    card = ModelCard.read(shipped_model_dir)
+    path, sha = card.member_files[0]
+    folder.mkdir()
+    shutil.copyfile(path, folder / path.name)
+    raw = {k: v for k, v in card.raw.items() if k != "schema_version"}
+    write_card(
+        {**raw, "weights": {"file": path.name, "format": "safetensors", "sha256": sha}}, folder
+    )
+    return folder
+
+
 def test_fine_tuning_from_a_model_keeps_frozen_blocks(cxr_dir, tmp_path, shipped_model_dir):
     from inference.loading import load_model
     from inference.model_card import ModelCard
 
+    start = single_member_model(shipped_model_dir, tmp_path / "start")
     config = small_config(
-        cxr_dir,
-        tmp_path / "tuned",
-        epochs=1,
-        size=224,
-        init=str(shipped_model_dir),
-        freeze_blocks=2,
+        cxr_dir, tmp_path / "tuned", epochs=1, size=224, init=str(start), freeze_blocks=2
     )
     trainer = Trainer(config, log=lambda _line: None)
     trainer.run()
-    original = load_model(ModelCard.read(shipped_model_dir)).state_dict()
+    original = load_model(ModelCard.read(start)).state_dict()
     tuned = trainer.model.state_dict()
     frozen = [k for k in original if k.startswith(("blocks.0.", "blocks.1."))]
     trained = [k for k in original if k.startswith("blocks.4.") and k.endswith("weight")]
     assert frozen and all(torch.equal(original[k], tuned[k].cpu()) for k in frozen)
     assert any(not torch.equal(original[k], tuned[k].cpu()) for k in trained)
     assert json.loads((tmp_path / "tuned" / "card.json").read_text())["training"]["recipe"]["init"]
+
+
+def test_fine_tuning_an_ensemble_is_a_clear_error(cxr_dir, tmp_path, shipped_model_dir):
+    from inference.errors import InferenceError
+
+    with pytest.raises(InferenceError, match="ensemble"):
+        Trainer(
+            small_config(cxr_dir, tmp_path / "t", init=str(shipped_model_dir)), log=lambda _l: None
+        )
