@@ -7,7 +7,13 @@ import pytest
 
 from inference.types import AnalysisResult, Finding
 from viewer import RESEARCH_USE_NOTICE
-from viewer.ui.findings_panel import FindingsPanel, describe_result, format_timings, refusal_text
+from viewer.ui.findings_panel import (
+    FindingsPanel,
+    describe_result,
+    finding_text,
+    format_timings,
+    refusal_text,
+)
 
 pytestmark = pytest.mark.gui
 
@@ -26,7 +32,7 @@ def test_rows_carry_probability_threshold_and_call():
     view = describe_result(_result([Finding("pneumonia", 0.734, 0.41, True)]))
     (row,) = view.rows
     assert row.call == "positive"
-    assert row.text == "73% (threshold 41%) · positive"
+    assert finding_text(row) == "73% (threshold 41%) · positive"
     assert view.model == "Pneumonia CXR 1.2.0"
     assert view.runtime == "cpu · 51 ms"
     assert not view.gated and view.heatmap_labels == ("pneumonia",)

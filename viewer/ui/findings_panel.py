@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer import RESEARCH_USE_NOTICE
+from viewer.report.report_data import FindingRow, finding_rows
 from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_pixmap
 
 OUTSIDE_INTENDED_USE = "This image is outside the model's intended use"
@@ -39,20 +40,8 @@ POSITIVE_COLOUR = QColor(214, 69, 65)
 NEGATIVE_COLOUR = QColor(90, 150, 200)
 
 
-@dataclass(frozen=True)
-class FindingRow:
-    label: str
-    probability: float
-    threshold: float
-    positive: bool
-
-    @property
-    def call(self) -> str:
-        return "positive" if self.positive else "negative"
-
-    @property
-    def text(self) -> str:
-        return f"{self.probability:.0%} (threshold {self.threshold:.0%}) · {self.call}"
+def finding_text(row: FindingRow) -> str:
+    return f"{row.probability:.0%} (threshold {row.threshold:.0%}) · {row.call}"
 
 
 @dataclass(frozen=True)
@@ -67,10 +56,7 @@ class ResultView:
 
 def describe_result(result: Any) -> ResultView:
     """Display rows for an AnalysisResult (the contract in docs/ARCHITECTURE.md)."""
-    rows = tuple(
-        FindingRow(f.label, float(f.probability), float(f.threshold), bool(f.positive))
-        for f in result.findings
-    )
+    rows = finding_rows(result)
     return ResultView(
         rows=rows,
         model=f"{result.model_name} {result.model_version}".strip(),
@@ -96,7 +82,7 @@ class ProbabilityBar(QWidget):
         super().__init__(parent)
         self.row = row
         self.setMinimumHeight(14)
-        self.setToolTip(f"{row.label}: {row.text}")
+        self.setToolTip(f"{row.label}: {finding_text(row)}")
 
     def sizeHint(self) -> QSize:
         return QSize(160, 16)
@@ -127,7 +113,7 @@ class FindingRowWidget(QWidget):
         self.button.setCheckable(True)
         self.button.setToolTip("Show this finding's heatmap")
         self.bar = ProbabilityBar(row)
-        self.text = QLabel(row.text)
+        self.text = QLabel(finding_text(row))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 2)
         top = QHBoxLayout()
