@@ -1,40 +1,20 @@
 """Find models: `resources/models/<id>/card.json` (shipped) and the user models folder.
 
-`inference` cannot import `viewer.paths`, so the same rules are applied here: the shipped folder
-sits beside the package (or in a PyInstaller bundle), the user folder is `$RADLENS_DATA_DIR/models`
-or the platform's data folder + `RadLens/models`. Callers may pass their own folders.
+The folders come from `inference.locations` (shared with `viewer.paths`): the shipped folder
+beside the package (or in a PyInstaller bundle), the user folder `$RADLENS_DATA_DIR/models` or
+the platform's data folder + `RadLens/models`. Callers may pass their own folders.
 """
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from inference.errors import ModelError
+from inference.locations import shipped_models_dir, user_models_dir
 from inference.model_card import CARD_FILENAME, ModelCard
 
 DEFAULT_MODEL = "pneumonia-cxr"
-
-
-def shipped_models_dir() -> Path:
-    frozen_root = getattr(sys, "_MEIPASS", None)
-    root = Path(frozen_root) if frozen_root else Path(__file__).resolve().parent.parent
-    return root / "resources" / "models"
-
-
-def user_models_dir() -> Path:
-    override = os.environ.get("RADLENS_DATA_DIR")
-    if override:
-        return Path(override) / "models"
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share"))
-    return base / "RadLens" / "models"
 
 
 def model_folders(extra: Iterable[str | Path] = ()) -> list[Path]:
