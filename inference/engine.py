@@ -62,6 +62,7 @@ class Analyzer:
         device: str = "auto",
         folders: Sequence[str | Path] | None = None,
         cache_size: int = 128,
+        cache_bytes: int = 256 * 2**20,
     ):
         self.card = model if isinstance(model, ModelCard) else find_model(model, folders)
         self.device = select_device(device)
@@ -71,6 +72,7 @@ class Analyzer:
         self.spec: InputSpec = self.card.input
         self._cache: OrderedDict[tuple, AnalysisResult] = OrderedDict()
         self._cache_size = cache_size
+        self._cache_bytes = cache_bytes
         self._device_warnings: list[str] = []
 
     def analyze(self, item: AnalysisInput, force: bool = False) -> AnalysisResult:
@@ -106,8 +108,14 @@ class Analyzer:
         if item.cache_key is None:
             return
         self._cache[self._key(item)] = result
-        while len(self._cache) > self._cache_size:
+        while len(self._cache) > 1 and (
+            len(self._cache) > self._cache_size or self._cached_bytes() > self._cache_bytes
+        ):
             self._cache.popitem(last=False)
+
+    def _cached_bytes(self) -> int:
+        """Heatmaps dominate: a full-resolution radiograph's map is ~10 MB of float32."""
+        return sum(h.nbytes for r in self._cache.values() for h in r.heatmaps.values())
 
     def _refused(self, problems: list[str]) -> AnalysisResult:
         warning = f"{OUTSIDE_INTENDED_USE}: {'; '.join(problems)}; not analysed (use force to run)"

@@ -61,6 +61,23 @@ def test_results_are_cached_per_instance_frame_and_model(analyzer, radiograph):
     assert other_frame is not first
 
 
+def test_cache_is_bounded_by_heatmap_bytes(radiograph):
+    from tests.inference.conftest import SHIPPED_MODEL
+
+    if not (SHIPPED_MODEL / "card.json").is_file():
+        pytest.skip("the shipped model is not in resources/models/pneumonia-cxr")
+    one_map = radiograph.size * 4  # float32 heatmap on the image grid
+    small = Analyzer(SHIPPED_MODEL, device="cpu", cache_bytes=int(2.5 * one_map))
+    results = [
+        small.analyze(AnalysisInput(pixels=radiograph, cache_key=("1.2.3.4", frame)))
+        for frame in range(4)
+    ]
+    assert small.analyze(AnalysisInput(pixels=radiograph, cache_key=("1.2.3.4", 3))) is results[3]
+    assert (
+        small.analyze(AnalysisInput(pixels=radiograph, cache_key=("1.2.3.4", 0))) is not results[0]
+    )
+
+
 def _mid_ranks(values: np.ndarray) -> np.ndarray:
     """Ranks with ties averaged (Grad-CAM maps have large zero areas after the ReLU)."""
     flat = values.ravel()
