@@ -12,11 +12,13 @@ from tests.ui.test_ai_worker import analysis_model_dir
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
 from viewer.ui.ai_controller import install_ai
-from viewer.ui.inference_worker import default_analyzer_factory
+from viewer.ui.inference_worker import EventLoopProbe, default_analyzer_factory
 from viewer.ui.report_dialog import install_report_action, open_report_dialog
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
+EXPORT_TIMEOUT_MS = 60_000
+MAX_UI_GAP_MS = 250  # the export takes ~2 s; a frozen window would show a gap that long
 CUSTOM_WINDOW = Window(center=90.0, width=120.0)
 
 
@@ -36,7 +38,7 @@ def shown_radiograph(qtbot, main_window, tmp_path_factory, cxr_dir):  # noqa: F8
 
 
 def export(qtbot, dialog) -> None:
-    with qtbot.waitSignal(dialog.accepted, timeout=60_000):
+    with qtbot.waitSignal(dialog.accepted, timeout=EXPORT_TIMEOUT_MS):
         dialog.export()
 
 
@@ -89,7 +91,55 @@ def test_asks_before_overwriting(qtbot, shown_radiograph, tmp_path, monkeypatch,
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kw: asked.append(args) or answer)
     dialog = open_report_dialog(window)
     dialog.out.setText(str(target))
-    dialog.export()
+    if replaced:
+        export(qtbot, dialog)
+    else:
+        dialog.export()
+        assert not window.report_exporter.is_busy()
     assert asked, "no question before replacing the file"
     assert target.read_bytes().startswith(b"%PDF-") is replaced
     assert dialog.result() == (1 if replaced else 0)
+
+
+def test_export_runs_off_the_ui_thread(qtbot, shown_radiograph, tmp_path):
+    window, result = shown_radiograph
+    dialog = open_report_dialog(window)
+    dialog.out.setText(str(tmp_path / "responsive.pdf"))
+    dialog.dicom.setChecked(True)
+    probe = EventLoopProbe(interval_ms=5)
+    probe.start()
+    with qtbot.waitSignal(dialog.exported, timeout=EXPORT_TIMEOUT_MS) as done:
+        dialog.export()
+        assert window.report_exporter.is_busy() and not dialog.buttons.isEnabled()
+    probe.stop()
+    assert probe.ticks > 20, "the UI thread's timer barely ran during the export"
+    assert probe.max_gap_ms < MAX_UI_GAP_MS, f"UI thread blocked for {probe.max_gap_ms:.0f} ms"
+    assert done.args[0][0] == tmp_path / "responsive.pdf"
+    assert str(tmp_path / "responsive.pdf") in window.statusBar().currentMessage()
+    assert result.findings[0].label in pdf_text(tmp_path / "responsive.pdf")
+
+
+def test_unwritable_target_reports_the_file_and_reason(qtbot, shown_radiograph, tmp_path):
+    window, _ = shown_radiograph
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the report's folder should be")
+    target = blocker / "report.pdf"
+    dialog = open_report_dialog(window)
+    dialog.out.setText(str(target))
+    with qtbot.waitSignal(dialog.exportFailed, timeout=EXPORT_TIMEOUT_MS) as failed:
+        dialog.export()
+    message = failed.args[0]
+    assert str(target) in message and "Traceback" not in message and "RADLENS" not in message
+    assert dialog.isVisible() and dialog.result() == 0 and dialog.buttons.isEnabled()
+    assert not window.report_exporter.is_busy() and not target.exists()
+
+
+def test_closing_the_window_waits_for_a_running_export(qtbot, shown_radiograph, tmp_path):
+    window, _ = shown_radiograph
+    dialog = open_report_dialog(window)
+    dialog.out.setText(str(tmp_path / "closing.pdf"))
+    dialog.export()
+    assert window.report_exporter.is_busy()
+    window.close()
+    assert not window.report_exporter.thread_running()
+    assert (tmp_path / "closing.pdf").read_bytes().startswith(b"%PDF-")

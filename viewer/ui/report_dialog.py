@@ -1,17 +1,23 @@
 """File → Export report…: a small dialog that gathers the reader's choices and runs the export.
 
-The dialog only collects inputs (impression, paper, anonymise, DICOM, target file); the work is
-`viewer.report.compose` (Qt-free). `install_report_action(main_window)` adds the menu action.
+The dialog only collects inputs (impression, paper, anonymise, DICOM, target file) on the UI
+thread, asks before overwriting, and hands an immutable `ExportJob` to the window's
+`ReportExporter`: a `ReportExportWorker` on its own QThread runs the Qt-free `viewer.report`
+calls and answers by signal, so the window keeps repainting during the ~2 s export. Closing the
+window waits for a running export (quit + wait), as the study loader does.
+`install_report_action(main_window)` adds the menu action.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QGuiApplication
+import numpy as np
+from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,7 +35,7 @@ from PySide6.QtWidgets import (
 
 from viewer.core.errors import RadLensError
 from viewer.ui import shortcuts
-from viewer.ui.errors import show_error
+from viewer.ui.errors import log_exception, show_error
 
 PAPERS = {"A4": "a4", "Letter": "letter"}
 
@@ -55,11 +61,26 @@ class ShownImage:
     model: str | None = None  # the model setting (id or folder) that produced `result`
 
 
-def export_report(image: ShownImage, choices: ReportChoices) -> list[Path]:
-    """Write the PDF (and the DICOM objects if chosen); returns the files written."""
+@dataclass(frozen=True)
+class ExportJob:
+    """Everything one export needs, gathered on the UI thread; the worker reads nothing else."""
+
+    image: ShownImage
+    choices: ReportChoices
+
+
+def _ignore(*_args: object) -> None:
+    pass
+
+
+def export_report(
+    image: ShownImage, choices: ReportChoices, progress: Callable[[str], None] = _ignore
+) -> list[Path]:
+    """Write the PDF (and the DICOM objects if chosen); returns the files written. Qt-free."""
     from viewer.report.compose import Analysis, card_summary_for, compose_report, export_dicom
     from viewer.report.pdf import write_pdf
 
+    progress("Composing the report…")
     analysis = None
     if image.result is not None:
         analysis = Analysis(image.result, card_summary_for(image.result, image.model))
@@ -72,21 +93,173 @@ def export_report(image: ShownImage, choices: ReportChoices) -> list[Path]:
         impression=choices.impression,
         anonymize=choices.anonymize,
     )
+    progress(f"Writing {choices.out.name}…")
     written = [write_pdf(data, choices.out, choices.paper)]
     if choices.dicom:
+        progress("Writing the DICOM Secondary Capture and SR…")
         folder = choices.out.with_name(choices.out.stem + "-dicom")
         exported = export_dicom(image.series, image.frame, data, folder)
         written += [exported.sc_path, exported.sr_path]
     return written
 
 
+def failure_message(out: Path, exc: BaseException) -> str:
+    """`file: reason` for the dialog; no traceback."""
+    if isinstance(exc, OSError) and exc.strerror:
+        reason = exc.strerror if exc.filename is None else f"{exc.strerror} ({exc.filename})"
+    elif isinstance(exc, (RadLensError, OSError, ValueError)):
+        reason = str(exc)
+    else:
+        reason = f"unexpected {type(exc).__name__}: {exc}"
+    return f"The report was not written to {out}: {reason}"
+
+
+def warm_up_report_code() -> None:
+    """Import the report code and parse highdicom's standard tables ahead of the first export.
+
+    highdicom parses its JSON tables once per process in C, holding the GIL for ~0.4 s; done on
+    the export thread at start-up, no export later pauses the window for that long.
+    """
+    from highdicom import _standard_utils as tables  # private; if renamed, the first export pays
+
+    import viewer.report.compose
+    import viewer.report.pdf  # noqa: F401
+
+    for name in (
+        "get_sop_class_iod_map",
+        "get_iod_module_map",
+        "get_module_attribute_map",
+        "get_anatomic_region_map",
+    ):
+        getattr(tables, name, _ignore)()
+
+
+class ReportExportWorker(QObject):
+    """Lives on the export thread; touches no widget, answers by signal only."""
+
+    progress = Signal(object, str)  # job, text
+    finished = Signal(object, object)  # job, tuple[Path, ...] written
+    failed = Signal(object, str)  # job, user message (file + reason)
+
+    @Slot(object)
+    def run(self, job: ExportJob) -> None:
+        try:
+            written = export_report(job.image, job.choices, lambda t: self.progress.emit(job, t))
+        except Exception as exc:  # noqa: BLE001 - every failure goes back to the UI as a message
+            log_exception(exc, "report export failed")  # type and code lines, no paths or names
+            self.failed.emit(job, failure_message(job.choices.out, exc))
+            return
+        self.finished.emit(job, tuple(written))
+
+    @Slot()
+    def warm_up(self) -> None:
+        try:
+            warm_up_report_code()
+        except Exception as exc:  # noqa: BLE001 - only a head start; the export reports errors
+            log_exception(exc, "report warm-up failed")
+
+    @Slot()
+    def stop(self) -> None:
+        """Queued behind any export already requested, so that export finishes first."""
+        QThread.currentThread().quit()
+
+
+class ReportExporter(QObject):
+    """UI side: one export thread per window, one export at a time, results by signal."""
+
+    progress = Signal(object, str)
+    finished = Signal(object, object)
+    failed = Signal(object, str)
+    busyChanged = Signal(bool)
+
+    _requested = Signal(object)
+    _warmUpRequested = Signal()
+    _stopRequested = Signal()
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._job: ExportJob | None = None
+        self._closed = False
+        self._thread = QThread()
+        self._thread.setObjectName("radlens-report")
+        self._worker = ReportExportWorker()
+        self._worker.moveToThread(self._thread)
+        self._requested.connect(self._worker.run)
+        self._warmUpRequested.connect(self._worker.warm_up)
+        self._stopRequested.connect(self._worker.stop)
+        # Bound slots of this UI-thread object, so Qt queues every answer into the UI thread.
+        self._worker.progress.connect(self._on_progress)
+        self._worker.finished.connect(self._on_finished)
+        self._worker.failed.connect(self._on_failed)
+        self._thread.start()
+        self._warmUpRequested.emit()
+        app = QCoreApplication.instance()
+        if app is not None:  # also stop when the app quits without closing the window
+            app.aboutToQuit.connect(self.shutdown)
+
+    def start(self, job: ExportJob) -> bool:
+        """Queue `job` on the export thread; False when one is running or the window closed."""
+        if self._job is not None or self._closed:
+            return False
+        self._job = job
+        self.busyChanged.emit(True)
+        self._requested.emit(job)
+        return True
+
+    def is_busy(self) -> bool:
+        return self._job is not None
+
+    def thread_running(self) -> bool:
+        return self._thread.isRunning()
+
+    def shutdown(self) -> None:
+        """Let a running export finish (never leave half a report), then stop; safe twice."""
+        self._closed = True
+        if self._thread.isRunning():
+            self._stopRequested.emit()
+            self._thread.wait()
+
+    @Slot(object, str)
+    def _on_progress(self, job: ExportJob, text: str) -> None:
+        if job is self._job:
+            self.progress.emit(job, text)
+
+    @Slot(object, object)
+    def _on_finished(self, job: ExportJob, written: tuple[Path, ...]) -> None:
+        if self._settle(job):
+            self.finished.emit(job, written)
+
+    @Slot(object, str)
+    def _on_failed(self, job: ExportJob, message: str) -> None:
+        if self._settle(job):
+            self.failed.emit(job, message)
+
+    def _settle(self, job: ExportJob) -> bool:
+        if job is not self._job:
+            return False
+        self._job = None
+        self.busyChanged.emit(False)
+        return True
+
+
 class ReportDialog(QDialog):
     """Impression, paper, anonymise, DICOM and target file; Export asks before overwriting."""
 
-    def __init__(self, image: ShownImage, default_out: Path, parent: QWidget | None = None):
+    exported = Signal(object)  # tuple[Path, ...] written
+    exportFailed = Signal(str)  # the message shown (file + reason)
+
+    def __init__(
+        self,
+        image: ShownImage,
+        default_out: Path,
+        exporter: ReportExporter,
+        parent: QWidget | None = None,
+    ):
         super().__init__(parent)
         self.setWindowTitle("Export report")
         self.image = image
+        self.exporter = exporter
+        self.job: ExportJob | None = None
         self.written: list[Path] = []
         self.impression = QPlainTextEdit()
         self.impression.setPlaceholderText("Reader's impression (printed in the report)")
@@ -104,7 +277,7 @@ class ReportDialog(QDialog):
         target = QHBoxLayout()
         target.addWidget(self.out, 1)
         target.addWidget(browse)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.buttons = buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
         buttons.addButton("Export", QDialogButtonBox.ButtonRole.AcceptRole)
         buttons.accepted.connect(self.export)
         buttons.rejected.connect(self.reject)
@@ -139,22 +312,60 @@ class ReportDialog(QDialog):
         return answer == QMessageBox.StandardButton.Yes
 
     def export(self) -> None:
-        """The Export button: validate, ask before overwriting, write, close on success."""
+        """The Export button: validate, ask before overwriting, then start the background export."""
+        if self.job is not None:
+            return
         choices = self.choices()
         if not choices.out.name or choices.out.is_dir():
             show_error(self, "Export report", "Choose a file name for the report.")
             return
         if not self.confirm_overwrite(choices.out):
             return
-        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.written = export_report(self.image, choices)
-        except (RadLensError, OSError, ValueError) as exc:
-            show_error(self, "Export report", f"The report was not written: {exc}")
+        job = ExportJob(frozen_copy(self.image), choices)
+        if not self.exporter.start(job):
+            show_error(self, "Export report", "Another report is still being written; try again.")
             return
-        finally:
-            QGuiApplication.restoreOverrideCursor()
-        self.accept()
+        self.job = job
+        self.exporter.finished.connect(self._on_finished)
+        self.exporter.failed.connect(self._on_failed)
+        self._set_inputs_enabled(False)
+
+    def reject(self) -> None:
+        if self.job is None:  # the export cannot be stopped halfway; the dialog waits for it
+            super().reject()
+
+    def _set_inputs_enabled(self, enabled: bool) -> None:
+        for widget in (self.impression, self.paper, self.anonymize, self.out, self.buttons):
+            widget.setEnabled(enabled)
+        self.dicom.setEnabled(enabled and self.image.result is not None)
+
+    @Slot(object, object)
+    def _on_finished(self, job: ExportJob, written: tuple[Path, ...]) -> None:
+        if self._settle(job):
+            self.written = list(written)
+            self.exported.emit(written)
+            self.accept()
+
+    @Slot(object, str)
+    def _on_failed(self, job: ExportJob, message: str) -> None:
+        if self._settle(job):
+            self._set_inputs_enabled(True)
+            show_error(self, "Export report", message)
+            self.exportFailed.emit(message)
+
+    def _settle(self, job: ExportJob) -> bool:
+        if job is not self.job:
+            return False
+        self.job = None
+        self.exporter.finished.disconnect(self._on_finished)
+        self.exporter.failed.disconnect(self._on_failed)
+        return True
+
+
+def frozen_copy(image: ShownImage) -> ShownImage:
+    """The on-screen pixels copied, so the viewport can move on while the worker reads them."""
+    display = None if image.display is None else np.array(image.display, copy=True)
+    return replace(image, display=display)
 
 
 def shown_image(main_window) -> ShownImage | None:
@@ -180,17 +391,36 @@ def default_report_path(main_window) -> Path:
     return folder / "radlens-report.pdf"
 
 
+def report_exporter(main_window) -> ReportExporter:
+    """The window's export thread: progress in the status bar, stopped when the window closes."""
+    exporter = getattr(main_window, "report_exporter", None)
+    if exporter is None:
+        exporter = ReportExporter(main_window)
+        status = main_window.statusBar()
+        exporter.progress.connect(lambda _job, text: status.showMessage(text))
+        exporter.finished.connect(
+            lambda _job, written: status.showMessage(wrote_message(written), 8000)
+        )
+        exporter.failed.connect(
+            lambda _job, _message: status.showMessage("Report not written.", 8000)
+        )
+        if hasattr(main_window, "aboutToClose"):
+            main_window.aboutToClose.connect(exporter.shutdown)
+        main_window.report_exporter = exporter
+    return exporter
+
+
+def wrote_message(written: tuple[Path, ...]) -> str:
+    return "Wrote " + ", ".join(str(p) for p in written)
+
+
 def open_report_dialog(main_window) -> ReportDialog | None:
     image = shown_image(main_window)
     if image is None:
         main_window.statusBar().showMessage("Open an image first.", 5000)
         return None
-    dialog = ReportDialog(image, default_report_path(main_window), main_window)
-    dialog.accepted.connect(
-        lambda: main_window.statusBar().showMessage(
-            "Wrote " + ", ".join(p.name for p in dialog.written), 8000
-        )
-    )
+    exporter = report_exporter(main_window)
+    dialog = ReportDialog(image, default_report_path(main_window), exporter, main_window)
     dialog.open()
     return dialog
 
@@ -205,5 +435,6 @@ def install_report_action(main_window) -> QAction:
     action.triggered.connect(lambda: open_report_dialog(main_window))
     quit_action = getattr(main_window, "actions_by_name", {}).get("quit")
     main_window.menu("File").insertAction(quit_action, action)  # appended when there is no Quit
+    report_exporter(main_window)
     main_window.report_action = action
     return action
