@@ -96,6 +96,15 @@ class Series:
         self._remember(i, values)
         return values
 
+    def frame_ready(self, i: int) -> bool:
+        """Whether `modality_frame(i)` returns without decoding compressed data: the frame is
+        in the volume or the frame cache, or it is stored uncompressed (one read)."""
+        with self._lock:
+            if self._volume is not None or i in self._frames:
+                return True
+        fmt = self.info.pixel_format
+        return fmt is not None and not fmt.encapsulated
+
     @_reported
     def stored_frame(self, i: int) -> np.ndarray:
         """Stored values of frame i, before the modality LUT (for export and tests)."""

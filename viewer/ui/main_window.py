@@ -471,7 +471,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt API
         self.aboutToClose.emit()
         for viewport in self.grid.viewports:
-            viewport.toggle_cine(False)
+            viewport.shutdown()
         self.loader.shutdown()
         self.settings.window_geometry = bytes(self.saveGeometry().toHex()).decode("ascii")
         save_settings(self.settings)

@@ -20,6 +20,11 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
 Mouse: left drag pans, Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
 (see `view_state.drag_window` for the sensitivity). Display pixels always come from
 `viewer.core.render.render_frame`; nothing here does pixel maths.
+
+A frame that is not decoded yet (a compressed series still loading) is never decoded on the UI
+thread: `self.fetcher` (`FrameFetcher`) decodes it in the background, the previous image stays
+with the slice counter already moved on and "loading…" in the corner, and the frame (and
+`imageChanged`) follows when it arrives. Decoded and uncompressed frames show at once.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from viewer.core.atomic import atomic_write_bytes
 from viewer.core.render import render_frame
 from viewer.core.voi import Window, auto_window
 from viewer.ui import shortcuts
+from viewer.ui.frame_fetcher import FrameFetcher
 from viewer.ui.overlays import OverlayLayer, overlay_text
 from viewer.ui.view_state import (
     ViewState,
@@ -47,6 +53,7 @@ from viewer.ui.view_state import (
 )
 
 SERIES_MIME = "application/x-radlens-series-key"
+LOADING_TEXT = "loading…"
 
 
 @dataclass(frozen=True)
@@ -164,6 +171,7 @@ class Viewport(QWidget):
         self._overlay_timer.setInterval(0)
         self._overlay_timer.timeout.connect(self._refresh_overlay)
         self._matrix = np.eye(3)
+        self.fetcher = FrameFetcher(self)
         self._build_layout()
         self._connect()
         self.set_cine_fps(10)
@@ -187,6 +195,8 @@ class Viewport(QWidget):
         self.graphics.installEventFilter(self)
         self.slider.valueChanged.connect(self.state.set_frame)
         self._cine.timeout.connect(lambda: self.state.step_frame(1, wrap=True))
+        self.fetcher.frameReady.connect(self._on_frame_fetched)
+        self.fetcher.frameFailed.connect(self._on_frame_failed)
 
     # --- accessors ------------------------------------------------------------------------
 
@@ -283,6 +293,15 @@ class Viewport(QWidget):
     def is_playing(self) -> bool:
         return self._cine.isActive()
 
+    def is_waiting_for_frame(self) -> bool:
+        """True while the frame in `state` is being decoded in the background."""
+        return self.fetcher.is_pending()
+
+    def shutdown(self) -> None:
+        """Stop cine and the background decoder (the window calls this on close)."""
+        self._cine.stop()
+        self.fetcher.shutdown()
+
     def export_image(self, with_overlays: bool = True) -> QImage:
         """The view as shown (graphics items included), with or without the corner text."""
         shown = self.overlay.isVisible()
@@ -325,12 +344,30 @@ class Viewport(QWidget):
         state = self.state
         if state.series is None:
             return
-        image = render_frame(state.series, state.frame, state.window, invert=state.invert)
-        self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
         self.slider.blockSignals(True)
         self.slider.setValue(state.frame)
         self.slider.blockSignals(False)
+        if not state.series.frame_ready(state.frame):
+            self.fetcher.fetch(state.series, state.frame)  # shown by _on_frame_fetched
+            return
+        self.fetcher.cancel()
+        self._show_frame()
+
+    def _show_frame(self) -> None:
+        state = self.state
+        image = render_frame(state.series, state.frame, state.window, invert=state.invert)
+        self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
         self.imageChanged.emit(state.series_key, state.frame)
+
+    def _on_frame_fetched(self, series, frame: int) -> None:
+        if series is self.state.series and frame == self.state.frame:
+            self._show_frame()  # decoded and cached by the series in the background
+            self._overlay_timer.start()
+
+    def _on_frame_failed(self, series, frame: int, message: str) -> None:
+        if series is self.state.series and frame == self.state.frame:
+            self.image_item.clear()  # the reason is logged; the slice counter says which frame
+            self._overlay_timer.start()
 
     def _apply_transform(self) -> None:
         series = self.state.series
@@ -345,7 +382,10 @@ class Viewport(QWidget):
     def _refresh_overlay(self) -> None:
         self.overlay.setVisible(self.state.show_overlays)
         if self.state.show_overlays:
-            self.overlay.set_text(overlay_text(self.state, self._matrix, self.zoom()))
+            text = overlay_text(self.state, self._matrix, self.zoom())
+            if self.fetcher.is_pending():
+                text.bottom_left.append(LOADING_TEXT)
+            self.overlay.set_text(text)
 
     # --- events ---------------------------------------------------------------------------
 
@@ -359,6 +399,9 @@ class Viewport(QWidget):
 
     def _on_mouse_moved(self, scene_pos) -> None:
         if self.state.series is None:
+            return
+        if not self.state.series.frame_ready(self.state.frame):
+            self.probed.emit(None)  # no value to show until the frame arrives
             return
         row, col = self.scene_to_pixel(scene_pos)
         self.probed.emit(
