@@ -438,7 +438,8 @@ class MainWindow(QMainWindow):
         self._rebuild_window_menu()
         if viewport.series() is not None:
             self.browser.select_series(viewport.state.series_key)
-            self.imageChanged.emit(viewport.state.series_key, viewport.frame_index())
+            if not viewport.is_waiting_for_frame():  # else its own imageChanged follows
+                self.imageChanged.emit(viewport.state.series_key, viewport.frame_index())
 
     def _on_probe(self, probe) -> None:
         self.probe_label.setText(probe.text() if probe is not None else "")
