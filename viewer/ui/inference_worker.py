@@ -21,6 +21,7 @@ from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
 from inference.errors import InferenceError
 from inference.types import AnalysisInput
 from viewer.core.errors import RadLensError
+from viewer.ui.errors import log_exception
 
 if TYPE_CHECKING:
     from inference.engine import Analyzer
@@ -99,7 +100,7 @@ class InferenceWorker(QObject):
             self.error.emit(request_id, str(exc))
             return
         except Exception as exc:  # the UI boundary: a message, never a traceback
-            log.exception("analysis of request %d failed", request_id)
+            log_exception(exc, f"analysis of request {request_id} failed")
             self.error.emit(request_id, _describe_failure(request, exc))
             return
         if request_id in self._cancelled:
