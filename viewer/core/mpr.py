@@ -1,0 +1,303 @@
+"""Multi-planar reformatting: patient planes (LPS) sampled from one `Volume`.
+
+Planes and display convention (radiological), whatever plane the series was acquired in:
+
+    plane      screen right   screen down   frames count from (`--frame 0`)
+    axial      patient left   posterior     inferior  (frame normal +z, head)
+    coronal    patient left   inferior      posterior (frame normal −y, anterior)
+    sagittal   posterior      inferior      right     (frame normal +x, left)
+
+so axial shows the patient's right on the image left and anterior at the top, coronal right
+on the left and superior at the top, sagittal anterior on the left and superior at the top.
+
+A `PlaneGrid` is the output grid of one plane: square pixels of the volume's finest spacing,
+spanning the bounding box of the volume's voxel centres projected on the plane; frames one
+voxel step apart along the plane normal. `PlaneGrid.geometry(k)` is an ordinary
+`FrameGeometry`, so the probe, measurements in mm and orientation letters work unchanged.
+
+`sample_plane` computes one frame straight from the volume (never a copy of it): when the
+plane's axes run along voxel axes (an axial CT reformatted coronally, or an axial plane of an
+axial CT) it slices the array and interpolates linearly along each axis separately; otherwise
+(oblique or tilted stacks) it interpolates trilinearly. Thick slabs reduce samples spaced one
+voxel apart along the normal across the slab thickness (MIP, MinIP or mean). Points outside
+the volume take `Volume.fill`; in a slab only the samples inside count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from viewer.core.geometry import FrameGeometry
+from viewer.core.volume import Volume, cast_values
+
+PLANES = ("axial", "coronal", "sagittal")
+SLAB_MODES = ("mip", "minip", "mean")
+# plane: (screen right u, screen down v, frame direction w), unit vectors in LPS.
+PLANE_AXES = {
+    "axial": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
+    "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, -1.0, 0.0)),
+    "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0), (1.0, 0.0, 0.0)),
+}
+AXIS_TOLERANCE = 1e-6  # index-space components smaller than this count as zero
+SNAP_TOLERANCE = 1e-4  # a fractional index this close to an integer is that integer
+
+
+@dataclass(frozen=True)
+class PlaneGrid:
+    """The pixel grid of one reformatted plane: frame k, pixel (i, j) lies at
+    origin + k·frame_step·w + j·spacing·u + i·spacing·v."""
+
+    name: str
+    u: np.ndarray
+    v: np.ndarray
+    w: np.ndarray
+    origin: np.ndarray
+    spacing: float
+    frame_step: float
+    rows: int
+    columns: int
+    frames: int
+
+    def frame_origin(self, k: float) -> np.ndarray:
+        return self.origin + k * self.frame_step * self.w
+
+    def frame_of(self, point) -> float:
+        """Fractional frame index of the plane through `point`."""
+        return float((np.asarray(point, float) - self.origin) @ self.w) / self.frame_step
+
+    def nearest_frame(self, point) -> int:
+        return int(min(max(round(self.frame_of(point)), 0), self.frames - 1))
+
+    def middle(self) -> int:
+        return (self.frames - 1) // 2
+
+    def geometry(self, k: int, thickness: float | None = None) -> FrameGeometry:
+        return FrameGeometry(
+            rows=self.rows,
+            columns=self.columns,
+            spacing=(self.spacing, self.spacing),
+            origin=tuple(float(x) for x in self.frame_origin(k)),
+            row_cosine=tuple(float(x) for x in self.u),
+            column_cosine=tuple(float(x) for x in self.v),
+            slice_thickness=thickness or self.frame_step,
+            spacing_source="PixelSpacing",
+        )
+
+
+def plane_grid(volume: Volume, name: str) -> PlaneGrid:
+    """The grid of patient plane `name` (axial, coronal or sagittal) over `volume`."""
+    if name not in PLANE_AXES:
+        raise ValueError(f"unknown plane {name!r} (choose from {', '.join(PLANES)})")
+    u, v, w = (np.array(a, float) for a in PLANE_AXES[name])
+    return grid_for_axes(volume, name, u, v, w)
+
+
+def grid_for_axes(volume: Volume, name: str, u, v, w) -> PlaneGrid:
+    """A grid with screen axes u, v and frame direction w (orthonormal) spanning the volume."""
+    corners = volume.corners()
+    lows = np.array([(corners @ a).min() for a in (u, v, w)])
+    highs = np.array([(corners @ a).max() for a in (u, v, w)])
+    spacing = min(volume.spacing())
+    frame_step = voxel_step_along(volume, w)
+    columns, rows = (int(np.floor((highs[n] - lows[n]) / spacing + 1e-6)) + 1 for n in (0, 1))
+    frames = int(np.floor((highs[2] - lows[2]) / frame_step + 1e-6)) + 1
+    origin = lows[0] * u + lows[1] * v + lows[2] * w
+    return PlaneGrid(name, u, v, w, origin, spacing, frame_step, rows, columns, frames)
+
+
+def voxel_step_along(volume: Volume, direction) -> float:
+    """mm along `direction` that move the index by one voxel on its fastest-changing axis."""
+    return 1.0 / float(np.max(np.abs(volume.inverse @ np.asarray(direction, float))))
+
+
+def sample_plane(
+    volume: Volume, grid: PlaneGrid, k: int, slab_mm: float = 0.0, mode: str = "mip"
+) -> np.ndarray:
+    """Frame `k` of `grid` (rows × columns) in the volume's dtype; a slab when `slab_mm` > 0."""
+    if mode not in SLAB_MODES:
+        raise ValueError(f"unknown slab mode {mode!r} (choose from {', '.join(SLAB_MODES)})")
+    inverse = volume.inverse
+    start = inverse @ (grid.frame_origin(k) - volume.origin)
+    du, dv = (inverse @ (grid.spacing * a) for a in (grid.u, grid.v))
+    offsets = slab_offsets(volume, grid, slab_mm)
+    dw = inverse @ grid.w
+    axes = separable_axes(du, dv, dw)
+    if axes is not None:
+        out = _separable(volume, grid, start, du, dv, dw, offsets, axes, mode)
+    else:
+        out = _trilinear_slab(volume, grid, start, du, dv, dw, offsets, mode)
+    return cast_values(out, volume.values.dtype)
+
+
+def slab_offsets(volume: Volume, grid: PlaneGrid, slab_mm: float) -> np.ndarray:
+    """mm along the normal of the samples a slab combines (one voxel step apart, centred)."""
+    if slab_mm <= 0:
+        return np.zeros(1)
+    step = voxel_step_along(volume, grid.w)
+    half = int(np.floor(slab_mm / (2 * step) + 1e-6))
+    return np.arange(-half, half + 1) * step
+
+
+def separable_axes(du, dv, dw) -> tuple[int, int, int] | None:
+    """(axis of u, axis of v, axis of w) when each moves along one voxel axis only."""
+    found = []
+    for vector in (du, dv, dw):
+        nonzero = np.flatnonzero(np.abs(vector) > AXIS_TOLERANCE * np.max(np.abs(vector)))
+        if len(nonzero) != 1:
+            return None
+        found.append(int(nonzero[0]))
+    return tuple(found) if len(set(found)) == 3 else None  # type: ignore[return-value]
+
+
+# --- axis-aligned planes: slicing plus separable linear interpolation ------------------------
+
+
+def _separable(volume, grid, start, du, dv, dw, offsets, axes, mode) -> np.ndarray:
+    axis_u, axis_v, axis_w = axes
+    values = volume.values
+    centre = start[axis_w]
+    if len(offsets) > 1:
+        plane = _slab_along(values, axis_w, centre + offsets * dw[axis_w], mode)
+    else:
+        plane = _plane_along(values, axis_w, centre)
+    if plane is None:
+        return np.full((grid.rows, grid.columns), volume.fill, np.float32)
+    kept = [a for a in range(3) if a != axis_w]  # the plane's axes, in array order
+    if kept.index(axis_v) == 1:
+        plane = plane.T
+    rows = _line_positions(start[axis_v], dv[axis_v], grid.rows)
+    cols = _line_positions(start[axis_u], du[axis_u], grid.columns)
+    return _resample_2d(plane, rows, cols, volume.fill)
+
+
+def _plane_along(values: np.ndarray, axis: int, index: float) -> np.ndarray | None:
+    """The 2-D section of `values` at fractional `index` along `axis` (linear between two)."""
+    count = values.shape[axis]
+    snapped = round(index)
+    if abs(index - snapped) < SNAP_TOLERANCE:
+        if not 0 <= snapped < count:
+            return None
+        return _take(values, axis, snapped)
+    lower = int(np.floor(index))
+    if lower < 0 or lower + 1 >= count:
+        return None
+    weight = np.float32(index - lower)
+    return _take(values, axis, lower) * (1 - weight) + _take(values, axis, lower + 1) * weight
+
+
+def _slab_along(values: np.ndarray, axis: int, indices: np.ndarray, mode: str):
+    """Reduce the voxel sections nearest to `indices` (those inside the volume) along `axis`."""
+    inside = np.unique(np.clip(np.rint(indices).astype(int), -1, values.shape[axis]))
+    inside = inside[(inside >= 0) & (inside < values.shape[axis])]
+    if inside.size == 0:
+        return None
+    lo, hi = int(inside[0]), int(inside[-1]) + 1
+    block = values[(slice(None),) * axis + (slice(lo, hi),)]
+    if mode == "mip":
+        return block.max(axis=axis)
+    if mode == "minip":
+        return block.min(axis=axis)
+    return block.mean(axis=axis, dtype=np.float32)
+
+
+def _take(values: np.ndarray, axis: int, index: int) -> np.ndarray:
+    return values[(slice(None),) * axis + (index,)]
+
+
+def _line_positions(first: float, step: float, count: int) -> np.ndarray:
+    return first + step * np.arange(count)
+
+
+def _resample_2d(plane: np.ndarray, rows: np.ndarray, cols: np.ndarray, fill) -> np.ndarray:
+    """plane sampled at fractional rows × cols, linearly per axis, `fill` outside."""
+    plane = _resample_axis(plane, rows, 0, fill)
+    return _resample_axis(plane, cols, 1, fill)
+
+
+def _resample_axis(plane: np.ndarray, positions: np.ndarray, axis: int, fill) -> np.ndarray:
+    count = plane.shape[axis]
+    step = positions[1] - positions[0] if len(positions) > 1 else 1.0
+    first = positions[0]
+    if abs(abs(step) - 1) < SNAP_TOLERANCE and abs(first - round(first)) < SNAP_TOLERANCE:
+        exact = _exact_run(plane, int(round(first)), len(positions), int(round(step)), axis)
+        if exact is not None:
+            return exact
+    lower = np.floor(positions).astype(np.intp)
+    valid = (positions > -SNAP_TOLERANCE) & (positions < count - 1 + SNAP_TOLERANCE)
+    lower = np.clip(lower, 0, max(count - 2, 0))
+    weight = np.where(valid, np.clip(positions - lower, 0, 1), 0).astype(np.float32)
+    upper = np.minimum(lower + 1, count - 1)
+    shape = [1, 1]
+    shape[axis] = -1
+    w = weight.reshape(shape)
+    out = np.take(plane, lower, axis=axis) * (1 - w) + np.take(plane, upper, axis=axis) * w
+    if not valid.all():
+        index = [slice(None), slice(None)]
+        index[axis] = ~valid
+        out[tuple(index)] = fill
+    return out
+
+
+def _exact_run(plane: np.ndarray, first: int, count: int, step: int, axis: int):
+    """plane[first : first + count·step : step] along `axis` when it lies inside, else None."""
+    last = first + (count - 1) * step
+    size = plane.shape[axis]
+    if not (0 <= first < size and 0 <= last < size):
+        return None
+    stop = last + step if last + step >= 0 else None
+    index = [slice(None), slice(None)]
+    index[axis] = slice(first, stop, step)
+    return plane[tuple(index)]
+
+
+# --- any plane: trilinear interpolation --------------------------------------------------------
+
+
+def _trilinear_slab(volume, grid, start, du, dv, dw, offsets, mode) -> np.ndarray:
+    base = (
+        start[:, None, None]
+        + du[:, None, None] * np.arange(grid.columns)[None, None, :]
+        + dv[:, None, None] * np.arange(grid.rows)[None, :, None]
+    ).reshape(3, -1)
+    neutral = {"mip": -np.inf, "minip": np.inf, "mean": 0.0}[mode]
+    result = np.full(base.shape[1], neutral, np.float32)
+    count = np.zeros(base.shape[1], np.int32)
+    for offset in offsets:
+        samples, inside = trilinear(volume.values, base + (offset * dw)[:, None])
+        samples = np.where(inside, samples, np.float32(neutral))
+        count += inside
+        if mode == "mip":
+            np.maximum(result, samples, out=result)
+        elif mode == "minip":
+            np.minimum(result, samples, out=result)
+        else:
+            result += samples
+    if mode == "mean":
+        result /= np.maximum(count, 1)
+    result = np.where(count > 0, result, np.float32(volume.fill))
+    return result.reshape(grid.rows, grid.columns)
+
+
+def trilinear(values: np.ndarray, coords: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Trilinear samples of `values` at fractional indices `coords` (3×N), and which are inside."""
+    size = np.array(values.shape, float)[:, None]
+    inside = np.all((coords > -SNAP_TOLERANCE) & (coords < size - 1 + SNAP_TOLERANCE), axis=0)
+    lower = np.floor(coords).astype(np.intp)
+    for axis in range(3):
+        np.clip(lower[axis], 0, max(values.shape[axis] - 2, 0), out=lower[axis])
+    frac = np.clip(coords - lower, 0, 1).astype(np.float32)
+    flat = np.ascontiguousarray(values).reshape(-1)
+    strides = np.array([values.shape[1] * values.shape[2], values.shape[2], 1], np.intp)
+    corner = strides @ lower
+    steps = [strides[a] if values.shape[a] > 1 else 0 for a in range(3)]
+    out = np.zeros(coords.shape[1], np.float32)
+    for dk in (0, 1):
+        wk = frac[0] if dk else 1 - frac[0]
+        for dr in (0, 1):
+            wkr = wk * (frac[1] if dr else 1 - frac[1])
+            for dc in (0, 1):
+                weight = wkr * (frac[2] if dc else 1 - frac[2])
+                out += flat[corner + dk * steps[0] + dr * steps[1] + dc * steps[2]] * weight
+    return out, inside
