@@ -123,12 +123,25 @@ def sample_plane(
     du, dv = (inverse @ (grid.spacing * a) for a in (grid.u, grid.v))
     offsets = slab_offsets(volume, grid, slab_mm)
     dw = inverse @ grid.w
+    return cast_values(_sample(volume, grid, start, du, dv, dw, offsets, mode), volume.values.dtype)
+
+
+def _sample(volume, grid, start, du, dv, dw, offsets, mode) -> np.ndarray:
+    """The cheapest exact method for how the plane's axes lie in index space."""
     axes = separable_axes(du, dv, dw)
     if axes is not None:
-        out = _separable(volume, grid, start, du, dv, dw, offsets, axes, mode)
-    else:
-        out = _trilinear_slab(volume, grid, start, du, dv, dw, offsets, mode)
-    return cast_values(out, volume.values.dtype)
+        return _separable(volume, grid, start, du, dv, dw, offsets, axes, mode)
+    w_axis = _sole_axis(dw, du, dv)
+    if w_axis is not None:
+        return _section(volume, grid, start, du, dv, dw, offsets, mode, w_axis)
+    u_axis = _sole_axis(du, dv, dw)
+    if u_axis is not None:
+        return _lines(volume, start, du, dv, dw, offsets, mode, u_axis, (grid.rows, grid.columns))
+    v_axis = _sole_axis(dv, du, dw)
+    if v_axis is not None:
+        shape = (grid.columns, grid.rows)
+        return _lines(volume, start, dv, du, dw, offsets, mode, v_axis, shape).T
+    return _trilinear_slab(volume, grid, start, du, dv, dw, offsets, mode)
 
 
 def slab_offsets(volume: Volume, grid: PlaneGrid, slab_mm: float) -> np.ndarray:
@@ -140,11 +153,25 @@ def slab_offsets(volume: Volume, grid: PlaneGrid, slab_mm: float) -> np.ndarray:
     return np.arange(-half, half + 1) * step
 
 
+def _axes_of(vector) -> np.ndarray:
+    return np.flatnonzero(np.abs(vector) > AXIS_TOLERANCE * np.max(np.abs(vector)))
+
+
+def _sole_axis(vector, *others) -> int | None:
+    """The one voxel axis `vector` moves along, when none of `others` moves along it."""
+    axes = _axes_of(vector)
+    if len(axes) != 1:
+        return None
+    axis = int(axes[0])
+    scale = np.max(np.abs(vector))
+    return axis if all(abs(o[axis]) <= AXIS_TOLERANCE * scale for o in others) else None
+
+
 def separable_axes(du, dv, dw) -> tuple[int, int, int] | None:
     """(axis of u, axis of v, axis of w) when each moves along one voxel axis only."""
     found = []
     for vector in (du, dv, dw):
-        nonzero = np.flatnonzero(np.abs(vector) > AXIS_TOLERANCE * np.max(np.abs(vector)))
+        nonzero = _axes_of(vector)
         if len(nonzero) != 1:
             return None
         found.append(int(nonzero[0]))
@@ -167,6 +194,7 @@ def _separable(volume, grid, start, du, dv, dw, offsets, axes, mode) -> np.ndarr
     kept = [a for a in range(3) if a != axis_w]  # the plane's axes, in array order
     if kept.index(axis_v) == 1:
         plane = plane.T
+    plane = np.ascontiguousarray(plane)  # a strided section gathers slowly
     rows = _line_positions(start[axis_v], dv[axis_v], grid.rows)
     cols = _line_positions(start[axis_u], du[axis_u], grid.columns)
     return _resample_2d(plane, rows, cols, volume.fill)
@@ -195,11 +223,27 @@ def _slab_along(values: np.ndarray, axis: int, indices: np.ndarray, mode: str):
         return None
     lo, hi = int(inside[0]), int(inside[-1]) + 1
     block = values[(slice(None),) * axis + (slice(lo, hi),)]
+    if axis == values.ndim - 1:
+        block = _fold_last_axis(block, mode)  # numpy reduces short last axes slowly
     if mode == "mip":
         return block.max(axis=axis)
     if mode == "minip":
         return block.min(axis=axis)
-    return block.mean(axis=axis, dtype=np.float32)
+    return block.sum(axis=axis, dtype=np.float32) / np.float32(hi - lo)
+
+
+def _fold_last_axis(block: np.ndarray, mode: str, keep: int = 4) -> np.ndarray:
+    """Combine the two halves of the last axis elementwise until `keep` or fewer remain."""
+    if mode == "mean":
+        block = block.astype(np.float32, copy=False)
+    combine = {"mip": np.maximum, "minip": np.minimum, "mean": np.add}[mode]
+    while block.shape[-1] > keep:
+        half = block.shape[-1] // 2
+        folded = combine(block[..., :half], block[..., half : 2 * half])
+        if block.shape[-1] % 2:
+            combine(folded[..., :1], block[..., -1:], out=folded[..., :1])
+        block = folded
+    return block
 
 
 def _take(values: np.ndarray, axis: int, index: int) -> np.ndarray:
@@ -250,6 +294,82 @@ def _exact_run(plane: np.ndarray, first: int, count: int, step: int, axis: int):
     index = [slice(None), slice(None)]
     index[axis] = slice(first, stop, step)
     return plane[tuple(index)]
+
+
+# --- planes tilted about one voxel axis (gantry tilt): sections or lines, then bilinear ------
+
+
+def _section(volume, grid, start, du, dv, dw, offsets, mode, axis) -> np.ndarray:
+    """The plane is one section across `axis` (e.g. sagittal of a tilted axial CT)."""
+    values = volume.values
+    centre = start[axis]
+    if len(offsets) > 1:
+        section = _slab_along(values, axis, centre + offsets * dw[axis], mode)
+    else:
+        section = _plane_along(values, axis, centre)
+    if section is None:
+        return np.full((grid.rows, grid.columns), volume.fill, np.float32)
+    section = np.ascontiguousarray(section)
+    first, second = (a for a in range(3) if a != axis)
+    i = np.arange(grid.rows)[:, None]
+    j = np.arange(grid.columns)[None, :]
+    along_first = start[first] + i * dv[first] + j * du[first]
+    along_second = start[second] + i * dv[second] + j * du[second]
+    out, inside = bilinear(section, along_first, along_second)
+    out[~inside] = volume.fill
+    return out
+
+
+def _lines(volume, start, d_line, d_across, dw, offsets, mode, axis, shape) -> np.ndarray:
+    """Each output row is one line of voxels along `axis` (moved only by `d_line`), found by
+    bilinear interpolation across the other two axes, then resampled along it."""
+    rows, columns = shape
+    first, second = (a for a in range(3) if a != axis)
+    lines_source = np.moveaxis(volume.values, axis, -1)
+    i = np.arange(rows)
+    neutral = {"mip": -np.inf, "minip": np.inf, "mean": 0.0}[mode]
+    combined = None
+    count = np.zeros(rows, np.int32)
+    for offset in offsets:
+        point = start + offset * dw
+        lines, inside = bilinear(
+            lines_source, point[first] + i * d_across[first], point[second] + i * d_across[second]
+        )
+        count += inside
+        lines[~inside] = neutral
+        combined = lines if combined is None else _combine(combined, lines, mode)
+    if mode == "mean":
+        combined /= np.maximum(count, 1)[:, None]
+    combined[count == 0] = volume.fill
+    positions = _line_positions(start[axis], d_line[axis], columns)
+    return _resample_axis(combined, positions, 1, volume.fill)
+
+
+def _combine(result: np.ndarray, samples: np.ndarray, mode: str) -> np.ndarray:
+    if mode == "mip":
+        return np.maximum(result, samples, out=result)
+    if mode == "minip":
+        return np.minimum(result, samples, out=result)
+    result += samples
+    return result
+
+
+def bilinear(source: np.ndarray, first, second) -> tuple[np.ndarray, np.ndarray]:
+    """`source` (A×B×…) at fractional indices (first, second) on its first two axes, linearly;
+    the trailing axes come along (a line per point). Returns float32 values and `inside`."""
+    size_a, size_b = source.shape[:2]
+    first, second = np.asarray(first, float), np.asarray(second, float)
+    inside = (first > -SNAP_TOLERANCE) & (first < size_a - 1 + SNAP_TOLERANCE)
+    inside &= (second > -SNAP_TOLERANCE) & (second < size_b - 1 + SNAP_TOLERANCE)
+    a0 = np.clip(np.floor(first).astype(np.intp), 0, max(size_a - 2, 0))
+    b0 = np.clip(np.floor(second).astype(np.intp), 0, max(size_b - 2, 0))
+    a1, b1 = np.minimum(a0 + 1, size_a - 1), np.minimum(b0 + 1, size_b - 1)
+    extra = (None,) * (source.ndim - 2)
+    fa = np.clip(first - a0, 0, 1).astype(np.float32)[(..., *extra)]
+    fb = np.clip(second - b0, 0, 1).astype(np.float32)[(..., *extra)]
+    top = source[a0, b0] * (1 - fb) + source[a0, b1] * fb
+    bottom = source[a1, b0] * (1 - fb) + source[a1, b1] * fb
+    return (top * (1 - fa) + bottom * fa).astype(np.float32, copy=False), inside
 
 
 # --- any plane: trilinear interpolation --------------------------------------------------------
