@@ -28,7 +28,7 @@ from viewer.core.mpr import SLAB_MODES, PlaneGrid, plane_grid, sample_plane
 from viewer.core.voi import Window, full_range_window, window_spanning
 from viewer.core.volume import Volume
 
-PLANE_CACHE_BYTES = 96 * 1024**2
+PLANE_CACHE_BYTES = 48 * 1024**2  # per plane
 MODE_TITLES = {"mip": "MIP", "minip": "MinIP", "mean": "Mean"}
 
 
@@ -68,6 +68,9 @@ class PlaneSeries:
             self.slab_mm, self.mode = max(0.0, float(slab_mm)), mode
             self._generation += 1
             self._cache.clear()
+        base = f"{self.base.info.description} ({self.plane}".strip()
+        slab = self.slab_label()
+        self.info.description = f"{base}, {slab})" if slab else f"{base})"
 
     def slab_label(self) -> str:
         return f"{MODE_TITLES[self.mode]} {self.slab_mm:g} mm" if self.slab_mm > 0 else ""

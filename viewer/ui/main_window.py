@@ -46,6 +46,7 @@ from viewer.ui.browser_dock import BrowserDock
 from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
 from viewer.ui.load_task import StudyLoader
+from viewer.ui.mpr_view import install_mpr
 from viewer.ui.settings import load_settings, save_settings
 from viewer.ui.view_state import add_user_preset, window_choices
 from viewer.ui.viewport import export_view_png
@@ -78,6 +79,7 @@ class MainWindow(QMainWindow):
         self._build_central()
         self._build_status_bar()
         self._build_actions()
+        self.mpr = install_mpr(self)  # View → MPR, the MPR toolbar (viewer/ui/mpr_view.py)
         self._connect()
         self._apply_settings()
         self.resize(1400, 900)
