@@ -83,6 +83,13 @@ def test_mpr_2x2_shows_three_patient_planes_and_the_acquired_one(qtbot, main_win
         assert view.pixel_spacing() == pytest.approx((0.9375, 0.9375))
         assert view.displayed_image().shape == (view.series().grid.rows, view.series().grid.columns)
     assert plane_threads and threading.main_thread() not in plane_threads
+    assert main_window.is_idle()
+    # Again, as three planes: the same volume, nothing rebuilt, nothing left busy.
+    volume = controller.planes["axial"].volume
+    main_window.mpr.open("1x3")
+    assert not main_window.mpr.is_busy() and main_window.is_idle()
+    assert main_window.grid.layout_name == "1x3"
+    assert controller.planes["axial"].volume is volume
 
 
 def test_crosshair_moves_the_other_views_to_one_patient_point(qtbot, main_window, plane_threads):

@@ -44,14 +44,15 @@ class _BuildResults(QObject):
 
 
 class _BuildTask(QRunnable):
-    def __init__(self, builder: VolumeBuilder, request_id: int, series) -> None:
+    def __init__(self, builder: VolumeBuilder, request_id: int, series, cancel) -> None:
         super().__init__()
         self._builder, self._request_id, self._series = builder, request_id, series
+        self._cancel = cancel
 
     def run(self) -> None:
         volume, error = None, ""
         try:
-            volume = build_volume(self._series, cancel=self._builder.cancel_event)
+            volume = build_volume(self._series, cancel=self._cancel)
         except LoadCancelled:
             error = "cancelled"
         except RadLensError as exc:
@@ -73,25 +74,30 @@ class VolumeBuilder(QObject):
         self._request_id = 0
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(1)
-        self.cancel_event = threading.Event()
+        self._cancel = threading.Event()
         self.results = _BuildResults(self)
         self.results.done.connect(self._on_done)
         self._pending = False
 
     def build(self, series) -> None:
-        self._request_id += 1
+        self.forget()
         self._pending = True
-        self._pool.start(_BuildTask(self, self._request_id, series))
+        self._pool.start(_BuildTask(self, self._request_id, series, self._cancel))
 
     def is_busy(self) -> bool:
         return self._pending
 
-    def shutdown(self) -> None:
+    def forget(self) -> None:
+        """Whatever is being built is not wanted any more (its loading stops early)."""
         self._request_id += 1
-        self.cancel_event.set()
+        self._cancel.set()
+        self._cancel = threading.Event()
+        self._pending = False
+
+    def shutdown(self) -> None:
+        self.forget()
         self._pool.clear()
         self._pool.waitForDone()
-        self._pending = False
 
     @Slot(int, object, object, str)
     def _on_done(self, request_id: int, series, volume, error: str) -> None:
@@ -167,21 +173,24 @@ class MprController(QObject):
 
     # --- opening ------------------------------------------------------------------------------
 
-    def open(self, series, layout: str = "1x3") -> None:
-        """Show `series` (or the volume a plane belongs to) in the MPR layout `layout`."""
+    def open(self, series, layout: str = "1x3") -> bool:
+        """Show `series` (or the volume a plane belongs to) in the MPR layout `layout`; True
+        when its volume is being built first (`volumeReady` or `builder.failed` follows)."""
         series = getattr(series, "base", series)
         self._layout = layout
         if self.base is series and self.planes:
             self._show()
-            return
+            return False
         self.statusMessage.emit("Building the volume for MPR…")
         self.builder.build(series)
+        return True
 
     def is_busy(self) -> bool:
         return self.builder.is_busy()
 
     def clear(self) -> None:
-        """Forget the volume (a new study was opened)."""
+        """Forget the volume and any build (a new study was opened)."""
+        self.builder.forget()
         self.planes, self.base, self.cursor = {}, None, None
         for crosshair in self._crosshairs.values():
             crosshair.set_visible(False)
@@ -388,11 +397,16 @@ class MprInstallation(QObject):
             self._waiting = (base, layout)
             window.statusBar().showMessage("MPR starts when the series has loaded…")
             return
-        window.begin_busy(BUSY_TOKEN)
         self.toolbar.show()
-        self.controller.open(base, layout)
+        if self.controller.open(base, layout):
+            window.begin_busy(BUSY_TOKEN)
         if layout in window.layout_actions:
             window.layout_actions[layout].setChecked(True)
+
+    def clear(self) -> None:
+        self._waiting = None
+        self.controller.clear()
+        self.main_window.end_busy(BUSY_TOKEN)
 
     def after_loading(self) -> None:
         if self._waiting is not None:
@@ -419,7 +433,7 @@ def install_mpr(main_window) -> MprInstallation:
     controller.statusMessage.connect(lambda text: _status(main_window, text))
     controller.volumeReady.connect(lambda _v: main_window.end_busy(BUSY_TOKEN))
     controller.builder.failed.connect(lambda *_: main_window.end_busy(BUSY_TOKEN))
-    main_window.indexLoaded.connect(lambda _index: controller.clear())
+    main_window.indexLoaded.connect(lambda _index: installed.clear())
     main_window.loadingFinished.connect(installed.after_loading)
     main_window.aboutToClose.connect(controller.builder.shutdown)
     return installed
