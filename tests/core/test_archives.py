@@ -90,6 +90,16 @@ def test_the_budget_is_per_open_not_per_process(tmp_path, monkeypatch):
     assert len(expand_inputs([archive]).files) == 1
 
 
+def test_too_many_files_are_refused_from_the_end_record_alone(tmp_path, monkeypatch):
+    archive = tmp_path / "many.zip"
+    archive.write_bytes(zip_bytes({f"f{n:03d}": b"x" for n in range(101)}))
+    monkeypatch.setattr(discovery, "MAX_EXTRACTED_FILES", 100)
+    assert discovery.declared_entries(archive) == 101
+    (skipped,) = expand_inputs([archive, CT_SLICE]).skipped
+    assert skipped.path == str(archive) and "too many files" in skipped.reason
+    assert extracted_bytes() == 0
+
+
 def test_a_member_inflating_far_beyond_its_compressed_size_is_refused(tmp_path):
     archive = tmp_path / "bomb.zip"
     members = {"zeros.dcm": bytes(20 * 1024**2), "ct.dcm": CT_SLICE.read_bytes()}

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import struct
 import warnings
 import zipfile
 from collections.abc import Iterable
@@ -209,6 +210,11 @@ def extract_zip(path: Path, budget: ExtractionBudget | None = None, depth: int =
         reason = f"archive nested more than {MAX_ARCHIVE_DEPTH} levels deep; not opened"
         return Discovered(skipped=[SkippedFile(shown, reason)])
     try:
+        if declared_entries(path) > budget.files_left:  # before zipfile lists them all in memory
+            reason = (
+                f"archive holds too many files (one open extracts at most {MAX_EXTRACTED_FILES:,})"
+            )
+            return Discovered(skipped=[SkippedFile(shown, reason)])
         with zipfile.ZipFile(path) as archive:
             members, skipped = _safe_members(shown, archive)
             refusal = _archive_refusal(path, members, budget)
@@ -242,6 +248,20 @@ class ExtractionBudget:
     def take(self, members: list[zipfile.ZipInfo]) -> None:
         self.bytes_left -= sum(info.file_size for info in members)
         self.files_left -= len(members)
+
+
+def declared_entries(path: Path) -> int:
+    """The entry count the archive's end record declares (zip64 too); 0 when unreadable.
+
+    `zipfile` builds one object per entry, so a crafted end record could otherwise make a small
+    file cost gigabytes of memory before any check runs.
+    """
+    with open(path, "rb") as stream:
+        try:
+            end = zipfile._EndRecData(stream)  # noqa: SLF001 - the stdlib's own zip64-aware reader
+        except (AttributeError, OSError, struct.error):
+            return 0
+    return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else 0  # noqa: SLF001
 
 
 def _safe_members(shown: str, archive: zipfile.ZipFile):
@@ -282,8 +302,6 @@ def _archive_refusal(path: Path, members: list[zipfile.ZipInfo], budget: Extract
             f"archive too large when extracted ({size_text(declared)}; one open extracts at most "
             f"{size_text(MAX_EXTRACTED_BYTES)}, archives inside archives included); refused"
         )
-    if len(members) > budget.files_left:
-        return f"archive holds too many files (one open extracts at most {MAX_EXTRACTED_FILES:,})"
     free = shutil.disk_usage(session_dir()).free
     if declared and free - declared < MIN_FREE_AFTER_EXTRACTION:
         needed, left = size_text(declared), size_text(free)
