@@ -298,6 +298,19 @@ def test_mixed_orientations_and_stray_positions_are_not_a_volume(mr_sag):
         volume_from_stack("sag", series.volume, positions, series.geometry(0))
 
 
+def test_plane_size_stays_bounded_whatever_the_headers_claim(mr_sag):
+    from viewer.core.geometry import FrameGeometry
+
+    series, _ = mr_sag
+    tiny_pixels = FrameGeometry(256, 256, (0.001, 0.001), None, (0, 1, 0), (0, 0, -1))
+    positions = np.array([[-500.0 * k, 0, 0] for k in range(len(series))])  # 0.5 m apart
+    volume = volume_from_stack("claims", series.volume, positions, tiny_pixels)
+    for plane in PLANES:
+        grid = plane_grid(volume, plane)
+        assert max(grid.rows, grid.columns, grid.frames) <= 4 * 256
+        assert sample_plane(volume, grid, grid.middle()).shape == (grid.rows, grid.columns)
+
+
 # --- PlaneSeries: the Series interface ------------------------------------------------------------
 
 

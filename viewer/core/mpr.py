@@ -12,7 +12,9 @@ on the left and superior at the top, sagittal anterior on the left and superior 
 
 A `PlaneGrid` is the output grid of one plane: square pixels of the volume's finest spacing,
 spanning the bounding box of the volume's voxel centres projected on the plane; frames one
-voxel step apart along the plane normal. `PlaneGrid.geometry(k)` is an ordinary
+voxel step apart along the plane normal. Neither side nor the frame count exceeds
+MAX_SIDE_FACTOR × the volume's largest side (coarser pixels then), so memory stays bounded
+whatever the headers claim. `PlaneGrid.geometry(k)` is an ordinary
 `FrameGeometry`, so the probe, measurements in mm and orientation letters work unchanged.
 
 `sample_plane` computes one frame straight from the volume (never a copy of it): when the
@@ -40,6 +42,7 @@ PLANE_AXES = {
     "coronal": ((1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, -1.0, 0.0)),
     "sagittal": ((0.0, 1.0, 0.0), (0.0, 0.0, -1.0), (1.0, 0.0, 0.0)),
 }
+MAX_SIDE_FACTOR = 4  # a plane side or frame count is at most this × the volume's largest side
 AXIS_TOLERANCE = 1e-6  # index-space components smaller than this count as zero
 SNAP_TOLERANCE = 1e-4  # a fractional index this close to an integer is that integer
 
@@ -99,10 +102,12 @@ def grid_for_axes(volume: Volume, name: str, u, v, w) -> PlaneGrid:
     corners = volume.corners()
     lows = np.array([(corners @ a).min() for a in (u, v, w)])
     highs = np.array([(corners @ a).max() for a in (u, v, w)])
-    spacing = min(volume.spacing())
-    frame_step = voxel_step_along(volume, w)
-    columns, rows = (int(np.floor((highs[n] - lows[n]) / spacing + 1e-6)) + 1 for n in (0, 1))
-    frames = int(np.floor((highs[2] - lows[2]) / frame_step + 1e-6)) + 1
+    extents = highs - lows
+    limit = MAX_SIDE_FACTOR * max(volume.shape)
+    spacing = max(min(volume.spacing()), float(max(extents[:2])) / (limit - 1))
+    frame_step = max(voxel_step_along(volume, w), float(extents[2]) / (limit - 1))
+    columns, rows = (int(np.floor(extents[n] / spacing + 1e-6)) + 1 for n in (0, 1))
+    frames = int(np.floor(extents[2] / frame_step + 1e-6)) + 1
     origin = lows[0] * u + lows[1] * v + lows[2] * w
     return PlaneGrid(name, u, v, w, origin, spacing, frame_step, rows, columns, frames)
 
@@ -149,7 +154,7 @@ def slab_offsets(volume: Volume, grid: PlaneGrid, slab_mm: float) -> np.ndarray:
     if slab_mm <= 0:
         return np.zeros(1)
     step = voxel_step_along(volume, grid.w)
-    half = int(np.floor(slab_mm / (2 * step) + 1e-6))
+    half = min(int(np.floor(slab_mm / (2 * step) + 1e-6)), max(volume.shape))  # ≤ the volume
     return np.arange(-half, half + 1) * step
 
 
