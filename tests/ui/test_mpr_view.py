@@ -136,6 +136,16 @@ def test_crosshair_moves_the_other_views_to_one_patient_point(qtbot, main_window
     )
     acquired = main_window.grid.shown()[3]
     assert acquired.frame_index() == nearest_frame(controller.cursor, acquired.series().info.frames)
+    # The acquired view shows where the three planes cut it: each line lies in its plane.
+    geometry = acquired.series().geometry(acquired.frame_index())
+    for name, line in controller._references[id(acquired)].lines.items():
+        assert line.isVisible()
+        col, row = line.pos().x() - 0.5, line.pos().y() - 0.5
+        angle = np.radians(line.angle)
+        for t in (0.0, 50.0):
+            on_line = geometry.pixel_to_patient(row + t * np.sin(angle), col + t * np.cos(angle))
+            w = controller.planes[name].grid.w
+            assert abs((on_line - controller.cursor) @ w) < 1e-4, name
     qtbot.waitUntil(lambda: settled(main_window), timeout=TIMEOUT_MS)
     assert threading.main_thread() not in plane_threads
 

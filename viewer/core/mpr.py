@@ -89,6 +89,24 @@ class PlaneGrid:
         )
 
 
+def plane_trace(geometry: FrameGeometry, point, normal) -> tuple[tuple, tuple] | None:
+    """Where the plane through `point` with `normal` cuts a frame: a pixel (row, col) on the
+    line and the line's direction (d_row, d_col) in pixels; None when the planes are parallel.
+
+    Frame pixel (r, c) lies at O + c·Δc·X + r·Δr·Y, so the line is
+    c·Δc·(X·n) + r·Δr·(Y·n) = (P − O)·n.
+    """
+    normal = np.asarray(normal, float)
+    delta_r, delta_c = geometry.spacing
+    a = delta_c * float(np.dot(geometry.row_cosine, normal))
+    b = delta_r * float(np.dot(geometry.column_cosine, normal))
+    if np.hypot(a, b) < 1e-6:
+        return None
+    d = float((np.asarray(point, float) - np.asarray(geometry.origin, float)) @ normal)
+    scale = d / (a * a + b * b)
+    return (b * scale, a * scale), (a, -b)
+
+
 def plane_grid(volume: Volume, name: str) -> PlaneGrid:
     """The grid of patient plane `name` (axial, coronal or sagittal) over `volume`."""
     if name not in PLANE_AXES:

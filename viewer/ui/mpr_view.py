@@ -19,6 +19,7 @@ orientation letters work on every plane exactly as on an acquired image.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
@@ -26,7 +27,8 @@ from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QToolBar
 
 from viewer.core.errors import LoadCancelled, RadLensError
-from viewer.core.mpr import PLANES
+from viewer.core.geometry import FrameGeometry
+from viewer.core.mpr import PLANES, plane_trace
 from viewer.core.plane_series import MODE_TITLES, PlaneSeries
 from viewer.core.volume import build_volume
 from viewer.ui.errors import log_exception, user_message
@@ -144,6 +146,33 @@ class Crosshair:
         self.horizontal.setVisible(visible)
 
 
+class ReferenceLines:
+    """Where the three planes cut an acquired view: one fixed line per plane."""
+
+    def __init__(self, viewport) -> None:
+        self.lines = {name: pg.InfiniteLine(movable=False) for name in PLANES}
+        for name, line in self.lines.items():
+            line.setPen(pg.mkPen(PLANE_COLOURS[name], width=1, style=Qt.PenStyle.DashLine))
+            line.setZValue(LINE_Z)
+            viewport.add_image_overlay(line)
+            line.hide()
+
+    def place(self, geometry, cursor, planes: dict) -> None:
+        for name, line in self.lines.items():
+            trace = plane_trace(geometry, cursor, planes[name].grid.w) if planes else None
+            if trace is None:
+                line.hide()
+                continue
+            (row, col), (d_row, d_col) = trace
+            line.setPos((col + 0.5, row + 0.5))
+            line.setAngle(float(np.degrees(np.arctan2(d_row, d_col))))
+            line.show()
+
+    def hide(self) -> None:
+        for line in self.lines.values():
+            line.hide()
+
+
 class MprController(QObject):
     """Links the plane views of one volume: crosshair, scrolling, window/level, slab."""
 
@@ -163,6 +192,7 @@ class MprController(QObject):
         self._layout = "1x3"
         self._linking = False
         self._crosshairs = {id(v): Crosshair(v, self._on_line_moved) for v in grid.viewports}
+        self._references = {id(v): ReferenceLines(v) for v in grid.viewports}
         self._unfitted: set[int] = set()  # plane views to fit once their first plane arrives
         for viewport in grid.viewports:
             viewport.imageChanged.connect(lambda _k, _i, v=viewport: self._fit_first(v))
@@ -197,6 +227,7 @@ class MprController(QObject):
 
     def _on_built(self, series, volume) -> None:
         self.base = series
+        self._base_geometry = series.geometry(0)  # read by the build: the header is cached
         self.planes = {name: PlaneSeries(series, volume, name) for name in PLANES}
         self.cursor = volume.index_to_patient((np.array(volume.shape) - 1) / 2.0)
         notes = "; ".join(volume.warnings) or "axial, coronal and sagittal planes ready"
@@ -259,7 +290,7 @@ class MprController(QObject):
     def _follow_scroll(self, viewport) -> None:
         series = viewport.series()
         if series is self.base and self.cursor is not None:
-            geometry = series.geometry(viewport.frame_index())
+            geometry = self._acquired_geometry(viewport.frame_index())
             self._move_cursor_onto(geometry.origin, geometry.normal)
         elif isinstance(series, PlaneSeries) and series in self.planes.values():
             origin = series.grid.frame_origin(viewport.frame_index())
@@ -287,6 +318,7 @@ class MprController(QObject):
     def _place_lines(self) -> None:
         shown = dict(self._plane_views())
         for viewport in self.grid.viewports:
+            self._place_references(viewport)
             crosshair = self._crosshairs[id(viewport)]
             plane = shown.get(viewport)
             if plane is None or self.cursor is None:
@@ -296,6 +328,19 @@ class MprController(QObject):
             row, col = plane.geometry(viewport.frame_index()).patient_to_pixel(self.cursor)
             crosshair.place(row, col)
             crosshair.set_visible(True)
+
+    def _place_references(self, viewport) -> None:
+        """The planes' traces on a view of the acquired series (the 2×2's fourth view)."""
+        references = self._references[id(viewport)]
+        if viewport.series() is None or viewport.series() is not self.base or self.cursor is None:
+            references.hide()
+            return
+        references.place(self._acquired_geometry(viewport.frame_index()), self.cursor, self.planes)
+
+    def _acquired_geometry(self, frame: int) -> FrameGeometry:
+        """Frame `frame` of the acquired series, from the index (no header read here)."""
+        ref = self.base.info.frames[frame]
+        return replace(self._base_geometry, origin=ref.position)
 
     def _line_colours(self, plane: PlaneSeries):
         """The colour of the plane each line stands for: the one whose normal is u (vertical
