@@ -162,11 +162,11 @@ def check_positions(name: str, positions: np.ndarray, normal: np.ndarray) -> np.
     """Distances along the normal, strictly increasing, else VolumeError saying why."""
     distances = positions @ normal
     steps = np.diff(distances)
-    repeated = int(np.sum(np.abs(steps) < POSITION_TOLERANCE_MM))
-    if repeated:
+    distinct = 1 + int(np.sum(np.abs(steps) >= POSITION_TOLERANCE_MM))
+    if distinct < len(distances):
         raise VolumeError(
-            f"{name}: {repeated + 1} or more frames share a slice position (several phases, "
-            "echoes or acquisitions?), not one volume"
+            f"{name}: {len(distances)} frames at only {distinct} distinct slice positions "
+            "(several phases, echoes or acquisitions?), not one volume"
         )
     if np.any(steps < 0):
         raise VolumeError(f"{name}: frames are not in slice order")
