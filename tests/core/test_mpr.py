@@ -380,4 +380,4 @@ def test_render_cli_plane_errors_are_one_line(tmp_path, capsys, source, args, re
     status, png = _render(tmp_path, str(path), *args)
     err = capsys.readouterr().err
     assert status != 0 and png is None
-    assert reason in err and "Traceback" not in err
+    assert reason in err and str(path) in err and "Traceback" not in err

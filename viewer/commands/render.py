@@ -127,9 +127,12 @@ def select_series(path: Path, series_uid: str | None):
 def reformatted(series, args: argparse.Namespace):
     """The series as the requested patient plane (every frame loaded, volume built)."""
     from viewer.core.plane_series import PlaneSeries
-    from viewer.core.volume import build_volume
+    from viewer.core.volume import VolumeError, build_volume
 
-    volume = build_volume(series)
+    try:
+        volume = build_volume(series)
+    except VolumeError as exc:  # names the series; say which input it came from
+        raise RadLensError(f"{args.path}: {exc}") from None
     for warning in volume.warnings:
         print(f"radlens render: {args.path}: {warning}", file=sys.stderr)
     plane = PlaneSeries(series, volume, args.plane)
