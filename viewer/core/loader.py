@@ -23,7 +23,6 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pydicom
 
 from viewer.core.decode import (
     is_colour,
@@ -38,7 +37,7 @@ from viewer.core.decode import (
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import FrameRef, SeriesInfo, is_cancelled
-from viewer.core.scan import PixelFormat, SkippedFile, short_error
+from viewer.core.scan import PixelFormat, SkippedFile, read_header_dataset, short_error
 
 CHUNK_FRAMES = 8  # frames per worker task: amortises pickling without starving a worker
 MIN_FRAMES_FOR_WORKERS = 24
@@ -241,7 +240,7 @@ def read_header(path: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pydicom.dcmread(path, stop_before_pixels=True)
+            return read_header_dataset(path)
     except Exception as exc:  # noqa: BLE001 - any parser failure is this file's reason
         raise DicomReadError(display_path(path), short_error(exc)) from None
 
