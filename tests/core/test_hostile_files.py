@@ -162,3 +162,24 @@ def test_analyze_opens_each_series_once(enhanced_mr_dir):
     for job in jobs:
         job.load()
     assert jobs[0].opener.opened == len(build_index([enhanced_mr_dir]).all_series())
+
+
+def test_deflated_multiframe_loads_in_order(tmp_path):
+    """Frames of a deflated multi-frame file come out right, through one forward pass."""
+    import numpy as np
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    from viewer.core.loader import load_volume
+    from viewer.core.series import open_series
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    frames = np.stack([ds.pixel_array + 7 * k for k in range(5)])
+    ds.PixelData, ds.NumberOfFrames = frames.tobytes(), len(frames)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "multi.dcm", enforce_file_format=True)
+    info = build_index([tmp_path]).all_series()[0]
+    volume, skipped = load_volume(info, workers=0)
+    assert not skipped
+    modality = frames * np.float32(ds.RescaleSlope) + np.float32(ds.RescaleIntercept)
+    assert (volume == modality).all()
+    assert (open_series(info).stored_frame(3) == frames[3]).all()

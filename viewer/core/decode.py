@@ -15,7 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
-from viewer.core.deflated import frame_dataset, read_file_meta
+from viewer.core.deflated import frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
 from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
@@ -122,22 +122,24 @@ def decode_with_pydicom(
     `frame_bytes` (a native frame's size) is needed for deflated files only, which are inflated
     up to the frame asked for rather than whole.
     """
-    source, index = path, frame_index
     if syntax == DeflatedExplicitVRLittleEndian:
-        source, index = deflated_frame(path, frame_index, frame_bytes), 0
-    values = _decode_with_plugins(source, index, syntax)
+        return next(decode_deflated(path, [frame_index], frame_bytes, header))[1]
+    return _decoded(_decode_with_plugins(path, frame_index, syntax), header)
+
+
+def decode_deflated(path: str, frame_indices, frame_bytes: int, header: Dataset | None = None):
+    """(index, values) for frames of a deflated file, in one forward pass over the stream."""
+    for index, ds in frame_datasets(path, frame_indices, frame_bytes):
+        yield index, _decoded(_decode_with_plugins(ds, 0, ""), header)
+
+
+def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
     photometric = str((header or {}).get("PhotometricInterpretation", "")).upper()
     if photometric == "PALETTE COLOR" and header is not None:
         return to_uint8(apply_color_lut(values, header))
     if values.ndim == 3:
         return to_uint8(values)
     return values.astype(values.dtype.newbyteorder("="), copy=False)
-
-
-def deflated_frame(path: str, frame_index: int, frame_bytes: int) -> Dataset:
-    """A one-frame uncompressed dataset holding frame `frame_index` of a deflated file."""
-    with open(path, "rb") as fp:
-        return frame_dataset(fp, read_file_meta(fp), frame_index, frame_bytes)
 
 
 def plugin_order(syntax: str) -> list[str]:

@@ -9,6 +9,7 @@ what lies before it. Memory stays bounded by the header limit plus one frame.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Iterator
 
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
@@ -102,21 +103,33 @@ def read_deflated_header(fp, meta: FileMetaDataset) -> tuple[Dataset, InflatingR
     return ds, reader
 
 
-def frame_dataset(fp, meta: FileMetaDataset, frame_index: int, frame_bytes: int) -> Dataset:
-    """The header plus only frame `frame_index`'s native pixel bytes, as an uncompressed
-    Explicit VR Little Endian dataset that pydicom's decoders read as one frame."""
-    ds, reader = read_deflated_header(fp, meta)
-    head = reader.read(12)
-    tag = int.from_bytes(head[0:2], "little") << 16 | int.from_bytes(head[2:4], "little")
-    if len(head) < 12 or tag not in PIXEL_TAGS:
-        raise ValueError("no pixel data in the deflated dataset")
-    start = reader.tell() + frame_index * frame_bytes
-    reader.discard_to(start)
-    reader.limit = max(reader.limit, frame_bytes)
-    pixels = reader.read(frame_bytes)
-    if len(pixels) < frame_bytes:
-        raise ValueError(f"file truncated: frame {frame_index + 1} incomplete after inflating")
-    ds[tag] = DataElement(tag, head[4:6].decode("ascii", "replace"), pixels)
+def frame_datasets(path: str, frame_indices, frame_bytes: int) -> Iterator[tuple[int, Dataset]]:
+    """(index, dataset) for `frame_indices` of a deflated file in one forward pass.
+
+    Each dataset is the header plus only that frame's native pixel bytes, as an uncompressed
+    Explicit VR Little Endian dataset that pydicom's decoders read as one frame. Inflating is
+    linear in the last frame's offset, and memory bounded by the header plus one frame.
+    """
+    with open(path, "rb") as fp:
+        meta = read_file_meta(fp)
+        ds, reader = read_deflated_header(fp, meta)
+        head = reader.read(12)
+        tag = int.from_bytes(head[0:2], "little") << 16 | int.from_bytes(head[2:4], "little")
+        if len(head) < 12 or tag not in PIXEL_TAGS:
+            raise ValueError("no pixel data in the deflated dataset")
+        vr, start = head[4:6].decode("ascii", "replace"), reader.tell()
+        reader.limit = max(reader.limit, frame_bytes)
+        for index in sorted(frame_indices):
+            reader.discard_to(start + index * frame_bytes)
+            pixels = reader.read(frame_bytes)
+            if len(pixels) < frame_bytes:
+                raise ValueError(f"file truncated: frame {index + 1} incomplete after inflating")
+            yield index, _one_frame(ds, meta, DataElement(tag, vr, pixels))
+
+
+def _one_frame(header: Dataset, meta: FileMetaDataset, pixels: DataElement) -> Dataset:
+    ds = header.copy()
+    ds[pixels.tag] = pixels
     ds.NumberOfFrames = 1
     ds.file_meta = FileMetaDataset(meta)
     ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian

@@ -18,13 +18,16 @@ import multiprocessing
 import os
 import threading
 import warnings
+from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
 import numpy as np
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.decode import (
+    decode_deflated,
     is_colour,
     needs_float,
     prefer_throughput,
@@ -37,7 +40,13 @@ from viewer.core.decode import (
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import FrameRef, SeriesInfo, is_cancelled
-from viewer.core.scan import PixelFormat, SkippedFile, read_header_dataset, short_error
+from viewer.core.scan import (
+    PixelFormat,
+    SkippedFile,
+    expected_pixel_bytes,
+    read_header_dataset,
+    short_error,
+)
 
 CHUNK_FRAMES = 8  # frames per worker task: amortises pickling without starving a worker
 MIN_FRAMES_FOR_WORKERS = 24
@@ -49,7 +58,9 @@ def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | Non
     volume = allocate_volume(info, as_float)
     loader = _Loader(info, volume, as_float, progress, cancel)
     fast, slow = loader.read_native_frames()
-    if slow:
+    if slow and info.pixel_format and info.transfer_syntax == DeflatedExplicitVRLittleEndian:
+        loader.decode_deflated(slow)
+    elif slow:
         workers = choose_workers(len(slow), workers)
         if workers:
             loader.decode_in_processes(slow, workers)
@@ -127,6 +138,33 @@ class _Loader:
         for k in indices:
             self._check_cancel()
             self._store(k, *decode_one(job, self.info.frames[k]))
+
+    def decode_deflated(self, indices: list[int]) -> None:
+        """Deflated files in one forward pass each (decoding frame by frame would inflate a
+        file from its start again for every frame: quadratic)."""
+        info = self.info
+        frame_bytes = expected_pixel_bytes(info.pixel_format, info.rows, info.columns, 1)
+        needs_header = DecodeJob.of(info, self.as_float).needs_header
+        slots_by_path: dict[str, dict[int, int]] = defaultdict(dict)
+        for k in indices:
+            slots_by_path[info.frames[k].path][info.frames[k].frame_index] = k
+        for path, slots in slots_by_path.items():
+            reason = "frame not found after inflating"
+            try:
+                header = read_header(path) if needs_header else None
+                for frame_index, stored in decode_deflated(path, list(slots), frame_bytes, header):
+                    self._check_cancel()
+                    k = slots.pop(frame_index)
+                    values = to_modality(stored, info.frames[k].rescale, self.as_float, header)
+                    self._store(k, values, "")
+            except LoadCancelled:
+                raise
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the rest of this file fails, not the load
+                reason = exc.reason if isinstance(exc, DicomReadError) else short_error(exc)
+            for k in slots.values():
+                self._store(k, None, reason)
 
     def decode_in_processes(self, indices: list[int], workers: int) -> None:
         # Workers send stored values back (half the bytes of float32 for 16-bit data); the
