@@ -264,11 +264,10 @@ def make_study(record: HeaderRecord, study_uid: str, patient: PatientInfo) -> St
 
 def make_stacks(series_uid: str, records: list[HeaderRecord], study: StudyInfo):
     stacks = split_stacks(records)
-    split_note = (
-        [f"series split into {len(stacks)} stacks (size, orientation or acquisition differ)"]
-        if len(stacks) > 1
-        else []
-    )
+    split_note = []
+    if len(stacks) > 1:
+        why = "size, orientation, frame of reference or repeated positions"
+        split_note = [f"series split into {len(stacks)} stacks ({why})"]
     result = []
     for number, (members, label) in enumerate(stacks, 1):
         ordered, warnings = sort_frames(members)

@@ -98,6 +98,9 @@ class HeaderRecord:
     pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
     pixel_length: int | None = None
     notes: tuple[str, ...] = field(default=())
+    frame_of_reference_uid: str = ""
+    slice_thickness: float | None = None
+    echo_number: int | None = None
 
     @property
     def is_localizer(self) -> bool:
@@ -375,6 +378,8 @@ def records_from_header(
         pixel_offset=native_offset,
         pixel_length=None if native_offset is None else length,
         notes=tuple(notes),
+        frame_of_reference_uid=str(header_value(ds, "FrameOfReferenceUID") or ""),
+        echo_number=int_or_none((as_list(header_value(ds, "EchoNumbers")) or [None])[0]),
     )
     return [frame_record(base, ds, i) for i in range(frames)]
 
@@ -453,6 +458,7 @@ def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
     plane_ori = functional_item(ds, index, "PlaneOrientationSequence")
     transform = functional_item(ds, index, "PixelValueTransformationSequence")
     content = functional_item(ds, index, "FrameContentSequence")
+    measures = functional_item(ds, index, "PixelMeasuresSequence")
     position = float_tuple(
         header_value((plane_pos or ds), "ImagePositionPatient")
         if plane_pos or index == 0
@@ -467,6 +473,7 @@ def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
         rescale=rescale_of(transform or ds),
         stack_id=str(content.get("StackID")) if content and "StackID" in content else None,
         image_type=frame_type(ds, index) or base.image_type,
+        slice_thickness=float_or_none(header_value(measures or ds, "SliceThickness")),
     )
 
 
