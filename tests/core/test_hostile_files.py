@@ -183,3 +183,25 @@ def test_deflated_multiframe_loads_in_order(tmp_path):
     modality = frames * np.float32(ds.RescaleSlope) + np.float32(ds.RescaleIntercept)
     assert (volume == modality).all()
     assert (open_series(info).stored_frame(3) == frames[3]).all()
+
+
+def test_a_multiframe_file_with_bad_frames_is_one_skipped_file(tmp_path):
+    """Issue 10 item 10: frames that fail in one file are reported once, for that file."""
+    import numpy as np
+    from pydicom.encaps import encapsulate, generate_frames
+    from pydicom.uid import RLELossless
+
+    from viewer.core.loader import load_volume
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PixelData = np.stack([ds.pixel_array] * 4).tobytes()
+    ds.NumberOfFrames = 4
+    ds.compress(RLELossless)
+    frames = list(generate_frames(ds.PixelData, number_of_frames=4))
+    ds.PixelData = encapsulate(frames[:1] + [b"\x05" + bytes(63)] * 3)  # bad RLE headers
+    ds.save_as(tmp_path / "multi.dcm")
+    volume, skipped = load_volume(build_index([tmp_path]).all_series()[0], workers=0)
+    assert [(Path(s.path).name, s.reason.split(" (")[0]) for s in skipped] == [
+        ("multi.dcm", "3 of 4 frames could not be decoded")
+    ]
+    assert volume[0].any() and not volume[1:].any()

@@ -1,8 +1,8 @@
 """Whole-series loading: `load_volume(info, progress=None, cancel=None, workers=None)`.
 
 Returns `(volume, skipped)`: one slot per `info.frames` entry holding modality values (stored
-dtype for identity rescale, float32 otherwise, RGB uint8 for colour), plus a SkippedFile per
-frame that could not be decoded (its slot stays zero). Meant for a background thread: it calls
+dtype for identity rescale, float32 otherwise, RGB uint8 for colour), plus one SkippedFile per
+file with frames that could not be decoded (their slots stay zero). Meant for a background thread: it calls
 `progress(done, total)` and stops with `LoadCancelled` when `cancel` is set.
 
 Uncompressed little-endian frames are read with one `readinto` each at the Pixel Data offset
@@ -66,7 +66,22 @@ def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | Non
             loader.decode_in_processes(slow, workers)
         else:
             loader.decode_here(slow)
-    return volume, loader.skipped
+    return volume, one_per_file(loader.skipped, info)
+
+
+def one_per_file(skipped: list[SkippedFile], info: SeriesInfo) -> list[SkippedFile]:
+    """One entry per file: a multi-frame file whose frames failed is one file, not N."""
+    by_path: dict[str, list[str]] = {}
+    for entry in skipped:
+        by_path.setdefault(entry.path, []).append(entry.reason)
+    frames_in = {display_path(f.path): f.number_of_frames for f in info.frames}
+    result = []
+    for path, reasons in by_path.items():
+        total = frames_in.get(path, 1)
+        if total > 1:
+            reasons = [f"{len(reasons)} of {total} frames could not be decoded ({reasons[0]})"]
+        result.append(SkippedFile(path, reasons[0]))
+    return result
 
 
 def allocate_volume(info: SeriesInfo, as_float: bool) -> np.ndarray:

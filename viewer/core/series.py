@@ -123,7 +123,7 @@ class Series:
     def load_all(self, progress=None, cancel=None, workers=None):
         """Decode every frame into one volume (call from a background thread).
 
-        Returns the list of SkippedFile for frames that could not be decoded; those slots stay
+        Returns one SkippedFile per file with frames that could not be decoded; those slots stay
         zero-filled so frame indices keep matching `info.frames`.
         """
         from viewer.core.loader import load_volume
