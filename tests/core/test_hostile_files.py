@@ -109,11 +109,12 @@ def test_deflated_frames_decode_like_pydicom():
 def test_deflated_header_past_the_limit_is_refused(tmp_path, monkeypatch):
     import viewer.core.deflated as deflated
 
-    monkeypatch.setattr(deflated, "HEADER_LIMIT", 1024)  # the real header is ~500 bytes
+    monkeypatch.setattr(deflated, "HEADER_LIMIT", 1024**2)  # the real header is ~500 bytes
     ds = header_only(get_testdata_file("image_dfl.dcm"))
-    ds.ImageComments = "x" * 4000
+    block = ds.private_block(0x0009, "RADLENS TEST", create=True)
+    block.add_new(0x10, "OB", bytes(2 * 1024**2))  # 2 MiB before Pixel Data
     path = write_deflated(tmp_path / "long_header.dcm", ds, pixel_mib=0)
-    assert "inflates to more than" in scan_file(path).reason
+    assert scan_file(path).reason == "too large (header over 1 MB once inflated); refused"
 
 
 @pytest.mark.parametrize("frames", [500, 63631])

@@ -73,7 +73,7 @@ class InflatingReader:
     def _fill(self, end: int) -> None:
         while self._base + len(self._buffer) < end and not self._ended:
             if end - self._base > self.limit:
-                raise InflateLimitError(f"more than {self.limit // 1024**2} MB after inflating")
+                raise InflateLimitError(f"over {self.limit / 1024**2:g} MB once inflated")
             self._inflate(end - self._base - len(self._buffer))
 
     def _inflate(self, wanted: int) -> None:

@@ -183,7 +183,7 @@ def _read_deflated_header(fp, meta) -> tuple[Dataset, tuple[int, int, int] | Non
         ds, reader = read_deflated_header(fp, meta)
         peek = peek_pixel_element(reader, ds)
     except InflateLimitError as exc:
-        raise _Skip(f"too large: the deflated header inflates to {exc}; refused") from None
+        raise _Skip(f"too large (header {exc}); refused") from None
     except zlib.error as exc:
         raise _Skip(f"deflated data corrupt ({short_error(exc)})") from None
     return ds, None if peek is None else (peek[0], -1, peek[2])
