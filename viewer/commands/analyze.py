@@ -37,6 +37,10 @@ class SeriesOpener:
         self._key, self._series = None, None
         self.opened = 0
 
+    def __getstate__(self) -> dict:
+        """Jobs pickled to a batch worker carry no open series (its locks cannot travel)."""
+        return {"_key": None, "_series": None, "opened": 0}
+
     def get(self, info):
         from viewer.core.series import open_series
 
