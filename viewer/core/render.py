@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from viewer.core.voi import Padding, Voi, full_range_window, unit_to_uint8, voi_to_unit
+from viewer.core.voi import (
+    Padding,
+    Voi,
+    Window,
+    full_range_window,
+    unit_to_uint8,
+    voi_to_unit,
+)
 
 MONOCHROME1 = "MONOCHROME1"
 MONOCHROME_PHOTOMETRICS = ("MONOCHROME1", "MONOCHROME2")
@@ -51,12 +58,77 @@ def _grey_by_lookup(values: np.ndarray, voi: Voi, inverted: bool) -> np.ndarray:
     Signed values are read through their unsigned bit pattern, so the table is ordered
     0..max, min..-1 and needs no offset or copy of the frame.
     """
-    if not values.dtype.isnative:
-        values = values.astype(values.dtype.newbyteorder("="))
-    unsigned = np.dtype(f"u{values.dtype.itemsize}")
-    every_value = np.arange(2 ** (8 * values.dtype.itemsize), dtype=unsigned).view(values.dtype)
-    table = _grey_to_uint8(every_value, voi, inverted)
-    return table[values.view(unsigned)]
+    values = _native(values)
+    return np.take(grey_table(values.dtype, voi, inverted), _table_index(values))
+
+
+def _native(values: np.ndarray) -> np.ndarray:
+    return values if values.dtype.isnative else values.astype(values.dtype.newbyteorder("="))
+
+
+def _table_index(values: np.ndarray) -> np.ndarray:
+    """The unsigned bit pattern of 8/16-bit integers: a view, no copy (strided views too)."""
+    return values.view(np.dtype(f"u{values.dtype.itemsize}"))
+
+
+def grey_table(dtype: np.dtype, voi: Voi, inverted: bool) -> np.ndarray:
+    """uint8 display value of every value of an 8/16-bit integer dtype, in bit-pattern order."""
+    return _cached_table(np.dtype(dtype), voi, inverted, "grey")
+
+
+def argb32_table(dtype: np.dtype, voi: Voi, inverted: bool) -> np.ndarray:
+    """`grey_table` packed as opaque 0xFFRRGGBB uint32 grey (Qt's Format_RGB32)."""
+    return _cached_table(np.dtype(dtype), voi, inverted, "argb32")
+
+
+_TABLES: dict[tuple, np.ndarray] = {}
+_TABLES_KEPT = 8
+
+
+def _cached_table(dtype: np.dtype, voi: Voi, inverted: bool, kind: str) -> np.ndarray:
+    """A few recent tables, so scrolling at one window renders each table once.
+
+    Only windows are cached (hashable and small); a VOI LUT's table is rebuilt.
+    """
+    key = (dtype.str, voi, inverted, kind) if isinstance(voi, Window) else None
+    table = _TABLES.get(key) if key else None
+    if table is None:
+        unsigned = np.dtype(f"u{dtype.itemsize}")
+        every_value = np.arange(2 ** (8 * dtype.itemsize), dtype=unsigned).view(dtype)
+        table = _grey_to_uint8(every_value, voi, inverted)
+        if kind == "argb32":
+            table = pack_argb32(table)
+        if key:
+            while len(_TABLES) >= _TABLES_KEPT:
+                _TABLES.pop(next(iter(_TABLES)))
+            _TABLES[key] = table
+    return table
+
+
+def pack_argb32(pixels: np.ndarray) -> np.ndarray:
+    """uint8 grey HxW or RGB HxWx3 → uint32 0xFFRRGGBB (Qt's Format_RGB32), a new array."""
+    if pixels.ndim == 3:
+        r, g, b = (pixels[..., i].astype(np.uint32) for i in range(3))
+        return (r << 16) | (g << 8) | b | np.uint32(0xFF000000)
+    return pixels.astype(np.uint32) * np.uint32(0x010101) | np.uint32(0xFF000000)
+
+
+def render_argb32(
+    values: np.ndarray, window: Voi | None, photometric: str = "MONOCHROME2", *, invert=False
+) -> np.ndarray:
+    """The pixels of `render_array` packed as uint32 0xFFRRGGBB, ready for Qt to draw.
+
+    8/16-bit integer grey (the usual stored and modality types) takes one gather from a table of
+    every value; other types are rendered by `render_array` and packed. `values` may be any
+    strided view (a screen-sized sample of a frame); it is never copied for the integer path.
+    """
+    values = np.asarray(values)
+    if not is_colour(values) and values.dtype.kind in "iu" and values.dtype.itemsize <= 2:
+        voi = window if window is not None else full_range_window(values)
+        values = _native(values)
+        table = argb32_table(values.dtype, voi, display_inverted(photometric, invert))
+        return np.take(table, _table_index(values))
+    return pack_argb32(render_array(values, window, photometric, invert=invert))
 
 
 def render_frame(series, i: int, window: Voi | None = None, *, invert: bool = False) -> np.ndarray:

@@ -19,7 +19,8 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
 
 Mouse: left drag pans, Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
 (see `view_state.drag_window` for the sensitivity). Display pixels always come from
-`viewer.core.render.render_frame`; nothing here does pixel maths.
+`viewer.core.render` (through `WindowedImageItem`, which renders the visible part of the frame
+at screen resolution on paint); nothing here does pixel maths.
 
 A frame that is not decoded yet (a compressed series still loading) is never decoded on the UI
 thread: `self.fetcher` (`FrameFetcher`) decodes it in the background, the previous image stays
@@ -39,7 +40,7 @@ from PySide6.QtGui import QImage, QTransform
 from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
 
 from viewer.core.atomic import atomic_write_bytes
-from viewer.core.render import render_frame
+from viewer.core.render import initial_voi
 from viewer.core.voi import Window, auto_window
 from viewer.ui import shortcuts
 from viewer.ui.frame_fetcher import FrameFetcher
@@ -51,6 +52,7 @@ from viewer.ui.view_state import (
     image_to_view_matrix,
     pixel_aspect,
 )
+from viewer.ui.windowed_image import WindowedImageItem
 
 SERIES_MIME = "application/x-radlens-series-key"
 LOADING_TEXT = "loading…"
@@ -154,7 +156,7 @@ class Viewport(QWidget):
         super().__init__(parent)
         self.state = ViewState(self)
         self.view_box = _ImageViewBox()
-        self.image_item = pg.ImageItem(axisOrder="row-major")
+        self.image_item = WindowedImageItem()
         self.view_box.addItem(self.image_item)
         self.graphics = pg.GraphicsView(self)
         self.graphics.setCentralItem(self.view_box)
@@ -236,8 +238,9 @@ class Viewport(QWidget):
         item.setParentItem(self.image_item)
 
     def displayed_image(self) -> np.ndarray | None:
-        """The uint8 image on screen (equal to `render_frame(series, frame, window, invert)`)."""
-        return self.image_item.image
+        """The uint8 frame as shown, whole (equal to `render_frame(series, frame, window,
+        invert)`); rendered on request: the screen shows the visible part of it."""
+        return self.image_item.rendered_frame()
 
     # --- commands -------------------------------------------------------------------------
 
@@ -355,8 +358,11 @@ class Viewport(QWidget):
 
     def _show_frame(self) -> None:
         state = self.state
-        image = render_frame(state.series, state.frame, state.window, invert=state.invert)
-        self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
+        values = state.series.modality_frame(state.frame)
+        window = state.window
+        if window is None and not state.series.is_color:
+            window = initial_voi(state.series, state.frame, values)
+        self.image_item.show_values(values, window, state.series.photometric, state.invert)
         self.imageChanged.emit(state.series_key, state.frame)
 
     def _on_frame_fetched(self, series, frame: int) -> None:
