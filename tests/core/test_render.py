@@ -189,3 +189,29 @@ def test_modality_padding_follows_the_per_frame_rescale_of_enhanced_mr(enhanced_
             rescale = groups.PixelValueTransformationSequence[0]
             (expected,) = apply_modality_lut(np.array([100]), rescale)
             assert modality_padding(series, i) == pytest.approx((expected, expected))
+
+
+@pytest.mark.parametrize("dtype", ["<u2", "<i2", ">i2", "u1", "<f4"])
+@pytest.mark.parametrize("photometric", ["MONOCHROME2", "MONOCHROME1"])
+def test_argb32_packs_exactly_the_render_array_pixels_of_any_strided_view(dtype, photometric):
+    from viewer.core.render import render_argb32
+
+    rng = np.random.default_rng(3)
+    values = rng.integers(-1024, 3000 if dtype != "u1" else 255, (90, 70)).astype(dtype)
+    view = values[5:80:3, 2:66:2]  # a screen-sized sample of a frame, not contiguous
+    window = Window(40, 400)
+    packed = render_argb32(view, window, photometric, invert=True)
+    grey = render_array(view, window, photometric, invert=True)
+    assert packed.dtype == np.uint32 and packed.shape == grey.shape
+    for shift in (0, 8, 16):
+        np.testing.assert_array_equal((packed >> shift) & 0xFF, grey)
+    np.testing.assert_array_equal(packed >> 24, 0xFF)
+
+
+def test_argb32_of_colour_keeps_the_channels():
+    from viewer.core.render import render_argb32
+
+    rgb = np.random.default_rng(4).integers(0, 256, (20, 30, 3)).astype(np.uint8)
+    packed = render_argb32(rgb, None)
+    for channel, shift in enumerate((16, 8, 0)):
+        np.testing.assert_array_equal((packed >> shift) & 0xFF, rgb[..., channel])
