@@ -38,8 +38,8 @@ def test_ct_modality_values_match_pydicom(ct_phantom_dir):
         ds = pydicom.dcmread(info.frames[i].path)
         expected = apply_modality_lut(ds.pixel_array, ds)
         got = series.modality_frame(i)
-        assert got.dtype == np.float32
-        np.testing.assert_allclose(got, expected, rtol=0, atol=1e-3)
+        assert got.dtype == np.int16  # integral rescale: HU kept exactly, in half the bytes
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_mr_identity_rescale_keeps_stored_dtype(mr_sag_dir):

@@ -34,7 +34,7 @@ def ct_stacks(tmp_path_factory):
 def test_raw_volume_matches_pydicom_per_slice(ct_stacks):
     info = build_index([ct_stacks / "raw"]).all_series()[0]
     volume, skipped = load_volume(info, workers=0)
-    assert not skipped and volume.dtype == np.float32 and volume.shape == (60, 512, 512)
+    assert not skipped and volume.dtype == np.int16 and volume.shape == (60, 512, 512)
     for k in (0, 33, 59):
         ds = pydicom.dcmread(info.frames[k].path)
         np.testing.assert_array_equal(volume[k], apply_modality_lut(ds.pixel_array, ds))
@@ -53,8 +53,10 @@ def test_worker_processes_give_the_same_volume(ct_stacks):
     in_process, _ = load_volume(info, workers=0)
     progress = []
     in_workers, skipped = load_volume(info, workers=2, progress=lambda d, t: progress.append(d))
-    assert not skipped
+    assert not skipped and in_workers.dtype == np.int16
     np.testing.assert_array_equal(in_workers, in_process)
+    ds = pydicom.dcmread(info.frames[7].path)
+    np.testing.assert_array_equal(in_workers[7], apply_modality_lut(ds.pixel_array, ds))
     assert progress[-1] == 30 and progress == sorted(progress)
 
 
@@ -89,3 +91,38 @@ def test_moved_pixel_offset_falls_back_to_pydicom(ct_stacks, tmp_path):
     volume, skipped = load_volume(info, workers=0)
     assert not skipped
     np.testing.assert_array_equal(volume[3], apply_modality_lut(ds.pixel_array, ds))
+
+
+def _rescaled_copy(ct_phantom_dir, folder, slope, intercept, count=3):
+    """The first `count` phantom slices with another Rescale Slope / Intercept."""
+    folder.mkdir()
+    series_uid = pydicom.uid.generate_uid()
+    for path in sorted(ct_phantom_dir.iterdir())[:count]:
+        ds = pydicom.dcmread(path)
+        ds.RescaleSlope, ds.RescaleIntercept = slope, intercept
+        ds.SeriesInstanceUID = series_uid
+        ds.save_as(folder / path.name)
+    return build_index([folder]).all_series()[0]
+
+
+@pytest.mark.parametrize(
+    ("slope", "intercept", "dtype"),
+    [
+        ("1", "-1024", np.int16),  # CT in HU: 12-bit stored + integral rescale fits int16
+        ("2", "-1024", np.int16),
+        ("0.5", "-1024", np.float32),  # fractional slope: not integral
+        ("1", "30000", np.float32),  # 0..4095 + 30000 passes int16's 32767
+    ],
+)
+def test_volume_dtype_is_int16_only_when_the_rescale_is_exact_in_it(
+    ct_phantom_dir, tmp_path, slope, intercept, dtype
+):
+    info = _rescaled_copy(ct_phantom_dir, tmp_path / "ct", slope, intercept)
+    volume, skipped = load_volume(info, workers=0)
+    series = open_series(info)
+    assert not skipped and volume.dtype == dtype and series.modality_frame(1).dtype == dtype
+    for k, frame in enumerate(info.frames):
+        ds = pydicom.dcmread(frame.path)
+        expected = apply_modality_lut(ds.pixel_array, ds)
+        np.testing.assert_array_equal(volume[k], expected)
+        np.testing.assert_array_equal(series.modality_frame(k), expected)

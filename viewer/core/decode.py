@@ -211,24 +211,77 @@ def read_stored_frame(
 
 
 def needs_float(rescales, has_lut_sequence: bool = False) -> bool:
-    """True when any frame's rescale is not the identity (modality values become float32)."""
+    """True when any frame's rescale is not the identity (modality values are not stored ones)."""
     return has_lut_sequence or any(r != (1.0, 0.0) for r in rescales)
 
 
+INT16 = np.dtype(np.int16)
+FLOAT32 = np.dtype(np.float32)
+
+
+def modality_dtype(info) -> np.dtype | None:
+    """The dtype a series' modality values are kept in (frames and volume alike).
+
+    None: the stored dtype (every rescale is the identity). int16 when every frame's rescale
+    has an integral slope and intercept that map every value Bits Stored allows into int16 (CT
+    in HU: exact, half the bytes of float32). float32 otherwise (a Modality LUT Sequence, a
+    fractional rescale, float pixels, or a range int16 cannot hold).
+    """
+    rescales = {f.rescale for f in info.frames}
+    if not needs_float(rescales, info.has_modality_lut_sequence):
+        return None
+    fmt = info.pixel_format
+    if info.has_modality_lut_sequence or fmt is None or fmt.float_pixels or is_colour(info):
+        return FLOAT32
+    low, high = storable_range(fmt)
+    limits = np.iinfo(np.int16)
+    for slope, intercept in rescales:
+        if not (float(slope).is_integer() and float(intercept).is_integer()):
+            return FLOAT32
+        ends = (slope * low + intercept, slope * high + intercept)
+        if min(ends) < limits.min or max(ends) > limits.max:
+            return FLOAT32
+    return INT16
+
+
+def storable_range(fmt: PixelFormat) -> tuple[int, int]:
+    """The smallest and largest stored value Bits Stored and Pixel Representation allow."""
+    bits = min(max(1, int(fmt.bits_stored or fmt.bits_allocated)), max(8, fmt.bits_allocated))
+    if fmt.pixel_representation:
+        return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+    return 0, 2**bits - 1
+
+
 def to_modality(
-    stored: np.ndarray, rescale: tuple[float, float], as_float: bool, header: Dataset | None = None
+    stored: np.ndarray, rescale: tuple[float, float], target, header: Dataset | None = None
 ) -> np.ndarray:
-    """Modality values: stored dtype for identity rescale, float32 otherwise; RGB unchanged."""
+    """Modality values in `target` (see `modality_dtype`; None keeps the stored values).
+
+    The int16 path is exact for every value Bits Stored allows; a decoder's value outside that
+    range is clipped to int16 rather than wrapped. RGB comes back unchanged.
+    """
     if stored.ndim == 3:
         return stored
     if header is not None and "ModalityLUTSequence" in header:
         return apply_modality_lut(stored, header).astype(np.float32)
-    if not as_float:
+    if target is None:
         return stored
     slope, intercept = rescale
+    if np.dtype(target) == INT16:
+        return _integral_rescale(stored, int(slope), int(intercept))
     result = stored.astype(np.float32)
     if slope != 1.0:
         result *= np.float32(slope)
     if intercept != 0.0:
         result += np.float32(intercept)
     return result
+
+
+def _integral_rescale(stored: np.ndarray, slope: int, intercept: int) -> np.ndarray:
+    result = stored.astype(np.int32)
+    if slope != 1:
+        result *= slope
+    if intercept:
+        result += intercept
+    limits = np.iinfo(np.int16)
+    return np.clip(result, limits.min, limits.max, out=result).astype(np.int16)

@@ -1,7 +1,8 @@
 """Whole-series loading: `load_volume(info, progress=None, cancel=None, workers=None)`.
 
 Returns `(volume, skipped)`: one slot per `info.frames` entry holding modality values (stored
-dtype for identity rescale, float32 otherwise, RGB uint8 for colour), plus one SkippedFile per
+dtype for identity rescale, int16 for an integral rescale int16 holds exactly — CT in HU —,
+float32 otherwise: `decode.modality_dtype`; RGB uint8 for colour), plus one SkippedFile per
 file with frames that could not be decoded (their slots stay zero). Meant for a background thread: it calls
 `progress(done, total)` and stops with `LoadCancelled` when `cancel` is set.
 
@@ -29,7 +30,7 @@ from pydicom.uid import DeflatedExplicitVRLittleEndian
 from viewer.core.decode import (
     decode_deflated,
     is_colour,
-    needs_float,
+    modality_dtype,
     prefer_throughput,
     raw_dtype,
     read_raw_into,
@@ -54,9 +55,9 @@ MIN_FRAMES_FOR_WORKERS = 24
 
 def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | None = None):
     """Decode every frame of `info`; see the module docstring."""
-    as_float = needs_float((f.rescale for f in info.frames), info.has_modality_lut_sequence)
-    volume = allocate_volume(info, as_float)
-    loader = _Loader(info, volume, as_float, progress, cancel)
+    modality = modality_dtype(info)
+    volume = allocate_volume(info, modality)
+    loader = _Loader(info, volume, modality, progress, cancel)
     fast, slow = loader.read_native_frames()
     if slow and info.pixel_format and info.transfer_syntax == DeflatedExplicitVRLittleEndian:
         loader.decode_deflated(slow)
@@ -84,12 +85,12 @@ def one_per_file(skipped: list[SkippedFile], info: SeriesInfo) -> list[SkippedFi
     return result
 
 
-def allocate_volume(info: SeriesInfo, as_float: bool) -> np.ndarray:
+def allocate_volume(info: SeriesInfo, modality: np.dtype | None) -> np.ndarray:
     shape = (len(info.frames), info.rows, info.columns)
     if is_colour(info):
         return np.zeros((*shape, 3), np.uint8)
-    if as_float:
-        return np.zeros(shape, np.float32)
+    if modality is not None:
+        return np.zeros(shape, modality)
     fmt = info.pixel_format
     return np.zeros(shape, stored_dtype(fmt) if fmt else np.float32)
 
@@ -104,8 +105,8 @@ def choose_workers(frames: int, requested: int | None) -> int:
 
 
 class _Loader:
-    def __init__(self, info: SeriesInfo, volume, as_float, progress, cancel) -> None:
-        self.info, self.volume, self.as_float = info, volume, as_float
+    def __init__(self, info: SeriesInfo, volume, modality, progress, cancel) -> None:
+        self.info, self.volume, self.modality = info, volume, modality
         self.progress, self.cancel = progress, cancel
         self.skipped: list[SkippedFile] = []
         self.done = 0
@@ -130,10 +131,10 @@ class _Loader:
         for k, ref in enumerate(self.info.frames):
             if k % 16 == 0:
                 self._check_cancel()
-            target = buffer if self.as_float else self.volume[k]
+            target = buffer if self.modality is not None else self.volume[k]
             if self._read_native(ref, fmt, target):
-                if self.as_float:
-                    self.volume[k] = to_modality(buffer, ref.rescale, True)
+                if self.modality is not None:
+                    self.volume[k] = to_modality(buffer, ref.rescale, self.modality)
                 fast.append(k)
                 self._tick()
             else:
@@ -149,7 +150,7 @@ class _Loader:
             return False
 
     def decode_here(self, indices: list[int]) -> None:
-        job = DecodeJob.of(self.info, self.as_float)
+        job = DecodeJob.of(self.info, self.modality)
         for k in indices:
             self._check_cancel()
             self._store(k, *decode_one(job, self.info.frames[k]))
@@ -159,7 +160,7 @@ class _Loader:
         file from its start again for every frame: quadratic)."""
         info = self.info
         frame_bytes = expected_pixel_bytes(info.pixel_format, info.rows, info.columns, 1)
-        needs_header = DecodeJob.of(info, self.as_float).needs_header
+        needs_header = DecodeJob.of(info, self.modality).needs_header
         slots_by_path: dict[str, dict[int, int]] = defaultdict(dict)
         for k in indices:
             slots_by_path[info.frames[k].path][info.frames[k].frame_index] = k
@@ -170,7 +171,7 @@ class _Loader:
                 for frame_index, stored in decode_deflated(path, list(slots), frame_bytes, header):
                     self._check_cancel()
                     k = slots.pop(frame_index)
-                    values = to_modality(stored, info.frames[k].rescale, self.as_float, header)
+                    values = to_modality(stored, info.frames[k].rescale, self.modality, header)
                     self._store(k, values, "")
             except LoadCancelled:
                 raise
@@ -184,8 +185,8 @@ class _Loader:
     def decode_in_processes(self, indices: list[int], workers: int) -> None:
         # Workers send stored values back (half the bytes of float32 for 16-bit data); the
         # rescale happens here, unless a Modality LUT Sequence needs the header in the worker.
-        job = DecodeJob.of(self.info, self.as_float)
-        job = replace(job, as_float=job.as_float and job.needs_header)
+        job = DecodeJob.of(self.info, self.modality)
+        job = replace(job, modality=job.modality if job.needs_header else None)
         frames = [(k, self.info.frames[k]) for k in indices]
         chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
         pool = worker_pool(workers)
@@ -194,21 +195,21 @@ class _Loader:
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    self._collect(future, pending.pop(future))
+                    self._collect(future, pending.pop(future), job.modality is None)
                 self._check_cancel()
         finally:
             for future in pending:
                 future.cancel()
 
-    def _collect(self, future, chunk) -> None:
+    def _collect(self, future, chunk, rescale_here: bool) -> None:
         try:
             results = future.result()
         except BrokenProcessPool:
             discard_pool()
             results = [(k, None, "decoder crashed (worker process died)") for k, _ in chunk]
         for k, values, reason in results:
-            if values is not None and self.as_float and values.dtype != np.float32:
-                values = to_modality(values, self.info.frames[k].rescale, True)
+            if values is not None and rescale_here:
+                values = to_modality(values, self.info.frames[k].rescale, self.modality)
             self._store(k, values, reason)
 
     def _store(self, k: int, values: np.ndarray | None, reason: str) -> None:
@@ -233,12 +234,12 @@ class DecodeJob:
     columns: int
     pixel_format: PixelFormat | None
     needs_header: bool  # palette colour or a Modality LUT Sequence
-    as_float: bool
+    modality: np.dtype | None  # see decode.modality_dtype; None: stored values
 
     @classmethod
-    def of(cls, info: SeriesInfo, as_float: bool) -> DecodeJob:
+    def of(cls, info: SeriesInfo, modality: np.dtype | None) -> DecodeJob:
         needs_header = info.photometric == "PALETTE COLOR" or info.has_modality_lut_sequence
-        return cls(info.rows, info.columns, info.pixel_format, needs_header, as_float)
+        return cls(info.rows, info.columns, info.pixel_format, needs_header, modality)
 
 
 _pools: dict[int, ProcessPoolExecutor] = {}
@@ -280,7 +281,7 @@ def decode_one(job: DecodeJob, ref: FrameRef):
     try:
         header = read_header(ref.path) if job.needs_header else None
         stored = read_stored_frame(ref, job.pixel_format, job.rows, job.columns, header, raw=False)
-        return to_modality(stored, ref.rescale, job.as_float, header), ""
+        return to_modality(stored, ref.rescale, job.modality, header), ""
     except DicomReadError as exc:
         return None, exc.reason
     except (KeyboardInterrupt, SystemExit):

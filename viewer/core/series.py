@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 from pydicom.dataset import Dataset
 
-from viewer.core.decode import is_colour, needs_float, read_stored_frame, to_modality
+from viewer.core.decode import is_colour, modality_dtype, read_stored_frame, to_modality
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.geometry import FrameGeometry
@@ -65,9 +65,7 @@ class Series:
             raise DicomReadError(info.key, "series has no frames")
         self.info = info
         self.photometric = info.photometric
-        self._as_float = needs_float(
-            (f.rescale for f in info.frames), info.has_modality_lut_sequence
-        )
+        self._modality = modality_dtype(info)
         self._headers: OrderedDict[str, Dataset] = OrderedDict()
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cached_bytes = 0
@@ -97,7 +95,7 @@ class Series:
         stored = read_stored_frame(
             ref, self.info.pixel_format, self.info.rows, self.info.columns, header
         )
-        values = to_modality(stored, ref.rescale, self._as_float, header)
+        values = to_modality(stored, ref.rescale, self._modality, header)
         values.flags.writeable = False
         self._remember(i, values)
         return values
