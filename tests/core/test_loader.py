@@ -126,3 +126,56 @@ def test_volume_dtype_is_int16_only_when_the_rescale_is_exact_in_it(
         expected = apply_modality_lut(ds.pixel_array, ds)
         np.testing.assert_array_equal(volume[k], expected)
         np.testing.assert_array_equal(series.modality_frame(k), expected)
+
+
+def test_a_decoder_that_kills_its_worker_costs_only_its_own_frame(tmp_path):
+    """GDCM (the workers' last resort) aborts its process on this corrupt baseline JPEG (a
+    fuzz regression): the loader decodes that pool's frames here and loses only the bad one."""
+    from pydicom.data import get_testdata_file
+
+    from tests.core.test_fuzz_regressions import CORPUS
+
+    (bad,) = [p for p in CORPUS if p.name.startswith("01-")]
+    good = get_testdata_file("SC_rgb_jpeg_dcmtk.dcm")
+    series_uid = pydicom.uid.generate_uid()
+    for n, source in enumerate([good, good, bad, good, good]):
+        ds = pydicom.dcmread(source)
+        ds.SeriesInstanceUID, ds.InstanceNumber = series_uid, n + 1
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+        ds.save_as(tmp_path / f"f{n}.dcm")
+    info = build_index([tmp_path]).all_series()[0]
+    volume, skipped = load_volume(info, workers=1)
+    assert [s.path.endswith("f2.dcm") for s in skipped] == [True]
+    expected = pydicom.dcmread(good).pixel_array
+    for k, frame in enumerate(info.frames):
+        if not frame.path.endswith("f2.dcm"):
+            np.testing.assert_array_equal(volume[k], expected)
+
+
+def test_slow_codecs_and_large_frames_decode_in_workers_from_two_frames(ct_phantom_dir):
+    """Decoders hold the interpreter lock: a JPEG 2000 series on the loader thread would stall
+    the UI thread frame by frame, so even a short one goes to worker processes."""
+    from dataclasses import replace
+
+    from pydicom.uid import JPEG2000Lossless, RLELossless
+
+    from viewer.core.loader import choose_workers
+
+    info = build_index([ct_phantom_dir]).all_series()[0]
+    j2k = replace(info, transfer_syntax=JPEG2000Lossless)
+    rle = replace(info, transfer_syntax=RLELossless)
+    radiograph = replace(rle, rows=3000, columns=3000)
+    assert choose_workers(3, None, j2k) > 0 and choose_workers(3, None, radiograph) > 0
+    assert choose_workers(3, None, rle) == 0 and choose_workers(1, None, j2k) == 0
+    assert choose_workers(3, 0, j2k) == 0  # workers=0 never starts processes
+
+
+def test_a_series_whose_frames_are_all_decoded_is_not_decoded_again(ct_phantom_dir, tmp_path):
+    """A single radiograph decoded for its first image becomes the volume as it is."""
+    path = tmp_path / "one.dcm"
+    shutil.copy(sorted(ct_phantom_dir.iterdir())[0], path)
+    series = open_series(build_index([tmp_path]).all_series()[0])
+    first = series.modality_frame(0).copy()
+    path.unlink()  # a second decode could only fail now
+    assert series.load_all(workers=0) == []
+    np.testing.assert_array_equal(series.volume[0], first)

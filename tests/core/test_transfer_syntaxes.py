@@ -188,3 +188,6 @@ def test_plugin_order_avoids_gdcm_and_prefers_charls_only_in_workers(monkeypatch
     assert "gdcm" not in decode.plugin_order(JPEGBaseline8Bit)
     monkeypatch.setattr(decode, "_preferred_plugins", decode.THROUGHPUT_PLUGINS)
     assert decode.plugin_order(JPEGLSLossless)[0] == "pyjpegls"
+    # worker processes only: GDCM as the last resort (an abort there kills a worker, not the app)
+    assert decode.plugin_order(JPEGBaseline8Bit)[-1] == "gdcm"
+    assert decode.plugin_order(JPEGLSLossless) == ["pyjpegls", "pylibjpeg", "gdcm"]

@@ -24,8 +24,12 @@ _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 # CharLS (pyjpegls) decodes valid JPEG-LS ~3x faster than libjpeg, but spends ~4 s failing on
 # truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py). Frames the
 # user waits for use libjpeg first; the background loader's worker processes use CharLS first.
+# GDCM (CPU per 512² CT frame: J2K 23 ms against pylibjpeg's 17, JPEG-LS 9 ms against CharLS's
+# 6, docs/PERFORMANCE.md) is the workers' last resort: it reads some streams the others reject,
+# and where it aborts on a corrupt one only a worker process dies (the loader retries that
+# chunk frame by frame, so only the bad frame is lost).
 INTERACTIVE_PLUGINS = ("pylibjpeg", "pyjpegls", "pillow", "pydicom")
-THROUGHPUT_PLUGINS = ("pyjpegls", "pylibjpeg", "pillow", "pydicom")
+THROUGHPUT_PLUGINS = ("pyjpegls", "pylibjpeg", "pillow", "gdcm", "pydicom")
 _preferred_plugins = INTERACTIVE_PLUGINS
 
 
@@ -143,7 +147,8 @@ def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
 
 
 def plugin_order(syntax: str) -> list[str]:
-    """Decoder plugins to try, GDCM only when nothing else can decode this syntax.
+    """Decoder plugins to try; in this process GDCM only when nothing else can decode this
+    syntax, in decoder worker processes (`prefer_throughput`) as the last resort.
 
     GDCM aborts the whole process (an uncaught C++ exception) on some corrupt JPEG streams,
     found by scripts/fuzz_reader.py; the pylibjpeg family and Pillow raise instead.

@@ -25,7 +25,15 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
 import numpy as np
-from pydicom.uid import DeflatedExplicitVRLittleEndian
+from pydicom.uid import (
+    JPEG2000,
+    JPEG2000MC,
+    DeflatedExplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEG2000MCLossless,
+    JPEGLSLossless,
+    JPEGLSNearLossless,
+)
 
 from viewer.core.decode import (
     decode_deflated,
@@ -51,6 +59,10 @@ from viewer.core.scan import (
 
 CHUNK_FRAMES = 8  # frames per worker task: amortises pickling without starving a worker
 MIN_FRAMES_FOR_WORKERS = 24
+LARGE_FRAME_PIXELS = 1024 * 1024
+SLOW_SYNTAXES = frozenset(
+    {JPEGLSLossless, JPEGLSNearLossless, JPEG2000Lossless, JPEG2000, JPEG2000MCLossless, JPEG2000MC}
+)
 
 
 def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | None = None):
@@ -62,7 +74,7 @@ def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | Non
     if slow and info.pixel_format and info.transfer_syntax == DeflatedExplicitVRLittleEndian:
         loader.decode_deflated(slow)
     elif slow:
-        workers = choose_workers(len(slow), workers)
+        workers = choose_workers(len(slow), workers, info)
         if workers:
             loader.decode_in_processes(slow, workers)
         else:
@@ -95,13 +107,28 @@ def allocate_volume(info: SeriesInfo, modality: np.dtype | None) -> np.ndarray:
     return np.zeros(shape, stored_dtype(fmt) if fmt else np.float32)
 
 
-def choose_workers(frames: int, requested: int | None) -> int:
+def choose_workers(frames: int, requested: int | None, info: SeriesInfo | None = None) -> int:
     """0 (decode in this process) for small jobs; else the requested or CPU-based count."""
     if requested is not None:
         return max(0, requested)
-    if frames < MIN_FRAMES_FOR_WORKERS:
+    if frames < min_frames_for_workers(info):
         return 0
     return max(1, min(4, (os.cpu_count() or 2)))
+
+
+def min_frames_for_workers(info: SeriesInfo | None) -> int:
+    """Fewest compressed frames worth starting worker processes for.
+
+    Decoders hold the interpreter lock while they run, so a frame decoded on the loader thread
+    stalls the UI thread as long. Cheap codecs (RLE, JPEG) on ordinary frames decode here below
+    `MIN_FRAMES_FOR_WORKERS`; JPEG 2000 and JPEG-LS (tens of ms per 512² frame) and large frames
+    go to worker processes from two frames on.
+    """
+    if info is None:
+        return MIN_FRAMES_FOR_WORKERS
+    if info.transfer_syntax in SLOW_SYNTAXES or info.rows * info.columns >= LARGE_FRAME_PIXELS:
+        return 2
+    return MIN_FRAMES_FOR_WORKERS
 
 
 class _Loader:
@@ -195,20 +222,22 @@ class _Loader:
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
                 for future in finished:
-                    self._collect(future, pending.pop(future), job.modality is None)
+                    self._collect(future, pending.pop(future), job)
                 self._check_cancel()
         finally:
             for future in pending:
                 future.cancel()
 
-    def _collect(self, future, chunk, rescale_here: bool) -> None:
+    def _collect(self, future, chunk, job: DecodeJob) -> None:
         try:
             results = future.result()
         except BrokenProcessPool:
+            # A decoder aborted its process (GDCM on a corrupt stream): the frames of this pool
+            # are decoded here instead, by the decoders that raise rather than abort.
             discard_pool()
-            results = [(k, None, "decoder crashed (worker process died)") for k, _ in chunk]
+            results = [(k, *decode_one(job, ref)) for k, ref in chunk]
         for k, values, reason in results:
-            if values is not None and rescale_here:
+            if values is not None and job.modality is None:
                 values = to_modality(values, self.info.frames[k].rescale, self.modality)
             self._store(k, values, reason)
 

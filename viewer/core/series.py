@@ -126,13 +126,27 @@ class Series:
         """
         from viewer.core.loader import load_volume
 
-        volume, skipped = load_volume(self.info, progress=progress, cancel=cancel, workers=workers)
+        volume = self._volume_from_cache()
+        if volume is not None:  # e.g. a single radiograph already decoded for its first image
+            skipped = []
+            if progress:
+                progress(len(self), len(self))
+        else:
+            volume, skipped = load_volume(self.info, progress, cancel, workers)
         volume.flags.writeable = False
         with self._lock:
             self._volume = volume
             self._frames.clear()
             self._cached_bytes = 0
         return skipped
+
+    def _volume_from_cache(self) -> np.ndarray | None:
+        """The volume, when every frame is already decoded in the frame cache (no second
+        decode of what the first image needed), else None."""
+        with self._lock:
+            if len(self._frames) != len(self):
+                return None
+            return np.stack([self._frames[i] for i in range(len(self))])
 
     @property
     def volume(self) -> np.ndarray | None:
