@@ -179,3 +179,19 @@ def test_a_series_whose_frames_are_all_decoded_is_not_decoded_again(ct_phantom_d
     path.unlink()  # a second decode could only fail now
     assert series.load_all(workers=0) == []
     np.testing.assert_array_equal(series.volume[0], first)
+
+
+def test_bits_above_bits_stored_are_ignored_like_pydicom(ct_phantom_dir, tmp_path):
+    """12 of 16 bits stored: garbage in the 4 unused bits must not reach the HU (nor wrap int16)."""
+    folder = tmp_path / "ct"
+    info = _rescaled_copy(ct_phantom_dir, folder, "1", "-1024", count=2)
+    ds = pydicom.dcmread(info.frames[0].path)
+    stored = ds.pixel_array.copy()
+    stored[:10] |= 0xF000  # old overlay planes lived up there
+    ds.PixelData = stored.tobytes()
+    ds.save_as(info.frames[0].path)
+    info = build_index([folder]).all_series()[0]
+    volume, _ = load_volume(info, workers=0)
+    ds = pydicom.dcmread(info.frames[0].path)
+    np.testing.assert_array_equal(volume[0], apply_modality_lut(ds.pixel_array, ds))
+    np.testing.assert_array_equal(open_series(info).modality_frame(0), volume[0])

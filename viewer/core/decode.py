@@ -97,16 +97,21 @@ def read_raw_into(fp, ref, fmt: PixelFormat, out: np.ndarray) -> bool:
     fp.seek(offset)
     if fp.readinto(memoryview(out).cast("B")) != out.nbytes:
         return False
-    sign_extend(out, fmt)
+    keep_stored_bits(out, fmt)
     return True
 
 
-def sign_extend(values: np.ndarray, fmt: PixelFormat) -> None:
-    """Signed data with Bits Stored < Bits Allocated: fill the unused high bits (in place)."""
-    if fmt.pixel_representation == 1 and fmt.bits_stored < fmt.bits_allocated:
+def keep_stored_bits(values: np.ndarray, fmt: PixelFormat) -> None:
+    """Bits Stored < Bits Allocated: the value is the stored bits only, as pydicom reads it (in
+    place): signed data get the unused high bits filled with the sign, unsigned data cleared."""
+    if not 0 < fmt.bits_stored < fmt.bits_allocated:
+        return
+    if fmt.pixel_representation == 1:
         shift = fmt.bits_allocated - fmt.bits_stored
         np.left_shift(values, shift, out=values)
         np.right_shift(values, shift, out=values)
+    else:
+        np.bitwise_and(values, (1 << fmt.bits_stored) - 1, out=values, casting="unsafe")
 
 
 def read_raw_frame(ref, fmt: PixelFormat, rows: int, columns: int) -> np.ndarray | None:
@@ -280,6 +285,21 @@ def to_modality(
     if intercept != 0.0:
         result += np.float32(intercept)
     return result
+
+
+def rescale_into(stored: np.ndarray, rescale: tuple[float, float], out: np.ndarray) -> None:
+    """The int16 rescale of `modality_dtype`, written into `out` in one pass per term.
+
+    For values Bits Stored allows (`keep_stored_bits`) it is exact in int16 arithmetic: the
+    true result fits int16, and two's-complement wrap-around cannot change a result that fits.
+    """
+    slope, intercept = (int(v) for v in rescale)
+    if slope == 1:
+        np.add(stored, intercept, out=out, dtype=np.int16, casting="unsafe")
+        return
+    np.multiply(stored, slope, out=out, dtype=np.int16, casting="unsafe")
+    if intercept:
+        np.add(out, intercept, out=out, dtype=np.int16, casting="unsafe")
 
 
 def _integral_rescale(stored: np.ndarray, slope: int, intercept: int) -> np.ndarray:

@@ -43,6 +43,7 @@ from viewer.core.decode import (
     raw_dtype,
     read_raw_into,
     read_stored_frame,
+    rescale_into,
     stored_dtype,
     to_modality,
 )
@@ -160,7 +161,9 @@ class _Loader:
                 self._check_cancel()
             target = buffer if self.modality is not None else self.volume[k]
             if self._read_native(ref, fmt, target):
-                if self.modality is not None:
+                if self.modality == np.int16:  # stored bits only: exact in int16 arithmetic
+                    rescale_into(buffer, ref.rescale, self.volume[k])
+                elif self.modality is not None:
                     self.volume[k] = to_modality(buffer, ref.rescale, self.modality)
                 fast.append(k)
                 self._tick()
@@ -210,10 +213,12 @@ class _Loader:
                 self._store(k, None, reason)
 
     def decode_in_processes(self, indices: list[int], workers: int) -> None:
-        # Workers send stored values back (half the bytes of float32 for 16-bit data); the
-        # rescale happens here, unless a Modality LUT Sequence needs the header in the worker.
+        # Workers send stored values back (half the bytes of float32 for 16-bit data) and the
+        # float rescale happens here; an int16 rescale (as many bytes as the stored values) and a
+        # Modality LUT Sequence (needs the header) happen in the worker.
         job = DecodeJob.of(self.info, self.modality)
-        job = replace(job, modality=job.modality if job.needs_header else None)
+        in_worker = job.needs_header or job.modality == np.int16
+        job = replace(job, modality=job.modality if in_worker else None)
         frames = [(k, self.info.frames[k]) for k in indices]
         chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
         pool = worker_pool(workers)
