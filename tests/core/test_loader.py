@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import threading
+from pathlib import Path
 
 import numpy as np
 import pydicom
@@ -195,3 +196,17 @@ def test_bits_above_bits_stored_are_ignored_like_pydicom(ct_phantom_dir, tmp_pat
     ds = pydicom.dcmread(info.frames[0].path)
     np.testing.assert_array_equal(volume[0], apply_modality_lut(ds.pixel_array, ds))
     np.testing.assert_array_equal(open_series(info).modality_frame(0), volume[0])
+
+
+def test_a_series_adopts_the_frames_its_one_file_preview_decoded(ct_phantom_dir, tmp_path):
+    from viewer.core.preview import preview_series
+
+    folder = tmp_path / "ct"
+    shutil.copytree(ct_phantom_dir, folder)
+    preview = preview_series([folder])
+    shown = preview.modality_frame(0)
+    series = open_series(build_index([folder]).all_series()[0])
+    assert series.adopt_frames(preview) == 1
+    k = [f.path for f in series.info.frames].index(preview.info.frames[0].path)
+    Path(preview.info.frames[0].path).unlink()  # a second decode could only fail now
+    assert series.modality_frame(k) is shown

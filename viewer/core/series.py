@@ -225,6 +225,25 @@ class Series:
             values = self.modality_frame(i)
         return full_range_window(values, self.pixel_padding)
 
+    def adopt_frames(self, other: Series) -> int:
+        """Take the decoded frames of `other` (e.g. the one-file preview of a folder) that are
+        frames of this series too, so they are not decoded again; returns how many.
+
+        Only when both keep modality values alike (same dtype rule and pixel format).
+        """
+        if self._modality != other._modality or self.info.pixel_format != other.info.pixel_format:
+            return 0
+        slots = {(f.path, f.frame_index): i for i, f in enumerate(self.info.frames)}
+        with other._lock:
+            decoded = [(other.info.frames[j], values) for j, values in other._frames.items()]
+        taken = 0
+        for ref, values in decoded:
+            i = slots.get((ref.path, ref.frame_index))
+            if i is not None and values.shape[:2] == (self.info.rows, self.info.columns):
+                self._remember(i, values)
+                taken += 1
+        return taken
+
     # --- internals ----------------------------------------------------------------------
     def _check(self, i: int) -> int:
         if not 0 <= i < len(self.info.frames):

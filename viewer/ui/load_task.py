@@ -6,8 +6,11 @@ an older id are dropped here, so the window only ever sees the current load. The
 touches a widget: it emits the `StudyIndex`, opened `Series` objects (first frame decoded),
 thumbnails (uint8 arrays) and progress. `shutdown()` cancels, quits and waits for the thread.
 
-Sequence for `load(paths)`: index (header scan) → first series opened and its first frame
-decoded (`seriesReady`, the window shows it at once) → one thumbnail per series → the rest of
+Sequence for `load(paths)`: the first file of a folder (or of several inputs) opened on its own
+and its frame decoded (`previewReady` with that one-file series, shown before any other header
+is read: `viewer.core.preview`) → index (header scan) → first series (the one holding the
+previewed file, if it opens) opened and its first frame decoded (`seriesReady`, replacing the
+preview) → one thumbnail per series → the rest of
 the first series' frames decoded by the core's `Series.load_all` (`progress`; frames that fail
 to decode come back in `framesSkipped`) → `finished`.
 """
@@ -25,6 +28,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
 from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import build_index
+from viewer.core.preview import preview_series
 from viewer.core.render import render_frame
 from viewer.core.scan import SkippedFile
 from viewer.core.series import open_series
@@ -98,6 +102,7 @@ class LoadWorker(QObject):
 
     indexReady = Signal(int, object)  # StudyIndex
     seriesReady = Signal(int, object)  # Series, first frame decoded
+    previewReady = Signal(int, object)  # the first file alone as a Series, frame 0 decoded
     thumbnailReady = Signal(int, str, object)  # series key, uint8 array
     progress = Signal(int, str, int, int)  # stage, done, total
     framesSkipped = Signal(int, object)  # list[SkippedFile] of frames that failed to decode
@@ -136,6 +141,7 @@ class LoadWorker(QObject):
         self.finished.emit(request_id)
 
     def _load(self, request_id: int, paths: list, cancel: threading.Event) -> None:
+        preview = self._preview(request_id, paths)
         scan_progress = _Throttle(
             lambda d, t: self.progress.emit(request_id, "Reading headers", d, t), cancel
         )
@@ -145,6 +151,9 @@ class LoadWorker(QObject):
         self.indexReady.emit(request_id, index)
         infos = [info for info in index.all_series() if info.frames]
         opened = [open_series(info) for info in infos]
+        if preview is not None:  # the series already on screen comes first, with its frame
+            holding = {id(s) for s in opened if s.adopt_frames(preview)}
+            opened.sort(key=lambda s: id(s) not in holding)  # stable: the rest keep their order
         first = self._first_displayable(request_id, opened)
         if first is None:
             return
@@ -154,6 +163,24 @@ class LoadWorker(QObject):
                 raise Cancelled
             self._emit_thumbnail(request_id, series)
         self._decode_all(request_id, first, cancel)
+
+    def _preview(self, request_id: int, paths: list):
+        """Show the first file's frame before the header scan; None when there is nothing to
+        gain (a single file: the scan is that file) or it does not open (the scan reports it)."""
+        if len(paths) == 1 and not os.path.isdir(paths[0]):
+            return None
+        try:
+            series = preview_series(paths)
+            if series is not None:
+                series.modality_frame(0)
+        except (DicomReadError, OSError):
+            return None  # the header scan reports this file
+        except Exception as exc:  # noqa: BLE001 - a crash here must not stop the load
+            log_exception(exc)
+            return None
+        if series is not None:
+            self.previewReady.emit(request_id, series)
+        return series
 
     def _first_displayable(self, request_id: int, opened: list):
         """The first series whose first frame decodes; the ones before it are reported."""
@@ -192,6 +219,7 @@ class StudyLoader(QObject):
     """UI-side handle: starts, cancels and stops background loads; drops stale results."""
 
     indexReady = Signal(object)
+    previewReady = Signal(object)  # shown until `seriesReady`; not a series of the index
     seriesReady = Signal(object)
     thumbnailReady = Signal(str, object)
     progress = Signal(str, int, int)
@@ -226,6 +254,7 @@ class StudyLoader(QObject):
         w = self._worker
         w.indexReady.connect(self._on_index)
         w.seriesReady.connect(self._on_series)
+        w.previewReady.connect(self._on_preview)
         w.thumbnailReady.connect(self._on_thumbnail)
         w.progress.connect(self._on_progress)
         w.framesSkipped.connect(self._on_frames_skipped)
@@ -242,6 +271,11 @@ class StudyLoader(QObject):
     def _on_series(self, request_id: int, series) -> None:
         if request_id == self._request_id:
             self.seriesReady.emit(series)
+
+    @Slot(int, object)
+    def _on_preview(self, request_id: int, series) -> None:
+        if request_id == self._request_id:
+            self.previewReady.emit(series)
 
     @Slot(int, str, object)
     def _on_thumbnail(self, request_id: int, key: str, picture) -> None:

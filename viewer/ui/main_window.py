@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         self.loader.indexReady.connect(self._on_index)
         self.loader.seriesReady.connect(self._on_first_series)
+        self.loader.previewReady.connect(self._show_preview)
         self.loader.thumbnailReady.connect(self.browser.set_thumbnail)
         self.loader.progress.connect(self._on_progress)
         self.loader.busyChanged.connect(self._show_progress)
@@ -340,6 +341,12 @@ class MainWindow(QMainWindow):
         self.indexLoaded.emit(index)
         if index.skipped:
             self._report_skipped(index.skipped)
+
+    def _show_preview(self, series) -> None:
+        """The first file's frame while the other headers are read; `seriesReady` replaces it
+        (no `seriesShown`: it is not a series of the study index)."""
+        self.stack.setCurrentWidget(self.grid)
+        self.grid.active.set_series(series)
 
     def _on_first_series(self, series) -> None:
         key = series.info.key
