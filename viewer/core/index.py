@@ -46,6 +46,7 @@ class FrameRef:
     pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
     pixel_length: int | None = None
     number_of_frames: int = 1
+    fragment_offset: int | None = None  # file offset of this frame's first fragment (encapsulated)
 
 
 @dataclass
@@ -314,4 +315,5 @@ def frame_ref(record: HeaderRecord) -> FrameRef:
         pixel_offset=record.pixel_offset,
         pixel_length=record.pixel_length,
         number_of_frames=record.number_of_frames,
+        fragment_offset=record.fragment_offset,
     )
