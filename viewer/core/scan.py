@@ -4,6 +4,12 @@ No pixel data is read. The file is parsed with `stop_before_pixels=True` on our 
 object, which pydicom leaves positioned on the Pixel Data element; a 12-byte peek there tells
 whether pixels are present and, for native (uncompressed) syntaxes, where they start and how
 long they are. The loader later reads uncompressed frames straight from that offset.
+
+What a header declares is checked before anything is decoded: the decoded size against
+`RADLENS_MAX_IMAGE_GB` ("too large (N GB)"), native lengths against the file, and for
+encapsulated data the 8-byte item headers (a complete fragment per frame) and the first
+fragment's codestream header (its declared size). Deflated files are inflated only up to Pixel
+Data (`viewer/core/deflated.py`).
 """
 
 from __future__ import annotations
