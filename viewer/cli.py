@@ -18,6 +18,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "viewer.commands.analyze",
     "viewer.commands.evaluate",
     "viewer.commands.models",
+    "viewer.commands.pacs",
 )
 
 
