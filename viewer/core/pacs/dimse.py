@@ -261,7 +261,8 @@ class DimseClient:
             if not status:
                 raise PacsError(
                     self.label,
-                    f"{what}: no answer (the server aborted the association or timed out)",
+                    f"{what}: connection lost or no answer; {landing.received} instance(s) had "
+                    "arrived and were discarded",
                     landing.received,
                 )
             counts = _sub_operations(status)
