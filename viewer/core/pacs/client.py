@@ -68,6 +68,18 @@ def find(client, query: Query) -> list[dict]:
     return results
 
 
+def find_tree(client, query: Query) -> list[tuple[dict, list[dict]]]:
+    """Studies matching `query`, each with its series (for the PACS panel's tree); with a
+    modality filter only the matching series are listed."""
+    query.check()
+    tree = []
+    for study in client.find("study", query.study_filters())[:MAX_STUDIES_FOR_SERIES]:
+        study_uid = study.get("StudyInstanceUID", "")
+        if study_uid:
+            tree.append((study, client.find("series", query.series_filters(study_uid))))
+    return tree
+
+
 def retrieve(
     client,
     study_uid: str,
