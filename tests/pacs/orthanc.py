@@ -7,10 +7,13 @@ The DICOMweb plugin is looked for where Debian puts it (/usr/share/orthanc/plugi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import socket
+import ssl
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,13 +66,18 @@ class Orthanc:
     dicom_port: int
     http_port: int
     move_port: int
+    ca_file: str = ""  # the self-signed certificate when started with TLS
+    https: TlsProxy | None = None
 
     @property
     def dimse_url(self) -> str:
-        return f"dicom://{ORTHANC_AET}@127.0.0.1:{self.dicom_port}"
+        scheme = "dicoms" if self.ca_file else "dicom"
+        return f"{scheme}://{ORTHANC_AET}@127.0.0.1:{self.dicom_port}"
 
     @property
     def web_url(self) -> str:
+        if self.https is not None:
+            return f"https://{HTTP_USER}@127.0.0.1:{self.https.port}/dicom-web"
         return f"http://{HTTP_USER}@127.0.0.1:{self.http_port}/dicom-web"
 
     @property
@@ -83,6 +91,8 @@ class Orthanc:
             self.process.wait()
 
     def stop(self) -> None:
+        if self.https is not None:
+            self.https.close()
         if self.process.poll() is None:
             self.process.terminate()
             try:
@@ -129,16 +139,43 @@ def configuration(folder: Path, dicom_port: int, http_port: int, move_port: int)
     }
 
 
-def start_orthanc(folder: Path) -> Orthanc:
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key (openssl), valid one day."""
+    cert, key = folder / "server.crt", folder / "server.key"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def tls_configuration(folder: Path) -> dict:
+    cert, key = self_signed_certificate(folder)
+    return {
+        "DicomTlsEnabled": True,
+        "DicomTlsCertificate": str(cert),
+        "DicomTlsPrivateKey": str(key),
+        "DicomTlsTrustedCertificates": str(cert),
+        "DicomTlsRemoteCertificateRequired": False,
+    }
+
+
+def start_orthanc(folder: Path, tls: bool = False) -> Orthanc:
+    """Start Orthanc (HTTPS and DICOM TLS with a self-signed certificate when `tls`)."""
     folder.mkdir(parents=True, exist_ok=True)
     ports = free_port(), free_port(), free_port()
+    settings = configuration(folder, *ports)
+    if tls:
+        settings.update(tls_configuration(folder))
     config = folder / "orthanc.json"
-    config.write_text(json.dumps(configuration(folder, *ports), indent=1))
+    config.write_text(json.dumps(settings, indent=1))
     log = open(folder / "orthanc.log", "wb")  # noqa: SIM115 - the child process writes it
     process = subprocess.Popen(
         [orthanc_binary(), str(config)], stdout=log, stderr=subprocess.STDOUT
     )
-    server = Orthanc(process, folder, *ports)
+    server = Orthanc(process, folder, *ports, ca_file=str(folder / "server.crt") if tls else "")
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -147,12 +184,68 @@ def start_orthanc(folder: Path) -> Orthanc:
             )
         try:
             answer = requests.get(
-                f"{server.rest}/dicom-web/studies", auth=(HTTP_USER, HTTP_PASSWORD), timeout=2
+                f"{server.rest}/dicom-web/studies",
+                auth=(HTTP_USER, HTTP_PASSWORD),
+                timeout=2,
             )
             if answer.status_code == 200:
+                if tls:
+                    folder = server.folder
+                    server.https = TlsProxy(folder / "server.crt", folder / "server.key", ports[1])
                 return server
         except requests.RequestException:
             pass
         time.sleep(0.2)
     server.stop()
     raise RuntimeError("Orthanc did not answer within 60 s")
+
+
+class TlsProxy:
+    """HTTPS in front of Orthanc's HTTP port, in this process (threads).
+
+    Debian 12's Orthanc 1.10.1 crashes (SIGSEGV) on the first connection to its own HTTPS
+    server (civetweb loading OpenSSL 3); Orthanc's documentation recommends a reverse proxy for
+    HTTPS anyway. The client side is real TLS: certificate checks happen in our client.
+    """
+
+    def __init__(self, cert: Path, key: Path, target_port: int) -> None:
+        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        self.context.load_cert_chain(cert, key)
+        self.target_port = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                raw, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._handle, args=(raw,), daemon=True).start()
+
+    def _handle(self, raw: socket.socket) -> None:
+        try:
+            client = self.context.wrap_socket(raw, server_side=True)
+        except (ssl.SSLError, OSError):  # e.g. a client that does not trust the certificate
+            raw.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        threading.Thread(target=_pump, args=(upstream, client), daemon=True).start()
+        _pump(client, upstream)
+
+    def close(self) -> None:
+        self.listener.close()
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
