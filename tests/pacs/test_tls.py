@@ -33,3 +33,4 @@ def test_tls_with_the_servers_certificate(tls_orthanc, capsys, kind):
     assert status == 0 and out.strip() == "[]", err
     status, _, err = run_cli(capsys, "echo", "--server", server)  # the system's trust only
     assert status == 1 and err.count("\n") == 1 and server.split("@")[-1] in err
+    assert "TLS failed (certificate verify failed)" in err

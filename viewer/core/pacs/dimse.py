@@ -124,16 +124,23 @@ class DimseClient:
         return True
 
     def _why_not_connected(self) -> str:
+        """Why the association did not start: connect again, without DICOM, to find out."""
         try:
-            with socket.create_connection((self.server.host, self.server.port), self.timeout):
-                pass
+            with socket.create_connection(
+                (self.server.host, self.server.port), self.timeout
+            ) as raw:
+                if self.server.tls:
+                    context, hostname = self._tls_args()
+                    context.wrap_socket(raw, server_hostname=hostname).close()
         except socket.gaierror:
             return "unreachable (unknown host)"
         except TimeoutError:
             return f"unreachable (no answer within {self.timeout:g} s)"
+        except ssl.SSLError as exc:
+            return f"TLS failed ({(exc.reason or type(exc).__name__).lower().replace('_', ' ')})"
         except OSError as exc:
             return f"unreachable ({(exc.strerror or type(exc).__name__).lower()})"
-        return "association aborted (the server accepted the connection but not the association)"
+        return "association aborted by the server (does it expect TLS, or another address?)"
 
     # --- services ------------------------------------------------------------------------------
 
