@@ -48,6 +48,17 @@ def test_search_retrieve_joins_the_session(qtbot, window_with_pacs):
     assert "38 instance(s) retrieved" in panel.status.text()
 
 
+def test_anonymise_on_screen_hides_patient_in_results(qtbot, window_with_pacs):
+    window, panel = window_with_pacs
+    window.anonymise_action.setChecked(True)
+    with qtbot.waitSignal(panel.runner.finished, timeout=TIMEOUT_MS):
+        panel.search_button.click()
+    labels = [
+        panel.results.topLevelItem(i).text(0) for i in range(panel.results.topLevelItemCount())
+    ]
+    assert labels and not any("DEMO" in label or "RADLENS" in label for label in labels)
+
+
 def test_unreachable_node_says_so_in_the_panel(qtbot, window_with_pacs):
     _window, panel = window_with_pacs
     panel.add_node({"name": "nowhere", "url": "dicom://X@127.0.0.1:1"})

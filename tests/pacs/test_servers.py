@@ -75,3 +75,15 @@ def test_query_checks_level_and_dates():
     for bad in (Query(level="image"), Query(study_date="2020"), Query(study_date="-")):
         with pytest.raises(PacsError):
             bad.check()
+
+
+def test_dicomweb_session_carries_bearer_or_basic_auth_and_the_ca_file():
+    from viewer.core.pacs.dicomweb import make_session
+    from viewer.core.pacs.servers import Credentials
+
+    server = parse_server("https://bob@h/dicom-web", ca_file="/etc/ca.pem")
+    bearer = make_session(server, Credentials(token="tok"))
+    assert bearer.headers["Authorization"] == "Bearer tok" and bearer.verify == "/etc/ca.pem"
+    basic = make_session(server, Credentials("bob", "pw"))
+    assert basic.auth == ("bob", "pw") and "Authorization" not in basic.headers
+    assert not basic.trust_env  # no proxy settings from the environment see the secrets

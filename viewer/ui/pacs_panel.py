@@ -33,7 +33,7 @@ from viewer.core.pacs.client import find_tree, open_client, retrieve, send
 from viewer.core.pacs.query import Query
 from viewer.core.pacs.retrieve import RetrievalCache
 from viewer.core.pacs.servers import parse_server, save_secret
-from viewer.ui.overlays import format_date, format_person_name
+from viewer.ui.overlays import ANONYMISED, format_date, format_person_name
 from viewer.ui.pacs_worker import PacsRunner
 
 UID_ROLE = Qt.ItemDataRole.UserRole  # (study UID, series UID or "")
@@ -276,15 +276,12 @@ class PacsPanel(QDockWidget):
         for study, series_rows in tree:
             key = f"{study.get('PatientID', '')}|{study.get('PatientName', '')}"
             if key not in patients:
-                label = format_person_name(study.get("PatientName", "")) or "(no name)"
-                patients[key] = QTreeWidgetItem(
-                    self.results, [f"{label} ({study.get('PatientID', '')})"]
-                )
+                patients[key] = QTreeWidgetItem(self.results, [self._patient_label(study)])
             study_item = QTreeWidgetItem(
                 patients[key],
                 [
                     study.get("StudyDescription", "") or "(study)",
-                    format_date(study.get("StudyDate", "")),
+                    "" if self.settings.anonymise else format_date(study.get("StudyDate", "")),
                     "/".join(study.get("ModalitiesInStudy", [])),
                     str(study.get("NumberOfStudyRelatedInstances", "")),
                 ],
@@ -305,6 +302,13 @@ class PacsPanel(QDockWidget):
                 series_item.setData(0, UID_ROLE, (study_uid, row.get("SeriesInstanceUID", "")))
         self.results.expandAll()
         self._say(f"{len(tree)} study(ies) found.")
+
+    def _patient_label(self, study: dict) -> str:
+        """Like the Studies browser: names, IDs and dates hidden when anonymising on screen."""
+        if self.settings.anonymise:
+            return ANONYMISED
+        name = format_person_name(study.get("PatientName", "")) or "(no name)"
+        return f"{name} ({study.get('PatientID', '')})"
 
     def _on_retrieved(self, result) -> None:
         refused = f"; {len(result.skipped)} refused" if result.skipped else ""
