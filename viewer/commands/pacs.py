@@ -21,8 +21,6 @@ import json
 import sys
 
 from viewer.core.errors import RadLensError
-from viewer.core.pacs.client import find, open_client, retrieve, send
-from viewer.core.pacs.query import Query
 from viewer.core.pacs.servers import DEFAULT_OUR_AET, parse_server
 
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
@@ -75,6 +73,9 @@ def _action(actions, name: str, help_text: str) -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, action) -> int:
+    # The network libraries load only when a pacs action runs, not for every `radlens` command.
+    from viewer.core.pacs.client import open_client
+
     try:
         server = parse_server(args.server, ca_file=args.ca_file)
         client = open_client(server, args.aet, timeout=args.timeout)
@@ -99,6 +100,9 @@ def _echo(client, _args) -> int:
 
 
 def _find(client, args) -> int:
+    from viewer.core.pacs.client import find
+    from viewer.core.pacs.query import Query
+
     query = Query(
         level=args.level,
         patient_id=args.patient_id,
@@ -118,6 +122,8 @@ def _find(client, args) -> int:
 
 
 def _get(client, args) -> int:
+    from viewer.core.pacs.client import retrieve
+
     result = retrieve(
         client,
         args.study,
@@ -133,6 +139,8 @@ def _get(client, args) -> int:
 
 
 def _send(client, args) -> int:
+    from viewer.core.pacs.client import send
+
     count = send(client, args.paths)
     print(f"{count} instance(s) sent to {client.label}")
     return EXIT_OK

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from viewer.core.discovery import expand_inputs
 from viewer.core.pacs.dicomweb import DicomWebClient
-from viewer.core.pacs.dimse import Cancel, DimseClient, Progress, _never, _quiet
+from viewer.core.pacs.dimse import DimseClient
 from viewer.core.pacs.query import STUDY_FIELDS_ON_SERIES, Query
 from viewer.core.pacs.retrieve import (
     DEFAULT_MAX_RETRIEVAL_BYTES,
@@ -25,15 +25,19 @@ from viewer.core.pacs.retrieve import (
 )
 from viewer.core.pacs.servers import (
     DEFAULT_OUR_AET,
+    DEFAULT_TIMEOUT_S,
+    Cancel,
     Credentials,
     PacsError,
     PacsServer,
+    Progress,
     check_aet,
     credentials_for,
+    never_cancelled,
+    no_progress,
 )
 from viewer.core.scan import SkippedFile
 
-DEFAULT_TIMEOUT_S = 30.0
 MAX_STUDIES_FOR_SERIES = 500  # a series search without a study UID expands this many studies
 
 
@@ -85,8 +89,8 @@ def retrieve(
     study_uid: str,
     dest: str | os.PathLike,
     series_uid: str = "",
-    progress: Progress = _quiet,
-    cancel: Cancel = _never,
+    progress: Progress = no_progress,
+    cancel: Cancel = never_cancelled,
     move_to: str = "",
     listen_port: int = 0,
     max_bytes: int = DEFAULT_MAX_RETRIEVAL_BYTES,
@@ -114,7 +118,9 @@ def files_to_send(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[
     return list(found.files), list(found.skipped)
 
 
-def send(client, paths: Iterable[str | os.PathLike], progress=_quiet, cancel=_never) -> int:
+def send(
+    client, paths: Iterable[str | os.PathLike], progress=no_progress, cancel=never_cancelled
+) -> int:
     files, skipped = files_to_send(paths)
     if skipped:
         first = skipped[0]

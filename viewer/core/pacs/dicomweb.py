@@ -19,12 +19,20 @@ import pydicom
 import requests
 from dicomweb_client.api import DICOMwebClient
 
-from viewer.core.pacs.dimse import Cancel, Progress, _never, _quiet
 from viewer.core.pacs.query import qido_params, result_from_json
 from viewer.core.pacs.retrieve import Landing
-from viewer.core.pacs.servers import Credentials, PacsCancelled, PacsError, PacsServer
+from viewer.core.pacs.servers import (
+    DEFAULT_TIMEOUT_S,
+    Cancel,
+    Credentials,
+    PacsCancelled,
+    PacsError,
+    PacsServer,
+    Progress,
+    never_cancelled,
+    no_progress,
+)
 
-DEFAULT_TIMEOUT_S = 30.0
 CHUNK_BYTES = 1 << 20
 MAX_PART_HEADER_BYTES = 64 * 1024
 STOW_BATCH_FILES = 16
@@ -152,8 +160,8 @@ class DicomWebClient:
         study_uid: str,
         series_uid: str,
         landing: Landing,
-        progress: Progress = _quiet,
-        cancel: Cancel = _never,
+        progress: Progress = no_progress,
+        cancel: Cancel = never_cancelled,
         move_to: str = "",
         listen_port: int = 0,
     ) -> int | None:
@@ -175,7 +183,10 @@ class DicomWebClient:
         return expected
 
     def send(
-        self, paths: Iterable[str | Path], progress: Progress = _quiet, cancel: Cancel = _never
+        self,
+        paths: Iterable[str | Path],
+        progress: Progress = no_progress,
+        cancel: Cancel = never_cancelled,
     ) -> int:
         """STOW-RS in batches of STOW_BATCH_FILES files (memory: one batch)."""
         paths = [Path(p) for p in paths]
@@ -230,7 +241,12 @@ class MultipartWriter:
         try:
             for chunk in self.response.iter_content(CHUNK_BYTES):
                 if self.cancel():
-                    raise PacsCancelled(self.landing.server, "cancelled", self.landing.received)
+                    raise PacsCancelled(
+                        self.landing.server,
+                        f"cancelled; {self.landing.received} instance(s) had arrived and were "
+                        "discarded",
+                        self.landing.received,
+                    )
                 self.buffer += chunk
                 if self._consume():
                     return

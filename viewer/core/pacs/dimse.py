@@ -14,7 +14,7 @@ import logging
 import socket
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 import pydicom
@@ -30,7 +30,17 @@ from pynetdicom.sop_class import (
 
 from viewer.core.pacs.query import dimse_identifier, result_from_dataset
 from viewer.core.pacs.retrieve import Landing
-from viewer.core.pacs.servers import DEFAULT_OUR_AET, PacsCancelled, PacsError, PacsServer
+from viewer.core.pacs.servers import (
+    DEFAULT_OUR_AET,
+    DEFAULT_TIMEOUT_S,
+    Cancel,
+    PacsCancelled,
+    PacsError,
+    PacsServer,
+    Progress,
+    never_cancelled,
+    no_progress,
+)
 
 # pynetdicom logs rejected associations and failed connections at ERROR with its own wording;
 # we report them once, in our words, and its debug output could carry identifiers.
@@ -59,19 +69,7 @@ STILL_IMAGE_SYNTAXES = [
 SUCCESS, PENDING = 0x0000, (0xFF00, 0xFF01)
 CANCEL_STATUS = 0xFE00
 STORE_REFUSED = 0xA700  # out of resources: the limit was reached or the user cancelled
-DEFAULT_TIMEOUT_S = 30.0
 MAX_CONTEXTS = 128
-
-Progress = Callable[[int, int], None]
-Cancel = Callable[[], bool]
-
-
-def _never() -> bool:
-    return False
-
-
-def _quiet(_done: int, _total: int) -> None:
-    pass
 
 
 class DimseClient:
@@ -151,26 +149,12 @@ class DimseClient:
         try:
             status = assoc.send_c_echo()
         finally:
-            assoc.release()
+            _close(assoc)
         self._check_final(status, "C-ECHO")
 
     def find(self, level: str, filters: dict[str, str]) -> list[dict]:
-        ae = self._ae()
-        ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
-        assoc = self._associate(ae)
-        results = []
-        try:
-            responses = assoc.send_c_find(
-                dimse_identifier(level, filters), StudyRootQueryRetrieveInformationModelFind
-            )
-            for status, identifier in responses:
-                if status and status.Status in PENDING and identifier is not None:
-                    results.append(result_from_dataset(identifier, level))
-                else:
-                    self._check_final(status, "C-FIND")
-        finally:
-            assoc.release()
-        return results
+        found = self._c_find(dimse_identifier(level, filters))
+        return [result_from_dataset(identifier, level) for identifier in found]
 
     def sop_classes_in_study(self, study_uid: str) -> list[str]:
         """The study's SOP classes (SOPClassesInStudy), [] when the server does not say."""
@@ -178,30 +162,36 @@ class DimseClient:
         ds.QueryRetrieveLevel = "STUDY"
         ds.StudyInstanceUID = study_uid
         ds.SOPClassesInStudy = ""
+        classes: list[str] = []
+        for found in self._c_find(ds):
+            value = found.get("SOPClassesInStudy", [])
+            values = value if isinstance(value, list | MultiValue) else [value]
+            classes += [str(v) for v in values if v]
+        return list(dict.fromkeys(classes))
+
+    def _c_find(self, identifier: Dataset) -> list[Dataset]:
         ae = self._ae()
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelFind)
         assoc = self._associate(ae)
-        classes: list[str] = []
+        found = []
         try:
-            for status, found in assoc.send_c_find(ds, StudyRootQueryRetrieveInformationModelFind):
-                if status and status.Status in PENDING and found is not None:
-                    value = found.get("SOPClassesInStudy", [])
-                    classes += [
-                        str(v)
-                        for v in (value if isinstance(value, list | MultiValue) else [value])
-                        if v
-                    ]
+            responses = assoc.send_c_find(identifier, StudyRootQueryRetrieveInformationModelFind)
+            for status, answer in responses:
+                if status and status.Status in PENDING and answer is not None:
+                    found.append(answer)
+                else:
+                    self._check_final(status, "C-FIND")
         finally:
             _close(assoc)
-        return list(dict.fromkeys(classes))
+        return found
 
     def retrieve(
         self,
         study_uid: str,
         series_uid: str,
         landing: Landing,
-        progress: Progress = _quiet,
-        cancel: Cancel = _never,
+        progress: Progress = no_progress,
+        cancel: Cancel = never_cancelled,
         move_to: str = "",
         listen_port: int = 0,
     ) -> int:
@@ -212,13 +202,10 @@ class DimseClient:
             return self._move(identifier, landing, progress, cancel, move_to, listen_port)
         ae = self._ae()
         ae.add_requested_context(StudyRootQueryRetrieveInformationModelGet)
-        sop_classes = self.sop_classes_in_study(study_uid)
-        for sop_class, syntaxes in get_contexts(sop_classes):
+        contexts = get_contexts(self.sop_classes_in_study(study_uid))
+        for sop_class, syntaxes in contexts:
             ae.add_requested_context(sop_class, syntaxes)
-        roles = [
-            build_role(uid, scp_role=True)
-            for uid in dict.fromkeys(c for c, _ in get_contexts(sop_classes))
-        ]
+        roles = [build_role(uid, scp_role=True) for uid in dict.fromkeys(c for c, _ in contexts)]
         receiver = _Receiver(landing, cancel)
         assoc = self._associate(ae, roles, [(evt.EVT_C_STORE, receiver)])
         try:
@@ -264,7 +251,11 @@ class DimseClient:
                 raise receiver.error
             if cancel():
                 assoc.abort()
-                raise PacsCancelled(self.label, "cancelled", landing.received)
+                raise PacsCancelled(
+                    self.label,
+                    f"cancelled; {landing.received} instance(s) had arrived and were discarded",
+                    landing.received,
+                )
             if not status:
                 raise PacsError(
                     self.label,
@@ -284,7 +275,10 @@ class DimseClient:
         raise PacsError(self.label, f"{what}: no final answer", landing.received)
 
     def send(
-        self, paths: Iterable[str | Path], progress: Progress = _quiet, cancel: Cancel = _never
+        self,
+        paths: Iterable[str | Path],
+        progress: Progress = no_progress,
+        cancel: Cancel = never_cancelled,
     ) -> int:
         """C-STORE each file as stored (no transcoding); returns how many were stored."""
         paths = [Path(p) for p in paths]

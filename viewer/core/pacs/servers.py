@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -22,11 +23,24 @@ from viewer.core.errors import RadLensError
 from viewer.paths import user_data_dir
 
 DEFAULT_OUR_AET = "RADLENS"
+DEFAULT_TIMEOUT_S = 30.0
 DIMSE_SCHEMES = {"dicom": False, "dicoms": True}  # scheme → TLS
 WEB_SCHEMES = {"http": False, "https": True}
 AET_PATTERN = re.compile(r"^[\x20-\x5b\x5d-\x7e]{1,16}$")  # printable, no backslash
 PASSWORD_ENV, TOKEN_ENV = "RADLENS_PACS_PASSWORD", "RADLENS_PACS_TOKEN"
 SECRETS_FILE = "pacs-secrets.json"
+
+
+Progress = Callable[[int, int], None]  # (instances done, instances in all)
+Cancel = Callable[[], bool]  # True once the user asked to stop
+
+
+def no_progress(_done: int, _total: int) -> None:
+    pass
+
+
+def never_cancelled() -> bool:
+    return False
 
 
 class PacsError(RadLensError):
@@ -188,7 +202,3 @@ def credentials_for(server: PacsServer, environ=None, path: Path | None = None) 
     token = environ.get(TOKEN_ENV) or stored.get("token", "")
     password = environ.get(PASSWORD_ENV) or stored.get("password", "")
     return Credentials(server.username, password if server.username else "", token)
-
-
-def with_name(server: PacsServer, name: str) -> PacsServer:
-    return replace(server, name=name)
