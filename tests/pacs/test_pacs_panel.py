@@ -7,10 +7,14 @@ from __future__ import annotations
 import pytest
 from PySide6.QtCore import QThread
 
-from tests.pacs.conftest import DEMO_STUDY_UID, ct_small
+from tests.pacs.conftest import DEMO_STUDY, DEMO_STUDY_UID, ct_small
+from tests.pacs.orthanc import HTTP_PASSWORD
 from tests.ui.conftest import load, main_window  # noqa: F401 - the window fixture
+from viewer.core.pacs.retrieve import RetrievalCache
+from viewer.core.pacs.servers import save_secret
 from viewer.ui.app import install_extensions
 from viewer.ui.pacs_panel import UID_ROLE, PacsPanel
+from viewer.ui.settings import save_settings, settings_file
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 TIMEOUT_MS = 60_000
@@ -65,3 +69,32 @@ def test_unreachable_node_says_so_in_the_panel(qtbot, window_with_pacs):
     with qtbot.waitSignal(panel.runner.failed, timeout=TIMEOUT_MS):
         panel.echo_button.click()
     assert "unreachable" in panel.status.text()
+
+
+def test_cancel_retrieval_leaves_the_cache_empty(qtbot, window_with_pacs):
+    _window, panel = window_with_pacs
+    with qtbot.waitSignal(panel.runner.finished, timeout=TIMEOUT_MS):
+        panel.search_button.click()
+    panel.results.setCurrentItem(panel.results.topLevelItem(0).child(0))
+    with qtbot.waitSignal(panel.runner.cancelled, timeout=TIMEOUT_MS):
+        panel.retrieve_button.click()
+        panel.cancel_button.click()
+    assert "Cancelled" in panel.status.text()
+    cache = RetrievalCache()
+    assert not cache.root.exists() or not any(cache.root.rglob("*.dcm"))
+
+
+def test_send_current_series_and_dicomweb_node_with_stored_secret(qtbot, window_with_pacs, seeded):
+    window, panel = window_with_pacs
+    load(qtbot, window, [DEMO_STUDY / "chest-ap-3.dcm"])
+    save_secret("web", password=HTTP_PASSWORD)
+    panel.add_node({"name": "web", "url": seeded.web_url})
+    with qtbot.waitSignal(panel.runner.finished, timeout=TIMEOUT_MS):
+        panel.send_series_button.click()
+    assert "1 instance(s) sent" in panel.status.text()
+    panel.fields["patient_id"].setText("DEMO-0001")
+    with qtbot.waitSignal(panel.runner.finished, timeout=TIMEOUT_MS):
+        panel.search_button.click()
+    assert panel.results.topLevelItem(0).child(0).text(3) == "38"
+    save_settings(window.settings)
+    assert HTTP_PASSWORD not in settings_file().read_text()
