@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
+import pydicom
 import pytest
 
 from tests.pacs.conftest import ct_small, demo_files
@@ -41,6 +42,17 @@ def test_received_polyglot_and_garbage_are_refused_the_rest_kept(tmp_path):
     assert len(result.files) == 1
     reasons = " ".join(s.reason for s in result.skipped)
     assert "polyglot" in reasons and len(result.skipped) == 2
+
+
+def test_instances_of_another_study_than_asked_for_are_refused(tmp_path):
+    demo = demo_files()[0]
+    with Landing(
+        tmp_path, "test", wanted=(str(pydicom.dcmread(demo).StudyInstanceUID), "")
+    ) as landing:
+        landing.write(ct_small().read_bytes())
+        landing.write(demo.read_bytes())
+        result = landing.commit(2)
+    assert len(result.files) == 1 and "not part of the study" in result.skipped[0].reason
 
 
 def test_size_limit_stops_a_retrieval(tmp_path):

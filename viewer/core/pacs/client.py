@@ -103,7 +103,7 @@ def retrieve(
         if not listen_port:
             raise PacsError(client.label, "C-MOVE needs the port we listen on (--listen PORT)")
     remove_stale_landings(dest)
-    with Landing(dest, client.label, max_bytes) as landing:
+    with Landing(dest, client.label, max_bytes, (study_uid, series_uid)) as landing:
         expected = client.retrieve(
             study_uid, series_uid, landing, progress, cancel, move_to, listen_port
         )

@@ -59,11 +59,17 @@ class Landing:
     """A temporary folder receiving one retrieval; use as a context manager."""
 
     def __init__(
-        self, dest: str | os.PathLike, server: str, max_bytes: int = DEFAULT_MAX_RETRIEVAL_BYTES
+        self,
+        dest: str | os.PathLike,
+        server: str,
+        max_bytes: int = DEFAULT_MAX_RETRIEVAL_BYTES,
+        wanted: tuple[str, str] = ("", ""),
     ):
+        """`wanted` = (study UID, series UID or "") asked for: anything else is refused."""
         self.dest = Path(dest)
         self.server = server
         self.max_bytes = max_bytes
+        self.wanted = wanted
         self.dest.mkdir(parents=True, exist_ok=True)
         self.folder = Path(tempfile.mkdtemp(prefix=LANDING_PREFIX, dir=self.dest))
         self.received = 0
@@ -113,6 +119,11 @@ class Landing:
         uids = instance_uids(path)
         if isinstance(uids, SkippedFile):
             result.skipped.append(SkippedFile(f"received instance {path.stem}", uids.reason))
+            return
+        unwanted = [w for w, got in zip(self.wanted, uids[:2], strict=True) if w and w != got]
+        if unwanted:
+            reason = "not part of the study or series asked for"
+            result.skipped.append(SkippedFile(f"received instance {path.stem}", reason))
             return
         study, series, sop = (safe_name(uid) for uid in uids)
         target = self.dest / study / series / f"{sop}.dcm"
