@@ -9,7 +9,13 @@ import pydicom
 import pytest
 
 from tests.pacs.conftest import ct_small, demo_files
-from viewer.core.pacs.retrieve import LANDING_PREFIX, Landing, RetrievalCache, safe_name
+from viewer.core.pacs.retrieve import (
+    LANDING_PREFIX,
+    Landing,
+    RetrievalCache,
+    remove_stale_landings,
+    safe_name,
+)
 from viewer.core.pacs.servers import PacsError
 
 
@@ -82,3 +88,14 @@ def test_cache_trims_oldest_studies_but_keeps_the_new_one(tmp_path):
         studies.append(folder)
     removed = cache.trim(keep=[studies[0]])
     assert set(removed) == {studies[1], studies[2]} and studies[0].exists()
+
+
+def test_only_stale_landing_folders_of_crashed_retrievals_are_removed(tmp_path):
+    crashed = tmp_path / f"{LANDING_PREFIX}old"
+    running = tmp_path / f"{LANDING_PREFIX}new"
+    for folder in (crashed, running):
+        folder.mkdir()
+        (folder / "000001.dcm").write_bytes(ct_small().read_bytes())
+    os.utime(crashed, (1000, 1000))
+    assert remove_stale_landings(tmp_path) == [crashed]
+    assert running.exists() and not crashed.exists()

@@ -19,6 +19,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,7 @@ from viewer.paths import user_data_dir
 
 LANDING_PREFIX = ".radlens-partial-"
 DEFAULT_CACHE_BYTES = 20 * 1024**3
+STALE_LANDING_S = 3600  # a landing folder nothing arrived in for an hour is a crash's leftover
 DEFAULT_MAX_RETRIEVAL_BYTES = 64 * 1024**3  # one retrieval never fills a disk, whatever it claims
 UID_NAME = re.compile(r"^[0-9]+(\.[0-9]+)*$")
 NON_IMAGE_PREFIX = "no pixel data"  # scan_file's reason for SR, KO, PR… (kept, not shown)
@@ -156,10 +158,18 @@ def instance_uids(path: Path) -> tuple[str, str, str] | SkippedFile:
     return uids
 
 
-def remove_stale_landings(dest: str | os.PathLike) -> None:
-    """Landing folders left by a crash (never by a cancel) go at the next retrieval."""
+def remove_stale_landings(dest: str | os.PathLike, now: float | None = None) -> list[Path]:
+    """Landing folders left by a crash (a cancel or a failure removes its own) go at a later
+    retrieval, once nothing has arrived in them for STALE_LANDING_S: another retrieval into the
+    same folder (a second window, `radlens pacs get`) keeps its landing."""
+    now = time.time() if now is None else now
+    removed = []
     for folder in Path(dest).glob(f"{LANDING_PREFIX}*"):
-        shutil.rmtree(folder, ignore_errors=True)
+        with contextlib.suppress(OSError):
+            if now - folder.stat().st_mtime > STALE_LANDING_S:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder)
+    return removed
 
 
 # --- cache --------------------------------------------------------------------------------------
