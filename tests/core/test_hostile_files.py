@@ -206,3 +206,48 @@ def test_a_multiframe_file_with_bad_frames_is_one_skipped_file(tmp_path):
         ("multi.dcm", "3 of 4 frames could not be decoded")
     ]
     assert volume[0].any() and not volume[1:].any()
+
+
+def _codestream_claiming(frame: bytes, marker: bytes, offsets: tuple[int, int], size: int):
+    """`frame` with the width/height fields after `marker` set to 60000."""
+    patched = bytearray(frame)
+    at = patched.find(marker)
+    for offset in offsets:
+        patched[at + offset : at + offset + size] = (60000).to_bytes(size, "big")
+    return bytes(patched)
+
+
+def test_codestream_claiming_another_size_is_refused_unread(tmp_path):
+    """A JPEG 2000 radiograph whose SIZ marker claims 60000×60000 (decoders allocate that)."""
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(SAMPLES / "chest-ap-1.dcm")
+    frame = next(generate_frames(ds.PixelData, number_of_frames=1))
+    ds.PixelData = encapsulate([_codestream_claiming(frame, b"\xff\x51", (6, 10), 4)])
+    ds.save_as(tmp_path / "j2k.dcm")
+    reason = _reasons(_info([tmp_path / "j2k.dcm"]))["j2k.dcm"]
+    assert reason == (
+        "the compressed frame declares 60000×60000 pixels, the header 1488×1088; not decoded"
+    )
+
+
+def test_a_later_frame_claiming_another_size_fails_alone(tmp_path):
+    """Frame 2 of a JPEG-LS file claims 60000×60000: frame 1 renders, frame 2 is refused
+    before decoding, in bounded memory."""
+    import numpy as np
+    from pydicom.encaps import encapsulate, generate_frames
+    from pydicom.uid import JPEGLSLossless
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.PixelData = np.stack([ds.pixel_array] * 2).tobytes()
+    ds.NumberOfFrames = 2
+    ds.compress(JPEGLSLossless)
+    good, bad = generate_frames(ds.PixelData, number_of_frames=2)
+    ds.PixelData = encapsulate([good, _codestream_claiming(bad, b"\xff\xf7", (5, 7), 2)])
+    ds.save_as(tmp_path / "jls.dcm")
+    for frame, code in ((0, 0), (1, 1)):
+        out = tmp_path / f"{frame}.png"
+        args = ["render", str(tmp_path / "jls.dcm"), "--frame", str(frame), "--out", str(out)]
+        done = run_limited(args, LIMIT_MIB)
+        assert done.returncode == code, done.stderr
+    assert "frame 2: the compressed frame declares 60000×60000 pixels" in done.stderr

@@ -15,6 +15,7 @@ from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
+from viewer.core.codestream import HEAD_BYTES, size_mismatch
 from viewer.core.deflated import frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
@@ -201,6 +202,7 @@ def read_stored_frame(
     try:
         values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:
+            check_codestream(ref, rows, columns)
             syntax = fmt.transfer_syntax if fmt else ""
             frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
             values = decode_with_pydicom(ref.path, ref.frame_index, header, syntax, frame_bytes)
@@ -218,6 +220,20 @@ def read_stored_frame(
             f"decoded frame is {values.shape[1]}×{values.shape[0]}, header says {columns}×{rows}",
         )
     return values
+
+
+def check_codestream(ref, rows: int, columns: int) -> None:
+    """Refuse a compressed frame whose own header declares another size (before a decoder
+    allocates what it declares)."""
+    offset = getattr(ref, "fragment_offset", None)
+    if offset is None:
+        return
+    with open(ref.path, "rb") as fp:
+        fp.seek(offset)
+        head = fp.read(HEAD_BYTES)
+    reason = size_mismatch(head, rows, columns)
+    if reason:
+        raise DicomReadError(display_path(ref.path), f"frame {ref.frame_index + 1}: {reason}")
 
 
 def needs_float(rescales, has_lut_sequence: bool = False) -> bool:

@@ -46,6 +46,7 @@ class FrameRef:
     pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
     pixel_length: int | None = None
     number_of_frames: int = 1
+    fragment_offset: int | None = None  # file offset of this frame's first fragment (encapsulated)
 
 
 @dataclass
@@ -190,7 +191,7 @@ def keep_one_copy(paths: list[str], by_path: dict[str, list[HeaderRecord]]) -> l
     else:
         failures = {p: decode_failure(by_path[p][-1]) for p in paths}
         # A copy that decodes, the largest of them (a truncated twin is shorter) and else the first.
-        keep = max(paths, key=lambda p: (not failures[p], os.path.getsize(p), -paths.index(p)))
+        keep = max(paths, key=lambda p: (not failures[p], file_size(p), -paths.index(p)))
         name = os.path.basename(keep)
         reasons = {
             p: f"a different copy of this image, {name}, was kept"
@@ -208,16 +209,26 @@ def keep_one_copy(paths: list[str], by_path: dict[str, list[HeaderRecord]]) -> l
 
 
 def same_bytes(a: str, b: str, chunk: int = 1 << 20) -> bool:
-    """Whether two files hold the same bytes (compared a chunk at a time)."""
-    if os.path.getsize(a) != os.path.getsize(b):
+    """Whether two files hold the same bytes (compared a chunk at a time); False if unreadable."""
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                block = fa.read(chunk)
+                if block != fb.read(chunk):
+                    return False
+                if not block:
+                    return True
+    except OSError:
         return False
-    with open(a, "rb") as fa, open(b, "rb") as fb:
-        while True:
-            block = fa.read(chunk)
-            if block != fb.read(chunk):
-                return False
-            if not block:
-                return True
+
+
+def file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return -1
 
 
 def decode_failure(record: HeaderRecord) -> str:
@@ -314,4 +325,5 @@ def frame_ref(record: HeaderRecord) -> FrameRef:
         pixel_offset=record.pixel_offset,
         pixel_length=record.pixel_length,
         number_of_frames=record.number_of_frames,
+        fragment_offset=record.fragment_offset,
     )

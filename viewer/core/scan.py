@@ -4,6 +4,12 @@ No pixel data is read. The file is parsed with `stop_before_pixels=True` on our 
 object, which pydicom leaves positioned on the Pixel Data element; a 12-byte peek there tells
 whether pixels are present and, for native (uncompressed) syntaxes, where they start and how
 long they are. The loader later reads uncompressed frames straight from that offset.
+
+What a header declares is checked before anything is decoded: the decoded size against
+`RADLENS_MAX_IMAGE_GB` ("too large (N GB)"), native lengths against the file, and for
+encapsulated data the 8-byte item headers (a complete fragment per frame) and the first
+fragment's codestream header (its declared size). Deflated files are inflated only up to Pixel
+Data (`viewer/core/deflated.py`).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pydicom.uid import (
     RLELossless,
 )
 
+from viewer.core.codestream import HEAD_BYTES, size_mismatch
 from viewer.core.deflated import (
     InflateLimitError,
     is_deflated,
@@ -101,6 +108,7 @@ class HeaderRecord:
     frame_of_reference_uid: str = ""
     slice_thickness: float | None = None
     echo_number: int | None = None
+    fragment_offset: int | None = None  # file offset of this frame's first fragment (encapsulated)
 
     @property
     def is_localizer(self) -> bool:
@@ -254,31 +262,56 @@ def truncated_element(ds: Dataset) -> str:
 class Fragments:
     """The items of encapsulated Pixel Data after the Basic Offset Table."""
 
-    count: int  # complete fragments
+    offsets: tuple[int, ...]  # file offsets of the complete fragments' values
     truncated: bool  # the file ends inside an item
     damaged: bool = False  # something other than an item where one should be
+    first_head: bytes = b""  # the start of the first fragment (its codestream header)
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
 
 
 _ITEM, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"
 
 
 def walk_fragments(fp, peek: tuple[int, int, int] | None, file_size: int) -> Fragments | None:
-    """Count the fragments of undefined-length Pixel Data (8-byte item headers, no pixels)."""
+    """Find the fragments of undefined-length Pixel Data (8-byte item headers, no pixels)."""
     if peek is None or peek[1] < 0 or peek[2] != UNDEFINED_LENGTH:
         return None
-    position, count = peek[1], -1  # the first item is the Basic Offset Table
+    position, offsets, ending = peek[1], [], {}
     while position < file_size:
         fp.seek(position)
         head = fp.read(8)
         if head[:4] == _SEQUENCE_END:
             break
         if len(head) < 8 or head[:4] != _ITEM:
-            return Fragments(max(count, 0), truncated=len(head) < 8, damaged=len(head) == 8)
+            ending = {"truncated": len(head) < 8, "damaged": len(head) == 8}
+            break
         position += 8 + int.from_bytes(head[4:], "little")
         if position > file_size:
-            return Fragments(max(count, 0), truncated=True)
-        count += 1
-    return Fragments(max(count, 0), truncated=False)
+            ending = {"truncated": True}
+            break
+        offsets.append(position - int.from_bytes(head[4:], "little"))
+    fragments = offsets[1:]  # the first item is the Basic Offset Table
+    first_head = b""
+    if fragments:
+        fp.seek(fragments[0])
+        first_head = fp.read(HEAD_BYTES)
+    return Fragments(
+        tuple(fragments),
+        truncated=ending.get("truncated", False),
+        damaged=ending.get("damaged", False),
+        first_head=first_head,
+    )
+
+
+def frame_fragment(fragments: Fragments | None, frames: int, index: int) -> int | None:
+    """The file offset of frame `index`'s first fragment, where that is known: one frame, or
+    one fragment per frame."""
+    if fragments is None or not fragments.count or fragments.count != frames and frames > 1:
+        return None
+    return fragments.offsets[index]
 
 
 DEFAULT_MAX_IMAGE_GB = 4.0
@@ -323,6 +356,9 @@ def check_fragments(
             cause = "truncated" if found.truncated else "damaged"
             raise _Skip(f"file {cause} inside the pixel data ({frames} frame(s) declared, {held})")
         raise _Skip(f"Number of Frames ({frames}) does not match the pixel data ({held})")
+    mismatch = size_mismatch(found.first_head, rows, columns)
+    if mismatch:
+        raise _Skip(mismatch)
     need = decoded_bytes(fmt, rows, columns, frames)
     if fmt.transfer_syntax == RLELossless and room * RLE_MAX_RATIO < need:
         raise _Skip(
@@ -381,7 +417,7 @@ def records_from_header(
         frame_of_reference_uid=str(header_value(ds, "FrameOfReferenceUID") or ""),
         echo_number=int_or_none((as_list(header_value(ds, "EchoNumbers")) or [None])[0]),
     )
-    return [frame_record(base, ds, i) for i in range(frames)]
+    return [frame_record(base, ds, i, frame_fragment(fragments, frames, i)) for i in range(frames)]
 
 
 def pixel_format(ds: Dataset, pixel_tag: int) -> PixelFormat:
@@ -452,7 +488,9 @@ def check_pixel_length(
     return []
 
 
-def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
+def frame_record(
+    base: HeaderRecord, ds: Dataset, index: int, fragment_offset: int | None = None
+) -> HeaderRecord:
     """The record of frame `index`, with its per-frame functional groups applied."""
     plane_pos = functional_item(ds, index, "PlanePositionSequence")
     plane_ori = functional_item(ds, index, "PlaneOrientationSequence")
@@ -474,6 +512,7 @@ def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
         stack_id=str(content.get("StackID")) if content and "StackID" in content else None,
         image_type=frame_type(ds, index) or base.image_type,
         slice_thickness=float_or_none(header_value(measures or ds, "SliceThickness")),
+        fragment_offset=fragment_offset,
     )
 
 
