@@ -7,13 +7,13 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from tests.report.conftest import pdf_text
-from tests.ui.conftest import load, main_window  # noqa: F401 - the fixture is used by name
+from tests.ui.conftest import load, make_window  # noqa: F401 - the fixture is used by name
 from tests.ui.test_ai_worker import analysis_model_dir
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
-from viewer.ui.ai_controller import install_ai
-from viewer.ui.inference_worker import EventLoopProbe, default_analyzer_factory
+from viewer.ui.inference_worker import EventLoopProbe
 from viewer.ui.report_dialog import install_report_action, open_report_dialog
+from viewer.ui.settings import Settings
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
@@ -23,12 +23,12 @@ CUSTOM_WINDOW = Window(center=90.0, width=120.0)
 
 
 @pytest.fixture
-def shown_radiograph(qtbot, main_window, tmp_path_factory, cxr_dir):  # noqa: F811
-    """The window with AI assist and the report action, a radiograph on screen, analysed."""
+def shown_radiograph(qtbot, make_window, tmp_path_factory, cxr_dir):  # noqa: F811
+    """The `radlens` window (AI assist, report action), a radiograph on screen, analysed."""
     model_dir = analysis_model_dir(tmp_path_factory, cxr_dir)
-    installed = install_ai(main_window, default_analyzer_factory(str(model_dir), "cpu"))
-    install_report_action(main_window)
-    main_window.auto_run_ai = True
+    settings = Settings(model_name=str(model_dir), device="cpu", auto_run_ai=True)
+    main_window = make_window(settings)
+    installed = main_window.ai
     with qtbot.waitSignal(installed.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
         load(qtbot, main_window, [sample_study_dir()])
         dx = [s.key for s in main_window.index.all_series() if s.modality == "DX"]

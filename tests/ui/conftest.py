@@ -1,4 +1,4 @@
-"""GUI fixtures: a shown main window with isolated settings, and helpers to load and drop files."""
+"""GUI fixtures: the main window as `radlens` builds it, with isolated settings, and helpers to load and drop files."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from viewer.ui.app import protect_singletons
+from viewer.ui.app import build_window, protect_singletons
 from viewer.ui.settings import Settings
 
 # PySide6 6.12.0 drops a reference to True on every signal emit and to None on every void Qt
@@ -20,18 +20,32 @@ LOAD_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def main_window(qtbot):
+def make_window(qtbot):
+    """`make_window(settings)`: a shown main window built as `radlens` builds it (every add-on
+    installed: tools, tag browser, report export, AI assist). Closed after the test."""
     pg.setConfigOptions(imageAxisOrder="row-major")
-    from viewer.ui.main_window import MainWindow
+    windows = []
 
-    window = MainWindow(Settings())
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close()
-    assert not window.loader.thread_running()
+    def make(settings: Settings | None = None):
+        window = build_window(settings or Settings(auto_run_ai=False))
+        windows.append(window)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert not window.loader.thread_running()
+        assert not window.ai.controller.runner.is_running()
+
+
+@pytest.fixture
+def main_window(make_window):
+    """The `radlens` window with automatic analysis off (the model loads only when asked)."""
+    return make_window()
 
 
 def load(qtbot, window, paths) -> None:

@@ -183,6 +183,18 @@ def _extensions_idle(window) -> bool:
     return True
 
 
+def build_window(settings=None, demo: bool = False):
+    """The main window as `radlens` shows it: every optional part installed (`EXTENSIONS`).
+    `settings` default to the user's saved ones; `demo` forces automatic analysis on."""
+    from viewer.ui.main_window import MainWindow
+
+    window = MainWindow(settings)
+    if demo:
+        window.auto_run_ai = True
+    window.extensions = install_extensions(window)
+    return window
+
+
 def run_app(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -191,15 +203,11 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationName("RadLens")
     _configure_pyqtgraph()
     from viewer.ui.errors import install_excepthook
-    from viewer.ui.main_window import MainWindow
 
-    window = MainWindow()
+    window = build_window(demo=args.demo)
     install_excepthook(lambda: window)
-    if args.demo:
-        window.auto_run_ai = True
-    elif window.settings.window_geometry and not args.screenshot:
+    if window.settings.window_geometry and not (args.demo or args.screenshot):
         window.restoreGeometry(QByteArray.fromHex(window.settings.window_geometry.encode("ascii")))
-    window.extensions = install_extensions(window)
     paths = [str(sample_study_dir())] if args.demo else list(args.paths)
     if args.screenshot:
         ScreenshotWhenReady(window, args.screenshot, app)
