@@ -9,6 +9,9 @@ Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
   (new frame, series or window, or another viewport became active).
 * `window.indexLoaded(StudyIndex)`, `window.seriesShown(Series)`, `window.loadingFinished()`,
   `window.aboutToClose()` (stop your workers here; the loader is stopped right after).
+* `window.anonymiseChanged(bool)` — "Anonymise on screen" was switched: every part that draws
+  a patient identifier (name, ID, dates, accession) redraws at once from
+  `window.settings.anonymise`.
 * `window.menu("File" | "View" | "Tools" | "AI" | "Help")`, `window.add_dock(dock, area)`,
   `window.add_toolbar(toolbar)`, `window.statusBar()`.
 * `window.begin_busy(token)` / `window.end_busy(token)` — mark background work (e.g. an
@@ -61,6 +64,7 @@ class MainWindow(QMainWindow):
     seriesShown = Signal(object)
     loadingFinished = Signal()
     aboutToClose = Signal()
+    anonymiseChanged = Signal(bool)
 
     def __init__(self, settings=None) -> None:
         super().__init__()
@@ -410,11 +414,15 @@ class MainWindow(QMainWindow):
             self._rebuild_window_menu()
 
     def _apply_overlay_flags(self) -> None:
+        anonymise = self.anonymise_action.isChecked()
+        changed = anonymise != self.settings.anonymise
         self.settings.show_overlays = self.overlays_action.isChecked()
-        self.settings.anonymise = self.anonymise_action.isChecked()
+        self.settings.anonymise = anonymise
         for viewport in self.grid.viewports:
-            viewport.state.set_overlays(self.settings.show_overlays, self.settings.anonymise)
-        self.browser.set_anonymise(self.settings.anonymise)
+            viewport.state.set_overlays(self.settings.show_overlays, anonymise)
+        self.browser.set_anonymise(anonymise)
+        if changed:
+            self.anonymiseChanged.emit(anonymise)
 
     def _set_cine_fps(self, fps: int) -> None:
         self.settings.cine_fps = int(fps)
