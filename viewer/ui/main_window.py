@@ -58,6 +58,30 @@ MENUS = ("File", "View", "Tools", "AI", "Help")
 MAX_PRESET_KEYS = 9
 
 
+def load_outcome(skipped, shown: bool, searched: list[str]) -> tuple[str, str, str] | None:
+    """(title, message, details) telling what a load could not open, or None when there is
+    nothing to say. Files are counted once however many of their frames failed; "the rest is
+    shown" only when something is; `searched` (the paths of a completed study load) are
+    named when they held nothing to open at all."""
+    per_file: dict[str, list[str]] = {}
+    for item in skipped:
+        per_file.setdefault(item.path, []).append(item.reason)
+    if not per_file:
+        if shown or not searched:
+            return None
+        return "Nothing to open", f"No DICOM images found in {', '.join(searched)}.", ""
+    details = "\n".join(
+        f"{path}: {reasons[0]}" + (f" ({len(reasons)} frames)" if len(reasons) > 1 else "")
+        for path, reasons in per_file.items()
+    )
+    files, frames = len(per_file), len(skipped)
+    counted = f"{files} file(s)" + (f" ({frames} frames)" if frames > files else "")
+    if shown:
+        message = f"{counted} could not be opened and were skipped; the rest is shown."
+        return "Some files were skipped", message, details
+    return "Nothing could be opened", f"None of the files could be opened: {counted}.", details
+
+
 class MainWindow(QMainWindow):
     imageChanged = Signal(str, int)
     indexLoaded = Signal(object)
@@ -76,6 +100,8 @@ class MainWindow(QMainWindow):
         self.skipped_message: QMessageBox | None = None
         self._series: dict[str, object] = {}
         self._targets: dict[str, object] = {}  # series key → viewport waiting for its first image
+        self._load_paths: list[str] = []  # what the running `open_paths` opens, until it ends
+        self._skipped: list = []  # SkippedFile of the running load, reported when it ends
         self._busy: set[str] = set()
         self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
         self.loader = StudyLoader(self)
@@ -206,9 +232,12 @@ class MainWindow(QMainWindow):
         self.loader.thumbnailReady.connect(self.browser.set_thumbnail)
         self.loader.progress.connect(self._on_progress)
         self.loader.busyChanged.connect(self._show_progress)
-        self.loader.framesSkipped.connect(self._report_skipped)
+        self.loader.framesSkipped.connect(self._skipped.extend)
+        self.loader.finished.connect(lambda: self._end_load(completed=True))
         self.loader.finished.connect(self.loadingFinished.emit)
         self.loader.failed.connect(lambda m, d: show_error(self, "Loading failed", m, d))
+        self.loader.failed.connect(lambda *_: self._end_load(completed=False))
+        self.loader.cancelled.connect(lambda: self._end_load(completed=False))
         self.cancel_button.clicked.connect(self.loader.cancel)
         self.browser.seriesActivated.connect(lambda key: self.show_series(key))
         self.grid.activeChanged.connect(self._on_active_changed)
@@ -287,16 +316,17 @@ class MainWindow(QMainWindow):
         self.open_paths([str(sample_study_dir())])
 
     def open_paths(self, paths) -> None:
+        """Open files/folders/archives in the background; they join Recent once an image of
+        theirs is shown, and what could not be opened is reported when the load ends."""
         paths = [str(p) for p in paths]
         if not paths:
             return
-        for path in paths:
-            self.settings.add_recent(path)
         first = Path(paths[0])
         self.settings.last_folder = str(first if first.is_dir() else first.parent)
-        self._refresh_recent()
         self._series.clear()
         self._targets.clear()
+        self._skipped.clear()
+        self._load_paths = paths
         self.stack.setCurrentWidget(self.grid)
         self.loader.load(paths)
 
@@ -316,6 +346,7 @@ class MainWindow(QMainWindow):
             return
         self._series[key] = series
         self._targets[key] = viewport
+        self._skipped.clear()
         self.loader.prefetch(series)
 
     def _show_in(self, viewport, series) -> None:
@@ -340,19 +371,40 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.welcome)
         self.browser.set_index(index)
         self.indexLoaded.emit(index)
-        if index.skipped:
-            self._report_skipped(index.skipped)
+        self._skipped.extend(index.skipped)
 
     def _on_first_series(self, series) -> None:
         key = series.info.key
         self._series[key] = series
         self._show_in(self._targets.pop(key, self.grid.active), series)
+        self._remember_opened()
 
-    def _report_skipped(self, skipped) -> None:
-        lines = [f"{item.path}: {item.reason}" for item in skipped]
-        message = f"{len(skipped)} file(s) could not be opened and were skipped; the rest is shown."
-        self.skipped_message = show_error(
-            self, "Some files were skipped", message, "\n".join(lines)
+    def _remember_opened(self) -> None:
+        """The paths being opened showed an image: they join File → Recent."""
+        for path in reversed(self._load_paths):
+            self.settings.add_recent(path)
+        if self._load_paths:
+            self._refresh_recent()
+
+    def _end_load(self, completed: bool) -> None:
+        """Report what the load (or series prefetch) just ended could not open, once; a study
+        load that showed nothing goes back to the welcome panel."""
+        skipped, paths = list(self._skipped), self._load_paths
+        self._skipped.clear()
+        self._load_paths = []
+        shown = self._shows_this_load()
+        if paths and not shown:
+            for viewport in self.grid.viewports:  # no image of the previous study stays
+                viewport.set_series(None)
+            self.stack.setCurrentWidget(self.welcome)
+        outcome = load_outcome(skipped, shown, paths if completed else [])
+        if outcome is not None:
+            self.skipped_message = show_error(self, *outcome)
+
+    def _shows_this_load(self) -> bool:
+        return any(
+            viewport.series() is not None and viewport.series() in self._series.values()
+            for viewport in self.grid.shown()
         )
 
     # --- view commands ------------------------------------------------------------------------
