@@ -8,6 +8,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from tests.report.conftest import pdf_text
 from tests.ui.conftest import load, make_window  # noqa: F401 - the fixture is used by name
+from tests.ui.long_series import peer_gap_ms
 from tests.ui.test_ai_worker import analysis_model_dir
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
@@ -18,7 +19,7 @@ from viewer.ui.settings import Settings
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
 EXPORT_TIMEOUT_MS = 60_000
-MAX_UI_GAP_MS = 250  # the export takes ~2 s; a frozen window would show a gap that long
+PEER_GAP_FACTOR = 10  # the export takes ~2 s; a frozen window would show a gap that long
 CUSTOM_WINDOW = Window(center=90.0, width=120.0)
 
 
@@ -106,6 +107,7 @@ def test_export_runs_off_the_ui_thread(qtbot, shown_radiograph, tmp_path):
     dialog = open_report_dialog(window)
     dialog.out.setText(str(tmp_path / "responsive.pdf"))
     dialog.dicom.setChecked(True)
+    peer = peer_gap_ms(qtbot, 1000)  # the same machine, as busy as it is now
     probe = EventLoopProbe(interval_ms=5)
     probe.start()
     with qtbot.waitSignal(dialog.exported, timeout=EXPORT_TIMEOUT_MS) as done:
@@ -113,7 +115,8 @@ def test_export_runs_off_the_ui_thread(qtbot, shown_radiograph, tmp_path):
         assert window.report_exporter.is_busy() and not dialog.buttons.isEnabled()
     probe.stop()
     assert probe.ticks > 20, "the UI thread's timer barely ran during the export"
-    assert probe.max_gap_ms < MAX_UI_GAP_MS, f"UI thread blocked for {probe.max_gap_ms:.0f} ms"
+    gap = probe.max_gap_ms
+    assert gap < PEER_GAP_FACTOR * peer, f"UI gap {gap:.0f} ms vs {peer:.0f} ms for the peer"
     assert done.args[0][0] == tmp_path / "responsive.pdf"
     assert str(tmp_path / "responsive.pdf") in window.statusBar().currentMessage()
     assert result.findings[0].label in pdf_text(tmp_path / "responsive.pdf")
