@@ -175,3 +175,16 @@ def test_the_details_pane_empties_with_the_browser(qtbot, study_on_screen, tmp_p
     assert window.browser.details.toPlainText() == ""
     QApplication.processEvents()  # the viewports' corner text follows in the next pass
     assert not leaks(window)
+
+
+def test_the_report_dialog_starts_anonymised_when_the_screen_is(qtbot, study_on_screen):
+    from viewer.ui.report_dialog import open_report_dialog
+
+    window = study_on_screen
+    plain = open_report_dialog(window)
+    assert not plain.anonymize.isChecked()
+    plain.reject()
+    _switch(window, True)
+    anonymised = open_report_dialog(window)
+    assert anonymised.anonymize.isChecked()
+    anonymised.reject()

@@ -421,6 +421,7 @@ def open_report_dialog(main_window) -> ReportDialog | None:
         return None
     exporter = report_exporter(main_window)
     dialog = ReportDialog(image, default_report_path(main_window), exporter, main_window)
+    dialog.anonymize.setChecked(bool(main_window.settings.anonymise))  # as on screen, to start
     dialog.open()
     return dialog
 
