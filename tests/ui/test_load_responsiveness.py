@@ -13,7 +13,7 @@ import gc
 import threading
 
 import pytest
-from PySide6.QtCore import QThread
+from PySide6.QtCore import Qt, QThread
 
 from tests.ui.conftest import LOAD_TIMEOUT_MS
 from tests.ui.long_series import UiGapProbe, build_long_ct_series, peer_gap_ms
@@ -88,6 +88,13 @@ def test_loading_300_slices_leaves_the_ui_thread_free(
     assert heavy == [], "a collection on the UI thread scanned the load's objects"
     assert probe.ticks > 20
     assert gap < PEER_GAP_FACTOR * peer, f"UI gap {gap:.0f} ms vs {peer:.0f} ms for the peer"
+
+    viewport = main_window.active_viewport()  # scrolling through it reads no file either
+    for _ in range(SLICES // 10):
+        qtbot.keyClick(viewport, Qt.Key.Key_PageDown)
+    assert viewport.frame_index() == SLICES - 1 or viewport.frame_index() >= SLICES - 10
+    qtbot.wait(50)
+    assert ui_thread_work.ui_thread_did() == {}, "scrolling read or decoded on the UI thread"
 
 
 def test_after_a_load_no_collection_scans_what_it_made():

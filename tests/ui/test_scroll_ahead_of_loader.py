@@ -59,9 +59,12 @@ def expected_pixels(series, frame: int, window) -> np.ndarray:
 
 
 def test_keys_ahead_of_the_loader_never_decode_on_the_ui_thread(
-    qtbot, main_window, ct_phantom_dir, tmp_path, decoding_threads
+    qtbot, main_window, ct_phantom_dir, tmp_path, decoding_threads, ui_thread_work
 ):
     build_j2k_ct_series(ct_phantom_dir, tmp_path / "j2k", SLICES)
+    ui_thread_work.watch.append(str(tmp_path / "j2k"))
+    for calls in ui_thread_work.values():
+        calls.clear()
     peer = peer_gap_ms(qtbot, 1000)
     probe = UiGapProbe()
     probe.start()
@@ -89,6 +92,7 @@ def test_keys_ahead_of_the_loader_never_decode_on_the_ui_thread(
     main_thread = threading.main_thread()
     assert decoding_threads, "the fetcher should have decoded the frames asked for"
     assert main_thread not in decoding_threads, "a frame was decoded on the UI thread"
+    assert ui_thread_work.ui_thread_did() == {}, "the UI thread read a file or decoded"
     expected = expected_pixels(series, target, viewport.state.window)
     np.testing.assert_array_equal(viewport.displayed_image(), expected)
     assert gap < PEER_GAP_FACTOR * peer, f"UI gap {gap:.0f} ms vs {peer:.0f} ms for the peer"

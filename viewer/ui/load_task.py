@@ -7,13 +7,16 @@ touches a widget: it emits the `StudyIndex`, opened `Series` objects (first fram
 thumbnails (uint8 arrays) and progress. `shutdown()` cancels, quits and waits for the thread.
 
 Sequence for `load(paths)`: index (header scan) → first series opened and its first frame
-decoded (`seriesReady`, the window shows it at once) → one thumbnail per series → the rest of
+decoded (`seriesReady`, the window shows it at once) → one thumbnail per series → every file's
+header of the first series read into its cache (`Series.header`, up to `HEADER_CACHE_FILES`), so
+scrolling (geometry, corner text, tools, AI) never reads a file on the UI thread → the rest of
 the first series' frames decoded by the core's `Series.load_all` (`progress`; frames that fail
 to decode come back in `framesSkipped`) → `finished`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import threading
@@ -27,7 +30,7 @@ from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import build_index
 from viewer.core.render import render_frame
 from viewer.core.scan import SkippedFile
-from viewer.core.series import open_series
+from viewer.core.series import HEADER_CACHE_FILES, open_series
 from viewer.ui.errors import details_text, log_exception, user_message
 
 THUMBNAIL_SIZE = 96
@@ -195,7 +198,23 @@ class LoadWorker(QObject):
             return
         self.thumbnailReady.emit(request_id, series.info.key, picture)
 
+    def _read_headers(self, request_id: int, series, cancel: threading.Event) -> None:
+        """Every file's header into the series' cache (one read per file), here rather than
+        on the UI thread when a frame of that file is first shown."""
+        first_frame_of = {}
+        for i, ref in enumerate(series.info.frames):
+            first_frame_of.setdefault(ref.path, i)
+        frames = list(first_frame_of.values())[:HEADER_CACHE_FILES]
+        report = _Throttle(
+            lambda d, t: self.progress.emit(request_id, "Reading headers", d, t), cancel
+        )
+        for done, frame in enumerate(frames, start=1):
+            with contextlib.suppress(DicomReadError):  # reported when that frame is decoded
+                series.header(frame)
+            report(done, len(frames))
+
     def _decode_all(self, request_id: int, series, cancel: threading.Event) -> None:
+        self._read_headers(request_id, series, cancel)
         report = _Throttle(
             lambda d, t: self.progress.emit(request_id, "Loading images", d, t), cancel
         )
