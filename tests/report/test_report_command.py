@@ -123,11 +123,11 @@ def test_dicom_export_goes_into_the_source_study(key_image, tmp_path, capsys):
     assert status == 0, capsys.readouterr().err
     source = pydicom.dcmread(ref.path, stop_before_pixels=True)
     written = [pydicom.dcmread(p) for p in sorted((tmp_path / "ai").glob("*.dcm"))]
-    assert len(written) == 2 and "SR" in {d.Modality for d in written}
+    assert len(written) == 3 and {d.Modality for d in written} == {"SR", "SEG", "OT"}
     for dataset in written:
         assert dataset.StudyInstanceUID == source.StudyInstanceUID
         assert dataset.SeriesInstanceUID != source.SeriesInstanceUID
-    sc = next(d for d in written if d.Modality != "SR")
+    sc = next(d for d in written if d.Modality not in ("SR", "SEG"))
     assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
 
 

@@ -98,8 +98,8 @@ def export_report(
     if choices.dicom:
         progress("Writing the DICOM Secondary Capture and SR…")
         folder = choices.out.with_name(choices.out.stem + "-dicom")
-        exported = export_dicom(image.series, image.frame, data, folder)
-        written += [exported.sc_path, exported.sr_path]
+        exported = export_dicom(image.series, image.frame, data, folder, image.result)
+        written += exported.paths
     return written
 
 
