@@ -10,6 +10,7 @@ stay as they are.
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Iterable
 
@@ -62,15 +63,20 @@ KEPT_UIDS = ("ClassUID", "TransferSyntaxUID", "CodingSchemeUID", "Implementation
 METHOD = "RadLens: PS3.15 basic profile subset, instance UIDs remapped"
 
 
-def anonymize_datasets(datasets: Iterable[Dataset]) -> None:
-    """De-identify `datasets` in place, with one UID mapping shared by all of them."""
+def anonymized(datasets: Iterable[Dataset]) -> list[Dataset]:
+    """De-identified copies of `datasets`, with one UID mapping shared by all of them.
+
+    Copies: objects built from a source header may share its elements (highdicom copies by
+    reference), and the source header must stay as it is (the viewer caches it)."""
     uids = _UidMap()
-    for dataset in datasets:
+    copies = [copy.deepcopy(dataset) for dataset in datasets]
+    for dataset in copies:
         _anonymize(dataset, uids)
         if getattr(dataset, "file_meta", None) is not None:
             meta = dataset.file_meta
             if "MediaStorageSOPInstanceUID" in meta:
                 meta.MediaStorageSOPInstanceUID = dataset.SOPInstanceUID
+    return copies
 
 
 class _UidMap:
@@ -92,6 +98,13 @@ class _UidMap:
 
 
 def _anonymize(dataset: Dataset, uids: _UidMap) -> None:
+    _scrub(dataset, uids)
+    dataset.PatientIdentityRemoved = "YES"
+    dataset.DeidentificationMethod = METHOD
+
+
+def _scrub(dataset: Dataset, uids: _UidMap) -> None:
+    """Identifiers out and instance UIDs remapped, in `dataset` and every item nested in it."""
     dataset.remove_private_tags()
     for keyword, value in REPLACED.items():
         if keyword in dataset:
@@ -102,19 +115,12 @@ def _anonymize(dataset: Dataset, uids: _UidMap) -> None:
     for keyword in REMOVED:
         if keyword in dataset:
             delattr(dataset, keyword)
-    _remap_uids(dataset, uids)
-    dataset.PatientIdentityRemoved = "YES"
-    dataset.DeidentificationMethod = METHOD
-
-
-def _remap_uids(dataset: Dataset, uids: _UidMap) -> None:
-    """New instance UIDs throughout, and no person names inside sequences (SR PNAME items)."""
+    if "PersonName" in dataset:  # an SR PNAME content item
+        dataset.PersonName = REPLACED["PatientName"]
     for element in dataset:
         if element.VR == "SQ":
             for item in element.value:
-                if "PersonName" in item:
-                    item.PersonName = REPLACED["PatientName"]
-                _remap_uids(item, uids)
+                _scrub(item, uids)
         elif element.VR == "UI" and element.value and not element.keyword.endswith(KEPT_UIDS):
             value = element.value
             element.value = uids(value) if isinstance(value, str) else [uids(v) for v in value]

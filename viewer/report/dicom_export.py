@@ -29,7 +29,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 import viewer
 from viewer.core.atomic import atomic_write_bytes
-from viewer.report.dicom_anonymize import anonymize_datasets
+from viewer.report.dicom_anonymize import anonymized
 from viewer.report.dicom_heatmap import heatmap_segmentation
 from viewer.report.dicom_measurements import PRIVATE_SCHEME, measurement_groups
 from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
@@ -91,8 +91,9 @@ def export_ai_dicom(
     sc = secondary_capture(source, key)
     sr = findings_sr(source, key, findings, model, extras)
     seg = _heatmap_seg(source, model, extras)
-    if extras.anonymize:
-        anonymize_datasets([d for d in (sc, sr, seg) if d is not None])
+    if extras.anonymize:  # de-identified copies; `source` stays as it is
+        sc, sr, *rest = anonymized([d for d in (sc, sr, seg) if d is not None])
+        seg = rest[0] if rest else None
     out = Path(out_dir)
     return DicomExport(
         sc_path=_write(sc, out / f"SC_{sc.SOPInstanceUID}.dcm"),
