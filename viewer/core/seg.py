@@ -32,6 +32,7 @@ LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
 SEG_SOP_CLASSES = (SEG_STORAGE, LABELMAP_SEG_STORAGE)
 MAX_SEG_VOXELS = 1 << 30  # unpacked bytes a SEG may decode to, whatever its header claims
 MIN_TOLERANCE_MM = 0.01
+DEFAULT_OPACITY = 0.5
 PARALLEL_COSINE = 0.9999
 # Used when a segment recommends no colour (the first ones of 3D Slicer's generic colours).
 FALLBACK_COLOURS = (
@@ -446,23 +447,44 @@ def segment_rgba(
     seg: Segmentation,
     visible: dict[int, bool] | None = None,
     opacity: dict[int, float] | None = None,
-    default_opacity: float = 0.5,
+    default_opacity: float = DEFAULT_OPACITY,
 ) -> np.ndarray | None:
     """One RGBA uint8 picture of the visible segments (later segments painted over earlier
     ones; FRACTIONAL coverage scales the alpha). None when nothing is visible."""
-    out = None
+    painted = _paint_segments(None, layers, seg, visible, opacity, default_opacity)
+    return None if painted is None else np.round(painted * 255.0).astype(np.uint8)
+
+
+@dataclass(frozen=True)
+class SegStyle:
+    """How one segmentation is shown: per segment visibility and opacity (defaults apply to
+    segments not listed: background hidden, others at DEFAULT_OPACITY)."""
+
+    seg: Segmentation
+    visible: dict[int, bool] = field(default_factory=dict)
+    opacity: dict[int, float] = field(default_factory=dict)
+
+
+def overlay_rgba(styles: list[SegStyle], target: TargetImage) -> np.ndarray | None:
+    """All segmentations that lie on `target`, painted in order into one RGBA uint8 picture."""
+    painted = None
+    for style in styles:
+        layers = segment_layers(style.seg, target)
+        painted = _paint_segments(painted, layers, style.seg, style.visible, style.opacity)
+    return None if painted is None else np.round(painted * 255.0).astype(np.uint8)
+
+
+def _paint_segments(out, layers, seg, visible, opacity, default_opacity=None):
+    default_opacity = DEFAULT_OPACITY if default_opacity is None else default_opacity
     for number in sorted(layers):
         segment = seg.segment(number)
-        shown = (visible or {}).get(number, not segment.is_background)
-        if not shown:
+        if not (visible or {}).get(number, not segment.is_background):
             continue
         alpha = layers[number] * float((opacity or {}).get(number, default_opacity))
         if out is None:
             out = np.zeros(alpha.shape + (4,), dtype=np.float32)
         out = _paint(out, np.asarray(segment.colour, np.float32) / 255.0, alpha)
-    if out is None:
-        return None
-    return np.round(out * 255.0).astype(np.uint8)
+    return out
 
 
 def _paint(under: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> np.ndarray:
