@@ -98,6 +98,7 @@ class SegmentPanel(QWidget):
             )
             top.addChild(item)
         top.setExpanded(True)
+        self.tree.resizeColumnToContents(0)
         self.empty.setVisible(False)
 
     def clear(self) -> None:
