@@ -301,11 +301,11 @@ def _decode_pixels(seg: Segmentation) -> np.ndarray:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             array = pydicom.dcmread(seg.path).pixel_array
+        array = np.asarray(array).reshape(len(seg.frames), seg.rows, seg.columns)
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - decoder failures name the file
         raise DicomReadError(seg.path, f"SEG pixel data unreadable ({_short(exc)})") from None
-    array = np.asarray(array).reshape(len(seg.frames), seg.rows, seg.columns)
     array.flags.writeable = False
     return array
 
