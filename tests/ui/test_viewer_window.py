@@ -407,9 +407,10 @@ def test_optional_parts_attach_to_the_window(qtbot, main_window):
     from viewer.ui.app import install_extensions
 
     installed = install_extensions(main_window)
-    assert len(installed) == 3
+    assert len(installed) == 4
     file_items = [a.text() for a in main_window.menu("File").actions() if a.text()]
     assert file_items.index("Export report…") == file_items.index("Quit") - 1
+    assert "Open segmentation or report…" in file_items
     assert main_window.menu("Tools").actions() and main_window.menu("AI").actions()
 
 

@@ -17,7 +17,7 @@ import math
 
 import pyqtgraph as pg
 from PySide6.QtCore import QObject, QPointF, Qt
-from PySide6.QtGui import QPainterPath, QPen
+from PySide6.QtGui import QAction, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -222,10 +222,15 @@ def install_seg_sr(main_window) -> SegSrController:
     """Segment list and report docks, File menu entries, overlays in every viewport."""
     controller = SegSrController(main_window)
     menu = main_window.menu("File")
-    open_action = menu.addAction("Open segmentation or report…")
+    open_action = QAction("Open segmentation or report…", menu)
     open_action.triggered.connect(lambda _=False: controller.choose_files())
-    close_action = menu.addAction("Close segmentations and reports")
+    close_action = QAction("Close segmentations and reports", menu)
     close_action.triggered.connect(lambda _=False: controller.close_all())
+    actions = menu.actions()  # after File → Recent, with the other ways to open
+    recent = actions.index(main_window.recent_menu.menuAction())
+    menu.insertActions(
+        actions[recent + 1] if recent + 1 < len(actions) else None, [open_action, close_action]
+    )
     main_window.seg_sr = controller
     if main_window.index is not None:
         controller.open_index_objects(main_window.index)
