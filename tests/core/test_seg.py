@@ -237,3 +237,84 @@ def test_not_a_seg_is_one_line_naming_the_file(seg_sr_dir):
     path = seg_sr_dir / "highdicom" / "ct_image.dcm"
     with pytest.raises(DicomReadError, match="ct_image.dcm: not a DICOM Segmentation"):
         read_segmentation(path)
+
+
+def totalsegmentator_labelmap(folder, out):
+    """A LABELMAP SEG of TotalSegmentator's reference mask for its example CT, as a tool would
+    write it. The CT's own UIDs are empty (a real broken export), so the SEG is built on copies
+    given made-up UIDs: the SEG can only be placed by Frame of Reference and position."""
+    import SimpleITK as sitk
+    from pydicom.sr.codedict import codes
+
+    nifti = sitk.ReadImage(str(folder / "example_seg_dicom.nii.gz"))
+    labels = sitk.GetArrayFromImage(nifti)  # (z, y, x); ITK's y runs against DICOM rows here
+    values = [int(v) for v in np.unique(labels) if v]
+    names = dict(
+        line.split("\t")
+        for line in (folder / "labels_total.tsv").read_text().split("\n")[1:]
+        if line
+    )
+    sources, masks = [], []
+    study, series = pydicom.uid.generate_uid(), pydicom.uid.generate_uid()
+    for path in sorted((folder / "example_ct_dicom").iterdir()):
+        ds = pydicom.dcmread(path)
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID
+        ds.SOPInstanceUID = pydicom.uid.generate_uid()
+        ds.StudyInstanceUID, ds.SeriesInstanceUID = study, series
+        z = float(ds.ImagePositionPatient[2])
+        k = round((z - nifti.GetOrigin()[2]) / nifti.GetSpacing()[2])
+        remapped = np.zeros(labels.shape[1:], np.uint8)
+        for number, value in enumerate(values, start=1):
+            remapped[labels[k][::-1] == value] = number
+        sources.append(ds)
+        masks.append(remapped)
+    descriptions = [
+        hd.seg.SegmentDescription(
+            segment_number=number,
+            segment_label=names[str(value)],
+            segmented_property_category=codes.SCT.Tissue,
+            segmented_property_type=codes.SCT.Tissue,
+            algorithm_type="AUTOMATIC",
+            algorithm_identification=hd.AlgorithmIdentificationSequence(
+                name="TotalSegmentator", family=codes.cid7162.ArtificialIntelligence, version="2"
+            ),
+        )
+        for number, value in enumerate(values, start=1)
+    ]
+    seg = hd.seg.Segmentation(
+        source_images=sources,
+        pixel_array=np.stack(masks),
+        segmentation_type="LABELMAP",
+        segment_descriptions=descriptions,
+        series_instance_uid=hd.UID(),
+        series_number=99,
+        sop_instance_uid=hd.UID(),
+        instance_number=1,
+        manufacturer="test",
+        manufacturer_model_name="test",
+        software_versions="1",
+        device_serial_number="1",
+    )
+    seg.save_as(out)
+    by_position = {float(s.ImagePositionPatient[2]): m for s, m in zip(sources, masks, strict=True)}
+    return out, by_position, len(values)
+
+
+@pytest.mark.slow
+def test_labelmap_seg_on_a_ct_with_empty_uids_lands_by_position(seg_sr_dir, tmp_path):
+    folder = seg_sr_dir / "totalsegmentator"
+    path, expected, count = totalsegmentator_labelmap(folder, tmp_path / "labelmap.dcm")
+    seg = read_segmentation(path)
+    assert seg.seg_type == "LABELMAP" and count == 31
+    assert [s.number for s in seg.segments] == list(range(count + 1))  # 0: highdicom's background
+    assert seg.segments[0].is_background and seg.pixel_padding == 0
+    slices = sorted((folder / "example_ct_dicom").iterdir())
+    for ct in slices[::6]:
+        series = series_of(ct)
+        assert series.info.frames[0].sop_instance_uid == ""  # nothing to match by UID
+        target = target_image(series, 0)
+        layers = segment_layers(seg, target)
+        wanted = expected[float(series.geometry(0).origin[2])]
+        assert set(layers) == {int(v) for v in np.unique(wanted) if v}
+        for number, coverage in layers.items():
+            assert np.array_equal(coverage > 0, wanted == number)

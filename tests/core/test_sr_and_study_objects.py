@@ -172,3 +172,26 @@ def test_render_draws_segments_over_the_frame(seg_sr_dir, tmp_path, capsys):
     assert (rgb[~mask] == grey[~mask][:, None]).all()  # untouched outside the liver
     tinted = rgb[mask].astype(int)
     assert (tinted[:, 0] - tinted[:, 2]).mean() > 20  # the liver's orange-red shows inside
+
+
+def test_scoord3d_lands_on_the_slice_it_lies_in(seg_sr_dir):
+    from viewer.core.sr import Graphic, place_graphic
+
+    series = open_series(build_index([seg_sr_dir / "liver-ct-3slice" / "ct"]).all_series()[0])
+    targets = [target_image(series, i) for i in range(len(series))]
+    middle = targets[1].geometry
+    corner = middle.pixel_to_patient(100, 200)
+    far = middle.pixel_to_patient(300, 50)
+    graphic = Graphic(
+        "SCOORD3D",
+        "POLYLINE",
+        (tuple(corner), tuple(far)),
+        "",
+        None,
+        targets[1].frame_of_reference_uid,
+    )
+    placed = [place_graphic(graphic, t) for t in targets]
+    assert placed[0] == () and placed[2] == ()  # 1 mm away: not on the neighbours
+    assert np.allclose(placed[1], [(100, 200), (300, 50)])
+    other_frame = Graphic("SCOORD3D", "POLYLINE", graphic.points, "", None, "1.2.3")
+    assert place_graphic(other_frame, targets[1]) == ()

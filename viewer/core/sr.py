@@ -27,7 +27,7 @@ SR_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 MAX_DEPTH = 64
 MAX_ITEMS = 100_000
 MAX_TEXT_CHARS = 2000
-IN_PLANE_MM = 1.0
+IN_PLANE_MM = 0.5  # how far off the plane a SCOORD3D point may lie when no thickness is known
 
 # Concepts by code value (any scheme) or, for old SRT codes, by meaning.
 TRACKING_ID, TRACKING_UID = ("112039",), ("112040",)
@@ -388,7 +388,7 @@ def place_graphic(graphic: Graphic, target: TargetImage) -> tuple[tuple[float, f
         return ()
     points = np.asarray(graphic.points, float)
     distance = (points - np.asarray(geometry.origin, float)) @ geometry.normal
-    tolerance = max(IN_PLANE_MM, (geometry.slice_thickness or 0.0) / 2.0)
+    tolerance = (geometry.slice_thickness or 2 * IN_PLANE_MM) / 2.0
     if points.size == 0 or np.abs(distance).max() > tolerance:
         return ()
     return tuple(geometry.patient_to_pixel(p) for p in points)
