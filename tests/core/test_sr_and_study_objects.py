@@ -195,3 +195,17 @@ def test_scoord3d_lands_on_the_slice_it_lies_in(seg_sr_dir):
     assert np.allclose(placed[1], [(100, 200), (300, 50)])
     other_frame = Graphic("SCOORD3D", "POLYLINE", graphic.points, "", None, "1.2.3")
     assert place_graphic(other_frame, targets[1]) == ()
+
+
+def test_truncated_seg_is_one_line_and_the_rest_still_works(seg_sr_dir, tmp_path, capsys):
+    folder = seg_sr_dir / "liver-ct-3slice"
+    bad = tmp_path / "cut.dcm"
+    bad.write_bytes((folder / "liver.dcm").read_bytes()[:60000])  # header whole, pixels cut
+    out = tmp_path / "x.png"
+    args = ["render", str(folder / "ct"), "--out", str(out), "--seg", str(bad)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"radlens render: {bad}: SEG pixel data unreadable") and err.count("\n") == 1
+    assert "Traceback" not in err and not out.exists()
+    assert main(["info", str(bad), str(folder / "sr-tid1500-ct-liver-example.dcm")]) == 0
+    assert "segment 1 Liver" in capsys.readouterr().out
