@@ -205,7 +205,9 @@ def test_truncated_seg_is_one_line_and_the_rest_still_works(seg_sr_dir, tmp_path
     args = ["render", str(folder / "ct"), "--out", str(out), "--seg", str(bad)]
     assert main(args) == 1
     err = capsys.readouterr().err
-    assert err.startswith(f"radlens render: {bad}: SEG pixel data unreadable") and err.count("\n") == 1
+    assert (
+        err.startswith(f"radlens render: {bad}: SEG pixel data unreadable") and err.count("\n") == 1
+    )
     assert "Traceback" not in err and not out.exists()
     assert main(["info", str(bad), str(folder / "sr-tid1500-ct-liver-example.dcm")]) == 0
     assert "segment 1 Liver" in capsys.readouterr().out

@@ -127,6 +127,7 @@ class SegSrController(QObject):
         self.segments = SegmentPanel()
         self.reports = ReportPanel()
         self.overlays: dict[str, ViewportOverlay] = {}
+        self._requested: set[str] = set()  # paths read (or being read): each read once
         self.segment_dock = self._dock("Segmentations", "SegmentationsDock", self.segments)
         self.report_dock = self._dock("Reports", "ReportsDock", self.reports)
         main_window.tabifyDockWidget(self.segment_dock, self.report_dock)
@@ -150,8 +151,13 @@ class SegSrController(QObject):
     # --- opening -------------------------------------------------------------------------------
 
     def open_index_objects(self, index) -> None:
-        items = [(o.path, o.kind) for o in index.all_objects() if o.kind in (SEG, SR)]
+        items = [
+            (o.path, o.kind)
+            for o in index.all_objects()
+            if o.kind in (SEG, SR) and o.path not in self._requested
+        ]
         if items:
+            self._requested.update(path for path, _ in items)
             self.worker.load(items)
 
     def open_paths(self, paths) -> None:
@@ -169,6 +175,7 @@ class SegSrController(QObject):
             self.open_paths(paths)
 
     def close_all(self) -> None:
+        self._requested.clear()
         self.segments.clear()
         self.reports.clear()
         self.repaint_all()
