@@ -211,3 +211,15 @@ def test_truncated_seg_is_one_line_and_the_rest_still_works(seg_sr_dir, tmp_path
     assert "Traceback" not in err and not out.exists()
     assert main(["info", str(bad), str(folder / "sr-tid1500-ct-liver-example.dcm")]) == 0
     assert "segment 1 Liver" in capsys.readouterr().out
+
+
+def test_render_draws_an_axial_seg_on_a_coronal_reformat(seg_sr_dir, tmp_path):
+    folder = seg_sr_dir / "liver-ct-3slice"
+    plain, drawn = tmp_path / "plain.png", tmp_path / "seg.png"
+    args = ["render", str(folder / "ct"), "--plane", "coronal"]
+    assert main([*args, "--out", str(plain)]) == 0
+    assert main([*args, "--out", str(drawn), "--seg", str(folder / "liver.dcm")]) == 0
+    grey, rgb = np.asarray(Image.open(plain)), np.asarray(Image.open(drawn)).astype(int)
+    changed = (rgb != grey[..., None]).any(axis=2)
+    assert changed.any(axis=1).all()  # the liver crosses the plane on each of the 3 slices
+    assert (rgb[changed][:, 0] > rgb[changed][:, 2]).all()  # in its orange-red
