@@ -4,6 +4,8 @@ No pixel data is read. The file is parsed with `stop_before_pixels=True` on our 
 object, which pydicom leaves positioned on the Pixel Data element; a 12-byte peek there tells
 whether pixels are present and, for native (uncompressed) syntaxes, where they start and how
 long they are. The loader later reads uncompressed frames straight from that offset.
+Segmentations, structured reports and other non-image objects come back as a `StudyObject`
+(see `study_objects.py`), never as images or as "no pixel data".
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from pydicom.uid import (
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
 )
+
+from viewer.core.study_objects import StudyObject, study_object
 
 PIXEL_TAGS = {
     0x7FE00010: "PixelData",
@@ -96,7 +100,7 @@ class HeaderRecord:
         return "LOCALIZER" in self.image_type
 
 
-def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile:
+def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile | StudyObject:
     """Scan one file's header; every failure becomes a SkippedFile with its reason."""
     path = str(path)
     try:
@@ -124,7 +128,7 @@ class _Skip(Exception):
     """Internal: a file rejected for a stated reason."""
 
 
-def _scan(path: str) -> list[HeaderRecord]:
+def _scan(path: str) -> list[HeaderRecord] | StudyObject:
     size = os.path.getsize(path)
     if size == 0:
         raise _Skip("empty file (0 bytes)")
@@ -132,6 +136,9 @@ def _scan(path: str) -> list[HeaderRecord]:
         check_preamble(fp.read(132))
         fp.seek(0)
         ds, pixel_peek = _read_header(fp)
+    found = study_object(path, ds, patient_fields(ds), study_fields(ds))
+    if found is not None:
+        return found
     return records_from_header(path, ds, pixel_peek, size)
 
 
