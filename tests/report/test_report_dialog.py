@@ -65,7 +65,8 @@ def test_report_shows_the_displayed_image_and_the_shown_result(qtbot, shown_radi
         assert f"{finding.label} {finding.probability:.3f}" in text
     assert "Impression typed in the dialog." in text and "W 120 / C 90" in text
     assert "RADLENS, DEMO" in text
-    assert len(list((tmp_path / "gui-dicom").glob("*.dcm"))) == 2
+    written = sorted(p.name[:3] for p in (tmp_path / "gui-dicom").glob("*.dcm"))
+    assert written == ["SC_", "SEG", "SR_"]  # key image, heatmap SEG, TID 1500 report
     on_screen = window.active_viewport().displayed_image()
     assert np.array_equal(dialog.image.display, on_screen)
 

@@ -409,6 +409,7 @@ def test_optional_parts_attach_to_the_window(qtbot, main_window):
     assert len(main_window.extensions) == len(EXTENSIONS)  # none failed
     file_items = [a.text() for a in main_window.menu("File").actions() if a.text()]
     assert file_items.index("Export report…") == file_items.index("Quit") - 1
+    assert "Open segmentation or report…" in file_items
     assert main_window.menu("Tools").actions() and main_window.menu("AI").actions()
     assert "PACS" in [a.text() for a in main_window.menu("View").actions()]
 

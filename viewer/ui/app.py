@@ -111,12 +111,13 @@ def _configure_pyqtgraph() -> None:
 
 # Optional UI parts, each `function(main_window)` in its own module, installed in this order:
 # measurement tools + DICOM tag browser, File → Export report…, AI assist (dock, menu, model),
-# the PACS panel.
+# the PACS panel, DICOM SEG/SR (segment list, report panel, overlays).
 EXTENSIONS = (
     ("viewer.ui.measurement_tools", "install_tools", "Measurement tools"),
     ("viewer.ui.report_dialog", "install_report_action", "Report export"),
     ("viewer.ui.ai_controller", "install_ai", "AI assist"),
     ("viewer.ui.pacs_panel", "install_pacs", "PACS"),
+    ("viewer.ui.seg_sr_controller", "install_seg_sr", "Segmentations and reports"),
 )
 
 
