@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QLabel,
     QLineEdit,
+    QListWidget,
     QMenu,
     QTextEdit,
     QTreeWidget,
@@ -46,11 +47,12 @@ LEAKS += ("ACC-99127", "Sankt Gertrud", "Okafor")
 
 @pytest.fixture
 def identified_study(ct_phantom_dir, tmp_path):
-    """Four real CT slices (two series) carrying the identifiers above."""
+    """Four real CT slices (two series) carrying the identifiers above, in a folder named after
+    the patient (as exports from many systems are): File → Recent must not show it either."""
     sources = sorted(p for p in ct_phantom_dir.iterdir() if p.is_file())[:4]
     study_uid = generate_uid()
     series_uids = [generate_uid(), generate_uid()]
-    folder = tmp_path / "study"
+    folder = tmp_path / "Lindqvist_Marta_CT"
     folder.mkdir()
     for number, source in enumerate(sources):
         ds = pydicom.dcmread(source)
@@ -78,6 +80,8 @@ def shown_texts(window) -> list[str]:
         texts += [widget.text(), widget.toolTip()]
     for dock in window.findChildren(QDockWidget):
         texts.append(dock.windowTitle())
+    for widget in window.findChildren(QListWidget):
+        texts += [widget.item(row).text() for row in range(widget.count())]
     for menu in window.findChildren(QMenu):
         texts += [menu.title()] + [action.text() for action in menu.actions()]
     for tree in window.findChildren(QTreeWidget):
@@ -94,8 +98,9 @@ def shown_texts(window) -> list[str]:
     return texts
 
 
-def leaks(window) -> set[str]:
-    everything = "\n".join(shown_texts(window))
+def leaks(window, but: tuple[str, ...] = ()) -> set[str]:
+    """Identifiers found in what the window shows (texts equal to one in `but` left out)."""
+    everything = "\n".join(t for t in shown_texts(window) if t not in but)
     return {identifier for identifier in LEAKS if identifier in everything}
 
 
@@ -174,7 +179,8 @@ def test_the_details_pane_empties_with_the_browser(qtbot, study_on_screen, tmp_p
     assert window.browser.series_keys() == []
     assert window.browser.details.toPlainText() == ""
     QApplication.processEvents()  # the viewports' corner text follows in the next pass
-    assert not leaks(window)
+    recent = tuple(action.text() for action in window.recent_menu.actions())
+    assert not leaks(window, but=recent)  # Recent still lists the folder: anonymise is off
 
 
 def test_the_report_dialog_starts_anonymised_when_the_screen_is(qtbot, study_on_screen):

@@ -492,6 +492,7 @@ class MainWindow(QMainWindow):
             viewport.state.set_overlays(self.settings.show_overlays, anonymise)
         self.browser.set_anonymise(anonymise)
         if changed:
+            self._refresh_recent()
             self.anonymiseChanged.emit(anonymise)
 
     def _set_cine_fps(self, fps: int) -> None:
@@ -500,11 +501,15 @@ class MainWindow(QMainWindow):
             viewport.set_cine_fps(fps)
 
     def _refresh_recent(self) -> None:
+        """File → Recent and the welcome list; with "Anonymise on screen" the paths (a folder
+        may be named after its patient) are replaced by numbered entries."""
+        paths = list(self.settings.recent)
+        labels = recent_labels(paths, self.settings.anonymise)
         self.recent_menu.clear()
-        for path in self.settings.recent:
-            action = self.recent_menu.addAction(path)
+        for path, label in zip(paths, labels, strict=True):
+            action = self.recent_menu.addAction(label)
             action.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
-        self.welcome.set_recent(self.settings.recent)
+        self.welcome.set_recent(paths, labels)
 
     # --- feedback -----------------------------------------------------------------------------
 
@@ -555,3 +560,11 @@ class MainWindow(QMainWindow):
         self.settings.window_geometry = bytes(self.saveGeometry().toHex()).decode("ascii")
         save_settings(self.settings)
         super().closeEvent(event)
+
+
+def recent_labels(paths: list[str], anonymise: bool) -> list[str]:
+    if not anonymise:
+        return list(paths)
+    return [
+        f"Recent study {i} (path hidden: anonymise on screen)" for i in range(1, len(paths) + 1)
+    ]
