@@ -18,5 +18,9 @@ class ModelIntegrityError(ModelError):
     """Weights whose sha256 differs from the card, or a format that could run code on load."""
 
 
+class ModelTrustError(ModelIntegrityError):
+    """Code in a model (TorchScript) from a folder the user has not marked as trusted."""
+
+
 class ImageInputError(InferenceError):
     """An image could not be read or does not fit the model's input."""

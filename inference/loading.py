@@ -2,7 +2,10 @@
 
 Nothing here unpickles arbitrary objects: a weights file whose hash differs from its card, or a
 pickle that needs more than tensors and plain containers, is refused with `ModelIntegrityError`
-before any of its code could run.
+before any of its code could run. Every file a card names must resolve inside the card's folder
+(`model_file`: no absolute paths, `..` or symlinks out of it), and TorchScript, being code, is
+loaded only from a folder the user trusts (`inference.trust`). Every refusal is one line naming
+the model and the reason.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from inference.errors import ModelError, ModelIntegrityError
+from inference.errors import ModelError, ModelIntegrityError, ModelTrustError
 from inference.model_card import ModelCard
 from inference.networks import Ensemble, build_network
 
@@ -29,8 +32,25 @@ def sha256_of(path: str | Path) -> str:
 
 
 def verify_weights(card: ModelCard) -> list[Path]:
-    """Every weights path of the card, after checking each exists and matches its sha256."""
-    return [verify_file(card, path, expected) for path, expected in card.member_files]
+    """Every weights path of the card, after checking each stays in its folder, exists and
+    matches its sha256."""
+    return [verify_file(card, model_file(card, name), expected) for name, expected in card.members]
+
+
+def model_file(card: ModelCard, name: str) -> Path:
+    """The file `name` that the card names, resolved; refused unless it is inside its folder.
+
+    The one gate for every file a card names: an absolute path, `..`, or a symlink leading out
+    of the folder would make RadLens read (and hash) any file on the machine.
+    """
+    folder = card.folder.resolve()
+    resolved = (folder / name).resolve()
+    if resolved == folder or not resolved.is_relative_to(folder):
+        raise ModelIntegrityError(
+            f"model {card.id!r}: file {name!r} named by its card is outside the model folder; "
+            "refused"
+        )
+    return resolved
 
 
 def verify_file(card: ModelCard, path: Path, expected: str) -> Path:
@@ -78,12 +98,34 @@ def load_model(card: ModelCard, device: str | torch.device = "cpu") -> nn.Module
 
     A card with several weights files gives an `Ensemble` averaging its members' logits.
     """
+    if card.weights_format == "torchscript":
+        refuse_untrusted_code(card)
     paths = verify_weights(card)
     if card.weights_format == "torchscript":
-        return torch.jit.load(str(paths[0]), map_location=device).eval()
+        return _load_torchscript(card, paths[0], device)
     networks = [_network_from(card, path) for path in paths]
     model = networks[0] if len(networks) == 1 else Ensemble(networks)
     return model.to(device).eval()
+
+
+def refuse_untrusted_code(card: ModelCard) -> None:
+    from inference.trust import is_trusted
+
+    if not is_trusted(card):
+        raise ModelTrustError(
+            f"model {card.id!r}: TorchScript is code and its folder is not trusted; refused "
+            f"(to trust it: radlens models --trust {card.folder})"
+        )
+
+
+def _load_torchscript(card: ModelCard, path: Path, device: str | torch.device) -> nn.Module:
+    try:
+        return torch.jit.load(str(path), map_location=device).eval()
+    except Exception as exc:  # RuntimeError and others from the TorchScript reader
+        raise ModelIntegrityError(
+            f"model {card.id!r}: {path.name} is not a loadable TorchScript file "
+            f"({type(exc).__name__})"
+        ) from exc
 
 
 def _network_from(card: ModelCard, path: Path) -> nn.Module:

@@ -33,6 +33,24 @@ def user_data_dir() -> Path:
     return base / "RadLens"
 
 
+def user_cache_dir() -> Path:
+    """Per-user cache folder for files RadLens may delete (extracted archives).
+
+    RADLENS_CACHE_DIR overrides; with only RADLENS_DATA_DIR set (a portable or test setup) the
+    cache is `$RADLENS_DATA_DIR/cache`, so one variable moves every per-user folder.
+    """
+    override = os.environ.get("RADLENS_CACHE_DIR")
+    if override:
+        return Path(override)
+    if os.environ.get("RADLENS_DATA_DIR"):
+        return user_data_dir() / "cache"
+    if sys.platform == "win32":
+        return user_data_dir() / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "RadLens"
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "RadLens"
+
+
 def shipped_models_dir() -> Path:
     return resources_dir() / "models"
 

@@ -6,6 +6,8 @@ import argparse
 import importlib
 import sys
 
+from viewer.core.scratch import clean_stale_scratch
+
 # Each module here defines `register(subparsers)`, which adds its subparser and sets `func`
 # (a callable taking the parsed args and returning the exit status).
 SUBCOMMAND_MODULES: tuple[str, ...] = (
@@ -18,6 +20,8 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "viewer.commands.analyze",
     "viewer.commands.evaluate",
     "viewer.commands.models",
+    "viewer.commands.batch",
+    "viewer.commands.pacs",
 )
 
 
@@ -37,6 +41,7 @@ def subcommand_names(parser: argparse.ArgumentParser) -> set[str]:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    clean_stale_scratch()  # extracted archives a killed RadLens left behind
     parser = build_parser()
     if argv and argv[0] in subcommand_names(parser) or argv[:1] in (["-h"], ["--help"]):
         args = parser.parse_args(argv)

@@ -8,12 +8,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inference.locations import resources_dir, shipped_models_dir, user_data_dir, user_models_dir
+from inference.locations import (
+    resources_dir,
+    shipped_models_dir,
+    user_cache_dir,
+    user_data_dir,
+    user_models_dir,
+)
 
 __all__ = [
     "resources_dir",
     "sample_study_dir",
     "shipped_models_dir",
+    "user_cache_dir",
     "user_data_dir",
     "user_models_dir",
 ]

@@ -1,8 +1,18 @@
+"""Atomic writes and output target checks: whole files or none, errors naming the target."""
+
 import os
+import shutil
 
 import pytest
 
-from viewer.core.atomic import atomic_write_bytes, atomic_write_text
+from tests.unwritable import unwritable_folder  # noqa: F401 - the fixture is used by name
+from viewer.core.atomic import (
+    OutputTargetError,
+    atomic_write_bytes,
+    atomic_write_text,
+    check_output_file,
+    check_output_folder,
+)
 
 
 def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path):
@@ -40,3 +50,65 @@ def _umask() -> int:
     previous = os.umask(0o022)
     os.umask(previous)
     return previous
+
+
+def test_writing_onto_a_folder_names_the_target_and_leaves_no_temp(tmp_path):
+    target = tmp_path / "report.pdf"
+    target.mkdir()
+    with pytest.raises(IsADirectoryError) as raised:
+        atomic_write_bytes(target, b"%PDF")
+    assert raised.value.filename == str(target)
+    assert os.listdir(tmp_path) == ["report.pdf"]
+
+
+def test_a_file_in_the_way_of_the_folder_names_the_target(tmp_path):
+    blocker = tmp_path / "reports"
+    blocker.write_text("a file, not a folder")
+    with pytest.raises(NotADirectoryError) as raised:
+        atomic_write_bytes(blocker / "r.pdf", b"%PDF")
+    assert raised.value.filename == str(blocker / "r.pdf")
+    assert "File exists" not in str(raised.value)
+
+
+def test_output_file_check_names_the_target_and_the_reason(tmp_path):
+    (tmp_path / "folder.pdf").mkdir()
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    cases = {
+        tmp_path / "folder.pdf": "is a folder",
+        tmp_path / "blocker" / "r.pdf": "is not a folder",
+        tmp_path / "missing" / "r.pdf": "does not exist",
+    }
+    for target, reason in cases.items():
+        with pytest.raises(OutputTargetError) as raised:
+            check_output_file(target)
+        assert raised.value.target == str(target) and reason in raised.value.reason
+    assert check_output_file(tmp_path / "r.pdf") == tmp_path / "r.pdf"
+    assert sorted(os.listdir(tmp_path)) == ["blocker", "folder.pdf"]
+
+
+def test_output_folder_check(tmp_path):
+    assert check_output_folder(tmp_path / "new") == tmp_path / "new"  # made by the export
+    assert not (tmp_path / "new").exists()
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(OutputTargetError, match="is not a folder"):
+        check_output_folder(tmp_path / "file")
+    with pytest.raises(OutputTargetError, match="does not exist"):
+        check_output_folder(tmp_path / "a" / "b")
+    assert os.listdir(tmp_path) == ["file"]  # the probe left nothing
+
+
+def test_unwritable_folder_is_refused_before_anything_is_written(unwritable_folder):  # noqa: F811
+    with pytest.raises(OutputTargetError, match="cannot write there") as raised:
+        check_output_file(unwritable_folder / "r.pdf")
+    assert raised.value.target == str(unwritable_folder / "r.pdf")
+    with pytest.raises(OSError) as failed:
+        atomic_write_bytes(unwritable_folder / "r.pdf", b"%PDF")
+    assert failed.value.filename == str(unwritable_folder / "r.pdf")
+
+
+def test_a_nearly_full_disk_is_refused(tmp_path, monkeypatch):
+    from viewer.core import atomic
+
+    monkeypatch.setattr(atomic, "MIN_FREE_BYTES", shutil.disk_usage(tmp_path).free * 2)
+    with pytest.raises(OutputTargetError, match="disk full"):
+        check_output_file(tmp_path / "r.pdf")

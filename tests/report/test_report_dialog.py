@@ -134,6 +134,22 @@ def test_unwritable_target_reports_the_file_and_reason(qtbot, shown_radiograph, 
     assert not window.report_exporter.is_busy() and not target.exists()
 
 
+def test_a_blocked_dicom_folder_is_refused_before_anything_is_written(
+    qtbot, shown_radiograph, tmp_path
+):
+    window, _ = shown_radiograph
+    (tmp_path / "r-dicom").write_text("a file where the DICOM folder should be")
+    dialog = open_report_dialog(window)
+    dialog.out.setText(str(tmp_path / "r.pdf"))
+    dialog.dicom.setChecked(True)
+    with qtbot.waitSignal(dialog.exportFailed, timeout=EXPORT_TIMEOUT_MS) as failed:
+        dialog.export()
+    message = failed.args[0]
+    assert f"{tmp_path / 'r-dicom'}: is not a folder" in message, message
+    assert ".radlens-" not in message and "File exists" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r-dicom"]  # no PDF, no temp file
+
+
 def test_closing_the_window_waits_for_a_running_export(qtbot, shown_radiograph, tmp_path):
     window, _ = shown_radiograph
     dialog = open_report_dialog(window)

@@ -5,7 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from viewer.commands.report import add_image_arguments, expected_errors, fail, open_key_frame
+from viewer.commands.report import (
+    add_image_arguments,
+    check_targets,
+    expected_errors,
+    fail,
+    open_key_frame,
+)
 
 
 def register(subparsers) -> None:
@@ -27,6 +33,7 @@ def run(args: argparse.Namespace) -> int:
     from viewer.report.compose import analyze_frame, compose_report, export_dicom
 
     try:
+        check_targets(None, args.out)
         series, frame = open_key_frame(args)
         analysis = analyze_frame(series, frame, args.model, args.device, args.force)
         exported = export_dicom(series, frame, compose_report(series, frame, analysis), args.out)

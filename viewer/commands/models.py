@@ -13,6 +13,12 @@ def register(subparsers) -> None:
         "models", help="list the available AI models", description=__doc__
     )
     parser.add_argument("--json", action="store_true", help="print the card summaries as JSON")
+    parser.add_argument(
+        "--trust",
+        type=Path,
+        metavar="MODEL_DIR",
+        help="trust this model folder to run code (TorchScript), for its current weights only",
+    )
     combine = parser.add_argument_group("build an ensemble (then: radlens evaluate --calibrate)")
     combine.add_argument("--combine", nargs="+", type=Path, metavar="MODEL_DIR")
     combine.add_argument("--out", type=Path, help="folder for the ensemble model")
@@ -25,6 +31,8 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.combine:
         return combine_models(args)
+    if args.trust:
+        return trust_model(args.trust)
     from inference.registry import list_models, model_folders
 
     cards, problems = list_models()
@@ -37,6 +45,27 @@ def run(args: argparse.Namespace) -> int:
             print("no models found in: " + ", ".join(str(f) for f in model_folders()))
     for problem in problems:
         print(f"radlens models: skipped {problem}", file=sys.stderr)
+    return 0
+
+
+def trust_model(folder: Path) -> int:
+    """Record the folder and its weights' sha256 in the user's trusted list (see inference.trust)."""
+    from inference.errors import InferenceError
+    from inference.loading import verify_weights
+    from inference.model_card import ModelCard
+    from inference.trust import trust
+
+    try:
+        card = ModelCard.read(folder)
+        verify_weights(card)
+        listed = trust(card)
+    except (InferenceError, OSError) as exc:
+        print(f"radlens models: {exc}", file=sys.stderr)
+        return 2
+    print(
+        f"trusted {card.id} in {card.folder} while its weights keep sha256 "
+        f"{card.weights_sha256[:12]}… (listed in {listed})"
+    )
     return 0
 
 

@@ -64,6 +64,16 @@ def open_key_frame(args: argparse.Namespace) -> tuple[Any, int]:
     return series, pick_frame(series, args.frame)
 
 
+def check_targets(out_file: Path | None, out_folder: Path | None = None) -> None:
+    """Refuse an unwritable, missing, full or non-folder target before the analysis runs."""
+    from viewer.core.atomic import check_output_file, check_output_folder
+
+    if out_file is not None:
+        check_output_file(out_file)
+    if out_folder is not None:
+        check_output_folder(out_folder)
+
+
 def fail(command: str, exc: BaseException) -> int:
     """Report an expected failure as one line (no traceback, no patient data)."""
     if isinstance(exc, OSError) and exc.filename:
@@ -85,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     from viewer.report.pdf import write_pdf
 
     try:
+        check_targets(args.out, args.dicom_out)
         series, frame = open_key_frame(args)
         analysis = analyze_frame(series, frame, args.model, args.device, args.force)
         data = compose_report(

@@ -110,11 +110,13 @@ def _configure_pyqtgraph() -> None:
 
 
 # Optional UI parts, each `function(main_window)` in its own module, installed in this order:
-# measurement tools + DICOM tag browser, File → Export report…, AI assist (dock, menu, model).
+# measurement tools + DICOM tag browser, File → Export report…, AI assist (dock, menu, model),
+# the PACS panel.
 EXTENSIONS = (
     ("viewer.ui.measurement_tools", "install_tools", "Measurement tools"),
     ("viewer.ui.report_dialog", "install_report_action", "Report export"),
     ("viewer.ui.ai_controller", "install_ai", "AI assist"),
+    ("viewer.ui.pacs_panel", "install_pacs", "PACS"),
 )
 
 

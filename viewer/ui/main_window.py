@@ -11,6 +11,8 @@ Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
   `window.aboutToClose()` (stop your workers here; the loader is stopped right after).
 * `window.menu("File" | "View" | "Tools" | "AI" | "Help")`, `window.add_dock(dock, area)`,
   `window.add_toolbar(toolbar)`, `window.statusBar()`.
+* `window.add_paths(paths)` — add files to the open session (a PACS retrieval); the series on
+  screen stay.
 * `window.begin_busy(token)` / `window.end_busy(token)` — mark background work (e.g. an
   analysis) so `--screenshot` waits for it; `window.is_idle()` is True when nothing is running.
 * `window.settings` — the typed `Settings`; `window.auto_run_ai` — run the model on open
@@ -46,6 +48,7 @@ from viewer.ui.browser_dock import BrowserDock
 from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
 from viewer.ui.load_task import StudyLoader
+from viewer.ui.mpr_view import install_mpr
 from viewer.ui.settings import load_settings, save_settings
 from viewer.ui.view_state import add_user_preset, window_choices
 from viewer.ui.viewport import export_view_png
@@ -73,11 +76,14 @@ class MainWindow(QMainWindow):
         self._series: dict[str, object] = {}
         self._targets: dict[str, object] = {}  # series key → viewport waiting for its first image
         self._busy: set[str] = set()
+        self._opened: list[str] = []  # the paths of the session (opened, then added)
+        self._adding = False  # the load running adds to the session: images on screen stay
         self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
         self.loader = StudyLoader(self)
         self._build_central()
         self._build_status_bar()
         self._build_actions()
+        self.mpr = install_mpr(self)  # View → MPR, the MPR toolbar (viewer/ui/mpr_view.py)
         self._connect()
         self._apply_settings()
         self.resize(1400, 900)
@@ -294,7 +300,15 @@ class MainWindow(QMainWindow):
         self._series.clear()
         self._targets.clear()
         self.stack.setCurrentWidget(self.grid)
+        self._opened, self._adding = paths, False
         self.loader.load(paths)
+
+    def add_paths(self, paths) -> None:
+        """Add `paths` to the session (e.g. a study retrieved from a PACS): the index is
+        rebuilt over everything opened, the series on screen stay where they are."""
+        self._opened = self._opened + [str(p) for p in paths if str(p) not in self._opened]
+        self._adding = self.grid.active.series() is not None
+        self.loader.load(self._opened)
 
     def show_series(self, key: str, viewport=None) -> None:
         """Show a series of the index; one not opened yet is decoded in the background first
@@ -329,9 +343,10 @@ class MainWindow(QMainWindow):
 
     def _on_index(self, index) -> None:
         self.index = index
-        for viewport in self.grid.viewports:  # images of the previous study go
-            if viewport is not self.grid.active or not index.all_series():
-                viewport.set_series(None)
+        if not self._adding:  # images of the previous study go
+            for viewport in self.grid.viewports:
+                if viewport is not self.grid.active or not index.all_series():
+                    viewport.set_series(None)
         if not index.all_series():
             self.stack.setCurrentWidget(self.welcome)
         self.browser.set_index(index)
@@ -341,6 +356,9 @@ class MainWindow(QMainWindow):
 
     def _on_first_series(self, series) -> None:
         key = series.info.key
+        if self._adding and key not in self._targets:  # added to the session, not shown
+            self._series.setdefault(key, series)
+            return
         self._series[key] = series
         self._show_in(self._targets.pop(key, self.grid.active), series)
 

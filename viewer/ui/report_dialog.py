@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from viewer.core.atomic import OutputTargetError, check_output_file, check_output_folder
 from viewer.core.errors import RadLensError
 from viewer.ui import shortcuts
 from viewer.ui.errors import log_exception, show_error
@@ -80,6 +81,9 @@ def export_report(
     from viewer.report.compose import Analysis, card_summary_for, compose_report, export_dicom
     from viewer.report.pdf import write_pdf
 
+    check_output_file(choices.out)  # before any work: a bad target fails first, named
+    if choices.dicom:
+        check_output_folder(dicom_folder(choices.out))
     progress("Composing the report…")
     analysis = None
     if image.result is not None:
@@ -97,16 +101,23 @@ def export_report(
     written = [write_pdf(data, choices.out, choices.paper)]
     if choices.dicom:
         progress("Writing the DICOM Secondary Capture and SR…")
-        folder = choices.out.with_name(choices.out.stem + "-dicom")
-        exported = export_dicom(image.series, image.frame, data, folder)
+        exported = export_dicom(image.series, image.frame, data, dicom_folder(choices.out))
         written += [exported.sc_path, exported.sr_path]
     return written
 
 
+def dicom_folder(out: Path) -> Path:
+    """Where the DICOM SC + SR go: a folder beside the PDF, named after it."""
+    return out.with_name(out.stem + "-dicom")
+
+
 def failure_message(out: Path, exc: BaseException) -> str:
     """`file: reason` for the dialog; no traceback."""
-    if isinstance(exc, OSError) and exc.strerror:
-        reason = exc.strerror if exc.filename is None else f"{exc.strerror} ({exc.filename})"
+    if isinstance(exc, OutputTargetError):
+        reason = exc.reason if exc.target == str(out) else str(exc)
+    elif isinstance(exc, OSError) and exc.strerror:
+        named_other = exc.filename is not None and str(exc.filename) != str(out)
+        reason = f"{exc.strerror} ({exc.filename})" if named_other else exc.strerror
     elif isinstance(exc, (RadLensError, OSError, ValueError)):
         reason = str(exc)
     else:
