@@ -256,8 +256,8 @@ class AiInstallation(QObject):
         return self.controller.runner.is_busy()
 
     def follow_loading(self) -> None:
-        """Keep the model load (a torch import on the worker holds the GIL for ~0.4 s) out of
-        study loading: automatic analysis and the model preload wait until nothing loads.
+        """Keep the model load (torch itself is imported by `install_ai`, before the window
+        shows) out of study loading: automatic analysis and the preload wait until nothing loads.
         The first check waits one event-loop pass, so paths opened right after `install_ai`
         count as loading."""
         loader = self.main_window.loader
