@@ -402,12 +402,12 @@ def test_view_shortcuts_act_on_the_active_viewport(qtbot, ct_window):
 
 
 def test_optional_parts_attach_to_the_window(qtbot, main_window):
-    from viewer.ui.app import EXTENSIONS, install_extensions
+    from viewer.ui.app import EXTENSIONS
 
-    installed = install_extensions(main_window)
-    assert len(installed) == len(EXTENSIONS)  # none failed
+    assert len(main_window.extensions) == len(EXTENSIONS)  # none failed
     file_items = [a.text() for a in main_window.menu("File").actions() if a.text()]
     assert file_items.index("Export report…") == file_items.index("Quit") - 1
+    assert "Open segmentation or report…" in file_items
     assert main_window.menu("Tools").actions() and main_window.menu("AI").actions()
     assert "PACS" in [a.text() for a in main_window.menu("View").actions()]
 

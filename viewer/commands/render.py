@@ -55,6 +55,14 @@ def register(subparsers) -> None:
     voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"))
     voi.add_argument("--preset", metavar="NAME", help="e.g. lung, bone, brain (CT); auto; full")
     parser.add_argument("--invert", action="store_true", help="invert grey levels (XOR MONO1)")
+    parser.add_argument(
+        "--seg",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="SEG.dcm",
+        help="draw this DICOM SEG's segments over the frame (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -103,7 +111,28 @@ def render_request(args: argparse.Namespace) -> np.ndarray:
     frame = check_frame(series, args.path, resolve_frame(series, args.frame, bool(args.plane)))
     values = series.modality_frame(frame)
     voi = choose_voi(series, frame, values, args)
-    return render_array(values, voi, series.photometric, invert=args.invert)
+    image = render_array(values, voi, series.photometric, invert=args.invert)
+    for path in args.seg:
+        image = draw_segmentation(image, series, frame, path)
+    return image
+
+
+def draw_segmentation(image: np.ndarray, series, frame: int, path: Path) -> np.ndarray:
+    """The frame with the SEG's segments painted in their colours (a note when none is here)."""
+    from viewer.core.seg import (
+        blend_rgba,
+        read_segmentation,
+        segment_layers,
+        segment_rgba,
+        target_image,
+    )
+
+    seg = read_segmentation(path)
+    layers = segment_layers(seg, target_image(series, frame))
+    if not layers:
+        print(f"radlens render: {path}: no segment lies on frame {frame}", file=sys.stderr)
+        return image
+    return blend_rgba(image, segment_rgba(layers, seg))
 
 
 def select_series(path: Path, series_uid: str | None):

@@ -18,6 +18,7 @@ from viewer.core.discovery import display_path, expand_inputs
 from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile, scan_file
 from viewer.core.sorting import sort_frames, split_stacks
+from viewer.core.study_objects import StudyObject
 
 __all__ = [
     "FrameRef",
@@ -79,6 +80,7 @@ class StudyInfo:
     institution: str
     series: list[SeriesInfo]
     patient: PatientInfo | None = field(default=None, repr=False, compare=False)
+    objects: list[StudyObject] = field(default_factory=list)  # SEG, SR, … (not images)
 
 
 @dataclass
@@ -110,6 +112,9 @@ class StudyIndex:
     def all_series(self) -> list[SeriesInfo]:
         return [s for p in self.patients for st in p.studies for s in st.series]
 
+    def all_objects(self) -> list[StudyObject]:
+        return [o for p in self.patients for st in p.studies for o in st.objects]
+
     def find_series(self, key_or_uid: str) -> SeriesInfo:
         """The stack with this key, else the largest stack of this SeriesInstanceUID."""
         series = self.all_series()
@@ -138,21 +143,25 @@ def build_index(
     found = expand_inputs(paths)
     files, skipped = found.files, found.skipped
     records: list[HeaderRecord] = []
+    objects: list[StudyObject] = []
     for done, path in enumerate(files, 1):
         if is_cancelled(cancel):
             break
         result = scan_file(path)
         if isinstance(result, SkippedFile):
             skipped.append(SkippedFile(display_path(path), result.reason))
+        elif isinstance(result, StudyObject):
+            objects.append(result)
         else:
             records.extend(result)
         if progress:
             progress(done, len(files))
     records, duplicates = drop_duplicate_instances(records)
     skipped.extend(duplicates)
-    if not records:
+    if not records and not objects:
         skipped.extend(SkippedFile(path, IGNORED_REASON) for path in found.ignored)
-    return StudyIndex(patients=group_records(records), skipped=skipped, ignored=found.ignored)
+    patients = group_records(records, objects)
+    return StudyIndex(patients=patients, skipped=skipped, ignored=found.ignored)
 
 
 def is_cancelled(cancel) -> bool:
@@ -240,17 +249,26 @@ def decode_failure(record: HeaderRecord) -> str:
     return ""
 
 
-def group_records(records: list[HeaderRecord]) -> list[PatientInfo]:
+def group_records(
+    records: list[HeaderRecord], objects: Iterable[StudyObject] = ()
+) -> list[PatientInfo]:
     patients: dict[tuple, PatientInfo] = {}
     studies: dict[str, StudyInfo] = {}
     by_series: dict[tuple[str, str], list[HeaderRecord]] = defaultdict(list)
-    for record in records:
-        study_uid = record.study[0] or f"(no study UID) {record.patient[1]}"
-        by_series[(study_uid, record.series_instance_uid or record.path)].append(record)
+
+    def study_of(item: HeaderRecord | StudyObject) -> StudyInfo:
+        study_uid = item.study[0] or f"(no study UID) {item.patient[1]}"
         if study_uid not in studies:
-            patient = patients.setdefault(record.patient[:2], make_patient(record))
-            studies[study_uid] = make_study(record, study_uid, patient)
+            patient = patients.setdefault(item.patient[:2], make_patient(item))
+            studies[study_uid] = make_study(item, study_uid, patient)
             patient.studies.append(studies[study_uid])
+        return studies[study_uid]
+
+    for record in records:
+        study_uid = study_of(record).study_instance_uid
+        by_series[(study_uid, record.series_instance_uid or record.path)].append(record)
+    for found in objects:
+        study_of(found).objects.append(found)
     for (study_uid, series_uid), members in by_series.items():
         study = studies[study_uid]
         study.series.extend(make_stacks(series_uid, members, study))

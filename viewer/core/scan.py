@@ -4,6 +4,8 @@ No pixel data is read. The file is parsed with `stop_before_pixels=True` on our 
 object, which pydicom leaves positioned on the Pixel Data element; a 12-byte peek there tells
 whether pixels are present and, for native (uncompressed) syntaxes, where they start and how
 long they are. The loader later reads uncompressed frames straight from that offset.
+Segmentations, structured reports and other non-image objects come back as a `StudyObject`
+(see `study_objects.py`), never as images or as "no pixel data".
 
 What a header declares is checked before anything is decoded: the decoded size against
 `RADLENS_MAX_IMAGE_GB` ("too large (N GB)"), native lengths against the file, and for
@@ -40,6 +42,7 @@ from viewer.core.deflated import (
     read_deflated_header,
     read_file_meta,
 )
+from viewer.core.study_objects import StudyObject, study_object
 
 PIXEL_TAGS = {
     0x7FE00010: "PixelData",
@@ -115,7 +118,7 @@ class HeaderRecord:
         return "LOCALIZER" in self.image_type
 
 
-def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile:
+def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile | StudyObject:
     """Scan one file's header; every failure becomes a SkippedFile with its reason."""
     path = str(path)
     try:
@@ -143,13 +146,16 @@ class _Skip(Exception):
     """Internal: a file rejected for a stated reason."""
 
 
-def _scan(path: str) -> list[HeaderRecord]:
+def _scan(path: str) -> list[HeaderRecord] | StudyObject:
     size = os.path.getsize(path)
     if size == 0:
         raise _Skip("empty file (0 bytes)")
     with open(path, "rb") as fp:
         check_preamble(fp.read(132))
         ds, pixel_peek = _read_header(fp)
+        found = study_object(path, ds, patient_fields(ds), study_fields(ds))
+        if found is not None:
+            return found
         fragments = walk_fragments(fp, pixel_peek, size)
     return records_from_header(path, ds, pixel_peek, size, fragments)
 
