@@ -391,7 +391,10 @@ class MainWindow(QMainWindow):
 
     def _show_preview(self, series) -> None:
         """The first file's frame while the other headers are read; `seriesReady` replaces it
-        (no `seriesShown`: it is not a series of the study index)."""
+        (no `seriesShown`: it is not a series of the study index). Not when adding to the
+        session: the images on screen stay."""
+        if self._adding:
+            return
         self.stack.setCurrentWidget(self.grid)
         self.grid.active.set_series(series)
 
