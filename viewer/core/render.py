@@ -8,6 +8,8 @@ Colour images bypass VOI (C.11.2 is for grayscale). Inputs are never modified in
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from viewer.core.voi import (
@@ -83,6 +85,7 @@ def argb32_table(dtype: np.dtype, voi: Voi, inverted: bool) -> np.ndarray:
 
 _TABLES: dict[tuple, np.ndarray] = {}
 _TABLES_KEPT = 8
+_TABLES_LOCK = threading.Lock()  # the UI thread paints while loader threads render thumbnails
 
 
 def _cached_table(dtype: np.dtype, voi: Voi, inverted: bool, kind: str) -> np.ndarray:
@@ -91,17 +94,20 @@ def _cached_table(dtype: np.dtype, voi: Voi, inverted: bool, kind: str) -> np.nd
     Only windows are cached (hashable and small); a VOI LUT's table is rebuilt.
     """
     key = (dtype.str, voi, inverted, kind) if isinstance(voi, Window) else None
-    table = _TABLES.get(key) if key else None
+    with _TABLES_LOCK:
+        table = _TABLES.get(key) if key else None
     if table is None:
         unsigned = np.dtype(f"u{dtype.itemsize}")
         every_value = np.arange(2 ** (8 * dtype.itemsize), dtype=unsigned).view(dtype)
         table = _grey_to_uint8(every_value, voi, inverted)
         if kind == "argb32":
             table = pack_argb32(table)
+        table.flags.writeable = False  # shared between callers
         if key:
-            while len(_TABLES) >= _TABLES_KEPT:
-                _TABLES.pop(next(iter(_TABLES)))
-            _TABLES[key] = table
+            with _TABLES_LOCK:
+                while len(_TABLES) >= _TABLES_KEPT:
+                    _TABLES.pop(next(iter(_TABLES)))
+                _TABLES[key] = table
     return table
 
 
