@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_targets(None, args.out)
         series, frame = open_key_frame(args)
-        analysis = analyze_frame(series, frame, args.model, args.device)
+        analysis = analyze_frame(series, frame, args.model, args.device, args.force)
         exported = export_dicom(series, frame, compose_report(series, frame, analysis), args.out)
     except expected_errors() as exc:
         return fail("export-dicom", exc)

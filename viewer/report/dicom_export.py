@@ -29,6 +29,7 @@ SR_SERIES_NUMBER = 991
 PRIVATE_SCHEME = "99RADLENS"
 PROBABILITY = CodedConcept("RL0001", PRIVATE_SCHEME, "AI probability")
 THRESHOLD = CodedConcept("RL0002", PRIVATE_SCHEME, "AI operating threshold")
+COMMENT = CodedConcept("121106", "DCM", "Comment")
 IMAGING_PROCEDURE = CodedConcept("363679005", "SCT", "Imaging")
 KNOWN_FINDINGS = {
     "pneumonia": CodedConcept("233604007", "SCT", "Pneumonia"),
@@ -50,12 +51,14 @@ def export_ai_dicom(
     findings: Sequence[FindingRow],
     model: ModelSummary,
     out_dir: str | Path,
+    caution: str = "",
 ) -> DicomExport:
-    """Write SC + SR for the key image of `source` (its header; pixel data not needed)."""
+    """Write SC + SR for the key image of `source` (its header; pixel data not needed).
+    `caution`: why the image is outside the model's intended use, put in both objects."""
     if key.overlay is None:
         raise ValueError("the key image has no heatmap to export")
-    sc = secondary_capture(source, key)
-    sr = findings_sr(source, key, findings, model)
+    sc = secondary_capture(source, key, caution)
+    sr = findings_sr(source, key, findings, model, caution)
     out = Path(out_dir)
     return DicomExport(
         sc_path=_write(sc, out / f"SC_{sc.SOPInstanceUID}.dcm"),
@@ -65,7 +68,7 @@ def export_ai_dicom(
     )
 
 
-def secondary_capture(source: Dataset, key: KeyImage) -> hd.sc.SCImage:
+def secondary_capture(source: Dataset, key: KeyImage, caution: str = "") -> hd.sc.SCImage:
     sc = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source,
         pixel_array=key.overlay,
@@ -85,7 +88,7 @@ def secondary_capture(source: Dataset, key: KeyImage) -> hd.sc.SCImage:
     sc.ConversionType = "WSD"
     sc.SeriesDescription = "RadLens AI heatmap (research use only)"
     sc.DerivationDescription = f"{key.overlay_caption} burned into the displayed image"
-    sc.ImageComments = viewer.RESEARCH_USE_NOTICE
+    sc.ImageComments = " ".join(filter(None, [viewer.RESEARCH_USE_NOTICE, caution]))
     sc.BurnedInAnnotation = "NO"
     sc.SoftwareVersions = f"RadLens {viewer.__version__}"
     sc.SourceImageSequence = [_image_reference(source, key)]
@@ -93,10 +96,17 @@ def secondary_capture(source: Dataset, key: KeyImage) -> hd.sc.SCImage:
 
 
 def findings_sr(
-    source: Dataset, key: KeyImage, findings: Sequence[FindingRow], model: ModelSummary
+    source: Dataset,
+    key: KeyImage,
+    findings: Sequence[FindingRow],
+    model: ModelSummary,
+    caution: str = "",
 ) -> hd.sr.ComprehensiveSR:
     algorithm = hd.sr.AlgorithmIdentification(name=model.name, version=model.version or "0")
     groups = [_finding_group(source, key, finding, algorithm) for finding in findings]
+    if caution:
+        for group in groups:
+            group[0].ContentSequence.append(_comment(caution))
     report = hd.sr.MeasurementReport(
         observation_context=_device_observer(model),
         procedure_reported=IMAGING_PROCEDURE,
@@ -146,6 +156,13 @@ def _finding_group(
                 name=concept, value=codes.SCT.Present if finding.positive else codes.SCT.Absent
             )
         ],
+    )
+
+
+def _comment(text: str) -> hd.sr.TextContentItem:
+    """A TEXT item (DCM 121106 "Comment") in a finding's group: e.g. the intended-use caution."""
+    return hd.sr.TextContentItem(
+        name=COMMENT, value=text[:1024], relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
     )
 
 
