@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
+from viewer.core.formatting import sex_age, transfer_syntax_name
 from viewer.ui.overlays import ANONYMISED, format_date, format_person_name
 from viewer.ui.viewport import SERIES_MIME
 
@@ -52,7 +53,7 @@ def series_details(info, anonymise: bool) -> str:
     rows = [
         ("Patient", name),
         ("Patient ID", pid),
-        ("Sex / age", f"{patient.sex or ''} {patient.age or ''}".strip()),
+        ("Age, sex", sex_age(patient.sex, patient.age, patient.birth_date, study.date)),
         ("Study date", "" if anonymise else format_date(study.date)),
         ("Study", study.description or ""),
         ("Accession", "" if anonymise else str(study.accession_number or "")),
@@ -60,7 +61,7 @@ def series_details(info, anonymise: bool) -> str:
         ("Modality", info.modality),
         ("Images", f"{len(info.frames)} × {info.columns}×{info.rows}"),
         ("Photometric", info.photometric),
-        ("Transfer syntax", info.transfer_syntax),
+        ("Transfer syntax", transfer_syntax_name(info.transfer_syntax)),
     ]
     html = "".join(f"<tr><td><b>{k}</b></td><td>{_escape(v)}</td></tr>" for k, v in rows if v)
     warnings = "".join(f"<li>{_escape(w)}</li>" for w in info.warnings)
