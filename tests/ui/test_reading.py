@@ -145,3 +145,15 @@ def test_the_model_dialog_rounds_thresholds_and_figures():
     text = model_card_text(find_model(DEFAULT_MODEL))
     assert "0.5405559649393982" not in text
     assert "pneumonia 54.1 %" in text and "threshold 0.541" in text
+
+
+def test_split_series_rows_differ_where_the_dock_does_not_cut_them(qtbot, window, enhanced_mr_dir):
+    load(qtbot, window, [enhanced_mr_dir / "Siemens"])
+    tree = window.browser.tree
+    rows = [window.browser._items[key].text(0) for key in window.browser.series_keys()]
+    assert len(rows) == 4
+    metrics = tree.fontMetrics()
+    width = tree.viewport().width() - tree.iconSize().width() - 3 * tree.indentation()
+    shown = {metrics.elidedText(row, Qt.TextElideMode.ElideRight, width) for row in rows}
+    assert len(shown) == 4, shown
+    assert all("time point" in row for row in rows)
