@@ -157,3 +157,22 @@ def test_split_series_rows_differ_where_the_dock_does_not_cut_them(qtbot, window
     shown = {metrics.elidedText(row, Qt.TextElideMode.ElideRight, width) for row in rows}
     assert len(shown) == 4, shown
     assert all("time point" in row for row in rows)
+
+
+def test_overlay_planes_are_drawn_and_toggled_in_the_viewer(qtbot, window):
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")
+    if path is None:
+        pytest.skip("MR-SIEMENS-DICOM-WithOverlays.dcm not installed (pip install pydicom-data)")
+    load(qtbot, window, [path])
+    qtbot.waitUntil(lambda: window.current_series() is not None)
+    planes = window.overlay_planes
+    item = planes.items[id(window.active_viewport())]
+    qtbot.waitUntil(item.isVisible)
+    assert (item.image[..., 3] > 0).sum() == 323
+    assert item.parentItem() is window.active_viewport().image_item  # follows zoom/rotation
+    planes.action.trigger()
+    assert not item.isVisible()
+    planes.action.trigger()
+    assert item.isVisible()
