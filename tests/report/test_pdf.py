@@ -80,7 +80,7 @@ def test_text_holds_identifiers_findings_model_and_notice(report, tmp_path):
     text = " ".join(pdf_text(write_pdf(report, tmp_path / "r.pdf")).split())
     for expected in ("Zazólc, Gesla", PATIENT_ID, "2021-03-14", "ACC-5521", "Referrer, Rita"):
         assert expected in text
-    for expected in ("pneumonia 0.873 0.420 positive", "effusion 0.120 0.500 negative"):
+    for expected in ("pneumonia 87.3 % 42.0 % positive", "effusion 12.0 % 50.0 % negative"):
         assert expected in text
     assert "cxr-test-net 9.8.7" in text and "auc 0.951" in text and "41.7 mm" in text
     assert "Right basal consolidation." in text

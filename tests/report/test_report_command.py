@@ -8,6 +8,7 @@ from pypdf import PdfReader
 
 from tests.report.conftest import pdf_text
 from viewer.cli import main
+from viewer.core.formatting import percent
 from viewer.core.measurements import Measurement, MeasurementStore
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
@@ -86,7 +87,7 @@ def test_report_holds_model_findings_measurement_and_impression(
     assert status == 0, capsys.readouterr().err
     text = " ".join(pdf_text(out).split())
     for label, probability in independent_probabilities(info, ref, default_card).items():
-        assert f"{label} {probability:.3f}" in text
+        assert f"{label} {percent(probability)}" in text
     assert f"{300 * spacing:.1f} mm" in text
     assert "No focal consolidation." in text and default_card.name in text
     assert "RADLENS, DEMO" in text and SAMPLE_ID in text

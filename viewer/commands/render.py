@@ -18,6 +18,7 @@ import numpy as np
 from viewer.core.atomic import atomic_write_bytes
 from viewer.core.errors import RadLensError
 from viewer.core.mpr import PLANES, SLAB_MODES
+from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.presets import find_preset, presets_for
 from viewer.core.render import initial_voi, modality_padding, render_array
 from viewer.core.voi import Voi, Window, validate_window
@@ -55,6 +56,11 @@ def register(subparsers) -> None:
     voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"))
     voi.add_argument("--preset", metavar="NAME", help="e.g. lung, bone, brain (CT); auto; full")
     parser.add_argument("--invert", action="store_true", help="invert grey levels (XOR MONO1)")
+    parser.add_argument(
+        "--no-overlay-planes",
+        action="store_true",
+        help="leave out the file's overlay planes (60xx graphics; drawn by default)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -103,7 +109,10 @@ def render_request(args: argparse.Namespace) -> np.ndarray:
     frame = check_frame(series, args.path, resolve_frame(series, args.frame, bool(args.plane)))
     values = series.modality_frame(frame)
     voi = choose_voi(series, frame, values, args)
-    return render_array(values, voi, series.photometric, invert=args.invert)
+    image = render_array(values, voi, series.photometric, invert=args.invert)
+    if getattr(args, "no_overlay_planes", False):
+        return image
+    return burn_overlay(image, frame_overlay(series, frame))
 
 
 def select_series(path: Path, series_uid: str | None):

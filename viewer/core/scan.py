@@ -83,6 +83,7 @@ class HeaderRecord:
     series_number: int | None
     series_description: str
     acquisition_number: int | None = None
+    echo_number: int | None = None
     image_type: tuple[str, ...] = ()
     stack_id: str | None = None
     rescale: tuple[float, float] = (1.0, 0.0)
@@ -235,6 +236,7 @@ def records_from_header(
         series_number=int_or_none(header_value(ds, "SeriesNumber")),
         series_description=str(header_value(ds, "SeriesDescription") or ""),
         acquisition_number=int_or_none(header_value(ds, "AcquisitionNumber")),
+        echo_number=int_or_none((as_list(header_value(ds, "EchoNumbers")) or [None])[0]),
         image_type=tuple(str(v).upper() for v in as_list(header_value(ds, "ImageType"))),
         has_modality_lut_sequence="ModalityLUTSequence" in ds,
         pixel_offset=native_offset,

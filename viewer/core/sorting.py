@@ -17,6 +17,8 @@ from viewer.core.scan import HeaderRecord
 ORIENTATION_TOLERANCE = 1e-3  # direction cosines closer than this are one orientation
 POSITION_TOLERANCE_MM = 1e-3
 SPACING_TOLERANCE = 0.05  # relative deviation from the median step called "uneven"
+IMAGE_KIND_WORDS = {"M": "magnitude", "P": "phase", "R": "real", "I": "imaginary"}  # ImageType[2]
+PLANE_COSINE = 0.8  # a slice normal this close to an axis names the plane (else "oblique")
 
 
 def slice_normal(orientation: Sequence[float]) -> np.ndarray:
@@ -87,20 +89,21 @@ def split_stacks(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], 
     """Split one SeriesInstanceUID into stacks of compatible frames, largest first.
 
     Frames go apart when image size, orientation, localizer status, enhanced Stack ID or pixel
-    format differ; a group whose frames repeat positions across acquisitions is split by
-    AcquisitionNumber. Each stack comes with the reason it was split off ("" when not split).
+    format differ; a group whose frames repeat positions is split by echo, else by acquisition
+    (time point). Each stack comes with what sets it apart, in words ("axial", "echo 2",
+    "time point 3"; "" when not split).
     """
     groups: dict[tuple, list[HeaderRecord]] = defaultdict(list)
     orientations: list[tuple[float, ...]] = []
     for record in records:
         groups[_stack_key(record, orientations)].append(record)
     varying = _varying_fields(list(groups))
+    planes = _plane_names(orientations)
     stacks = []
     for key, members in groups.items():
-        parts = split_acquisitions(members)
-        for part in parts:
-            acquisition = [f"acquisition {part[0].acquisition_number}"] if len(parts) > 1 else []
-            stacks.append((part, ", ".join(_describe(key, varying) + acquisition)))
+        parts = split_repeats(members)
+        for part, repeat in parts:
+            stacks.append((part, ", ".join(_describe(key, varying, planes) + repeat)))
     stacks.sort(key=lambda s: -len(s[0]))
     if len(stacks) == 1:
         return [(stacks[0][0], "")]
@@ -134,7 +137,22 @@ def _orientation_slot(orientation, known: list[tuple[float, ...]]) -> int:
     return len(known) - 1
 
 
-def _describe(key: tuple, varying: set[int]) -> list[str]:
+def plane_name(orientation: Sequence[float]) -> str:
+    """ "axial", "coronal" or "sagittal" by the slice normal's main axis; else "oblique"."""
+    normal = np.abs(slice_normal(orientation))
+    axis = int(np.argmax(normal))
+    return ("sagittal", "coronal", "axial")[axis] if normal[axis] >= PLANE_COSINE else "oblique"
+
+
+def _plane_names(orientations: list[tuple[float, ...]]) -> list[str]:
+    """The plane of each orientation slot, numbered when two slots share a plane name."""
+    names = [plane_name(o) for o in orientations]
+    return [
+        f"{n} {names[: i + 1].count(n)}" if names.count(n) > 1 else n for i, n in enumerate(names)
+    ]
+
+
+def _describe(key: tuple, varying: set[int], planes: list[str]) -> list[str]:
     """What sets this stack apart from the others of its series (only the fields that differ)."""
     rows, columns, slot, localizer, kind, stack_id, fmt = key
     if localizer:
@@ -142,25 +160,38 @@ def _describe(key: tuple, varying: set[int]) -> list[str]:
     words = {
         0: f"{columns}×{rows}",
         1: f"{columns}×{rows}",
-        2: f"orientation {slot + 1}" if slot >= 0 else "no orientation",
-        4: "/".join(kind),
+        2: planes[slot] if slot >= 0 else "no orientation",
+        4: " ".join(IMAGE_KIND_WORDS.get(word, word.lower()) for word in kind if word),
         5: f"stack {stack_id}",
         6: f"{fmt[2]} {fmt[1]}-bit",
     }
     return list(dict.fromkeys(words[n] for n in sorted(varying) if n in words and words[n]))
 
 
-def split_acquisitions(records: list[HeaderRecord]) -> list[list[HeaderRecord]]:
-    """Split by AcquisitionNumber when positions repeat and each acquisition is a clean stack."""
+# Frames at repeated positions are told apart by echo first, then by acquisition (a repeat
+# of the same slices later: a time point), with the words that name the stack.
+REPEAT_FIELDS = (("echo_number", "echo"), ("acquisition_number", "time point"))
+
+
+def split_repeats(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], list[str]]]:
+    """Split by EchoNumbers, else AcquisitionNumber, when positions repeat and each part is a
+    clean stack; each part comes with what names it (e.g. ["echo 2"], [] when not split)."""
     if not has_full_geometry(records) or not _positions_repeat(records):
-        return [records]
-    by_acquisition: dict[int | None, list[HeaderRecord]] = defaultdict(list)
+        return [(records, [])]
+    for attribute, word in REPEAT_FIELDS:
+        parts = _split_by(records, attribute)
+        if parts:
+            return [(part, [f"{word} {getattr(part[0], attribute)}"]) for part in parts]
+    return [(records, [])]
+
+
+def _split_by(records: list[HeaderRecord], attribute: str) -> list[list[HeaderRecord]]:
+    groups: dict[int | None, list[HeaderRecord]] = defaultdict(list)
     for record in records:
-        by_acquisition[record.acquisition_number].append(record)
-    groups = by_acquisition.values()
-    if len(groups) < 2 or any(len(g) < 2 or _positions_repeat(g) for g in groups):
-        return [records]
-    return [by_acquisition[k] for k in sorted(by_acquisition, key=lambda k: (k is None, k or 0))]
+        groups[getattr(record, attribute)].append(record)
+    if len(groups) < 2 or any(len(g) < 2 or _positions_repeat(g) for g in groups.values()):
+        return []
+    return [groups[k] for k in sorted(groups, key=lambda k: (k is None, k or 0))]
 
 
 def _positions_repeat(records: list[HeaderRecord]) -> bool:

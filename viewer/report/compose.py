@@ -15,6 +15,7 @@ from typing import Any
 from viewer.core.analysis_input import frame_analysis_input
 from viewer.core.errors import RadLensError
 from viewer.core.measurements import MeasurementStore
+from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
 from viewer.report.dicom_export import DicomExport, export_ai_dicom
@@ -113,11 +114,14 @@ def frame_key_image(
     result: Any = None,
     display: Any = None,
     measurements: Sequence[Any] = (),
+    overlay_planes: bool = True,
 ) -> KeyImage:
     """A frame as shown: `display` (the uint8 image on screen) or rendered with `window` (else
     the frame's initial VOI), with its measurements drawn; with a result, the heatmap beside it."""
     window = window if window is not None or series.is_color else initial_voi(series, frame)
     display = render_frame(series, frame, window) if display is None else display
+    if overlay_planes:  # the file's own graphics (60xx), as the viewer draws them
+        display = burn_overlay(display, frame_overlay(series, frame))
     if measurements:
         display = draw_measurements(display, measurements)
     info = series.info
@@ -168,13 +172,15 @@ def compose_report(
     display: Any = None,
     impression: str = "",
     anonymize: bool = False,
+    overlay_planes: bool = True,
 ) -> ReportData:
-    """`ReportData` for one key frame of an open `Series` (`display`: the image as on screen)."""
+    """`ReportData` for one key frame of an open `Series` (`display`: the image as on screen;
+    `overlay_planes`: draw the file's overlay planes on the key image, as the viewer does)."""
     result = analysis.result if analysis else None
     measurements = stored_measurements(series, frame)
     return build_report_data(
         series.info.study,
-        [frame_key_image(series, frame, window, result, display, measurements)],
+        [frame_key_image(series, frame, window, result, display, measurements, overlay_planes)],
         result,
         analysis.card_summary if analysis else None,
         frame_measurement_rows(series, frame, measurements),

@@ -208,7 +208,7 @@ def _findings_section(data: ReportData, width: float) -> list:
     if not data.findings:
         return [*section, _cell("No AI analysis in this report."), *notes]
     header = ["Finding", "Probability", "Threshold", "Call"]
-    rows = [[f.label, f"{f.probability:.3f}", f"{f.threshold:.3f}", f.call] for f in data.findings]
+    rows = [[f.label, f.probability_text, f.threshold_text, f.call] for f in data.findings]
     table = _grid_table(header, rows, [0.4 * width, 0.2 * width, 0.2 * width, 0.2 * width])
     positive = [
         ("FONTNAME", (0, i), (-1, i), "Helvetica-Bold")

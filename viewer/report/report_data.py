@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 import viewer
+from viewer.core.formatting import dicom_date, figure, percent, person_name
 from viewer.core.measurements import describe
 from viewer.report.overlay import burn_in_heatmap
-from viewer.report.text import dicom_date, person_name
 
 ANONYMISED_NOTE = "Anonymised report: patient and study identifiers have been removed."
 
@@ -45,6 +45,15 @@ class FindingRow:
     @property
     def call(self) -> str:
         return "positive" if self.positive else "negative"
+
+    @property
+    def probability_text(self) -> str:
+        """As the findings panel shows it, e.g. "99.0 %"."""
+        return percent(self.probability)
+
+    @property
+    def threshold_text(self) -> str:
+        return percent(self.threshold)
 
 
 @dataclass(frozen=True)
@@ -279,8 +288,4 @@ def _is_metric(value: Any) -> bool:
 
 
 def _metric_text(value: Any) -> str:
-    if isinstance(value, list | tuple):
-        return "-".join(_metric_text(v) for v in value)
-    if isinstance(value, float):
-        return f"{value:.3f}"
-    return str(value)
+    return figure(value)

@@ -49,6 +49,7 @@ from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
 from viewer.ui.load_task import StudyLoader
 from viewer.ui.mpr_view import install_mpr
+from viewer.ui.overlay_planes import OverlayPlanes
 from viewer.ui.settings import load_settings, save_settings
 from viewer.ui.view_state import add_user_preset, window_choices
 from viewer.ui.viewport import export_view_png
@@ -137,6 +138,7 @@ class MainWindow(QMainWindow):
         self._add_items("File", file_items[3:])
         self._add_items("View", view_items)
         self._build_view_toggles()
+        self.overlay_planes = OverlayPlanes(self)
         self.window_menu = self.menu("View").addMenu("Window")
         self._build_preset_keys()
         self._add_items(

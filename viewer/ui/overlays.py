@@ -15,6 +15,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
+from viewer.core.formatting import dicom_date, person_name, sex_age
 from viewer.core.geometry import opposite_letters
 from viewer.core.voi import Window
 
@@ -56,16 +57,9 @@ def edge_letters(geometry, view_matrix: np.ndarray) -> dict[str, str]:
     }
 
 
-def format_person_name(name) -> str:
-    parts = [p for p in str(name or "").split("^") if p]
-    if not parts:
-        return ""
-    return parts[0] if len(parts) == 1 else f"{parts[0]}, {' '.join(parts[1:])}"
-
-
-def format_date(value) -> str:
-    text = str(value or "")
-    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+# The corners, the browser and the report write names and dates alike (viewer.core.formatting).
+format_person_name = person_name
+format_date = dicom_date
 
 
 def slice_position(frame_ref) -> float | None:
@@ -90,8 +84,8 @@ def _patient_lines(info, anonymise: bool) -> list[str]:
         name, pid = ANONYMISED, ""
     else:
         name, pid = format_person_name(patient.name), str(patient.patient_id or "")
-    sex_age = " ".join(v for v in (str(patient.sex or ""), str(patient.age or "")) if v)
-    return [v for v in (name, f"ID: {pid}" if pid else "", sex_age) if v]
+    age = sex_age(patient.sex, patient.age, patient.birth_date, info.study.date)
+    return [v for v in (name, f"ID: {pid}" if pid else "", age) if v]
 
 
 def _study_lines(info, anonymise: bool) -> list[str]:

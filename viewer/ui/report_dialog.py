@@ -60,6 +60,7 @@ class ShownImage:
     display: Any = None
     result: Any = None
     model: str | None = None  # the model setting (id or folder) that produced `result`
+    overlay_planes: bool = True  # the file's overlay planes drawn, as View → Show overlay planes
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def export_report(
         display=image.display,
         impression=choices.impression,
         anonymize=choices.anonymize,
+        overlay_planes=image.overlay_planes,
     )
     progress(f"Writing {choices.out.name}…")
     written = [write_pdf(data, choices.out, choices.paper)]
@@ -394,6 +396,7 @@ def shown_image(main_window) -> ShownImage | None:
         display=viewport.displayed_image(),
         result=result if result is not None and result.findings else None,
         model=getattr(main_window.settings, "model_name", None) or None,
+        overlay_planes=main_window.overlay_planes.shown(),
     )
 
 

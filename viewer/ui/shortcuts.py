@@ -53,6 +53,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("flip_v", "V", "Flip vertically"),
     Shortcut("reset", "Escape", "Reset window, zoom, rotation and flips"),
     Shortcut("overlays", "O", "Show / hide corner overlays"),
+    Shortcut("overlay_planes", "Shift+O", "Show / hide overlay planes (the file's 60xx graphics)"),
     Shortcut("anonymise", "Ctrl+Shift+A", "Anonymise on screen"),
     Shortcut("pan_zoom", "Left drag, Ctrl+Wheel", "Pan / zoom"),
     Shortcut("window_level", "Right drag", "Window / level (x: width, y: centre)"),

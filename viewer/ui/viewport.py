@@ -17,7 +17,7 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
   shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves; `activated()` on a click;
   `seriesDropped(key)` when a series is dragged here from the browser.
 
-Mouse: left drag pans, Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
+Mouse: left drag pans (or draws, while a measurement tool is active), Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
 (see `view_state.drag_window` for the sensitivity). Display pixels always come from
 `viewer.core.render.render_frame`; nothing here does pixel maths.
 
@@ -123,8 +123,14 @@ class _ImageViewBox(pg.ViewBox):
 
     def __init__(self) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        # A tool that draws by dragging (a measurement being placed) takes the left drag:
+        # `left_drag_handler(ev)` returns True when it used the event, else the view pans.
+        self.left_drag_handler = None
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph API
+        handler = self.left_drag_handler
+        if ev.button() == Qt.MouseButton.LeftButton and handler is not None and handler(ev):
+            return
         if ev.button() == Qt.MouseButton.RightButton:
             ev.accept()
             delta = ev.screenPos() - ev.lastScreenPos()
@@ -171,6 +177,7 @@ class Viewport(QWidget):
         self._overlay_timer.setInterval(0)
         self._overlay_timer.timeout.connect(self._refresh_overlay)
         self._matrix = np.eye(3)
+        self._probe_pos: QPointF | None = None  # scene position of the mouse over the image
         self.fetcher = FrameFetcher(self)
         self._build_layout()
         self._connect()
@@ -358,6 +365,7 @@ class Viewport(QWidget):
         image = render_frame(state.series, state.frame, state.window, invert=state.invert)
         self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
         self.imageChanged.emit(state.series_key, state.frame)
+        self._probe()
 
     def _on_frame_fetched(self, series, frame: int) -> None:
         if series is self.state.series and frame == self.state.frame:
@@ -398,12 +406,18 @@ class Viewport(QWidget):
         self.state.set_window(drag_window(window, dx, dy))
 
     def _on_mouse_moved(self, scene_pos) -> None:
-        if self.state.series is None:
+        self._probe_pos = QPointF(scene_pos)
+        self._probe()
+
+    def _probe(self) -> None:
+        """The value under the mouse, again after each new frame: the probe follows the slice
+        even while the mouse stands still."""
+        if self.state.series is None or self._probe_pos is None:
             return
         if not self.state.series.frame_ready(self.state.frame):
             self.probed.emit(None)  # no value to show until the frame arrives
             return
-        row, col = self.scene_to_pixel(scene_pos)
+        row, col = self.scene_to_pixel(self._probe_pos)
         self.probed.emit(
             probe_pixel(
                 self.state.series, self.state.frame, math.floor(row + 0.5), math.floor(col + 0.5)
@@ -429,6 +443,8 @@ class Viewport(QWidget):
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
         if watched is self.graphics and event.type() == QEvent.Type.Resize:
             self.overlay.setGeometry(self.graphics.rect())
+        elif event.type() == QEvent.Type.Leave:
+            self._probe_pos = None
         elif event.type() == QEvent.Type.MouseButtonPress:
             self.setFocus()
             self.activated.emit()

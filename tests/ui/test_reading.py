@@ -1,0 +1,178 @@
+"""Reading the way RadiAnt/Weasis users expect (issue 14), in the window `radlens` builds."""
+
+from __future__ import annotations
+
+import pytest
+from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtGui import QMouseEvent
+from PySide6.QtWidgets import QApplication
+
+from tests.ui.conftest import load
+from viewer.core import measurements as core
+from viewer.ui.app import install_extensions
+from viewer.ui.measurement_tools import to_item
+
+pytestmark = pytest.mark.gui
+LEFT, NONE = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
+
+
+@pytest.fixture
+def window(qtbot, main_window):
+    """The main window with every extension installed, as `radlens` builds it."""
+    main_window.auto_run_ai = False
+    main_window.extensions = install_extensions(main_window)
+    return main_window
+
+
+@pytest.fixture
+def ct_window(qtbot, window, ct_phantom_dir):
+    load(qtbot, window, [ct_phantom_dir])
+    qtbot.waitUntil(lambda: window.current_series() is not None)
+    return window
+
+
+def _send(widget, kind, pos, button, buttons):
+    event = QMouseEvent(
+        kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    QApplication.sendEvent(widget, event)
+
+
+def _view_pos(viewport, row, col):
+    scene = viewport.image_item.mapToScene(to_item((row, col)))
+    return viewport.graphics.mapFromScene(scene)
+
+
+def _drag(qtbot, viewport, start_pixel, end_pixel, steps=8):
+    target = viewport.graphics.viewport()
+    start, end = _view_pos(viewport, *start_pixel), _view_pos(viewport, *end_pixel)
+    _send(target, QEvent.Type.MouseMove, start, NONE, NONE)
+    _send(target, QEvent.Type.MouseButtonPress, start, LEFT, LEFT)
+    for step in range(1, steps + 1):
+        qtbot.wait(20)  # pyqtgraph drops mouse moves that come faster than its frame rate
+        _send(target, QEvent.Type.MouseMove, start + (end - start) * (step / steps), NONE, LEFT)
+    _send(target, QEvent.Type.MouseButtonRelease, end, LEFT, NONE)
+
+
+def test_the_probe_follows_the_slice_while_the_mouse_stands_still(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    series = viewport.series()
+    row, col = 256, 300
+    here = _view_pos(viewport, row, col)
+    _send(viewport.graphics.viewport(), QEvent.Type.MouseMove, here, NONE, NONE)
+    first = series.modality_frame(viewport.frame_index())[row, col]
+    qtbot.waitUntil(lambda: f"{float(first):.6g} HU" in ct_window.probe_label.text())
+    frame = next(
+        i for i in range(series.info.frames.__len__())
+        if series.modality_frame(i)[row, col] != first
+    )  # fmt: skip
+    viewport.state.set_frame(frame)
+    other = float(series.modality_frame(frame)[row, col])
+    qtbot.waitUntil(lambda: f"{other:.6g} HU" in ct_window.probe_label.text())
+
+
+def test_a_length_is_drawn_by_dragging_and_the_active_tool_shows(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    tools = ct_window.measurements
+    length = tools.actions[core.LENGTH]
+    length.trigger()
+    assert length.isChecked() and "drag" in ct_window.statusBar().currentMessage()
+    view_range = viewport.view_box.viewRange()
+    _drag(qtbot, viewport, (100, 100), (100, 300))
+    layer = tools.active_layer()
+    (graphic,) = layer.graphics()
+    (r0, c0), (r1, c1) = graphic.measurement.points
+    assert (r0, c0) == pytest.approx((100, 100), abs=1.5)
+    assert (r1, c1) == pytest.approx((100, 300), abs=1.5)
+    assert viewport.view_box.viewRange() == view_range  # the drag drew; it did not pan
+    assert not length.isChecked() and layer.placing() == ""
+    assert graphic.text().endswith(" mm")
+
+
+def test_a_rectangle_is_drawn_by_dragging_and_a_plain_drag_still_pans(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    ct_window.measurements.actions[core.RECTANGLE].trigger()
+    _drag(qtbot, viewport, (300, 200), (200, 100))
+    layer = ct_window.measurements.active_layer()
+    (graphic,) = layer.graphics()
+    assert graphic.measurement.kind == core.RECTANGLE
+    assert graphic.measurement.points[0] == pytest.approx((200, 100), abs=1.5)
+    view_range = viewport.view_box.viewRange()
+    _drag(qtbot, viewport, (300, 300), (250, 250))
+    assert viewport.view_box.viewRange() != view_range and len(layer.graphics()) == 1
+
+
+def test_choosing_the_active_tool_again_puts_it_away(qtbot, ct_window):
+    action = ct_window.measurements.actions[core.ELLIPSE]
+    action.trigger()
+    assert ct_window.measurements.active_layer().placing() == core.ELLIPSE
+    action.trigger()
+    assert ct_window.measurements.active_layer().placing() == "" and not action.isChecked()
+
+
+def test_a_long_reading_near_the_edge_stays_inside_the_view(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    layer = ct_window.measurements.active_layer()
+    cols = viewport.series().info.columns
+    graphic = layer.add(core.Measurement(core.RECTANGLE, [(5, cols - 60), (40, cols - 2)]))
+    qtbot.wait(50)
+    area = viewport.view_box.sceneBoundingRect()
+    label = graphic.label.sceneBoundingRect()
+    assert area.contains(label), (area, label, graphic.text())
+
+
+def test_corners_and_details_read_age_sex_and_the_syntax_by_name(qtbot, ct_window):
+    from viewer.core.formatting import sex_age, transfer_syntax_name
+    from viewer.ui.overlays import overlay_text
+
+    viewport = ct_window.active_viewport()
+    info = viewport.series().info
+    patient = info.study.patient
+    expected = sex_age(patient.sex, patient.age, patient.birth_date, info.study.date)
+    assert expected  # the phantom states a sex or an age
+    corners = overlay_text(viewport.state, viewport.view_matrix(), viewport.zoom())
+    assert expected in corners.top_left
+    details = ct_window.browser.details.toPlainText()
+    assert transfer_syntax_name(info.transfer_syntax) in details
+    assert info.transfer_syntax not in details  # a name, not a bare UID
+
+
+def test_the_model_dialog_rounds_thresholds_and_figures():
+    from inference.registry import DEFAULT_MODEL, find_model
+    from viewer.ui.ai_controller import model_card_text
+
+    text = model_card_text(find_model(DEFAULT_MODEL))
+    assert "0.5405559649393982" not in text
+    assert "pneumonia 54.1 %" in text and "threshold 0.541" in text
+
+
+def test_split_series_rows_differ_where_the_dock_does_not_cut_them(qtbot, window, enhanced_mr_dir):
+    load(qtbot, window, [enhanced_mr_dir / "Siemens"])
+    tree = window.browser.tree
+    rows = [window.browser._items[key].text(0) for key in window.browser.series_keys()]
+    assert len(rows) == 4
+    metrics = tree.fontMetrics()
+    width = tree.viewport().width() - tree.iconSize().width() - 3 * tree.indentation()
+    shown = {metrics.elidedText(row, Qt.TextElideMode.ElideRight, width) for row in rows}
+    assert len(shown) == 4, shown
+    assert all("time point" in row for row in rows)
+
+
+def test_overlay_planes_are_drawn_and_toggled_in_the_viewer(qtbot, window):
+    from pydicom.data import get_testdata_file
+
+    path = get_testdata_file("MR-SIEMENS-DICOM-WithOverlays.dcm")
+    if path is None:
+        pytest.skip("MR-SIEMENS-DICOM-WithOverlays.dcm not installed (pip install pydicom-data)")
+    load(qtbot, window, [path])
+    qtbot.waitUntil(lambda: window.current_series() is not None)
+    planes = window.overlay_planes
+    item = planes.items[id(window.active_viewport())]
+    qtbot.waitUntil(item.isVisible)
+    assert (item.image[..., 3] > 0).sum() == 323
+    assert item.parentItem() is window.active_viewport().image_item  # follows zoom/rotation
+    planes.action.trigger()
+    assert not item.isVisible()
+    planes.action.trigger()
+    assert item.isVisible()
