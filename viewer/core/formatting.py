@@ -122,3 +122,11 @@ def figure(value: object) -> str:
 
 def figures(metrics: dict[str, object]) -> str:
     return ", ".join(f"{name} {figure(value)}" for name, value in metrics.items())
+
+
+def date_time(value: dt.datetime) -> str:
+    """A moment for people: "2026-01-02 10:30 UTC" (the zone's name, else its offset)."""
+    zone = value.tzname() or ""
+    if zone and not zone.isalpha():
+        zone = value.strftime("UTC%z")
+    return f"{value:%Y-%m-%d %H:%M} {zone}".strip()

@@ -24,6 +24,7 @@ from viewer.report.report_data import (
     KeyImage,
     MeasurementRow,
     ReportData,
+    ReportHeader,
     build_report_data,
     intended_use_caution,
     key_image,
@@ -76,7 +77,12 @@ def analyze_frame(
     source = Path(series.info.frames[frame].path).name  # a file name: folders may name patients
     analyzer = Analyzer(model=model, device=device)
     result = analyzer.analyze(frame_analysis_input(series, frame, source), force=force)
-    return Analysis(result=result, card_summary=analyzer.card.summary())
+    return Analysis(result=result, card_summary=report_card_summary(analyzer.card))
+
+
+def report_card_summary(card: Any) -> dict[str, Any]:
+    """`card.summary()` and, under "card", the whole card (for the report's appendix)."""
+    return {**card.summary(), "card": card.to_dict()}
 
 
 def card_summary_for(result: Any, model: str | None = None) -> dict[str, Any]:
@@ -91,7 +97,7 @@ def card_summary_for(result: Any, model: str | None = None) -> dict[str, Any]:
             cards.insert(0, find_model(model))
     for card in cards:
         if card.weights_sha256 == result.model_sha256:
-            return card.summary()
+            return report_card_summary(card)
     return {
         "name": result.model_name,
         "version": result.model_version,
@@ -173,9 +179,12 @@ def compose_report(
     impression: str = "",
     anonymize: bool = False,
     overlay_planes: bool = True,
+    header: ReportHeader | None = None,
+    appendix: bool = False,
 ) -> ReportData:
     """`ReportData` for one key frame of an open `Series` (`display`: the image as on screen;
-    `overlay_planes`: draw the file's overlay planes on the key image, as the viewer does)."""
+    `overlay_planes`: draw the file's overlay planes on the key image, as the viewer does;
+    `header`: institution, indication, status and reader; `appendix`: the full model card)."""
     result = analysis.result if analysis else None
     measurements = stored_measurements(series, frame)
     return build_report_data(
@@ -186,7 +195,18 @@ def compose_report(
         frame_measurement_rows(series, frame, measurements),
         impression,
         anonymize=anonymize,
+        exam=exam_header(series, frame),
+        header=header,
+        appendix=appendix,
     )
+
+
+def exam_header(series: Any, frame: int) -> dict[str, str]:
+    """Modality, body part and view of the key image, for the report's exam line."""
+    header = series.header(frame)
+    keys = ("BodyPartExamined", "ViewPosition")
+    exam = {key: str(header.get(key, "") or "").strip() for key in keys}
+    return {"Modality": series.info.modality, **exam}
 
 
 def export_dicom(series: Any, frame: int, data: ReportData, out_dir: str | Path) -> DicomExport:
