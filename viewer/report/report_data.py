@@ -93,7 +93,7 @@ class ModelSummary:
         metrics = summary.get("validation_metrics") or {}
         return cls(
             key_figures=key_figures(metrics),
-            card_rows=tuple(flatten_card(summary.get("card") or summary)),
+            card_rows=appendix_rows(summary),
             name=str(summary.get("name", "")),
             version=str(summary.get("version", "")),
             sha256=str(summary.get("sha256", "")),
@@ -430,6 +430,17 @@ def key_figures(metrics: Mapping[str, Any]) -> str:
         positives = f" ({metrics['positives']} positive)" if "positives" in metrics else ""
         parts.append(f"{metrics['images']} images{positives}")
     return "; ".join(parts)
+
+
+def appendix_rows(summary: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The whole card (`summary["card"]`, else the summary), with the weights' sha256 that
+    results name (all members together) after the version."""
+    rows = flatten_card(summary.get("card") or summary)
+    sha = str(summary.get("sha256", ""))
+    if sha and all(value != sha for _, value in rows):
+        after = next((i + 1 for i, (key, _) in enumerate(rows) if key == "version"), 0)
+        rows.insert(after, ("weights sha256", sha))
+    return tuple(rows)
 
 
 def flatten_card(card: Mapping[str, Any], prefix: str = "") -> list[tuple[str, str]]:
