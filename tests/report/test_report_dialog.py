@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 from pypdf import PdfReader
 from PySide6.QtWidgets import QMessageBox
 
@@ -24,6 +25,7 @@ from viewer.ui.report_dialog import (
     install_report_action,
     open_report_dialog,
 )
+from viewer.ui.viewport import export_view_png
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
@@ -231,3 +233,21 @@ def test_default_target_is_the_documents_folder_never_the_study_folder(
     for refused in (study, Path(viewer.__file__).parent):
         window.settings.report_folder = str(refused)
         assert default_report_path(window).parent == documents
+
+
+def test_view_png_with_a_heatmap_carries_the_colour_bar_and_research_line(
+    shown_radiograph, tmp_path
+):
+    """File → Export view as PNG: the heatmap's colour bar and the research-use line go with it."""
+    window, _ = shown_radiograph
+    viewport = window.active_viewport()
+    assert viewport.heatmap_shown()
+    grabbed = viewport.export_image(True)
+    with_heatmap = Image.open(export_view_png(viewport, tmp_path / "heat.png"))
+    assert with_heatmap.width > grabbed.width() and with_heatmap.height > grabbed.height()
+    strip = np.asarray(with_heatmap.convert("RGB"))[grabbed.height() :, : grabbed.width()]
+    assert (strip == 0).mean() > 0.5 and (strip > 200).any(), "no research-use line"
+    window.ai.controller.overlay.set_shown(False)
+    assert not viewport.heatmap_shown()
+    plain = Image.open(export_view_png(viewport, tmp_path / "plain.png"))
+    assert plain.size == (grabbed.width(), grabbed.height())

@@ -41,8 +41,10 @@ from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
 from viewer.core.atomic import atomic_write_bytes
 from viewer.core.render import render_frame
 from viewer.core.voi import Window, auto_window
+from viewer.report.overlay import with_colour_bar, with_notice
 from viewer.ui import shortcuts
 from viewer.ui.frame_fetcher import FrameFetcher
+from viewer.ui.heatmap_overlay import HEATMAP_ITEM_NAME
 from viewer.ui.overlays import OverlayLayer, overlay_text
 from viewer.ui.view_state import (
     ViewState,
@@ -111,8 +113,21 @@ def png_bytes(image: QImage) -> bytes:
 
 
 def export_view_png(viewport: Viewport, path, with_overlays: bool = True):
-    """Save what `viewport` shows as a PNG, atomically (temp file + rename)."""
-    return atomic_write_bytes(path, png_bytes(viewport.export_image(with_overlays)))
+    """Save what `viewport` shows as a PNG, atomically (temp file + rename). With an AI
+    heatmap on screen, the colour bar and the research-use line are burned in beside it."""
+    image = viewport.export_image(with_overlays)
+    if viewport.heatmap_shown():
+        image = annotated_heatmap_view(image)
+    return atomic_write_bytes(path, png_bytes(image))
+
+
+def annotated_heatmap_view(image: QImage) -> QImage:
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
+    pixels = rows[:, : rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3)
+    out = np.ascontiguousarray(with_notice(with_colour_bar(pixels)))
+    height, width = out.shape[:2]
+    return QImage(out.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 class _ImageViewBox(pg.ViewBox):
@@ -308,6 +323,13 @@ class Viewport(QWidget):
         """Stop cine and the background decoder (the window calls this on close)."""
         self._cine.stop()
         self.fetcher.shutdown()
+
+    def heatmap_shown(self) -> bool:
+        """Whether an AI heatmap is drawn on this view's image now."""
+        return any(
+            getattr(item, "objectName", lambda: "")() == HEATMAP_ITEM_NAME and item.isVisible()
+            for item in self.image_item.childItems()
+        )
 
     def export_image(self, with_overlays: bool = True) -> QImage:
         """The view as shown (graphics items included), with or without the corner text."""
