@@ -62,3 +62,17 @@ def test_radlens_evaluate_reads_a_dicom_dataset_through_the_core(
     )
     report = json.loads(capsys.readouterr().out)
     assert status == 0 and report["images"] == 3 and report["failures"] == []
+
+
+def test_radlens_train_reads_a_dicom_dataset_through_the_core(dicom_dataset, tmp_path):
+    """`inference` alone refuses DICOM (above): a model trained here saw the core's pixels."""
+    from inference.model_card import ModelCard
+
+    data = tmp_path / "data"
+    for split in ("train", "val"):
+        shutil.copytree(dicom_dataset, data / split, ignore=shutil.ignore_patterns("data"))
+    out = tmp_path / "model"
+    args = ["train", "--data", str(data), "--out", str(out), "--epochs", "1", "--size", "32"]
+    assert main([*args, "--device", "cpu", "--batch-size", "3"]) == 0
+    card = ModelCard.read(out)
+    assert card.metrics["validation"]["data"]["images"] == 3

@@ -25,7 +25,19 @@ def register(subparsers) -> None:
         help="AI analysis of a whole archive on a local or remote Dask cluster (research use only)",
         description=__doc__,
     )
-    parser.add_argument("sources", nargs="+", metavar="SOURCE", help="files, folders, zips")
+    parser.add_argument(
+        "sources",
+        nargs="+",
+        metavar="SOURCE",
+        help="files, folders, zips, or a PACS (dicom://AET@HOST:PORT, http(s)://HOST:PORT/ROOT)",
+    )
+    parser.add_argument(
+        "--query",
+        default=None,
+        metavar="FILTERS",
+        help="PACS filters, e.g. modality=DX,study-date=20250101-20251231 (also patient-id, "
+        "patient-name, accession, study-uid)",
+    )
     parser.add_argument("--out", type=Path, required=True, metavar="DIR")
     parser.add_argument("--model", default=None, help="model id or card path (default: shipped)")
     parser.add_argument("--engine", default="dask", choices=["local", "ray", "dask"])
@@ -40,6 +52,7 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from viewer.batch.engines import EngineError, EngineOptions, run_jobs
     from viewer.batch.results import ResultsLog, StateMismatch
+    from viewer.batch.sources import SourceError
 
     try:
         state = _run_state(args.model)
@@ -50,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - model lookup errors are one line too
         return _fail(f"model: {exc}")
     try:
-        jobs, listing_rows = _pending_jobs(args.sources, log)
+        jobs, listing_rows = _pending_jobs(args.sources, args.query, args.out, log)
         already_done = len(log.done)
         log.append(listing_rows)
         options = EngineOptions(
@@ -59,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         summary = _Summary(total=len(jobs) + len(listing_rows), already_done=already_done)
         summary.count(listing_rows)
         run_jobs(jobs, options, summary.recorder(log))
-    except EngineError as exc:
+    except (EngineError, SourceError) as exc:
         return _fail(str(exc))
     finally:
         log.close()
@@ -82,15 +95,17 @@ def _run_state(model: str | None):
     return RunState(card.name, card.version, card.weights_sha256)
 
 
-def _pending_jobs(sources: list[str], log) -> tuple[list, list[dict]]:
+def _pending_jobs(sources: list[str], query, out_dir: Path, log) -> tuple[list, list[dict]]:
     """Jobs not finished by an earlier run, and rows for sources that cannot be read at all."""
     from viewer.batch.results import item_key
+    from viewer.batch.sources import list_sources
     from viewer.batch.worker import entry_rows
     from viewer.commands.analyze import collect_jobs
 
-    jobs, errors = collect_jobs([Path(s) for s in sources])
+    listed = list_sources(sources, query, out_dir, lambda text: print(text, file=sys.stderr))
+    jobs, errors = collect_jobs(listed.paths)
     pending = [j for j in jobs if item_key(j.path, j.frame) not in log.done]
-    rows = [row for e in errors for row in entry_rows(e)]
+    rows = [row for e in errors for row in entry_rows(e)] + listed.failed
     return pending, [r for r in rows if item_key(r["source"], r.get("frame")) not in log.done]
 
 
