@@ -176,3 +176,30 @@ def test_overlay_planes_are_drawn_and_toggled_in_the_viewer(qtbot, window):
     assert not item.isVisible()
     planes.action.trigger()
     assert item.isVisible()
+
+
+def test_saving_a_preset_keeps_the_number_keys_of_the_others(qtbot, window, mr_sag_dir):
+    from viewer.core.voi import Window
+    from viewer.ui.view_state import add_user_preset, window_choices
+
+    load(qtbot, window, [mr_sag_dir])
+    qtbot.waitUntil(lambda: window.current_series() is not None)
+    series, frame = window.current_series(), window.current_frame_index()
+    before = [label for label, _ in window_choices(series, frame, window.settings.presets)]
+    assert before  # the file's own windows
+    presets = add_user_preset({}, "MR", "Mine", Window(300.0, 600.0))
+    presets = add_user_preset(presets, "MR", "Second", Window(200.0, 400.0))
+    after = [label for label, _ in window_choices(series, frame, presets)]
+    assert after == [*before, "Mine", "Second"]
+    replaced = add_user_preset(presets, "MR", "Mine", Window(10.0, 20.0))
+    assert [label for label, _ in window_choices(series, frame, replaced)] == after
+
+
+def test_a_png_export_without_an_extension_gets_png(qtbot, ct_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    typed = tmp_path / "view"  # what the user typed in the save dialog
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(typed), "PNG"))
+    ct_window.export_png(True)
+    written = tmp_path / "view.png"
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not typed.exists()

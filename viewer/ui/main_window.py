@@ -56,6 +56,11 @@ MENUS = ("File", "View", "Tools", "AI", "Help")
 MAX_PRESET_KEYS = 9
 
 
+def with_png_suffix(path: str) -> str:
+    """The export path with ".png" added when the name typed has no PNG extension."""
+    return path if Path(path).suffix.lower() == ".png" else f"{path}.png"
+
+
 class MainWindow(QMainWindow):
     imageChanged = Signal(str, int)
     indexLoaded = Signal(object)
@@ -374,7 +379,7 @@ class MainWindow(QMainWindow):
             self, "Export view", self.settings.last_folder, "PNG (*.png)"
         )
         if path:
-            export_view_png(self.active_viewport(), path, with_overlays)
+            export_view_png(self.active_viewport(), with_png_suffix(path), with_overlays)
 
     def show_shortcuts(self) -> None:
         shortcuts.ShortcutsDialog(self).exec()
