@@ -203,3 +203,49 @@ def test_a_png_export_without_an_extension_gets_png(qtbot, ct_window, tmp_path, 
     ct_window.export_png(True)
     written = tmp_path / "view.png"
     assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not typed.exists()
+
+
+def _corner_rects(layer):
+    from PySide6.QtCore import Qt as QtNs
+
+    area = layer.rect().adjusted(layer.MARGIN, layer.MARGIN, -layer.MARGIN, -layer.MARGIN)
+    align = QtNs.AlignmentFlag
+    corners = {
+        "top_left": align.AlignLeft | align.AlignTop,
+        "top_right": align.AlignRight | align.AlignTop,
+        "bottom_left": align.AlignLeft | align.AlignBottom,
+        "bottom_right": align.AlignRight | align.AlignBottom,
+    }
+    metrics = layer.fontMetrics()
+    rects = {}
+    for name, flags in corners.items():
+        lines = layer._fitted(getattr(layer.text, name), area)  # noqa: SLF001 - what is drawn
+        if lines:
+            rects[name] = metrics.boundingRect(area, int(flags), "\n".join(lines))
+    return rects
+
+
+def test_corner_texts_do_not_overlap_in_2x2_and_empty_viewports_invite_a_drop(qtbot, ct_window):
+    from viewer.ui.overlays import EMPTY_HINT
+
+    ct_window.resize(900, 600)
+    ct_window.set_layout("2x2")
+    first, *others = ct_window.viewports()
+    others[0].set_series(first.series())  # the active viewport stays (see the report note)
+    qtbot.wait(50)
+    assert others[1].overlay.text.centre == EMPTY_HINT and first.overlay.text.centre == ""
+    for viewport in (first, others[0]):
+        rects = list(_corner_rects(viewport.overlay).values())
+        assert len(rects) == 4
+        overlapping = [
+            (a, b) for i, a in enumerate(rects) for b in rects[i + 1 :] if a.intersects(b)
+        ]
+        assert not overlapping, overlapping
+
+
+def test_the_loading_progress_shows_its_whole_text(qtbot, window):
+    window._on_progress("Reading headers", 12, 12345)  # noqa: SLF001 - as the loader reports it
+    text = window.progress.text()
+    assert "Reading headers" in text
+    needed = window.progress.fontMetrics().horizontalAdvance(text)
+    assert window.progress.minimumWidth() > needed

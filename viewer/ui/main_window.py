@@ -54,6 +54,8 @@ from viewer.ui.welcome import WelcomePanel
 
 MENUS = ("File", "View", "Tools", "AI", "Help")
 MAX_PRESET_KEYS = 9
+PROGRESS_MAX_WIDTH = 480  # the loading progress bar grows to show its whole text, up to this
+PROGRESS_PADDING = 40
 
 
 def with_png_suffix(path: str) -> str:
@@ -103,7 +105,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.probe_label = QLabel("")
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
+        self.progress.setMaximumWidth(PROGRESS_MAX_WIDTH)
         self.cancel_button = QPushButton("Cancel")
         self.statusBar().addWidget(self.probe_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
@@ -455,6 +457,8 @@ class MainWindow(QMainWindow):
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"{stage} %v/%m")
+        whole = self.progress.fontMetrics().horizontalAdvance(f"{stage} {total}/{total}")
+        self.progress.setMinimumWidth(min(whole + PROGRESS_PADDING, PROGRESS_MAX_WIDTH))
 
     def _show_progress(self, busy: bool) -> None:
         self.progress.setVisible(busy)
