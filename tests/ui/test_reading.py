@@ -249,3 +249,34 @@ def test_the_loading_progress_shows_its_whole_text(qtbot, window):
     assert "Reading headers" in text
     needed = window.progress.fontMetrics().horizontalAdvance(text)
     assert window.progress.minimumWidth() > needed
+
+
+def test_a_jpeg_chest_x_ray_opens_as_a_secondary_image(qtbot, window, cxr_dir, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    jpeg = sorted((cxr_dir / "samples-fullres" / "NORMAL").glob("*.jpeg"))[0]
+    png = tmp_path / "chest.png"
+    Image.open(jpeg).save(png)  # the same real pixels, as PNG
+    for path in (jpeg, png):
+        load(qtbot, window, [path])
+        qtbot.waitUntil(lambda: window.current_series() is not None)
+        assert not window.index.skipped
+        series = window.current_series()
+        np.testing.assert_array_equal(series.modality_frame(0), np.asarray(Image.open(jpeg)))
+        assert (
+            series.info.study.patient.name == ""
+            and window.active_viewport().pixel_spacing() is None
+        )
+        assert "pixel spacing unknown" in window.browser.details.toPlainText()
+        layer = window.measurements.active_layer()
+        graphic = layer.add(core.Measurement(core.LENGTH, [(10, 10), (10, 110)]))
+        assert graphic.text() == "100.0 px"  # measurements in pixels, and they say so
+        window.active_viewport().state.set_series(None)
+
+
+def test_a_folder_of_pictures_opens_every_picture(qtbot, window, cxr_dir):
+    folder = cxr_dir / "samples-fullres"
+    load(qtbot, window, [folder])
+    expected = len([p for p in folder.rglob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png")])
+    assert len(window.index.all_series()) == expected and not window.index.skipped
