@@ -278,7 +278,7 @@ class MainWindow(QMainWindow):
             self,
             "Open DICOM files",
             self.settings.last_folder,
-            "DICOM (*.dcm *.zip DICOMDIR *);;All files (*)",
+            "DICOM (*.dcm *.zip DICOMDIR *);;Pictures (*.png *.jpg *.jpeg);;All files (*)",
         )
         if paths:
             self.open_paths(paths)
