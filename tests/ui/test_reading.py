@@ -280,3 +280,15 @@ def test_a_folder_of_pictures_opens_every_picture(qtbot, window, cxr_dir):
     load(qtbot, window, [folder])
     expected = len([p for p in folder.rglob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png")])
     assert len(window.index.all_series()) == expected and not window.index.skipped
+
+
+def test_the_tag_browser_opens_wide_enough_to_read(qtbot, ct_window):
+    tags = ct_window.measurements.tag_browser
+    tags.dock.show()
+    qtbot.waitUntil(lambda: tags.browser.tree.topLevelItemCount() > 0)
+    tree = tags.browser.tree
+    metrics = tree.fontMetrics()
+    assert tags.dock.width() >= 460
+    assert tree.columnWidth(0) >= metrics.horizontalAdvance("(0010,0010)")
+    shown = sum(tree.columnWidth(c) for c in range(3))
+    assert shown < tree.viewport().width()  # the value column starts inside the view
