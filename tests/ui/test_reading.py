@@ -176,3 +176,119 @@ def test_overlay_planes_are_drawn_and_toggled_in_the_viewer(qtbot, window):
     assert not item.isVisible()
     planes.action.trigger()
     assert item.isVisible()
+
+
+def test_saving_a_preset_keeps_the_number_keys_of_the_others(qtbot, window, mr_sag_dir):
+    from viewer.core.voi import Window
+    from viewer.ui.view_state import add_user_preset, window_choices
+
+    load(qtbot, window, [mr_sag_dir])
+    qtbot.waitUntil(lambda: window.current_series() is not None)
+    series, frame = window.current_series(), window.current_frame_index()
+    before = [label for label, _ in window_choices(series, frame, window.settings.presets)]
+    assert before  # the file's own windows
+    presets = add_user_preset({}, "MR", "Mine", Window(300.0, 600.0))
+    presets = add_user_preset(presets, "MR", "Second", Window(200.0, 400.0))
+    after = [label for label, _ in window_choices(series, frame, presets)]
+    assert after == [*before, "Mine", "Second"]
+    replaced = add_user_preset(presets, "MR", "Mine", Window(10.0, 20.0))
+    assert [label for label, _ in window_choices(series, frame, replaced)] == after
+
+
+def test_a_png_export_without_an_extension_gets_png(qtbot, ct_window, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    typed = tmp_path / "view"  # what the user typed in the save dialog
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(typed), "PNG"))
+    ct_window.export_png(True)
+    written = tmp_path / "view.png"
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not typed.exists()
+
+
+def _corner_rects(layer):
+    from PySide6.QtCore import Qt as QtNs
+
+    area = layer.rect().adjusted(layer.MARGIN, layer.MARGIN, -layer.MARGIN, -layer.MARGIN)
+    align = QtNs.AlignmentFlag
+    corners = {
+        "top_left": align.AlignLeft | align.AlignTop,
+        "top_right": align.AlignRight | align.AlignTop,
+        "bottom_left": align.AlignLeft | align.AlignBottom,
+        "bottom_right": align.AlignRight | align.AlignBottom,
+    }
+    metrics = layer.fontMetrics()
+    rects = {}
+    for name, flags in corners.items():
+        lines = layer._fitted(getattr(layer.text, name), area)  # noqa: SLF001 - what is drawn
+        if lines:
+            rects[name] = metrics.boundingRect(area, int(flags), "\n".join(lines))
+    return rects
+
+
+def test_corner_texts_do_not_overlap_in_2x2_and_empty_viewports_invite_a_drop(qtbot, ct_window):
+    from viewer.ui.overlays import EMPTY_HINT
+
+    ct_window.resize(900, 600)
+    ct_window.set_layout("2x2")
+    first, *others = ct_window.viewports()
+    others[0].set_series(first.series())  # the active viewport stays (see the report note)
+    qtbot.wait(50)
+    assert others[1].overlay.text.centre == EMPTY_HINT and first.overlay.text.centre == ""
+    for viewport in (first, others[0]):
+        rects = list(_corner_rects(viewport.overlay).values())
+        assert len(rects) == 4
+        overlapping = [
+            (a, b) for i, a in enumerate(rects) for b in rects[i + 1 :] if a.intersects(b)
+        ]
+        assert not overlapping, overlapping
+
+
+def test_the_loading_progress_shows_its_whole_text(qtbot, window):
+    window._on_progress("Reading headers", 12, 12345)  # noqa: SLF001 - as the loader reports it
+    text = window.progress.text()
+    assert "Reading headers" in text
+    needed = window.progress.fontMetrics().horizontalAdvance(text)
+    assert window.progress.minimumWidth() > needed
+
+
+def test_a_jpeg_chest_x_ray_opens_as_a_secondary_image(qtbot, window, cxr_dir, tmp_path):
+    import numpy as np
+    from PIL import Image
+
+    jpeg = sorted((cxr_dir / "samples-fullres" / "NORMAL").glob("*.jpeg"))[0]
+    png = tmp_path / "chest.png"
+    Image.open(jpeg).save(png)  # the same real pixels, as PNG
+    for path in (jpeg, png):
+        load(qtbot, window, [path])
+        qtbot.waitUntil(lambda: window.current_series() is not None)
+        assert not window.index.skipped
+        series = window.current_series()
+        np.testing.assert_array_equal(series.modality_frame(0), np.asarray(Image.open(jpeg)))
+        assert (
+            series.info.study.patient.name == ""
+            and window.active_viewport().pixel_spacing() is None
+        )
+        assert "pixel spacing unknown" in window.browser.details.toPlainText()
+        layer = window.measurements.active_layer()
+        graphic = layer.add(core.Measurement(core.LENGTH, [(10, 10), (10, 110)]))
+        assert graphic.text() == "100.0 px"  # measurements in pixels, and they say so
+        window.active_viewport().state.set_series(None)
+
+
+def test_a_folder_of_pictures_opens_every_picture(qtbot, window, cxr_dir):
+    folder = cxr_dir / "samples-fullres"
+    load(qtbot, window, [folder])
+    expected = len([p for p in folder.rglob("*") if p.suffix.lower() in (".jpeg", ".jpg", ".png")])
+    assert len(window.index.all_series()) == expected and not window.index.skipped
+
+
+def test_the_tag_browser_opens_wide_enough_to_read(qtbot, ct_window):
+    tags = ct_window.measurements.tag_browser
+    tags.dock.show()
+    qtbot.waitUntil(lambda: tags.browser.tree.topLevelItemCount() > 0)
+    tree = tags.browser.tree
+    metrics = tree.fontMetrics()
+    assert tags.dock.width() >= 460
+    assert tree.columnWidth(0) >= metrics.horizontalAdvance("(0010,0010)")
+    shown = sum(tree.columnWidth(c) for c in range(3))
+    assert shown < tree.viewport().width()  # the value column starts inside the view

@@ -99,8 +99,8 @@ def sex_age(sex: object, age: object, birth_date: object = "", study_date: objec
 def transfer_syntax_name(uid: object) -> str:
     """The transfer syntax by its name ("Explicit VR Little Endian"), the UID when unknown."""
     text = str(uid or "").strip()
-    if not text:
-        return ""
+    if not text or not all(part.isdigit() for part in text.split(".")):
+        return text  # not a UID (e.g. a JPEG/PNG secondary image)
     name = UID(text).name
     return name if name and name != text else text
 

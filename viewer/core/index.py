@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from viewer.core.discovery import display_path, expand_inputs
 from viewer.core.errors import RadLensError
+from viewer.core.pictures import is_picture, picture_records
 from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile, scan_file
 from viewer.core.sorting import sort_frames, split_stacks
 
@@ -139,18 +140,35 @@ def build_index(
     for done, path in enumerate(files, 1):
         if is_cancelled(cancel):
             break
-        result = scan_file(path)
+        result = picture_records(path) if is_picture(path) else scan_file(path)
         if isinstance(result, SkippedFile):
             skipped.append(SkippedFile(display_path(path), result.reason))
         else:
             records.extend(result)
         if progress:
             progress(done, len(files))
+    if not records:  # only pictures in the folders: open them as secondary images
+        records, found.ignored = open_pictures(found.ignored, skipped)
     records, duplicates = drop_duplicate_instances(records)
     skipped.extend(duplicates)
     if not records:
         skipped.extend(SkippedFile(path, IGNORED_REASON) for path in found.ignored)
     return StudyIndex(patients=group_records(records), skipped=skipped, ignored=found.ignored)
+
+
+def open_pictures(ignored: list[str], skipped: list[SkippedFile]):
+    """Records of the JPEG/PNG files among `ignored`, and what stays ignored."""
+    records, rest = [], []
+    for path in ignored:
+        if not is_picture(path):
+            rest.append(path)
+            continue
+        result = picture_records(path)
+        if isinstance(result, SkippedFile):
+            skipped.append(result)
+        else:
+            records.extend(result)
+    return records, rest
 
 
 def is_cancelled(cancel) -> bool:

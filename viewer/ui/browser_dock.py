@@ -45,7 +45,8 @@ def series_label(info) -> str:
     mark = WARNING_MARK if info.warnings else ""
     stack = f"{info.stack_label} · " if getattr(info, "stack_label", "") else ""
     description = info.description or "(no description)"
-    return f"{mark}{number}{stack}{info.modality} {description} [{len(info.frames)}]"
+    kind = f"{info.modality} " if info.modality else ""
+    return f"{mark}{number}{stack}{kind}{description} [{len(info.frames)}]"
 
 
 def series_details(info, anonymise: bool) -> str:

@@ -20,6 +20,7 @@ from viewer.core.geometry import opposite_letters
 from viewer.core.voi import Window
 
 ANONYMISED = "Anonymised"
+EMPTY_HINT = "Drop a series here from the Studies list"
 
 
 @dataclass
@@ -29,6 +30,7 @@ class OverlayText:
     bottom_left: list[str] = field(default_factory=list)
     bottom_right: list[str] = field(default_factory=list)
     edges: dict[str, str] = field(default_factory=dict)  # left/right/top/bottom → letters
+    centre: str = ""  # a hint in the middle of an empty viewport
 
 
 def edge_letters(geometry, view_matrix: np.ndarray) -> dict[str, str]:
@@ -101,7 +103,7 @@ def overlay_text(state, view_matrix: np.ndarray | None, zoom: float) -> OverlayT
     """All four corners and edge letters for the state's current series and frame."""
     series = state.series
     if series is None:
-        return OverlayText()
+        return OverlayText(centre=EMPTY_HINT)
     info = series.info
     frame_ref = info.frames[state.frame] if state.frame < len(info.frames) else None
     slice_lines = [f"Im {state.frame + 1}/{state.frame_count}"]
@@ -132,7 +134,7 @@ class OverlayLayer(QWidget):
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
-        self.text = OverlayText()
+        self.text = OverlayText(centre=EMPTY_HINT)
         font = QFont(self.font())
         font.setPointSize(9)
         self.setFont(font)
@@ -152,7 +154,9 @@ class OverlayLayer(QWidget):
             (self.text.bottom_right, align.AlignRight | align.AlignBottom),
         )
         for lines, flags in corners:
-            self._draw(painter, area, flags, "\n".join(lines))
+            self._draw(painter, area, flags, "\n".join(self._fitted(lines, area)))
+        wrap = Qt.TextFlag.TextWordWrap
+        self._draw(painter, area, int(align.AlignCenter) | int(wrap), self.text.centre)
         edges = {
             "left": align.AlignLeft | align.AlignVCenter,
             "right": align.AlignRight | align.AlignVCenter,
@@ -162,6 +166,15 @@ class OverlayLayer(QWidget):
         for edge, flags in edges.items():
             self._draw(painter, area, flags, self.text.edges.get(edge, ""))
         painter.end()
+
+    def _fitted(self, lines: list[str], area: QRect) -> list[str]:
+        """A corner's lines within its quarter of the view (small viewports, 2×2): each line
+        elided to half the width, and only as many lines as half the height holds."""
+        metrics = self.fontMetrics()
+        room = max(1, (area.height() // 2) // max(1, metrics.lineSpacing()))
+        width = max(1, area.width() // 2 - self.MARGIN)
+        elide = Qt.TextElideMode.ElideRight
+        return [metrics.elidedText(line, elide, width) for line in lines[:room]]
 
     @staticmethod
     def _draw(painter: QPainter, area: QRect, flags, text: str) -> None:
