@@ -250,7 +250,7 @@ def test_anonymised_report_has_no_identifiers_or_dates_anywhere(report, paper, t
         assert not contains(blob, secret), secret
     for kept in ("pneumonia 87.3 %", "Anonymised report", "female, 4 y", "DX chest, AP view"):
         assert kept in text
-    assert "Reader: Dr. Ana Reader" in text and "date left out" in text
+    assert "Reader: Dr. Ana Reader" in text and "date withheld" in text
     assert len(PdfReader(pdf).pages) == 1
     meta = PdfReader(pdf).metadata
     fields = " ".join(str(v) for v in meta.values())

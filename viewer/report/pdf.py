@@ -389,7 +389,7 @@ def _signature_block(data: ReportData, width: float) -> Table:
     if header.final and header.signed_at is not None:
         signed = f"Signed {date_time(header.signed_at)}"
     elif header.final:
-        signed = "Signed (date left out: anonymised report)"
+        signed = "Signed (date withheld)"
     else:
         signed = "Preliminary: not signed"
     cells = [

@@ -284,14 +284,25 @@ def finding_rows(result: Any) -> tuple[FindingRow, ...]:
 
 
 def analysis_notes(result: Any) -> tuple[str, ...]:
-    """The device, and the engine's warnings (an intended-use warning always among them)."""
+    """The device, and the engine's warnings (an intended-use warning always among them; left
+    out when the result gives reasons, which the report's intended-use verdict states)."""
     notes = [f"Computed on {result.device}."] if getattr(result, "device", "") else []
     warnings = [_sentence(w) for w in getattr(result, "warnings", ())]
+    if getattr(result, "intended_use_reasons", ()):
+        warnings = [w for w in warnings if not _about_intended_use(w)]
+        return tuple(notes + warnings)
     if not getattr(result, "intended_use_ok", True) and not any(
         "intended use" in w for w in warnings
     ):
         warnings.append("This image is outside the model's intended use.")
     return tuple(notes + warnings)
+
+
+def _about_intended_use(warning: str) -> bool:
+    text = warning.lower()
+    return text.startswith("outside the model's intended use") or text.startswith(
+        "intended use not verifiable"
+    )
 
 
 def intended_use_caution(reasons: Sequence[str], analysed: bool) -> str:
