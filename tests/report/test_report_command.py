@@ -154,8 +154,12 @@ def test_dicom_export_goes_into_the_source_study(key_image, tmp_path, capsys):
     for dataset in written:
         assert dataset.StudyInstanceUID == source.StudyInstanceUID
         assert dataset.SeriesInstanceUID != source.SeriesInstanceUID
-    sc = next(d for d in written if d.Modality != "SR")
+    sc = next(d for d in written if d.Modality not in ("SR", "SEG"))
     assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    # the colour bar beside the image and the research-use line below it are burned in
+    assert sc.Columns > source.Columns and sc.Rows > source.Rows
+    line = sc.pixel_array[source.Rows :, : source.Columns]
+    assert (line == 0).mean() > 0.5 and (line == 255).any()
 
 
 def test_missing_input_is_one_line_without_traceback(tmp_path, capsys):
