@@ -351,7 +351,7 @@ def _measurements_section(data: ReportData, width: float) -> list:
     return [
         *section,
         _grid_table(
-            ["Measurement", "Value", "Image"], rows, [0.3 * width, 0.5 * width, 0.2 * width]
+            ["Measurement", "Value", "Image"], rows, [0.2 * width, 0.65 * width, 0.15 * width]
         ),
     ]
 
