@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
-from PIL import Image
-from pypdf import PdfReader
 from PySide6.QtWidgets import QMessageBox
 
-import viewer
 from tests.report.conftest import pdf_text
 from tests.ui.conftest import load, main_window  # noqa: F401 - the fixture is used by name
 from tests.ui.test_ai_worker import analysis_model_dir
@@ -19,13 +14,7 @@ from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
 from viewer.ui.ai_controller import install_ai
 from viewer.ui.inference_worker import EventLoopProbe, default_analyzer_factory
-from viewer.ui.report_dialog import (
-    default_report_path,
-    documents_folder,
-    install_report_action,
-    open_report_dialog,
-)
-from viewer.ui.viewport import export_view_png
+from viewer.ui.report_dialog import install_report_action, open_report_dialog
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
@@ -171,83 +160,3 @@ def test_closing_the_window_waits_for_a_running_export(qtbot, shown_radiograph, 
     window.close()
     assert not window.report_exporter.thread_running()
     assert (tmp_path / "closing.pdf").read_bytes().startswith(b"%PDF-")
-
-
-def test_header_fields_reach_the_report_and_are_remembered(qtbot, shown_radiograph, tmp_path):
-    window, _ = shown_radiograph
-    dialog = open_report_dialog(window)
-    dialog.out.setText(str(tmp_path / "signed.pdf"))
-    dialog.institution.setText("St. Elsewhere Radiology")
-    dialog.indication.setText("Fever and cough for 3 days.")
-    dialog.status.setCurrentText("Final")
-    dialog.reader.setText("Dr. Ana Reader")
-    dialog.appendix.setChecked(True)
-    export(qtbot, dialog)
-    pages = [" ".join(p.extract_text().split()) for p in PdfReader(tmp_path / "signed.pdf").pages]
-    first = pages[0]
-    for expected in ("St. Elsewhere Radiology", "FINAL", "Fever and cough for 3 days."):
-        assert expected in first
-    assert "Reader: Dr. Ana Reader" in first and "Signed 20" in first
-    assert len(pages) >= 2 and "Appendix: model card" in pages[1]
-    settings = window.settings
-    assert (settings.report_institution, settings.report_reader) == (
-        "St. Elsewhere Radiology",
-        "Dr. Ana Reader",
-    )
-    assert settings.report_folder == str(tmp_path)
-    again = open_report_dialog(window)
-    assert again.reader.text() == "Dr. Ana Reader"
-    assert again.institution.text() == "St. Elsewhere Radiology"
-    assert Path(again.out.text()) == tmp_path / "radlens-report.pdf"
-    again.reject()
-
-
-def test_a_final_report_without_a_reader_is_refused(qtbot, shown_radiograph, tmp_path):
-    window, _ = shown_radiograph
-    dialog = open_report_dialog(window)
-    dialog.out.setText(str(tmp_path / "unsigned.pdf"))
-    dialog.status.setCurrentText("Final")
-    dialog.reader.setText("  ")
-    dialog.export()
-    assert not window.report_exporter.is_busy() and dialog.job is None
-    shown = [box.text() for box in dialog.findChildren(QMessageBox)]
-    assert "A final report needs the reader's name." in shown
-    assert not (tmp_path / "unsigned.pdf").exists()
-
-
-def test_default_target_is_the_documents_folder_never_the_study_folder(
-    shown_radiograph, tmp_path, monkeypatch
-):
-    window, _ = shown_radiograph
-    home = tmp_path / "home"
-    (home / "Documents").mkdir(parents=True)
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / ".config"))
-    documents = documents_folder()
-    assert documents.resolve() in ((home / "Documents").resolve(), home.resolve())
-    window.settings.report_folder = ""
-    assert default_report_path(window) == documents / "radlens-report.pdf"
-    (documents / "radlens-report.pdf").write_bytes(b"%PDF- an earlier one")
-    assert default_report_path(window) == documents / "radlens-report-2.pdf"
-    study = Path(window.current_series().info.frames[0].path).parent
-    for refused in (study, Path(viewer.__file__).parent):
-        window.settings.report_folder = str(refused)
-        assert default_report_path(window).parent == documents
-
-
-def test_view_png_with_a_heatmap_carries_the_colour_bar_and_research_line(
-    shown_radiograph, tmp_path
-):
-    """File → Export view as PNG: the heatmap's colour bar and the research-use line go with it."""
-    window, _ = shown_radiograph
-    viewport = window.active_viewport()
-    assert viewport.heatmap_shown()
-    grabbed = viewport.export_image(True)
-    with_heatmap = Image.open(export_view_png(viewport, tmp_path / "heat.png"))
-    assert with_heatmap.width > grabbed.width() and with_heatmap.height > grabbed.height()
-    strip = np.asarray(with_heatmap.convert("RGB"))[grabbed.height() :, : grabbed.width()]
-    assert (strip == 0).mean() > 0.5 and (strip > 200).any(), "no research-use line"
-    window.ai.controller.overlay.set_shown(False)
-    assert not viewport.heatmap_shown()
-    plain = Image.open(export_view_png(viewport, tmp_path / "plain.png"))
-    assert plain.size == (grabbed.width(), grabbed.height())

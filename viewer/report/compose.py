@@ -169,6 +169,14 @@ def _row_col_spacing(spacing: Any) -> tuple[float, float] | None:
     return float(spacing[0]), float(spacing[1])
 
 
+def exam_header(series: Any, frame: int) -> dict[str, str]:
+    """Modality, body part and view of the key image, for the report's exam line."""
+    header = series.header(frame)
+    keys = ("BodyPartExamined", "ViewPosition")
+    exam = {key: str(header.get(key, "") or "").strip() for key in keys}
+    return {"Modality": series.info.modality, **exam}
+
+
 def compose_report(
     series: Any,
     frame: int,
@@ -199,14 +207,6 @@ def compose_report(
         header=header,
         appendix=appendix,
     )
-
-
-def exam_header(series: Any, frame: int) -> dict[str, str]:
-    """Modality, body part and view of the key image, for the report's exam line."""
-    header = series.header(frame)
-    keys = ("BodyPartExamined", "ViewPosition")
-    exam = {key: str(header.get(key, "") or "").strip() for key in keys}
-    return {"Modality": series.info.modality, **exam}
 
 
 def export_dicom(series: Any, frame: int, data: ReportData, out_dir: str | Path) -> DicomExport:

@@ -41,9 +41,6 @@ def colour_bar_pixmap(width: int = 16, height: int = 120, name: str = HEATMAP_CO
     return QPixmap.fromImage(image)
 
 
-HEATMAP_ITEM_NAME = "radlens-heatmap"
-
-
 class HeatmapOverlay(QObject):
     """Owns the heatmap ImageItem and its optional iso-contour; follows one image item."""
 
@@ -55,7 +52,6 @@ class HeatmapOverlay(QObject):
         self._label = ""
         self._shown = True
         self._item = pg.ImageItem(axisOrder="row-major")  # heatmaps are HxW by contract
-        self._item.setObjectName(HEATMAP_ITEM_NAME)  # how a view export finds it
         self._item.setLookupTable(heatmap_lut())
         self._item.setOpacity(DEFAULT_OPACITY)
         self._item.setZValue(HEATMAP_Z)

@@ -292,7 +292,9 @@ class ReportDialog(QDialog):
         self.setWindowTitle("Export report")
         self.image = image
         self.exporter = exporter
-        self.settings = settings
+        # the window's settings by default: institution, reader, paper and folder come from there
+        self.settings = settings if settings is not None else getattr(parent, "settings", None)
+        settings = self.settings
         self.job: ExportJob | None = None
         self.written: list[Path] = []
         self.institution = QLineEdit(getattr(settings, "report_institution", ""))
@@ -537,8 +539,8 @@ def open_report_dialog(main_window) -> ReportDialog | None:
         main_window.statusBar().showMessage("Open an image first.", 5000)
         return None
     exporter = report_exporter(main_window)
-    settings = getattr(main_window, "settings", None)
-    dialog = ReportDialog(image, default_report_path(main_window), exporter, main_window, settings)
+    dialog = ReportDialog(image, default_report_path(main_window), exporter, main_window)
+    dialog.anonymize.setChecked(bool(main_window.settings.anonymise))  # as on screen, to start
     dialog.open()
     return dialog
 

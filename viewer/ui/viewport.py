@@ -44,7 +44,7 @@ from viewer.core.voi import Window, auto_window
 from viewer.report.overlay import with_colour_bar, with_notice
 from viewer.ui import shortcuts
 from viewer.ui.frame_fetcher import FrameFetcher
-from viewer.ui.heatmap_overlay import HEATMAP_ITEM_NAME
+from viewer.ui.heatmap_overlay import HEATMAP_Z
 from viewer.ui.overlays import OverlayLayer, overlay_text
 from viewer.ui.view_state import (
     ViewState,
@@ -327,7 +327,11 @@ class Viewport(QWidget):
     def heatmap_shown(self) -> bool:
         """Whether an AI heatmap is drawn on this view's image now."""
         return any(
-            getattr(item, "objectName", lambda: "")() == HEATMAP_ITEM_NAME and item.isVisible()
+            isinstance(item, pg.ImageItem)
+            and item.zValue() == HEATMAP_Z
+            and item.isVisible()
+            and item.image is not None
+            and item.image.size > 0
             for item in self.image_item.childItems()
         )
 
