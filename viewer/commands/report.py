@@ -18,16 +18,18 @@ def register(subparsers) -> None:
         "report",
         help="write a PDF report of a key image with the AI findings",
         description=(
-            "Run the model on one frame and write a PDF report: identifiers, the key image as "
-            "displayed and with its heatmap, measurements, findings, the model card summary and "
-            "the reader's impression. --dicom-out also writes the AI result as DICOM (a "
+            "Run the model on one frame and write a one-page PDF report: institution, status, "
+            "patient, exam and clinical indication; the key image as displayed and with its "
+            "heatmap and colour bar; findings and the intended-use verdict; measurements; the "
+            "reader's impression; the model in brief; the reader's signature block. --appendix "
+            "adds the full model card. --dicom-out also writes the AI result as DICOM (a "
             "Secondary Capture and a Comprehensive SR in the same study)."
         ),
     )
     add_image_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
     parser.add_argument(
-        "--anonymize", action="store_true", help="leave out patient/study identifiers"
+        "--anonymize", action="store_true", help="leave out patient/study identifiers and dates"
     )
     parser.add_argument("--impression", default="", metavar="TEXT", help="the reader's impression")
     parser.add_argument(
