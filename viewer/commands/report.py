@@ -29,7 +29,7 @@ def register(subparsers) -> None:
     add_image_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
     parser.add_argument(
-        "--anonymize", action="store_true", help="leave out patient/study identifiers and dates"
+        "--anonymize", action="store_true", help="leave out patient/study identifiers"
     )
     parser.add_argument("--impression", default="", metavar="TEXT", help="the reader's impression")
     parser.add_argument(
