@@ -103,6 +103,19 @@ def test_a_rectangle_is_drawn_by_dragging_and_a_plain_drag_still_pans(qtbot, ct_
     assert viewport.view_box.viewRange() != view_range and len(layer.graphics()) == 1
 
 
+def test_an_angle_is_its_first_arm_dragged_then_a_click(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    ct_window.measurements.actions[core.ANGLE].trigger()
+    _drag(qtbot, viewport, (100, 300), (200, 200))
+    layer = ct_window.measurements.active_layer()
+    assert layer.placing() == core.ANGLE and not layer.graphics()
+    qtbot.mouseClick(viewport.graphics.viewport(), LEFT, pos=_view_pos(viewport, 200, 300))
+    (graphic,) = layer.graphics()
+    assert graphic.measurement.points[1] == pytest.approx((200, 200), abs=1.5)
+    expected = core.angle_deg(*graphic.measurement.points, viewport.pixel_spacing())
+    assert expected == pytest.approx(45.0, abs=1.5) and graphic.text() == f"{expected:.1f}°"
+
+
 def test_choosing_the_active_tool_again_puts_it_away(qtbot, ct_window):
     action = ct_window.measurements.actions[core.ELLIPSE]
     action.trigger()

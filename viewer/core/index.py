@@ -65,6 +65,7 @@ class SeriesInfo:
     pixel_format: PixelFormat | None = None  # None when frames differ in pixel layout
     has_modality_lut_sequence: bool = False
     stack_label: str = ""  # what sets this stack apart within its series ("" when not split)
+    has_overlay_planes: bool = False  # some frame's file has overlay planes (groups 60xx)
 
 
 @dataclass
@@ -265,6 +266,7 @@ def make_series(key: str, ordered: list[HeaderRecord], warnings: list[str], stud
         study=study,
         pixel_format=first.pixel_format if len(formats) == 1 else None,
         has_modality_lut_sequence=any(r.has_modality_lut_sequence for r in ordered),
+        has_overlay_planes=any(r.has_overlay_planes for r in ordered),
     )
 
 

@@ -26,6 +26,8 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 
+from viewer.core.overlay_planes import has_overlays
+
 PIXEL_TAGS = {
     0x7FE00010: "PixelData",
     0x7FE00008: "FloatPixelData",
@@ -84,6 +86,7 @@ class HeaderRecord:
     series_description: str
     acquisition_number: int | None = None
     echo_number: int | None = None
+    has_overlay_planes: bool = False  # groups 60xx: graphics drawn over the image
     image_type: tuple[str, ...] = ()
     stack_id: str | None = None
     rescale: tuple[float, float] = (1.0, 0.0)
@@ -237,6 +240,7 @@ def records_from_header(
         series_description=str(header_value(ds, "SeriesDescription") or ""),
         acquisition_number=int_or_none(header_value(ds, "AcquisitionNumber")),
         echo_number=int_or_none((as_list(header_value(ds, "EchoNumbers")) or [None])[0]),
+        has_overlay_planes=has_overlays(ds),
         image_type=tuple(str(v).upper() for v in as_list(header_value(ds, "ImageType"))),
         has_modality_lut_sequence="ModalityLUTSequence" in ds,
         pixel_offset=native_offset,

@@ -17,7 +17,14 @@ from viewer.core.scan import HeaderRecord
 ORIENTATION_TOLERANCE = 1e-3  # direction cosines closer than this are one orientation
 POSITION_TOLERANCE_MM = 1e-3
 SPACING_TOLERANCE = 0.05  # relative deviation from the median step called "uneven"
-IMAGE_KIND_WORDS = {"M": "magnitude", "P": "phase", "R": "real", "I": "imaginary"}  # ImageType[2]
+# ImageType values 3 and 4 (MR: the kind of image) in words; others shown as written
+IMAGE_KIND_WORDS = {
+    "M": "magnitude",
+    "P": "phase",
+    "R": "real",
+    "I": "imaginary",
+    "FIELD_MAP": "field map",
+}
 PLANE_COSINE = 0.8  # a slice normal this close to an axis names the plane (else "oblique")
 
 
@@ -161,7 +168,7 @@ def _describe(key: tuple, varying: set[int], planes: list[str]) -> list[str]:
         0: f"{columns}×{rows}",
         1: f"{columns}×{rows}",
         2: planes[slot] if slot >= 0 else "no orientation",
-        4: " ".join(IMAGE_KIND_WORDS.get(word, word.lower()) for word in kind if word),
+        4: " ".join(IMAGE_KIND_WORDS.get(w, w.replace("_", " ")) for w in kind if w),
         5: f"stack {stack_id}",
         6: f"{fmt[2]} {fmt[1]}-bit",
     }
