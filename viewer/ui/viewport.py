@@ -17,7 +17,8 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
   shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves; `activated()` on a click;
   `seriesDropped(key)` when a series is dragged here from the browser.
 
-Mouse: left drag pans (or draws, while a measurement tool is active), Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
+Mouse: left drag pans (or draws, while a measurement tool is active: `left_drag_handler` of the
+view box), Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
 (see `view_state.drag_window` for the sensitivity). Display pixels always come from
 `viewer.core.render.render_frame`; nothing here does pixel maths.
 
