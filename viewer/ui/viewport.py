@@ -14,7 +14,8 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
 * `viewport.scene_to_pixel(scene_pos)` — (row, col) floats with pixel centres on integers,
   the convention of `viewer.core.measurements`; `viewport.pixel_spacing()` — (row, col) mm.
 * Signals: `imageChanged(series_key, frame_index)` after a new frame, series or window is
-  shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves; `activated()` on a click;
+  shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves and
+  after each new frame (the probe follows the slice); `activated()` on a click;
   `seriesDropped(key)` when a series is dragged here from the browser.
 
 Mouse: left drag pans (or draws, while a measurement tool is active: `left_drag_handler` of the
