@@ -78,6 +78,7 @@ def test_a_length_is_drawn_by_dragging_and_the_active_tool_shows(qtbot, ct_windo
     length = tools.actions[core.LENGTH]
     length.trigger()
     assert length.isChecked() and "drag" in ct_window.statusBar().currentMessage()
+    assert viewport.graphics.viewport().cursor().shape() == Qt.CursorShape.CrossCursor
     view_range = viewport.view_box.viewRange()
     _drag(qtbot, viewport, (100, 100), (100, 300))
     layer = tools.active_layer()
@@ -87,6 +88,7 @@ def test_a_length_is_drawn_by_dragging_and_the_active_tool_shows(qtbot, ct_windo
     assert (r1, c1) == pytest.approx((100, 300), abs=1.5)
     assert viewport.view_box.viewRange() == view_range  # the drag drew; it did not pan
     assert not length.isChecked() and layer.placing() == ""
+    assert viewport.graphics.viewport().cursor().shape() != Qt.CursorShape.CrossCursor
     assert graphic.text().endswith(" mm")
 
 
