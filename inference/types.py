@@ -42,3 +42,4 @@ class AnalysisResult:
     timings: dict[str, float]
     warnings: tuple[str, ...]
     intended_use_ok: bool
+    intended_use_reasons: tuple[str, ...] = ()

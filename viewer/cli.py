@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
     "viewer.commands.evaluate",
     "viewer.commands.models",
     "viewer.commands.batch",
+    "viewer.commands.pacs",
 )
 
 

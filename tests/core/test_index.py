@@ -211,19 +211,6 @@ def test_split_stacks_say_what_differs(enhanced_mr_dir):
     assert sorted(s.stack_label for s in philips) == ["T1 field map", "T1 magnitude"]
 
 
-def test_echoes_at_the_same_positions_become_named_stacks(mr_sag_dir, tmp_path):
-    sources = sorted((mr_sag_dir / "3_t1_fl2d_sag").glob("*.dcm"))[:4]
-    for copied, source in enumerate(sources):
-        ds = pydicom.dcmread(source)
-        for echo in (1, 2):
-            ds.EchoNumbers = echo
-            ds.SOPInstanceUID = pydicom.uid.generate_uid()
-            ds.save_as(tmp_path / f"{copied}-{echo}.dcm")
-    stacks = build_index([tmp_path]).all_series()
-    assert sorted(s.stack_label for s in stacks) == ["echo 1", "echo 2"]
-    assert all(len(s.frames) == 4 for s in stacks)
-
-
 def test_planes_are_named_by_the_slice_normal():
     from viewer.core.sorting import plane_name
 

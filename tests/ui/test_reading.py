@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import load
 from viewer.core import measurements as core
-from viewer.ui.app import install_extensions
 from viewer.ui.measurement_tools import to_item
 
 pytestmark = pytest.mark.gui
@@ -17,10 +16,8 @@ LEFT, NONE = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
 
 
 @pytest.fixture
-def window(qtbot, main_window):
-    """The main window with every extension installed, as `radlens` builds it."""
-    main_window.auto_run_ai = False
-    main_window.extensions = install_extensions(main_window)
+def window(main_window):
+    """The main window as `radlens` builds it (every add-on installed), analysis on demand."""
     return main_window
 
 
@@ -246,7 +243,8 @@ def test_corner_texts_do_not_overlap_in_2x2_and_empty_viewports_invite_a_drop(qt
     ct_window.resize(900, 600)
     ct_window.set_layout("2x2")
     first, *others = ct_window.viewports()
-    others[0].set_series(first.series())  # the active viewport stays (see the report note)
+    ct_window.show_series(first.state.series_key, others[0])
+    qtbot.waitUntil(lambda: others[0].series() is not None)
     qtbot.wait(50)
     assert others[1].overlay.text.centre == EMPTY_HINT and first.overlay.text.centre == ""
     for viewport in (first, others[0]):

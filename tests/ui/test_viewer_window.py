@@ -407,13 +407,14 @@ def test_view_shortcuts_act_on_the_active_viewport(qtbot, ct_window):
 
 
 def test_optional_parts_attach_to_the_window(qtbot, main_window):
-    from viewer.ui.app import install_extensions
+    from viewer.ui.app import EXTENSIONS
 
-    installed = install_extensions(main_window)
-    assert len(installed) == 3
+    assert len(main_window.extensions) == len(EXTENSIONS)  # none failed
     file_items = [a.text() for a in main_window.menu("File").actions() if a.text()]
     assert file_items.index("Export report…") == file_items.index("Quit") - 1
+    assert "Open segmentation or report…" in file_items
     assert main_window.menu("Tools").actions() and main_window.menu("AI").actions()
+    assert "PACS" in [a.text() for a in main_window.menu("View").actions()]
 
 
 def _padded_ct_slice(source_dir, target_dir, padding_stored: int) -> np.ndarray:

@@ -1,4 +1,10 @@
-"""`radlens render`: write one frame as a PNG exactly as the viewer shows it on open."""
+"""`radlens render`: write one frame as a PNG exactly as the viewer shows it on open.
+
+With `--plane axial|coronal|sagittal` the frame is a patient plane reformatted from the whole
+series (`viewer.core.mpr`): square pixels spanning the volume, radiological convention,
+`--frame` counted from the inferior, posterior or right side (default the middle), and an
+optional thick slab (`--slab MM --mode mip|minip|mean`).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ import numpy as np
 
 from viewer.core.atomic import atomic_write_bytes
 from viewer.core.errors import RadLensError
+from viewer.core.mpr import PLANES, SLAB_MODES
 from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.presets import find_preset, presets_for
 from viewer.core.render import initial_voi, modality_padding, render_array
@@ -31,7 +38,20 @@ def register(subparsers) -> None:
     parser.add_argument("path", type=Path, help="DICOM file, folder, .zip or DICOMDIR")
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.png")
     parser.add_argument("--series", metavar="UID", help="SeriesInstanceUID (default: the first)")
-    parser.add_argument("--frame", type=int, default=0, metavar="N", help="0-based (default 0)")
+    parser.add_argument(
+        "--frame",
+        type=frame_argument,
+        default=None,
+        metavar="K|middle",
+        help="0-based (default 0; with --plane: middle, counted from inferior/posterior/right)",
+    )
+    parser.add_argument(
+        "--plane", choices=PLANES, help="reformat the series to this patient plane (LPS)"
+    )
+    parser.add_argument(
+        "--slab", type=float, default=0.0, metavar="MM", help="thick slab (with --plane), mm"
+    )
+    parser.add_argument("--mode", choices=SLAB_MODES, default="mip", help="slab: mip, minip, mean")
     voi = parser.add_mutually_exclusive_group()
     voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"))
     voi.add_argument("--preset", metavar="NAME", help="e.g. lung, bone, brain (CT); auto; full")
@@ -40,6 +60,14 @@ def register(subparsers) -> None:
         "--no-overlay-planes",
         action="store_true",
         help="leave out the file's overlay planes (60xx graphics; drawn by default)",
+    )
+    parser.add_argument(
+        "--seg",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="SEG.dcm",
+        help="draw this DICOM SEG's segments over the frame (repeatable)",
     )
     parser.set_defaults(func=run)
 
@@ -66,18 +94,53 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def frame_argument(text: str) -> int | str:
+    if text.strip().lower() == "middle":
+        return "middle"
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a frame number or 'middle', not {text!r}"
+        ) from None
+
+
 def render_request(args: argparse.Namespace) -> np.ndarray:
     """Open the series asked for and render the frame with the VOI asked for."""
     from viewer.core.series import open_series
 
     series = open_series(select_series(args.path, args.series))
-    frame = check_frame(series, args.path, args.frame)
+    if args.plane:
+        series = reformatted(series, args)
+    elif args.slab:
+        raise RadLensError(f"{args.path}: --slab needs --plane")
+    frame = check_frame(series, args.path, resolve_frame(series, args.frame, bool(args.plane)))
     values = series.modality_frame(frame)
     voi = choose_voi(series, frame, values, args)
     image = render_array(values, voi, series.photometric, invert=args.invert)
-    if getattr(args, "no_overlay_planes", False):
+    if not args.plane and not args.no_overlay_planes:  # planes belong to acquired frames
+        image = burn_overlay(image, frame_overlay(series, frame))
+    for path in args.seg:
+        image = draw_segmentation(image, series, frame, path)
+    return image
+
+
+def draw_segmentation(image: np.ndarray, series, frame: int, path: Path) -> np.ndarray:
+    """The frame with the SEG's segments painted in their colours (a note when none is here)."""
+    from viewer.core.seg import (
+        blend_rgba,
+        read_segmentation,
+        segment_layers,
+        segment_rgba,
+        target_image,
+    )
+
+    seg = read_segmentation(path)
+    layers = segment_layers(seg, target_image(series, frame))
+    if not layers:
+        print(f"radlens render: {path}: no segment lies on frame {frame}", file=sys.stderr)
         return image
-    return burn_overlay(image, frame_overlay(series, frame))
+    return blend_rgba(image, segment_rgba(layers, seg))
 
 
 def select_series(path: Path, series_uid: str | None):
@@ -96,6 +159,30 @@ def select_series(path: Path, series_uid: str | None):
         if series_uid in (info.series_instance_uid, info.key):
             return info
     raise RadLensError(f"{path}: no series with UID {series_uid} ({len(candidates)} series here)")
+
+
+def reformatted(series, args: argparse.Namespace):
+    """The series as the requested patient plane (every frame loaded, volume built)."""
+    from viewer.core.plane_series import PlaneSeries
+    from viewer.core.volume import VolumeError, build_volume
+
+    try:
+        volume = build_volume(series)
+    except VolumeError as exc:  # names the series; say which input it came from
+        raise RadLensError(f"{args.path}: {exc}") from None
+    for warning in volume.warnings:
+        print(f"radlens render: {args.path}: {warning}", file=sys.stderr)
+    plane = PlaneSeries(series, volume, args.plane)
+    if args.slab < 0:
+        raise RadLensError(f"{args.path}: --slab must be 0 or more millimetres")
+    plane.set_slab(args.slab, args.mode)
+    return plane
+
+
+def resolve_frame(series, frame: int | str | None, planar: bool) -> int:
+    if frame == "middle" or (frame is None and planar):
+        return (len(series) - 1) // 2
+    return 0 if frame is None else int(frame)
 
 
 def check_frame(series, path: Path, frame: int) -> int:

@@ -1,8 +1,9 @@
-"""Viewport layouts (1×1, 1×2, 2×2), the active viewport, and position-synced scrolling.
+"""Viewport layouts (1×1, 1×2, 1×3, 2×2), the active viewport, and position-synced scrolling.
 
 `ViewportGrid.viewports` always holds four `Viewport`s; the layout decides how many are shown.
 When a viewport changes slice, every other shown viewport whose series shares its
-FrameOfReferenceUID moves to the frame nearest in patient space (`nearest_frame`).
+FrameOfReferenceUID moves to the frame nearest in patient space (`nearest_frame`). Reformatted
+planes (`is_reformat`) are linked by their crosshair instead (`viewer/ui/mpr_view.py`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QWidget
 
 from viewer.ui.viewport import Viewport
 
-LAYOUT_SHAPES = {"1x1": (1, 1), "1x2": (1, 2), "2x2": (2, 2)}
+LAYOUT_SHAPES = {"1x1": (1, 1), "1x2": (1, 2), "1x3": (1, 3), "2x2": (2, 2)}
 ACTIVE_STYLE = "QFrame#viewport_frame { border: 2px solid #3d8ee8; }"
 INACTIVE_STYLE = "QFrame#viewport_frame { border: 2px solid #202020; }"
 
@@ -103,7 +104,7 @@ class ViewportGrid(QWidget):
 
     def _sync_from(self, source: Viewport) -> None:
         series = source.series()
-        if self._syncing or series is None:
+        if self._syncing or series is None or getattr(series, "is_reformat", False):
             return
         reference = frame_of_reference(series)
         point = series.info.frames[source.frame_index()].position
@@ -113,7 +114,9 @@ class ViewportGrid(QWidget):
         try:
             for other in self.shown():
                 target = other.series()
-                if other is source or target is None or frame_of_reference(target) != reference:
+                if other is source or target is None or getattr(target, "is_reformat", False):
+                    continue
+                if frame_of_reference(target) != reference:
                     continue
                 index = nearest_frame(point, target.info.frames)
                 if index is not None:

@@ -9,8 +9,13 @@ Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
   (new frame, series or window, or another viewport became active).
 * `window.indexLoaded(StudyIndex)`, `window.seriesShown(Series)`, `window.loadingFinished()`,
   `window.aboutToClose()` (stop your workers here; the loader is stopped right after).
+* `window.anonymiseChanged(bool)` — "Anonymise on screen" was switched: every part that draws
+  a patient identifier (name, ID, dates, accession) redraws at once from
+  `window.settings.anonymise`.
 * `window.menu("File" | "View" | "Tools" | "AI" | "Help")`, `window.add_dock(dock, area)`,
   `window.add_toolbar(toolbar)`, `window.statusBar()`.
+* `window.add_paths(paths)` — add files to the open session (a PACS retrieval); the series on
+  screen stay.
 * `window.begin_busy(token)` / `window.end_busy(token)` — mark background work (e.g. an
   analysis) so `--screenshot` waits for it; `window.is_idle()` is True when nothing is running.
 * `window.settings` — the typed `Settings`; `window.auto_run_ai` — run the model on open
@@ -46,6 +51,7 @@ from viewer.ui.browser_dock import BrowserDock
 from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
 from viewer.ui.load_task import StudyLoader
+from viewer.ui.mpr_view import install_mpr
 from viewer.ui.overlay_planes import OverlayPlanes
 from viewer.ui.settings import load_settings, save_settings
 from viewer.ui.view_state import add_user_preset, window_choices
@@ -63,12 +69,37 @@ def with_png_suffix(path: str) -> str:
     return path if Path(path).suffix.lower() == ".png" else f"{path}.png"
 
 
+def load_outcome(skipped, shown: bool, searched: list[str]) -> tuple[str, str, str] | None:
+    """(title, message, details) telling what a load could not open, or None when there is
+    nothing to say. Files are counted once however many of their frames failed; "the rest is
+    shown" only when something is; `searched` (the paths of a completed study load) are
+    named when they held nothing to open at all."""
+    per_file: dict[str, list[str]] = {}
+    for item in skipped:
+        per_file.setdefault(item.path, []).append(item.reason)
+    if not per_file:
+        if shown or not searched:
+            return None
+        return "Nothing to open", f"No DICOM images found in {', '.join(searched)}.", ""
+    details = "\n".join(
+        f"{path}: {reasons[0]}" + (f" ({len(reasons)} frames)" if len(reasons) > 1 else "")
+        for path, reasons in per_file.items()
+    )
+    files, frames = len(per_file), len(skipped)
+    counted = f"{files} file(s)" + (f" ({frames} frames)" if frames > files else "")
+    if shown:
+        message = f"{counted} could not be opened and were skipped; the rest is shown."
+        return "Some files were skipped", message, details
+    return "Nothing could be opened", f"None of the files could be opened: {counted}.", details
+
+
 class MainWindow(QMainWindow):
     imageChanged = Signal(str, int)
     indexLoaded = Signal(object)
     seriesShown = Signal(object)
     loadingFinished = Signal()
     aboutToClose = Signal()
+    anonymiseChanged = Signal(bool)
 
     def __init__(self, settings=None) -> None:
         super().__init__()
@@ -80,12 +111,17 @@ class MainWindow(QMainWindow):
         self.skipped_message: QMessageBox | None = None
         self._series: dict[str, object] = {}
         self._targets: dict[str, object] = {}  # series key → viewport waiting for its first image
+        self._load_paths: list[str] = []  # what the running `open_paths` opens, until it ends
+        self._skipped: list = []  # SkippedFile of the running load, reported when it ends
         self._busy: set[str] = set()
+        self._opened: list[str] = []  # the paths of the session (opened, then added)
+        self._adding = False  # the load running adds to the session: images on screen stay
         self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
         self.loader = StudyLoader(self)
         self._build_central()
         self._build_status_bar()
         self._build_actions()
+        self.mpr = install_mpr(self)  # View → MPR, the MPR toolbar (viewer/ui/mpr_view.py)
         self._connect()
         self._apply_settings()
         self.resize(1400, 900)
@@ -211,9 +247,12 @@ class MainWindow(QMainWindow):
         self.loader.thumbnailReady.connect(self.browser.set_thumbnail)
         self.loader.progress.connect(self._on_progress)
         self.loader.busyChanged.connect(self._show_progress)
-        self.loader.framesSkipped.connect(self._report_skipped)
+        self.loader.framesSkipped.connect(self._skipped.extend)
+        self.loader.finished.connect(lambda: self._end_load(completed=True))
         self.loader.finished.connect(self.loadingFinished.emit)
         self.loader.failed.connect(lambda m, d: show_error(self, "Loading failed", m, d))
+        self.loader.failed.connect(lambda *_: self._end_load(completed=False))
+        self.loader.cancelled.connect(lambda: self._end_load(completed=False))
         self.cancel_button.clicked.connect(self.loader.cancel)
         self.browser.seriesActivated.connect(lambda key: self.show_series(key))
         self.grid.activeChanged.connect(self._on_active_changed)
@@ -292,18 +331,27 @@ class MainWindow(QMainWindow):
         self.open_paths([str(sample_study_dir())])
 
     def open_paths(self, paths) -> None:
+        """Open files/folders/archives in the background; they join Recent once an image of
+        theirs is shown, and what could not be opened is reported when the load ends."""
         paths = [str(p) for p in paths]
         if not paths:
             return
-        for path in paths:
-            self.settings.add_recent(path)
         first = Path(paths[0])
         self.settings.last_folder = str(first if first.is_dir() else first.parent)
-        self._refresh_recent()
         self._series.clear()
         self._targets.clear()
+        self._skipped.clear()
+        self._load_paths = paths
         self.stack.setCurrentWidget(self.grid)
+        self._opened, self._adding = paths, False
         self.loader.load(paths)
+
+    def add_paths(self, paths) -> None:
+        """Add `paths` to the session (e.g. a study retrieved from a PACS): the index is
+        rebuilt over everything opened, the series on screen stay where they are."""
+        self._opened = self._opened + [str(p) for p in paths if str(p) not in self._opened]
+        self._adding = self.grid.active.series() is not None
+        self.loader.load(self._opened)
 
     def show_series(self, key: str, viewport=None) -> None:
         """Show a series of the index; one not opened yet is decoded in the background first
@@ -321,6 +369,7 @@ class MainWindow(QMainWindow):
             return
         self._series[key] = series
         self._targets[key] = viewport
+        self._skipped.clear()
         self.loader.prefetch(series)
 
     def _show_in(self, viewport, series) -> None:
@@ -338,26 +387,51 @@ class MainWindow(QMainWindow):
 
     def _on_index(self, index) -> None:
         self.index = index
-        for viewport in self.grid.viewports:  # images of the previous study go
-            if viewport is not self.grid.active or not index.all_series():
-                viewport.set_series(None)
+        if not self._adding:  # images of the previous study go
+            for viewport in self.grid.viewports:
+                if viewport is not self.grid.active or not index.all_series():
+                    viewport.set_series(None)
         if not index.all_series():
             self.stack.setCurrentWidget(self.welcome)
         self.browser.set_index(index)
         self.indexLoaded.emit(index)
-        if index.skipped:
-            self._report_skipped(index.skipped)
+        self._skipped.extend(index.skipped)
 
     def _on_first_series(self, series) -> None:
         key = series.info.key
+        if self._adding and key not in self._targets:  # added to the session, not shown
+            self._series.setdefault(key, series)
+            return
         self._series[key] = series
         self._show_in(self._targets.pop(key, self.grid.active), series)
+        self._remember_opened()
 
-    def _report_skipped(self, skipped) -> None:
-        lines = [f"{item.path}: {item.reason}" for item in skipped]
-        message = f"{len(skipped)} file(s) could not be opened and were skipped; the rest is shown."
-        self.skipped_message = show_error(
-            self, "Some files were skipped", message, "\n".join(lines)
+    def _remember_opened(self) -> None:
+        """The paths being opened showed an image: they join File → Recent."""
+        for path in reversed(self._load_paths):
+            self.settings.add_recent(path)
+        if self._load_paths:
+            self._refresh_recent()
+
+    def _end_load(self, completed: bool) -> None:
+        """Report what the load (or series prefetch) just ended could not open, once; a study
+        load that showed nothing goes back to the welcome panel."""
+        skipped, paths = list(self._skipped), self._load_paths
+        self._skipped.clear()
+        self._load_paths = []
+        shown = self._shows_this_load()
+        if paths and not shown:
+            for viewport in self.grid.viewports:  # no image of the previous study stays
+                viewport.set_series(None)
+            self.stack.setCurrentWidget(self.welcome)
+        outcome = load_outcome(skipped, shown, paths if completed else [])
+        if outcome is not None:
+            self.skipped_message = show_error(self, *outcome)
+
+    def _shows_this_load(self) -> bool:
+        return any(
+            viewport.series() is not None and viewport.series() in self._series.values()
+            for viewport in self.grid.shown()
         )
 
     # --- view commands ------------------------------------------------------------------------
@@ -419,11 +493,16 @@ class MainWindow(QMainWindow):
             self._rebuild_window_menu()
 
     def _apply_overlay_flags(self) -> None:
+        anonymise = self.anonymise_action.isChecked()
+        changed = anonymise != self.settings.anonymise
         self.settings.show_overlays = self.overlays_action.isChecked()
-        self.settings.anonymise = self.anonymise_action.isChecked()
+        self.settings.anonymise = anonymise
         for viewport in self.grid.viewports:
-            viewport.state.set_overlays(self.settings.show_overlays, self.settings.anonymise)
-        self.browser.set_anonymise(self.settings.anonymise)
+            viewport.state.set_overlays(self.settings.show_overlays, anonymise)
+        self.browser.set_anonymise(anonymise)
+        if changed:
+            self._refresh_recent()
+            self.anonymiseChanged.emit(anonymise)
 
     def _set_cine_fps(self, fps: int) -> None:
         self.settings.cine_fps = int(fps)
@@ -431,11 +510,15 @@ class MainWindow(QMainWindow):
             viewport.set_cine_fps(fps)
 
     def _refresh_recent(self) -> None:
+        """File → Recent and the welcome list; with "Anonymise on screen" the paths (a folder
+        may be named after its patient) are replaced by numbered entries."""
+        paths = list(self.settings.recent)
+        labels = recent_labels(paths, self.settings.anonymise)
         self.recent_menu.clear()
-        for path in self.settings.recent:
-            action = self.recent_menu.addAction(path)
+        for path, label in zip(paths, labels, strict=True):
+            action = self.recent_menu.addAction(label)
             action.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
-        self.welcome.set_recent(self.settings.recent)
+        self.welcome.set_recent(paths, labels)
 
     # --- feedback -----------------------------------------------------------------------------
 
@@ -488,3 +571,11 @@ class MainWindow(QMainWindow):
         self.settings.window_geometry = bytes(self.saveGeometry().toHex()).decode("ascii")
         save_settings(self.settings)
         super().closeEvent(event)
+
+
+def recent_labels(paths: list[str], anonymise: bool) -> list[str]:
+    if not anonymise:
+        return list(paths)
+    return [
+        f"Recent study {i} (path hidden: anonymise on screen)" for i in range(1, len(paths) + 1)
+    ]

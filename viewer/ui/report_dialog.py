@@ -103,8 +103,10 @@ def export_report(
     written = [write_pdf(data, choices.out, choices.paper)]
     if choices.dicom:
         progress("Writing the DICOM Secondary Capture and SR…")
-        exported = export_dicom(image.series, image.frame, data, dicom_folder(choices.out))
-        written += [exported.sc_path, exported.sr_path]
+        exported = export_dicom(
+            image.series, image.frame, data, dicom_folder(choices.out), image.result
+        )
+        written += exported.paths
     return written
 
 
@@ -435,6 +437,7 @@ def open_report_dialog(main_window) -> ReportDialog | None:
         return None
     exporter = report_exporter(main_window)
     dialog = ReportDialog(image, default_report_path(main_window), exporter, main_window)
+    dialog.anonymize.setChecked(bool(main_window.settings.anonymise))  # as on screen, to start
     dialog.open()
     return dialog
 

@@ -39,6 +39,10 @@ class Settings:
     device: str = "auto"
     auto_run_ai: bool = True
     window_geometry: str = ""  # hex of QMainWindow.saveGeometry()
+    # PACS nodes: [{"name", "url", "ca_file"}]; their secrets live in pacs-secrets.json.
+    pacs_nodes: list[dict] = field(default_factory=list)
+    pacs_aet: str = "RADLENS"
+    pacs_cache_gb: int = 20
 
     def add_recent(self, path: str) -> None:
         self.recent = [path] + [p for p in self.recent if p != path]

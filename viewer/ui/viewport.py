@@ -392,8 +392,9 @@ class Viewport(QWidget):
     def _refresh_overlay(self) -> None:
         self.overlay.setVisible(self.state.show_overlays)
         if self.state.show_overlays:
-            text = overlay_text(self.state, self._matrix, self.zoom())
-            if self.fetcher.is_pending():
+            pending = self.fetcher.is_pending()  # no edge letters until its header is read
+            text = overlay_text(self.state, None if pending else self._matrix, self.zoom())
+            if pending:
                 text.bottom_left.append(LOADING_TEXT)
             self.overlay.set_text(text)
 
