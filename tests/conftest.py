@@ -48,3 +48,9 @@ def enhanced_mr_dir() -> Path:
 def cxr_dir() -> Path:
     """Pediatric chest radiographs, train/val/samples-fullres (../shared/data/cxr)."""
     return _shared_dir("cxr")
+
+
+@pytest.fixture
+def seg_sr_dir() -> Path:
+    """Real DICOM SEG/SR objects with their images (../shared/data/seg-sr, see SOURCES.md)."""
+    return _shared_dir("seg-sr")

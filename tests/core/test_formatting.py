@@ -71,3 +71,8 @@ def test_report_details_use_the_same_names_and_dates(ct_phantom_dir):
     details = study_details(study)
     assert details.patient_name == f.person_name(study.patient.name)
     assert details.study_date == f.dicom_date(study.date)
+
+
+def test_old_style_dates_parse_too():
+    assert f.parse_date("2021.02.15") == dt.date(2021, 2, 15)
+    assert f.parse_date("20210230") is None

@@ -208,21 +208,7 @@ def test_split_stacks_say_what_differs(enhanced_mr_dir):
     siemens = build_index([enhanced_mr_dir / "Siemens"]).all_series()
     assert sorted(s.stack_label for s in siemens) == [f"time point {n}" for n in range(1, 5)]
     philips = build_index([enhanced_mr_dir / "Philips"]).all_series()
-    labels = {s.stack_label for s in philips if s.stack_label}
-    assert labels and all("/" not in label for label in labels)
-
-
-def test_echoes_at_the_same_positions_become_named_stacks(mr_sag_dir, tmp_path):
-    sources = sorted((mr_sag_dir / "3_t1_fl2d_sag").glob("*.dcm"))[:4]
-    for copied, source in enumerate(sources):
-        ds = pydicom.dcmread(source)
-        for echo in (1, 2):
-            ds.EchoNumbers = echo
-            ds.SOPInstanceUID = pydicom.uid.generate_uid()
-            ds.save_as(tmp_path / f"{copied}-{echo}.dcm")
-    stacks = build_index([tmp_path]).all_series()
-    assert sorted(s.stack_label for s in stacks) == ["echo 1", "echo 2"]
-    assert all(len(s.frames) == 4 for s in stacks)
+    assert sorted(s.stack_label for s in philips) == ["T1 field map", "T1 magnitude"]
 
 
 def test_planes_are_named_by_the_slice_normal():

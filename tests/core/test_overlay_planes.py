@@ -101,3 +101,12 @@ def test_burning_leaves_an_image_without_planes_alone():
     image = np.zeros((4, 4), np.uint8)
     assert burn_overlay(image, None) is image
     assert burn_overlay(image, np.zeros((4, 4), bool)) is image
+
+
+def test_a_series_without_planes_reads_no_header_for_them(ct_phantom_dir, overlay_path):
+    ct = open_series(build_index([ct_phantom_dir]).all_series()[0])
+    assert not ct.info.has_overlay_planes
+    read_before = list(ct._headers)  # noqa: SLF001 - the headers the series has read
+    assert frame_overlay(ct, 3) is None
+    assert list(ct._headers) == read_before  # noqa: SLF001 - nothing more was read
+    assert build_index([overlay_path]).all_series()[0].has_overlay_planes

@@ -70,3 +70,15 @@ def test_a_picture_claiming_a_huge_size_is_refused_before_decoding(tmp_path):
     index = build_index([huge])
     (skipped,) = index.skipped
     assert "larger than allowed" in skipped.reason or "PNG/JPEG" in skipped.reason
+
+
+def test_the_ai_reads_a_picture_in_the_viewer_as_radlens_analyze_reads_it(cxr_dir):
+    from inference.image_io import read_raster
+    from viewer.core.analysis_input import frame_analysis_input
+
+    jpeg = _first_jpeg(cxr_dir)
+    series = open_series(build_index([jpeg]).all_series()[0])
+    shown, analysed = frame_analysis_input(series, 0), read_raster(jpeg)
+    assert shown.from_dicom is False and analysed.from_dicom is False  # no header to verify
+    np.testing.assert_array_equal(shown.pixels, analysed.pixels)
+    assert shown.photometric == analysed.photometric == "MONOCHROME2"

@@ -79,3 +79,37 @@ def test_a_bad_query_or_an_unreachable_server_is_one_line(seeded, tmp_path):
     done = batch("dicom://NOPE@127.0.0.1:1", "--out", str(tmp_path / "b"))
     assert done.returncode == 2 and "127.0.0.1" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_send_to_puts_each_studys_sr_and_heatmap_seg_back_once(seeded, tmp_path):
+    from viewer.core.pacs.client import find, open_client
+    from viewer.core.pacs.query import Query
+    from viewer.core.pacs.servers import parse_server
+
+    def result_series() -> list[dict]:
+        client = open_client(parse_server(seeded.dimse_url))
+        return [
+            s for s in find(client, Query(level="series")) if s.get("Modality") in ("SR", "SEG")
+        ]
+
+    before = len(result_series())
+    out = tmp_path / "out"
+    args = (seeded.dimse_url, "--query", "modality=DX", "--out", str(out), "--force", "--json")
+    done = batch(*args, "--send-to", seeded.dimse_url, "--engine", "local")
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["sent"] == 9  # SC + SR + SEG for each of the 3 radiographs
+    kinds = {s["Modality"] for s in result_series()}
+    assert kinds == {"SR", "SEG"} and len(result_series()) > before
+    srs = sorted((out / "dicom-out").rglob("SR_*.dcm"))
+    assert len(srs) == 3
+    sr = pydicom.dcmread(srs[0])
+    assert (
+        sr.StudyInstanceUID
+        == pydicom.dcmread(
+            sorted(DEMO_STUDY.glob("chest-ap-*.dcm"))[0], stop_before_pixels=True
+        ).StudyInstanceUID
+    )
+
+    again = batch(*args, "--send-to", seeded.dimse_url, "--engine", "local")
+    assert again.returncode == 0 and json.loads(again.stdout)["sent"] == 0

@@ -9,10 +9,9 @@ from PySide6.QtCore import QThread
 
 from tests.pacs.conftest import DEMO_STUDY, DEMO_STUDY_UID, ct_small
 from tests.pacs.orthanc import HTTP_PASSWORD
-from tests.ui.conftest import load, main_window  # noqa: F401 - the window fixture
+from tests.ui.conftest import load, main_window, make_window  # noqa: F401 - window fixtures
 from viewer.core.pacs.retrieve import RetrievalCache
 from viewer.core.pacs.servers import save_secret
-from viewer.ui.app import install_extensions
 from viewer.ui.pacs_panel import UID_ROLE, PacsPanel
 from viewer.ui.settings import save_settings, settings_file
 
@@ -22,7 +21,6 @@ TIMEOUT_MS = 60_000
 
 @pytest.fixture
 def window_with_pacs(main_window, seeded):  # noqa: F811 - the fixture imported above
-    main_window.extensions = install_extensions(main_window)
     panel = next(e for e in main_window.extensions if isinstance(e, PacsPanel))
     panel.add_node({"name": "test orthanc", "url": seeded.dimse_url})
     return main_window, panel
@@ -54,13 +52,19 @@ def test_search_retrieve_joins_the_session(qtbot, window_with_pacs):
 
 def test_anonymise_on_screen_hides_patient_in_results(qtbot, window_with_pacs):
     window, panel = window_with_pacs
-    window.anonymise_action.setChecked(True)
+
+    def labels():
+        results = panel.results
+        return [results.topLevelItem(i).text(0) for i in range(results.topLevelItemCount())]
+
     with qtbot.waitSignal(panel.runner.finished, timeout=TIMEOUT_MS):
         panel.search_button.click()
-    labels = [
-        panel.results.topLevelItem(i).text(0) for i in range(panel.results.topLevelItemCount())
-    ]
-    assert labels and not any("DEMO" in label or "RADLENS" in label for label in labels)
+    assert any("DEMO" in label or "RADLENS" in label for label in labels())
+    window.anonymise_action.setChecked(True)  # after the search: the results follow at once
+    assert labels() and not any("DEMO" in label or "RADLENS" in label for label in labels())
+    with qtbot.waitSignal(panel.runner.finished, timeout=TIMEOUT_MS):
+        panel.search_button.click()
+    assert labels() and not any("DEMO" in label or "RADLENS" in label for label in labels())
 
 
 def test_unreachable_node_says_so_in_the_panel(qtbot, window_with_pacs):

@@ -150,7 +150,7 @@ def test_dicom_export_goes_into_the_source_study(key_image, tmp_path, capsys):
     assert status == 0, capsys.readouterr().err
     source = pydicom.dcmread(ref.path, stop_before_pixels=True)
     written = [pydicom.dcmread(p) for p in sorted((tmp_path / "ai").glob("*.dcm"))]
-    assert len(written) == 2 and "SR" in {d.Modality for d in written}
+    assert len(written) == 3 and {d.Modality for d in written} == {"SR", "SEG", "OT"}
     for dataset in written:
         assert dataset.StudyInstanceUID == source.StudyInstanceUID
         assert dataset.SeriesInstanceUID != source.SeriesInstanceUID
@@ -173,6 +173,33 @@ def test_frame_out_of_range_is_refused(key_image, tmp_path, capsys):
     out = tmp_path / "r.pdf"
     assert main(["report", str(sample_study_dir()), "--out", str(out), "--frame", "999"]) == 1
     assert "frame 999 does not exist" in capsys.readouterr().err and not out.exists()
+
+
+def test_anonymised_report_writes_anonymised_dicom_with_measurements(key_image, tmp_path, capsys):
+    """`report --anonymize --dicom-out`: the DICOM written is de-identified too, and the SR
+    carries the measurement made in RadLens with its graphic and the intended-use verdict."""
+    from viewer.core.sr import read_report
+
+    info, ref = key_image
+    store = MeasurementStore(info.study.study_instance_uid).load()
+    store.add(ref.sop_instance_uid, ref.frame_index, Measurement("length", LENGTH_POINTS))
+    store.save()
+    out = tmp_path / "dicom"
+    args = ["report", str(sample_study_dir()), "--out", str(tmp_path / "r.pdf")]
+    assert main([*args, "--anonymize", "--dicom-out", str(out)]) == 0, capsys.readouterr().err
+    written = sorted(out.glob("*.dcm"))
+    assert len(written) == 3
+    source = pydicom.dcmread(ref.path, stop_before_pixels=True)
+    for path in written:
+        data = path.read_bytes()
+        assert str(source.PatientName).encode() not in data, path.name
+        assert SAMPLE_ID.encode() not in data, path.name
+        assert source.StudyInstanceUID.encode() not in data
+    report = read_report(next(p for p in written if p.name.startswith("SR_")))
+    verdicts = [v for g in report.groups for v in g.evaluations if "intended use" in v[0]]
+    assert verdicts and verdicts[0][1] in ("Yes", "No")
+    lengths = [g for g in report.groups if g.graphics]
+    assert len(lengths) == 1 and lengths[0].graphics[0].points == tuple(LENGTH_POINTS)
 
 
 def test_adult_radiograph_report_says_why_and_runs_only_with_force(

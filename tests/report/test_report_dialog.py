@@ -7,29 +7,30 @@ import pytest
 from PySide6.QtWidgets import QMessageBox
 
 from tests.report.conftest import pdf_text
-from tests.ui.conftest import load, main_window  # noqa: F401 - the fixture is used by name
+from tests.ui.conftest import load, make_window  # noqa: F401 - the fixture is used by name
+from tests.ui.long_series import peer_gap_ms
 from tests.ui.test_ai_worker import analysis_model_dir
 from viewer.core.formatting import percent
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
-from viewer.ui.ai_controller import install_ai
-from viewer.ui.inference_worker import EventLoopProbe, default_analyzer_factory
+from viewer.ui.inference_worker import EventLoopProbe
 from viewer.ui.report_dialog import install_report_action, open_report_dialog
+from viewer.ui.settings import Settings
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
 EXPORT_TIMEOUT_MS = 60_000
-MAX_UI_GAP_MS = 250  # the export takes ~2 s; a frozen window would show a gap that long
+PEER_GAP_FACTOR = 10  # the export takes ~2 s; a frozen window would show a gap that long
 CUSTOM_WINDOW = Window(center=90.0, width=120.0)
 
 
 @pytest.fixture
-def shown_radiograph(qtbot, main_window, tmp_path_factory, cxr_dir):  # noqa: F811
-    """The window with AI assist and the report action, a radiograph on screen, analysed."""
+def shown_radiograph(qtbot, make_window, tmp_path_factory, cxr_dir):  # noqa: F811
+    """The `radlens` window (AI assist, report action), a radiograph on screen, analysed."""
     model_dir = analysis_model_dir(tmp_path_factory, cxr_dir)
-    installed = install_ai(main_window, default_analyzer_factory(str(model_dir), "cpu"))
-    install_report_action(main_window)
-    main_window.auto_run_ai = True
+    settings = Settings(model_name=str(model_dir), device="cpu", auto_run_ai=True)
+    main_window = make_window(settings)
+    installed = main_window.ai
     with qtbot.waitSignal(installed.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
         load(qtbot, main_window, [sample_study_dir()])
         dx = [s.key for s in main_window.index.all_series() if s.modality == "DX"]
@@ -65,7 +66,8 @@ def test_report_shows_the_displayed_image_and_the_shown_result(qtbot, shown_radi
         assert f"{finding.label} {percent(finding.probability)}" in text
     assert "Impression typed in the dialog." in text and "W 120 / C 90" in text
     assert "RADLENS, DEMO" in text
-    assert len(list((tmp_path / "gui-dicom").glob("*.dcm"))) == 2
+    written = sorted(p.name[:3] for p in (tmp_path / "gui-dicom").glob("*.dcm"))
+    assert written == ["SC_", "SEG", "SR_"]  # key image, heatmap SEG, TID 1500 report
     on_screen = window.active_viewport().displayed_image()
     assert np.array_equal(dialog.image.display, on_screen)
 
@@ -107,6 +109,7 @@ def test_export_runs_off_the_ui_thread(qtbot, shown_radiograph, tmp_path):
     dialog = open_report_dialog(window)
     dialog.out.setText(str(tmp_path / "responsive.pdf"))
     dialog.dicom.setChecked(True)
+    peer = peer_gap_ms(qtbot, 1000)  # the same machine, as busy as it is now
     probe = EventLoopProbe(interval_ms=5)
     probe.start()
     with qtbot.waitSignal(dialog.exported, timeout=EXPORT_TIMEOUT_MS) as done:
@@ -114,7 +117,8 @@ def test_export_runs_off_the_ui_thread(qtbot, shown_radiograph, tmp_path):
         assert window.report_exporter.is_busy() and not dialog.buttons.isEnabled()
     probe.stop()
     assert probe.ticks > 20, "the UI thread's timer barely ran during the export"
-    assert probe.max_gap_ms < MAX_UI_GAP_MS, f"UI thread blocked for {probe.max_gap_ms:.0f} ms"
+    gap = probe.max_gap_ms
+    assert gap < PEER_GAP_FACTOR * peer, f"UI gap {gap:.0f} ms vs {peer:.0f} ms for the peer"
     assert done.args[0][0] == tmp_path / "responsive.pdf"
     assert str(tmp_path / "responsive.pdf") in window.statusBar().currentMessage()
     assert result.findings[0].label in pdf_text(tmp_path / "responsive.pdf")

@@ -1,6 +1,8 @@
-"""GUI fixtures: a shown main window with isolated settings, and helpers to load and drop files."""
+"""GUI fixtures: the main window as `radlens` builds it, with isolated settings, and helpers to load and drop files."""
 
 from __future__ import annotations
+
+import os
 
 import pyqtgraph as pg
 import pytest
@@ -8,7 +10,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from viewer.ui.app import protect_singletons
+from viewer.ui.app import build_window, protect_singletons
+from viewer.ui.report_dialog import warm_up_report_code
 from viewer.ui.settings import Settings
 
 # PySide6 6.12.0 drops a reference to True on every signal emit and to None on every void Qt
@@ -20,18 +23,36 @@ LOAD_TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def main_window(qtbot):
+def make_window(qtbot):
+    """`make_window(settings)`: a shown main window built as `radlens` builds it (every add-on
+    installed: tools, tag browser, report export, AI assist). Closed after the test."""
     pg.setConfigOptions(imageAxisOrder="row-major")
-    from viewer.ui.main_window import MainWindow
+    # The window warms the report code up on its export thread at start-up; highdicom's table
+    # parse holds the interpreter lock ~0.6 s there (once per process). Done here first, so a
+    # test that measures the UI thread measures what it is about, not that start-up pause.
+    warm_up_report_code()
+    windows = []
 
-    window = MainWindow(Settings())
-    qtbot.addWidget(window)
-    window.resize(1200, 800)
-    window.show()
-    qtbot.waitExposed(window)
-    yield window
-    window.close()
-    assert not window.loader.thread_running()
+    def make(settings: Settings | None = None):
+        window = build_window(settings or Settings(auto_run_ai=False))
+        windows.append(window)
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        return window
+
+    yield make
+    for window in windows:
+        window.close()
+        assert not window.loader.thread_running()
+        assert not window.ai.controller.runner.is_running()
+
+
+@pytest.fixture
+def main_window(make_window):
+    """The `radlens` window with automatic analysis off (the model loads only when asked)."""
+    return make_window()
 
 
 def load(qtbot, window, paths) -> None:
@@ -61,3 +82,48 @@ def send_drop(widget, mime: QMimeData) -> QDropEvent:
     drop = QDropEvent(QPointF(centre), *common)
     QApplication.sendEvent(widget, drop)
     return drop
+
+
+@pytest.fixture
+def ui_thread_work(monkeypatch):
+    """Records, per kind, the names of the threads that did work the UI thread must never do:
+    `io` opening a file under a folder listed in `.watch`, `header` reading a DICOM header
+    (`pydicom.dcmread`), `inflate` (zlib), `decode` (decoding a stored frame). The real
+    functions run; they are only observed."""
+    import builtins
+    import threading
+    import zlib
+
+    import pydicom
+
+    import viewer.core.series as series_module
+
+    class Record(dict):
+        watch: list[str] = []
+
+        def ui_thread_did(self) -> dict[str, int]:
+            main = threading.main_thread().name
+            return {kind: names.count(main) for kind, names in self.items() if main in names}
+
+    record = Record(io=[], header=[], inflate=[], decode=[])
+
+    def observed(kind, real, path_of=None):
+        def call(*args, **kwargs):
+            path = path_of(args) if path_of else None
+            if path is None or any(path.startswith(folder) for folder in record.watch):
+                record[kind].append(threading.current_thread().name)
+            return real(*args, **kwargs)
+
+        return call
+
+    def first_path(args) -> str:
+        return str(args[0]) if args and isinstance(args[0], str | os.PathLike) else ""
+
+    monkeypatch.setattr(builtins, "open", observed("io", builtins.open, first_path))
+    monkeypatch.setattr(pydicom, "dcmread", observed("header", pydicom.dcmread))
+    monkeypatch.setattr(zlib, "decompress", observed("inflate", zlib.decompress))
+    monkeypatch.setattr(zlib, "decompressobj", observed("inflate", zlib.decompressobj))
+    monkeypatch.setattr(
+        series_module, "read_stored_frame", observed("decode", series_module.read_stored_frame)
+    )
+    return record

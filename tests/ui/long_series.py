@@ -3,11 +3,14 @@
 `build_long_ct_series` copies the real 54-slice CT phantom round-robin into `count` files with
 new UIDs, instance numbers and positions stepped along the slice normal, so the index sees one
 clean series of `count` slices. `UiGapProbe` is a QTimer firing every few ms on the UI thread;
-the largest interval between two ticks is the longest the event loop was blocked.
+the largest interval between two ticks is the longest the event loop was blocked. Tests compare
+that gap with `peer_gap_ms`, the gap while a plain Python thread keeps the interpreter busy, never
+with a fixed number of milliseconds (figures are in benchmarks/bench_ui_load.py).
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -65,3 +68,37 @@ class UiGapProbe(QObject):
         self.max_gap_ms = max(self.max_gap_ms, (now - self._last) * 1000.0)
         self._last = now
         self.ticks += 1
+
+
+class GilBusyPeer:
+    """A background thread doing pure-Python work in ~1 ms slices with `time.sleep(0)` between
+    them, as the loader does per file: the peer a load's UI gap is compared with, measured in
+    the same test on the same (possibly busy) machine."""
+
+    def __init__(self) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="gil-busy-peer", daemon=True)
+
+    def __enter__(self) -> GilBusyPeer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            deadline = time.perf_counter() + 0.001
+            while time.perf_counter() < deadline:
+                sum(range(200))
+            time.sleep(0)
+
+
+def peer_gap_ms(qtbot, duration_ms: int) -> float:
+    """The UI thread's longest gap while `GilBusyPeer` runs for `duration_ms`."""
+    probe = UiGapProbe()
+    with GilBusyPeer():
+        probe.start()
+        qtbot.wait(duration_ms)
+        return probe.stop()

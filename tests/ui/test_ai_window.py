@@ -13,23 +13,24 @@ from tests.ui.conftest import load
 from tests.ui.test_ai_worker import analysis_model_dir, trained_model_dir
 from viewer import RESEARCH_USE_NOTICE
 from viewer.paths import sample_study_dir, user_models_dir
-from viewer.ui.ai_controller import install_ai, model_card_text
+from viewer.ui import ai_controller
+from viewer.ui.ai_controller import model_card_text
 from viewer.ui.inference_worker import default_analyzer_factory
-from viewer.ui.measurement_tools import install_tools
+from viewer.ui.settings import Settings
 
 pytestmark = pytest.mark.gui
 RESULT_TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def ai_window(qtbot, main_window, tmp_path_factory, cxr_dir):
+def ai_window(qtbot, make_window, tmp_path_factory, cxr_dir):
+    """The `radlens` window analysing automatically with the test's model, on the CPU."""
     model_dir = analysis_model_dir(tmp_path_factory, cxr_dir)
-    main_window.auto_run_ai = True
-    installed = install_ai(main_window, default_analyzer_factory(str(model_dir), "cpu"))
     study = sample_study_dir()
     if not study.is_dir():
         pytest.skip(f"sample study not found at {study}")
-    return main_window, installed
+    window = make_window(Settings(model_name=str(model_dir), device="cpu", auto_run_ai=True))
+    return window, window.ai
 
 
 def _dx_keys(window) -> list[str]:
@@ -109,7 +110,7 @@ def test_analyze_action_and_close_stop_the_worker(qtbot, ai_window):
 
 
 def test_tools_measure_mm_and_browse_tags_in_the_window(qtbot, main_window, ct_phantom_dir):
-    installed = install_tools(main_window)
+    installed = main_window.measurements
     load(qtbot, main_window, [ct_phantom_dir])
     viewport = main_window.active_viewport()
     layer = installed.active_layer()
@@ -156,7 +157,7 @@ def test_model_menu_switches_to_a_user_model_and_reanalyses(
 
 
 def test_the_model_loads_only_once_the_study_has_loaded(
-    qtbot, main_window, tmp_path_factory, cxr_dir
+    qtbot, make_window, tmp_path_factory, cxr_dir, monkeypatch
 ):
     """Building the analyzer imports torch on the worker, which holds the GIL: not while loading."""
     from tests.conftest import _shared_dir
@@ -174,8 +175,9 @@ def test_the_model_loads_only_once_the_study_has_loaded(
         loading_during_build.append(main_window.loader.is_busy())
         return analyzer
 
-    main_window.auto_run_ai = True
-    installed = install_ai(main_window, recording_factory)
+    monkeypatch.setattr(ai_controller, "default_analyzer_factory", lambda *_: recording_factory)
+    main_window = make_window(Settings(auto_run_ai=True))
+    installed = main_window.ai
     panel = installed.controller.panel
     with qtbot.waitSignal(installed.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
         main_window.open_paths([long_ct])  # as `radlens PATH` does, right after install_ai
@@ -186,14 +188,12 @@ def test_the_model_loads_only_once_the_study_has_loaded(
 
 
 def test_an_adult_radiograph_is_not_analysed_until_run_anyway_and_keeps_its_reason(
-    qtbot, main_window, tmp_path
+    qtbot, make_window, tmp_path
 ):
     """The issue's case in the real window: a chest radiograph of a patient born 1940."""
     import pydicom
     from pydicom.uid import generate_uid
     from PySide6.QtCore import Qt
-
-    from inference.registry import DEFAULT_MODEL
 
     source = sample_study_dir() / "demo-study" / "chest-ap-2.dcm"
     if not source.is_file():
@@ -203,12 +203,10 @@ def test_an_adult_radiograph_is_not_analysed_until_run_anyway_and_keeps_its_reas
     adult.SOPInstanceUID = adult.file_meta.MediaStorageSOPInstanceUID = generate_uid()
     adult.StudyInstanceUID, adult.SeriesInstanceUID = generate_uid(), generate_uid()
     adult.save_as(tmp_path / "adult.dcm")
-    main_window.auto_run_ai = True
-    model = find_model(DEFAULT_MODEL)
-    installed = install_ai(main_window, default_analyzer_factory(str(model.folder), "cpu"))
-    controller, panel = installed.controller, installed.controller.panel
+    window = make_window(Settings(device="cpu", auto_run_ai=True))  # the default model
+    controller, panel = window.ai.controller, window.ai.controller.panel
     with qtbot.waitSignal(controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:
-        load(qtbot, main_window, [tmp_path])
+        load(qtbot, window, [tmp_path])
     assert shown.args[0].findings == () and panel.rows == []
     assert panel.gate.isVisible() and "patient age 84 years" in panel.gate.message.text()
     with qtbot.waitSignal(controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:

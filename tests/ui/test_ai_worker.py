@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -91,18 +92,37 @@ def runner(qtbot, model_dir):
     assert runner.shutdown(), "the inference thread did not stop"
 
 
-def test_result_arrives_while_the_event_loop_keeps_running(qtbot, runner):
+def test_result_arrives_while_the_event_loop_keeps_running(qtbot, model_dir):
+    """The model is built and run on the worker thread (observed by thread), and the UI's
+    event loop keeps ticking meanwhile; no millisecond bound (figures: bench_ui_inference)."""
+    build = default_analyzer_factory(str(model_dir), "cpu")
+    threads: list[str] = []
+
+    def observed_factory():
+        threads.append(threading.current_thread().name)
+        analyzer = build()
+        analyze = analyzer.analyze
+
+        def observed_analyze(*args, **kwargs):
+            threads.append(threading.current_thread().name)
+            return analyze(*args, **kwargs)
+
+        analyzer.analyze = observed_analyze
+        return analyzer
+
+    runner = InferenceRunner(observed_factory)
     analysis_input = chest_input(3)
     probe = EventLoopProbe(interval_ms=5)
     probe.start()
     with qtbot.waitSignal(runner.result, timeout=120_000) as blocker:
         request_id = runner.submit("image-3", analysis_input)
     probe.stop()
+    assert runner.shutdown(), "the inference thread did not stop"
     print(f"max UI gap {probe.max_gap_ms:.0f} ms over {probe.ticks} ticks")
     result_id, result = blocker.args
     assert result_id == request_id
     assert probe.ticks >= 5, "the UI timer did not tick while the model ran"
-    assert probe.max_gap_ms < 1000, f"UI thread blocked for {probe.max_gap_ms:.0f} ms"
+    assert len(threads) == 2 and threading.main_thread().name not in threads
     assert result.intended_use_ok
     (finding,) = result.findings
     assert 0.0 <= finding.probability <= 1.0

@@ -9,7 +9,6 @@ from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import load
 from viewer.core import measurements as core
-from viewer.ui.app import install_extensions
 from viewer.ui.measurement_tools import to_item
 
 pytestmark = pytest.mark.gui
@@ -17,10 +16,8 @@ LEFT, NONE = Qt.MouseButton.LeftButton, Qt.MouseButton.NoButton
 
 
 @pytest.fixture
-def window(qtbot, main_window):
-    """The main window with every extension installed, as `radlens` builds it."""
-    main_window.auto_run_ai = False
-    main_window.extensions = install_extensions(main_window)
+def window(main_window):
+    """The main window as `radlens` builds it (every add-on installed), analysis on demand."""
     return main_window
 
 
@@ -78,6 +75,7 @@ def test_a_length_is_drawn_by_dragging_and_the_active_tool_shows(qtbot, ct_windo
     length = tools.actions[core.LENGTH]
     length.trigger()
     assert length.isChecked() and "drag" in ct_window.statusBar().currentMessage()
+    assert viewport.graphics.viewport().cursor().shape() == Qt.CursorShape.CrossCursor
     view_range = viewport.view_box.viewRange()
     _drag(qtbot, viewport, (100, 100), (100, 300))
     layer = tools.active_layer()
@@ -87,6 +85,7 @@ def test_a_length_is_drawn_by_dragging_and_the_active_tool_shows(qtbot, ct_windo
     assert (r1, c1) == pytest.approx((100, 300), abs=1.5)
     assert viewport.view_box.viewRange() == view_range  # the drag drew; it did not pan
     assert not length.isChecked() and layer.placing() == ""
+    assert viewport.graphics.viewport().cursor().shape() != Qt.CursorShape.CrossCursor
     assert graphic.text().endswith(" mm")
 
 
@@ -101,6 +100,19 @@ def test_a_rectangle_is_drawn_by_dragging_and_a_plain_drag_still_pans(qtbot, ct_
     view_range = viewport.view_box.viewRange()
     _drag(qtbot, viewport, (300, 300), (250, 250))
     assert viewport.view_box.viewRange() != view_range and len(layer.graphics()) == 1
+
+
+def test_an_angle_is_its_first_arm_dragged_then_a_click(qtbot, ct_window):
+    viewport = ct_window.active_viewport()
+    ct_window.measurements.actions[core.ANGLE].trigger()
+    _drag(qtbot, viewport, (100, 300), (200, 200))
+    layer = ct_window.measurements.active_layer()
+    assert layer.placing() == core.ANGLE and not layer.graphics()
+    qtbot.mouseClick(viewport.graphics.viewport(), LEFT, pos=_view_pos(viewport, 200, 300))
+    (graphic,) = layer.graphics()
+    assert graphic.measurement.points[1] == pytest.approx((200, 200), abs=1.5)
+    expected = core.angle_deg(*graphic.measurement.points, viewport.pixel_spacing())
+    assert expected == pytest.approx(45.0, abs=1.5) and graphic.text() == f"{expected:.1f}°"
 
 
 def test_choosing_the_active_tool_again_puts_it_away(qtbot, ct_window):
@@ -231,7 +243,8 @@ def test_corner_texts_do_not_overlap_in_2x2_and_empty_viewports_invite_a_drop(qt
     ct_window.resize(900, 600)
     ct_window.set_layout("2x2")
     first, *others = ct_window.viewports()
-    others[0].set_series(first.series())  # the active viewport stays (see the report note)
+    ct_window.show_series(first.state.series_key, others[0])
+    qtbot.waitUntil(lambda: others[0].series() is not None)
     qtbot.wait(50)
     assert others[1].overlay.text.centre == EMPTY_HINT and first.overlay.text.centre == ""
     for viewport in (first, others[0]):

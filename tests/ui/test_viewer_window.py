@@ -378,12 +378,15 @@ def test_wheel_steps_slices_and_ctrl_wheel_zooms(qtbot, ct_window):
 
 def test_saved_window_preset_is_offered_after_the_shipped_ones(qtbot, ct_window, monkeypatch):
     viewport = ct_window.active_viewport()
+    before = _preset_labels(ct_window)
     viewport.state.set_window(Window(123.0, 456.0))
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Phantom", True))
     ct_window.save_window_preset()
-    assert _preset_labels(ct_window)[8] == "Phantom"
+    labels = _preset_labels(ct_window)
+    assert labels[: len(before)] == before  # the keys of the others do not move
+    assert labels[len(before)] == "Phantom"
     viewport.state.set_window(Window(0.0, 10.0))
-    ct_window.apply_preset(8)
+    ct_window.apply_preset(len(before))
     assert (viewport.state.window.center, viewport.state.window.width) == (123.0, 456.0)
     assert ct_window.settings.presets == {"CT": [["Phantom", 123.0, 456.0]]}
 
@@ -404,12 +407,12 @@ def test_view_shortcuts_act_on_the_active_viewport(qtbot, ct_window):
 
 
 def test_optional_parts_attach_to_the_window(qtbot, main_window):
-    from viewer.ui.app import EXTENSIONS, install_extensions
+    from viewer.ui.app import EXTENSIONS
 
-    installed = install_extensions(main_window)
-    assert len(installed) == len(EXTENSIONS)  # none failed
+    assert len(main_window.extensions) == len(EXTENSIONS)  # none failed
     file_items = [a.text() for a in main_window.menu("File").actions() if a.text()]
     assert file_items.index("Export report…") == file_items.index("Quit") - 1
+    assert "Open segmentation or report…" in file_items
     assert main_window.menu("Tools").actions() and main_window.menu("AI").actions()
     assert "PACS" in [a.text() for a in main_window.menu("View").actions()]
 

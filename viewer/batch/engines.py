@@ -35,6 +35,7 @@ class EngineOptions:
     device: str = "cpu"
     force: bool = False
     chunk_size: int = 8
+    export_dir: str | None = None  # DICOM results written here per image (for --send-to)
 
 
 OnRows = Callable[[list, list[dict]], None]  # (jobs of the chunk, their result rows)
@@ -57,7 +58,7 @@ def run_jobs(jobs: list, options: EngineOptions, on_rows: OnRows) -> None:
 
 def _safe_run(chunk: list, options: EngineOptions) -> list[dict]:
     try:
-        return run_chunk(chunk, options.model, options.device, options.force)
+        return run_chunk(*_chunk_arguments(chunk, options))
     except Exception as exc:  # noqa: BLE001 - a lost chunk is retried by the next run
         return failed_rows(chunk, f"{type(exc).__name__}: {exc}")
 
@@ -80,7 +81,11 @@ def _run_on_dask(chunks: list[list], options: EngineOptions, on_rows: OnRows) ->
 
 
 def _submit(client, chunk: list, options: EngineOptions):
-    return client.submit(run_chunk, chunk, options.model, options.device, options.force, pure=False)
+    return client.submit(run_chunk, *_chunk_arguments(chunk, options), pure=False)
+
+
+def _chunk_arguments(chunk: list, options: EngineOptions) -> tuple:
+    return chunk, options.model, options.device, options.force, options.export_dir
 
 
 def _result_rows(future, chunk: list) -> list[dict]:

@@ -8,9 +8,13 @@ reuses `viewer.commands.analyze.analyze_chunk`, so a batch row's probability is 
 from __future__ import annotations
 
 import argparse
+import shutil
 from functools import cache
+from pathlib import Path
 
 from viewer.batch.results import TRANSIENT
+
+RASTER = (".png", ".jpg", ".jpeg")  # no DICOM header to export results into
 
 
 @cache
@@ -26,13 +30,53 @@ def model_identity(model: str | None, device: str = "cpu") -> tuple[str, str, st
     return card.name, card.version, card.weights_sha256
 
 
-def run_chunk(jobs: list, model: str | None, device: str, force: bool) -> list[dict]:
-    """Analyse `jobs` (viewer.commands.analyze.Job) and return one result row per image."""
+def run_chunk(
+    jobs: list, model: str | None, device: str, force: bool, export_dir: str | None = None
+) -> list[dict]:
+    """Analyse `jobs` (viewer.commands.analyze.Job) and return one result row per image; with
+    `export_dir`, each analysed DICOM image's results are also written there as DICOM."""
     from viewer.commands.analyze import analyze_chunk
 
     analyzer = _analyzer(model, device)
     options = argparse.Namespace(force=force, heatmaps=None)
-    return [row for entry in analyze_chunk(analyzer, jobs, options) for row in entry_rows(entry)]
+    entries = analyze_chunk(analyzer, jobs, options)
+    if export_dir:
+        for entry in entries:
+            _export_entry(analyzer, entry, Path(export_dir), force)
+    return [row for entry in entries for row in entry_rows(entry)]
+
+
+def _export_entry(analyzer, entry: dict, export_dir: Path, force: bool) -> None:
+    """SC + TID1500 SR + heatmap SEG of an analysed DICOM image into
+    `export_dir/<study>/<source SOP>_<frame>/` (replaced whole, so a rerun never duplicates)."""
+    if "error" in entry or not entry["findings"] or Path(entry["path"]).suffix.lower() in RASTER:
+        return
+    try:
+        _export_dicom(analyzer, entry["path"], entry.get("frame") or 0, export_dir, force)
+    except Exception as exc:  # noqa: BLE001 - the row still holds the result; say why
+        entry["warnings"] = [*entry.get("warnings", []), f"DICOM export failed: {exc}"]
+
+
+def _export_dicom(analyzer, path: str, frame: int, export_dir: Path, force: bool) -> None:
+    from viewer.core.analysis_input import frame_analysis_input
+    from viewer.core.index import build_index
+    from viewer.core.pacs.retrieve import safe_name
+    from viewer.report.compose import Analysis, compose_report, export_dicom
+
+    series = open_series_of(build_index([Path(path)]))
+    result = analyzer.analyze(frame_analysis_input(series, frame, Path(path).name), force=force)
+    data = compose_report(series, frame, Analysis(result, analyzer.card.summary()))
+    info = series.info.frames[frame]
+    study = safe_name(str(series.header(frame).get("StudyInstanceUID", "")))
+    target = export_dir / study / f"{safe_name(info.sop_instance_uid)}_{frame}"
+    shutil.rmtree(target, ignore_errors=True)
+    export_dicom(series, frame, data, target, result)
+
+
+def open_series_of(index):
+    from viewer.core.series import open_series
+
+    return open_series(index.all_series()[0])
 
 
 def entry_rows(entry: dict) -> list[dict]:

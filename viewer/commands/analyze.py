@@ -28,6 +28,29 @@ class Job:
     path: str
     frame: int | None
     load: Callable[[], object]  # -> inference.types.AnalysisInput
+    opener: SeriesOpener | None = None  # DICOM jobs: shared by every job of one run
+
+
+class SeriesOpener:
+    """Opens a series once for all of its frames' jobs (opening one scans all its frames, so
+    reopening per frame was quadratic). Frames of a series are analysed in a row, so only the
+    latest series is kept open."""
+
+    def __init__(self) -> None:
+        self._key, self._series = None, None
+        self.opened = 0
+
+    def __getstate__(self) -> dict:
+        """Jobs pickled to a batch worker carry no open series (its locks cannot travel)."""
+        return {"_key": None, "_series": None, "opened": 0}
+
+    def get(self, info):
+        from viewer.core.series import open_series
+
+        if self._key != info.key:
+            self._series, self._key = open_series(info), info.key
+            self.opened += 1
+        return self._series
 
 
 def register(subparsers) -> None:
@@ -105,22 +128,20 @@ def _dicom_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
 
     index = build_index(paths)
     skipped = [{"path": s.path, "error": s.reason} for s in index.skipped]
-    jobs = []
+    opener, jobs = SeriesOpener(), []
     for info in index.all_series():
         multi = len(info.frames) > 1
         for i, frame in enumerate(info.frames):
-            jobs.append(
-                Job(frame.path, frame.frame_index if multi else None, _frame_loader(info, i))
-            )
+            load = _frame_loader(opener, info, i)
+            jobs.append(Job(frame.path, frame.frame_index if multi else None, load, opener))
     return jobs, skipped
 
 
-def _frame_loader(info, index: int) -> Callable[[], object]:
+def _frame_loader(opener: SeriesOpener, info, index: int) -> Callable[[], object]:
     def load():
         from viewer.core.analysis_input import frame_analysis_input
-        from viewer.core.series import open_series
 
-        return frame_analysis_input(open_series(info), index)
+        return frame_analysis_input(opener.get(info), index)
 
     return load
 

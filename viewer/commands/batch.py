@@ -45,6 +45,12 @@ def register(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=2, help="workers of the local cluster")
     parser.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--force", action="store_true", help="run even outside the intended use")
+    parser.add_argument(
+        "--send-to",
+        default=None,
+        metavar="SERVER",
+        help="send each study's results (TID1500 SR, SC, heatmap SEG) to this PACS",
+    )
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
     parser.set_defaults(func=run)
 
@@ -66,8 +72,15 @@ def run(args: argparse.Namespace) -> int:
         jobs, listing_rows = _pending_jobs(args.sources, args.query, args.out, log)
         already_done = len(log.done)
         log.append(listing_rows)
+        export_dir = str(args.out / "dicom-out") if args.send_to else None
         options = EngineOptions(
-            args.engine, args.address, args.workers, args.model, args.device, args.force
+            args.engine,
+            args.address,
+            args.workers,
+            args.model,
+            args.device,
+            args.force,
+            export_dir=export_dir,
         )
         summary = _Summary(total=len(jobs) + len(listing_rows), already_done=already_done)
         summary.count(listing_rows)
@@ -76,8 +89,28 @@ def run(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     finally:
         log.close()
+    sent_ok = _send(args, summary)
     summary.finish(args.json, args.out)
-    return _exit_status(log)
+    return _exit_status(log) if sent_ok else EXIT_RUN_AGAIN
+
+
+def _send(args: argparse.Namespace, summary) -> bool:
+    """Results back to the PACS; a failure is one line, and the next run sends again."""
+    if not args.send_to:
+        return True
+    from viewer.batch.sending import send_results
+    from viewer.core.pacs.servers import PacsError
+
+    try:
+        summary.sent = send_results(args.out / "dicom-out", args.send_to, _note)
+        return True
+    except PacsError as exc:
+        print(f"radlens batch: results not sent: {exc}", file=sys.stderr)
+        return False
+
+
+def _note(text: str) -> None:
+    print(text, file=sys.stderr)
 
 
 def _exit_status(log) -> int:
@@ -102,7 +135,7 @@ def _pending_jobs(sources: list[str], query, out_dir: Path, log) -> tuple[list, 
     from viewer.batch.worker import entry_rows
     from viewer.commands.analyze import collect_jobs
 
-    listed = list_sources(sources, query, out_dir, lambda text: print(text, file=sys.stderr))
+    listed = list_sources(sources, query, out_dir, _note)
     jobs, errors = collect_jobs(listed.paths)
     pending = [j for j in jobs if item_key(j.path, j.frame) not in log.done]
     rows = [row for e in errors for row in entry_rows(e)] + listed.failed
@@ -114,6 +147,7 @@ class _Summary:
 
     def __init__(self, total: int, already_done: int):
         self.already_done = already_done
+        self.sent = 0
         self.started = time.perf_counter()
         self.statuses: Counter[str] = Counter()
         self.images = 0
@@ -147,6 +181,7 @@ class _Summary:
             "error": self.statuses["error"],
             "failed": self.statuses["failed"],
             "already_done": self.already_done,
+            "sent": self.sent,
             "seconds": round(seconds, 2),
             "images_per_second": round(self.images / seconds, 2) if seconds else 0.0,
             "results": str(out_dir / "results.csv"),

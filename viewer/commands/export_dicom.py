@@ -17,15 +17,20 @@ from viewer.commands.report import (
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "export-dicom",
-        help="write the AI result as DICOM SC + Comprehensive SR",
+        help="write the AI result as DICOM SC + TID 1500 SR + heatmap SEG",
         description=(
             "Run the model on one frame and write, in new series of the same study, a "
-            "Secondary Capture of the image with its heatmap and a Comprehensive SR of the "
-            "findings that references the source image. Source files are never modified."
+            "Secondary Capture of the image with its heatmap, a TID 1500 Measurement Report SR "
+            "of the findings (probability, threshold, call, algorithm, intended-use verdict) and "
+            "of the measurements made in RadLens, and the heatmap as a FRACTIONAL SEG, all "
+            "referencing the source image. Source files are never modified."
         ),
     )
     add_image_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="DIR")
+    parser.add_argument(
+        "--anonymize", action="store_true", help="de-identify the objects written (new UIDs)"
+    )
     parser.set_defaults(func=run)
 
 
@@ -36,9 +41,10 @@ def run(args: argparse.Namespace) -> int:
         check_targets(None, args.out)
         series, frame = open_key_frame(args)
         analysis = analyze_frame(series, frame, args.model, args.device, args.force)
-        exported = export_dicom(series, frame, compose_report(series, frame, analysis), args.out)
+        data = compose_report(series, frame, analysis, anonymize=args.anonymize)
+        exported = export_dicom(series, frame, data, args.out, analysis.result)
     except expected_errors() as exc:
         return fail("export-dicom", exc)
-    print(f"wrote {exported.sc_path}")
-    print(f"wrote {exported.sr_path}")
+    for path in exported.paths:
+        print(f"wrote {path}")
     return 0

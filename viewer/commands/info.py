@@ -1,8 +1,10 @@
 """`radlens info PATH... [--json]`: what would open, as a patient/study/series tree.
 
-Lists every series stack (modality, size, frames, transfer syntax, warnings) and every skipped
-file with its reason; documents and pictures beside the images (README, PDF, Thumbs.db) are
-only counted. Exit status 0 when at least one series opened, 1 when nothing could be,
+Lists every series stack (modality, size, frames, transfer syntax, warnings), every
+segmentation (its segments: number, label, type, frames, referenced series) and structured
+report (its findings and measurements, or its text) and every skipped file with its reason;
+documents and pictures beside the images (README, PDF, Thumbs.db) are only counted. Exit
+status 0 when at least one series or SEG/SR opened, 1 when nothing could be,
 2 on an unexpected failure (reported in one line, never as a traceback), 130 on Ctrl-C.
 """
 
@@ -15,6 +17,7 @@ import sys
 from viewer.core.errors import RadLensError
 from viewer.core.formatting import transfer_syntax_name
 from viewer.core.index import PatientInfo, SeriesInfo, StudyIndex, StudyInfo, build_index
+from viewer.core.study_objects import object_summary
 
 EXIT_OK, EXIT_NOTHING_OPENED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -48,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(report, indent=2, ensure_ascii=False))
     else:
         print("\n".join(tree_lines(report)))
-    return EXIT_OK if index.all_series() else EXIT_NOTHING_OPENED
+    return EXIT_OK if index.all_series() or index.all_objects() else EXIT_NOTHING_OPENED
 
 
 def index_report(index: StudyIndex, anonymous: bool = False) -> dict:
@@ -78,6 +81,7 @@ def study_report(study: StudyInfo) -> dict:
         "date": study.date,
         "description": study.description,
         "series": [series_report(s) for s in study.series],
+        "objects": [object_summary(o) for o in study.objects],
     }
 
 
@@ -107,7 +111,14 @@ def tree_lines(report: dict) -> list[str]:
             lines.append(f"  Study {study['date'] or '(no date)'} {study['description']}".rstrip())
             for series in study["series"]:
                 lines.extend(series_lines(series))
+            for found in study["objects"]:
+                lines.extend(object_lines(found))
+    objects = sum(len(st["objects"]) for p in report["patients"] for st in p["studies"])
     summary = f"{report['series_count']} series; {len(report['skipped'])} file(s) skipped"
+    if objects:
+        summary = f"{report['series_count']} series, {objects} SEG/SR/other object(s); " + (
+            f"{len(report['skipped'])} file(s) skipped"
+        )
     if report["ignored"]:
         summary += f"; {len(report['ignored'])} document/picture file(s) ignored (not DICOM)"
     lines.append(summary)
@@ -124,3 +135,34 @@ def series_lines(series: dict) -> list[str]:
         f"{series['transfer_syntax_name']}"
     )
     return [head] + [f"      warning: {w}" for w in series["warnings"]]
+
+
+def object_lines(found: dict) -> list[str]:
+    """A SEG with its segments, an SR with its findings (or its text), another object by class."""
+    head = f"    {found['kind']} {found['sop_class']} {found['description']}".rstrip()
+    if "error" in found:
+        return [head, f"      error: {found['error']}"]
+    if found["kind"] == "SEG":
+        head += f": {found['segmentation_type']}, {found['frames']} frame(s)"
+        lines = [head] + [f"      references series {uid}" for uid in found["referenced_series"]]
+        return lines + [segment_line(s) for s in found["segments"]]
+    if found["kind"] == "SR":
+        lines = [f"{head}: {found['title']}"]
+        for finding in found["findings"]:
+            lines.append(f"      finding {finding['title']}")
+            lines.extend(f"        {text}" for text in finding["measurements"])
+            lines.extend(f"        {text}" for text in finding["evaluations"])
+            lines.extend(f"        {text}" for text in finding["comments"])
+            lines.extend(f"        graphic {text}" for text in finding["graphics"])
+        lines.extend(f"      {text}" for text in found["text"])
+        return lines
+    return [head]
+
+
+def segment_line(segment: dict) -> str:
+    kind = f" ({segment['type']})" if segment["type"] else ""
+    algorithm = f", {segment['algorithm']}" if segment["algorithm"] else ""
+    return (
+        f"      segment {segment['number']} {segment['label']}{kind}: "
+        f"{segment['frames']} frame(s){algorithm}, colour {segment['colour']}"
+    )

@@ -61,6 +61,14 @@ def register(subparsers) -> None:
         action="store_true",
         help="leave out the file's overlay planes (60xx graphics; drawn by default)",
     )
+    parser.add_argument(
+        "--seg",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="SEG.dcm",
+        help="draw this DICOM SEG's segments over the frame (repeatable)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -110,9 +118,29 @@ def render_request(args: argparse.Namespace) -> np.ndarray:
     values = series.modality_frame(frame)
     voi = choose_voi(series, frame, values, args)
     image = render_array(values, voi, series.photometric, invert=args.invert)
-    if getattr(args, "no_overlay_planes", False):
+    if not args.plane and not args.no_overlay_planes:  # planes belong to acquired frames
+        image = burn_overlay(image, frame_overlay(series, frame))
+    for path in args.seg:
+        image = draw_segmentation(image, series, frame, path)
+    return image
+
+
+def draw_segmentation(image: np.ndarray, series, frame: int, path: Path) -> np.ndarray:
+    """The frame with the SEG's segments painted in their colours (a note when none is here)."""
+    from viewer.core.seg import (
+        blend_rgba,
+        read_segmentation,
+        segment_layers,
+        segment_rgba,
+        target_image,
+    )
+
+    seg = read_segmentation(path)
+    layers = segment_layers(seg, target_image(series, frame))
+    if not layers:
+        print(f"radlens render: {path}: no segment lies on frame {frame}", file=sys.stderr)
         return image
-    return burn_overlay(image, frame_overlay(series, frame))
+    return blend_rgba(image, segment_rgba(layers, seg))
 
 
 def select_series(path: Path, series_uid: str | None):

@@ -29,7 +29,9 @@ def register(subparsers) -> None:
     add_image_arguments(parser)
     parser.add_argument("--out", type=Path, required=True, metavar="FILE.pdf")
     parser.add_argument(
-        "--anonymize", action="store_true", help="leave out patient/study identifiers"
+        "--anonymize",
+        action="store_true",
+        help="leave out patient/study identifiers (the DICOM written too is de-identified)",
     )
     parser.add_argument("--impression", default="", metavar="TEXT", help="the reader's impression")
     parser.add_argument(
@@ -142,8 +144,8 @@ def run(args: argparse.Namespace) -> int:
         )
         written = [write_pdf(data, args.out, args.paper)]
         if args.dicom_out:
-            exported = export_dicom(series, frame, data, args.dicom_out)
-            written += [exported.sc_path, exported.sr_path]
+            exported = export_dicom(series, frame, data, args.dicom_out, analysis.result)
+            written += exported.paths
     except expected_errors() as exc:
         return fail("report", exc)
     calls = ", ".join(f"{f.label} {f.probability_text} ({f.call})" for f in data.findings)

@@ -11,11 +11,12 @@ import struct
 import warnings
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
+from viewer.core.codestream import HEAD_BYTES, size_mismatch
+from viewer.core.deflated import frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
 from viewer.core.pictures import is_picture_format, read_picture
@@ -116,10 +117,25 @@ def read_raw_frame(ref, fmt: PixelFormat, rows: int, columns: int) -> np.ndarray
 
 
 def decode_with_pydicom(
-    path: str, frame_index: int, header: Dataset | None = None, syntax: str = ""
+    path: str, frame_index: int, header: Dataset | None = None, syntax: str = "", frame_bytes=0
 ) -> np.ndarray:
-    """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images."""
-    values = _decode_with_plugins(_pixel_source(path, syntax), frame_index, syntax)
+    """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images.
+
+    `frame_bytes` (a native frame's size) is needed for deflated files only, which are inflated
+    up to the frame asked for rather than whole.
+    """
+    if syntax == DeflatedExplicitVRLittleEndian:
+        return next(decode_deflated(path, [frame_index], frame_bytes, header))[1]
+    return _decoded(_decode_with_plugins(path, frame_index, syntax), header)
+
+
+def decode_deflated(path: str, frame_indices, frame_bytes: int, header: Dataset | None = None):
+    """(index, values) for frames of a deflated file, in one forward pass over the stream."""
+    for index, ds in frame_datasets(path, frame_indices, frame_bytes):
+        yield index, _decoded(_decode_with_plugins(ds, 0, ""), header)
+
+
+def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
     photometric = str((header or {}).get("PhotometricInterpretation", "")).upper()
     if photometric == "PALETTE COLOR" and header is not None:
         return to_uint8(apply_color_lut(values, header))
@@ -158,11 +174,6 @@ def _decode_with_plugins(source, frame_index: int, syntax: str) -> np.ndarray:
     raise RuntimeError("no decoder could read this frame (" + "; ".join(errors) + ")")
 
 
-def _pixel_source(path: str, syntax: str):
-    """pydicom decodes straight from the path, except deflated files (whole dataset needed)."""
-    return pydicom.dcmread(path) if syntax == DeflatedExplicitVRLittleEndian else path
-
-
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Scale colour samples of any bit depth to uint8."""
     if rgb.dtype == np.uint8:
@@ -184,8 +195,10 @@ def read_stored_frame(
     try:
         values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:
+            check_codestream(ref, rows, columns)
             syntax = fmt.transfer_syntax if fmt else ""
-            values = decode_with_pydicom(ref.path, ref.frame_index, header, syntax)
+            frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
+            values = decode_with_pydicom(ref.path, ref.frame_index, header, syntax, frame_bytes)
     except DicomReadError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -200,6 +213,20 @@ def read_stored_frame(
             f"decoded frame is {values.shape[1]}×{values.shape[0]}, header says {columns}×{rows}",
         )
     return values
+
+
+def check_codestream(ref, rows: int, columns: int) -> None:
+    """Refuse a compressed frame whose own header declares another size (before a decoder
+    allocates what it declares)."""
+    offset = getattr(ref, "fragment_offset", None)
+    if offset is None:
+        return
+    with open(ref.path, "rb") as fp:
+        fp.seek(offset)
+        head = fp.read(HEAD_BYTES)
+    reason = size_mismatch(head, rows, columns)
+    if reason:
+        raise DicomReadError(display_path(ref.path), f"frame {ref.frame_index + 1}: {reason}")
 
 
 def needs_float(rescales, has_lut_sequence: bool = False) -> bool:

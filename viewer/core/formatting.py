@@ -50,7 +50,8 @@ def dicom_date(value: object) -> str:
 
 
 def parse_date(value: object) -> dt.date | None:
-    text = str(value or "").strip()
+    """A DICOM DA value (YYYYMMDD; the old YYYY.MM.DD too) as a date; None when not a date."""
+    text = str(value or "").strip().replace(".", "")
     try:
         return dt.datetime.strptime(text[:8], "%Y%m%d").date() if len(text) >= 8 else None
     except ValueError:

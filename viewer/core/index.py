@@ -11,13 +11,15 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
+from viewer.core.decode import read_stored_frame
 from viewer.core.discovery import display_path, expand_inputs
-from viewer.core.errors import RadLensError
+from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.pictures import is_picture, picture_records
 from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile, scan_file
 from viewer.core.sorting import sort_frames, split_stacks
+from viewer.core.study_objects import StudyObject
 
 __all__ = [
     "FrameRef",
@@ -46,6 +48,7 @@ class FrameRef:
     pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
     pixel_length: int | None = None
     number_of_frames: int = 1
+    fragment_offset: int | None = None  # file offset of this frame's first fragment (encapsulated)
 
 
 @dataclass
@@ -65,6 +68,7 @@ class SeriesInfo:
     pixel_format: PixelFormat | None = None  # None when frames differ in pixel layout
     has_modality_lut_sequence: bool = False
     stack_label: str = ""  # what sets this stack apart within its series ("" when not split)
+    has_overlay_planes: bool = False  # some frame's file has overlay planes (groups 60xx)
 
 
 @dataclass
@@ -78,6 +82,7 @@ class StudyInfo:
     institution: str
     series: list[SeriesInfo]
     patient: PatientInfo | None = field(default=None, repr=False, compare=False)
+    objects: list[StudyObject] = field(default_factory=list)  # SEG, SR, … (not images)
 
 
 @dataclass
@@ -109,6 +114,9 @@ class StudyIndex:
     def all_series(self) -> list[SeriesInfo]:
         return [s for p in self.patients for st in p.studies for s in st.series]
 
+    def all_objects(self) -> list[StudyObject]:
+        return [o for p in self.patients for st in p.studies for o in st.objects]
+
     def find_series(self, key_or_uid: str) -> SeriesInfo:
         """The stack with this key, else the largest stack of this SeriesInstanceUID."""
         series = self.all_series()
@@ -137,12 +145,15 @@ def build_index(
     found = expand_inputs(paths)
     files, skipped = found.files, found.skipped
     records: list[HeaderRecord] = []
+    objects: list[StudyObject] = []
     for done, path in enumerate(files, 1):
         if is_cancelled(cancel):
             break
         result = picture_records(path) if is_picture(path) else scan_file(path)
         if isinstance(result, SkippedFile):
             skipped.append(SkippedFile(display_path(path), result.reason))
+        elif isinstance(result, StudyObject):
+            objects.append(result)
         else:
             records.extend(result)
         if progress:
@@ -151,9 +162,10 @@ def build_index(
         records, found.ignored = open_pictures(found.ignored, skipped)
     records, duplicates = drop_duplicate_instances(records)
     skipped.extend(duplicates)
-    if not records:
+    if not records and not objects:
         skipped.extend(SkippedFile(path, IGNORED_REASON) for path in found.ignored)
-    return StudyIndex(patients=group_records(records), skipped=skipped, ignored=found.ignored)
+    patients = group_records(records, objects)
+    return StudyIndex(patients=patients, skipped=skipped, ignored=found.ignored)
 
 
 def open_pictures(ignored: list[str], skipped: list[SkippedFile]):
@@ -180,31 +192,102 @@ def is_cancelled(cancel) -> bool:
 
 
 def drop_duplicate_instances(records: list[HeaderRecord]):
-    """Keep the first file of each SOPInstanceUID (e.g. the same image in two folders)."""
-    first_path: dict[str, str] = {}
-    kept, skipped = [], []
+    """One file per SOPInstanceUID (e.g. the same image in two folders).
+
+    Identical copies keep the first found. Copies that differ keep one that decodes, the largest,
+    so a truncated or damaged twin never hides the intact file; the kept file carries a note.
+    """
+    by_path: dict[str, list[HeaderRecord]] = defaultdict(list)
+    paths_by_uid: dict[str, list[str]] = defaultdict(list)
     for record in records:
-        uid = record.sop_instance_uid
-        owner = first_path.setdefault(uid, record.path) if uid else record.path
-        if owner == record.path:
-            kept.append(record)
-        elif record.frame_index == 0:
-            reason = f"duplicate SOP Instance UID (same image as {os.path.basename(owner)})"
-            skipped.append(SkippedFile(display_path(record.path), reason))
+        if record.path not in by_path and record.sop_instance_uid:
+            paths_by_uid[record.sop_instance_uid].append(record.path)
+        by_path[record.path].append(record)
+    skipped = []
+    for paths in paths_by_uid.values():
+        if len(paths) > 1:
+            skipped += keep_one_copy(paths, by_path)
+    kept = [r for path_records in by_path.values() for r in path_records]
     return kept, skipped
 
 
-def group_records(records: list[HeaderRecord]) -> list[PatientInfo]:
+def keep_one_copy(paths: list[str], by_path: dict[str, list[HeaderRecord]]) -> list[SkippedFile]:
+    """Leave one of `paths` (copies of one instance) in `by_path`; the others become skips."""
+    first = paths[0]
+    if all(same_bytes(first, other) for other in paths[1:]):
+        keep, reasons = first, {p: f"same image as {os.path.basename(first)}" for p in paths}
+    else:
+        failures = {p: decode_failure(by_path[p][-1]) for p in paths}
+        # A copy that decodes, the largest of them (a truncated twin is shorter) and else the first.
+        keep = max(paths, key=lambda p: (not failures[p], file_size(p), -paths.index(p)))
+        name = os.path.basename(keep)
+        reasons = {
+            p: f"a different copy of this image, {name}, was kept"
+            + (f" (this one does not decode: {failures[p]})" if failures[p] else "")
+            for p in paths
+        }
+        others = ", ".join(os.path.basename(p) for p in paths if p != keep)
+        note = f"another file with this SOP Instance UID differs ({others}); kept this one"
+        by_path[keep] = [replace(r, notes=(*r.notes, note)) for r in by_path[keep]]
+    return [
+        SkippedFile(display_path(p), f"duplicate SOP Instance UID: {reasons[p]}")
+        for p in paths
+        if p != keep and by_path.pop(p, None) is not None
+    ]
+
+
+def same_bytes(a: str, b: str, chunk: int = 1 << 20) -> bool:
+    """Whether two files hold the same bytes (compared a chunk at a time); False if unreadable."""
+    try:
+        if os.path.getsize(a) != os.path.getsize(b):
+            return False
+        with open(a, "rb") as fa, open(b, "rb") as fb:
+            while True:
+                block = fa.read(chunk)
+                if block != fb.read(chunk):
+                    return False
+                if not block:
+                    return True
+    except OSError:
+        return False
+
+
+def file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return -1
+
+
+def decode_failure(record: HeaderRecord) -> str:
+    """'' when the record's frame decodes, else why not (used only to pick between copies)."""
+    try:
+        read_stored_frame(record, record.pixel_format, record.rows, record.columns)
+    except DicomReadError as exc:
+        return exc.reason
+    return ""
+
+
+def group_records(
+    records: list[HeaderRecord], objects: Iterable[StudyObject] = ()
+) -> list[PatientInfo]:
     patients: dict[tuple, PatientInfo] = {}
     studies: dict[str, StudyInfo] = {}
     by_series: dict[tuple[str, str], list[HeaderRecord]] = defaultdict(list)
-    for record in records:
-        study_uid = record.study[0] or f"(no study UID) {record.patient[1]}"
-        by_series[(study_uid, record.series_instance_uid or record.path)].append(record)
+
+    def study_of(item: HeaderRecord | StudyObject) -> StudyInfo:
+        study_uid = item.study[0] or f"(no study UID) {item.patient[1]}"
         if study_uid not in studies:
-            patient = patients.setdefault(record.patient[:2], make_patient(record))
-            studies[study_uid] = make_study(record, study_uid, patient)
+            patient = patients.setdefault(item.patient[:2], make_patient(item))
+            studies[study_uid] = make_study(item, study_uid, patient)
             patient.studies.append(studies[study_uid])
+        return studies[study_uid]
+
+    for record in records:
+        study_uid = study_of(record).study_instance_uid
+        by_series[(study_uid, record.series_instance_uid or record.path)].append(record)
+    for found in objects:
+        study_of(found).objects.append(found)
     for (study_uid, series_uid), members in by_series.items():
         study = studies[study_uid]
         study.series.extend(make_stacks(series_uid, members, study))
@@ -229,11 +312,10 @@ def make_study(record: HeaderRecord, study_uid: str, patient: PatientInfo) -> St
 
 def make_stacks(series_uid: str, records: list[HeaderRecord], study: StudyInfo):
     stacks = split_stacks(records)
-    split_note = (
-        [f"series split into {len(stacks)} stacks (size, orientation or acquisition differ)"]
-        if len(stacks) > 1
-        else []
-    )
+    split_note = []
+    if len(stacks) > 1:
+        why = "size, orientation, frame of reference or repeated positions"
+        split_note = [f"series split into {len(stacks)} stacks ({why})"]
     result = []
     for number, (members, label) in enumerate(stacks, 1):
         ordered, warnings = sort_frames(members)
@@ -265,6 +347,7 @@ def make_series(key: str, ordered: list[HeaderRecord], warnings: list[str], stud
         study=study,
         pixel_format=first.pixel_format if len(formats) == 1 else None,
         has_modality_lut_sequence=any(r.has_modality_lut_sequence for r in ordered),
+        has_overlay_planes=any(r.has_overlay_planes for r in ordered),
     )
 
 
@@ -280,4 +363,5 @@ def frame_ref(record: HeaderRecord) -> FrameRef:
         pixel_offset=record.pixel_offset,
         pixel_length=record.pixel_length,
         number_of_frames=record.number_of_frames,
+        fragment_offset=record.fragment_offset,
     )

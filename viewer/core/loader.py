@@ -1,8 +1,8 @@
 """Whole-series loading: `load_volume(info, progress=None, cancel=None, workers=None)`.
 
 Returns `(volume, skipped)`: one slot per `info.frames` entry holding modality values (stored
-dtype for identity rescale, float32 otherwise, RGB uint8 for colour), plus a SkippedFile per
-frame that could not be decoded (its slot stays zero). Meant for a background thread: it calls
+dtype for identity rescale, float32 otherwise, RGB uint8 for colour), plus one SkippedFile per
+file with frames that could not be decoded (their slots stay zero). Meant for a background thread: it calls
 `progress(done, total)` and stops with `LoadCancelled` when `cancel` is set.
 
 Uncompressed little-endian frames are read with one `readinto` each at the Pixel Data offset
@@ -18,14 +18,16 @@ import multiprocessing
 import os
 import threading
 import warnings
+from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
 
 import numpy as np
-import pydicom
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.decode import (
+    decode_deflated,
     is_colour,
     needs_float,
     prefer_throughput,
@@ -38,7 +40,13 @@ from viewer.core.decode import (
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import FrameRef, SeriesInfo, is_cancelled
-from viewer.core.scan import PixelFormat, SkippedFile, short_error
+from viewer.core.scan import (
+    PixelFormat,
+    SkippedFile,
+    expected_pixel_bytes,
+    read_header_dataset,
+    short_error,
+)
 
 CHUNK_FRAMES = 8  # frames per worker task: amortises pickling without starving a worker
 MIN_FRAMES_FOR_WORKERS = 24
@@ -50,13 +58,30 @@ def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | Non
     volume = allocate_volume(info, as_float)
     loader = _Loader(info, volume, as_float, progress, cancel)
     fast, slow = loader.read_native_frames()
-    if slow:
+    if slow and info.pixel_format and info.transfer_syntax == DeflatedExplicitVRLittleEndian:
+        loader.decode_deflated(slow)
+    elif slow:
         workers = choose_workers(len(slow), workers)
         if workers:
             loader.decode_in_processes(slow, workers)
         else:
             loader.decode_here(slow)
-    return volume, loader.skipped
+    return volume, one_per_file(loader.skipped, info)
+
+
+def one_per_file(skipped: list[SkippedFile], info: SeriesInfo) -> list[SkippedFile]:
+    """One entry per file: a multi-frame file whose frames failed is one file, not N."""
+    by_path: dict[str, list[str]] = {}
+    for entry in skipped:
+        by_path.setdefault(entry.path, []).append(entry.reason)
+    frames_in = {display_path(f.path): f.number_of_frames for f in info.frames}
+    result = []
+    for path, reasons in by_path.items():
+        total = frames_in.get(path, 1)
+        if total > 1:
+            reasons = [f"{len(reasons)} of {total} frames could not be decoded ({reasons[0]})"]
+        result.append(SkippedFile(path, reasons[0]))
+    return result
 
 
 def allocate_volume(info: SeriesInfo, as_float: bool) -> np.ndarray:
@@ -128,6 +153,33 @@ class _Loader:
         for k in indices:
             self._check_cancel()
             self._store(k, *decode_one(job, self.info.frames[k]))
+
+    def decode_deflated(self, indices: list[int]) -> None:
+        """Deflated files in one forward pass each (decoding frame by frame would inflate a
+        file from its start again for every frame: quadratic)."""
+        info = self.info
+        frame_bytes = expected_pixel_bytes(info.pixel_format, info.rows, info.columns, 1)
+        needs_header = DecodeJob.of(info, self.as_float).needs_header
+        slots_by_path: dict[str, dict[int, int]] = defaultdict(dict)
+        for k in indices:
+            slots_by_path[info.frames[k].path][info.frames[k].frame_index] = k
+        for path, slots in slots_by_path.items():
+            reason = "frame not found after inflating"
+            try:
+                header = read_header(path) if needs_header else None
+                for frame_index, stored in decode_deflated(path, list(slots), frame_bytes, header):
+                    self._check_cancel()
+                    k = slots.pop(frame_index)
+                    values = to_modality(stored, info.frames[k].rescale, self.as_float, header)
+                    self._store(k, values, "")
+            except LoadCancelled:
+                raise
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except BaseException as exc:  # noqa: BLE001 - the rest of this file fails, not the load
+                reason = exc.reason if isinstance(exc, DicomReadError) else short_error(exc)
+            for k in slots.values():
+                self._store(k, None, reason)
 
     def decode_in_processes(self, indices: list[int], workers: int) -> None:
         # Workers send stored values back (half the bytes of float32 for 16-bit data); the
@@ -241,7 +293,7 @@ def read_header(path: str):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return pydicom.dcmread(path, stop_before_pixels=True)
+            return read_header_dataset(path)
     except Exception as exc:  # noqa: BLE001 - any parser failure is this file's reason
         raise DicomReadError(display_path(path), short_error(exc)) from None
 

@@ -27,7 +27,10 @@ def has_overlays(ds: Dataset) -> bool:
 
 
 def frame_overlay(series, i: int) -> np.ndarray | None:
-    """The union of the overlay planes of frame i of `series` (bool rows × columns), or None."""
+    """The union of the overlay planes of frame i of `series` (bool rows × columns), or None.
+    A series whose files have no overlay planes (the header scan says so) reads nothing."""
+    if not getattr(series.info, "has_overlay_planes", False):  # a reformat has none
+        return None
     header = series.header(i)
     if not has_overlays(header):
         return None

@@ -4,6 +4,14 @@ No pixel data is read. The file is parsed with `stop_before_pixels=True` on our 
 object, which pydicom leaves positioned on the Pixel Data element; a 12-byte peek there tells
 whether pixels are present and, for native (uncompressed) syntaxes, where they start and how
 long they are. The loader later reads uncompressed frames straight from that offset.
+Segmentations, structured reports and other non-image objects come back as a `StudyObject`
+(see `study_objects.py`), never as images or as "no pixel data".
+
+What a header declares is checked before anything is decoded: the decoded size against
+`RADLENS_MAX_IMAGE_GB` ("too large (N GB)"), native lengths against the file, and for
+encapsulated data the 8-byte item headers (a complete fragment per frame) and the first
+fragment's codestream header (its declared size). Deflated files are inflated only up to Pixel
+Data (`viewer/core/deflated.py`).
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ import functools
 import os
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field, replace
 
 import pydicom
@@ -21,10 +30,20 @@ from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 from pydicom.uid import (
     UID,
-    DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    RLELossless,
 )
+
+from viewer.core.codestream import HEAD_BYTES, size_mismatch
+from viewer.core.deflated import (
+    InflateLimitError,
+    is_deflated,
+    read_deflated_header,
+    read_file_meta,
+)
+from viewer.core.overlay_planes import has_overlays
+from viewer.core.study_objects import StudyObject, study_object
 
 PIXEL_TAGS = {
     0x7FE00010: "PixelData",
@@ -83,7 +102,7 @@ class HeaderRecord:
     series_number: int | None
     series_description: str
     acquisition_number: int | None = None
-    echo_number: int | None = None
+    has_overlay_planes: bool = False  # groups 60xx: graphics drawn over the image
     image_type: tuple[str, ...] = ()
     stack_id: str | None = None
     rescale: tuple[float, float] = (1.0, 0.0)
@@ -91,13 +110,17 @@ class HeaderRecord:
     pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
     pixel_length: int | None = None
     notes: tuple[str, ...] = field(default=())
+    frame_of_reference_uid: str = ""
+    slice_thickness: float | None = None
+    echo_number: int | None = None
+    fragment_offset: int | None = None  # file offset of this frame's first fragment (encapsulated)
 
     @property
     def is_localizer(self) -> bool:
         return "LOCALIZER" in self.image_type
 
 
-def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile:
+def scan_file(path: str | os.PathLike) -> list[HeaderRecord] | SkippedFile | StudyObject:
     """Scan one file's header; every failure becomes a SkippedFile with its reason."""
     path = str(path)
     try:
@@ -125,15 +148,24 @@ class _Skip(Exception):
     """Internal: a file rejected for a stated reason."""
 
 
-def _scan(path: str) -> list[HeaderRecord]:
+def _scan(path: str) -> list[HeaderRecord] | StudyObject:
     size = os.path.getsize(path)
     if size == 0:
         raise _Skip("empty file (0 bytes)")
     with open(path, "rb") as fp:
         check_preamble(fp.read(132))
-        fp.seek(0)
         ds, pixel_peek = _read_header(fp)
-    return records_from_header(path, ds, pixel_peek, size)
+        found = study_object(path, ds, patient_fields(ds), study_fields(ds))
+        if found is not None:
+            return found
+        fragments = walk_fragments(fp, pixel_peek, size)
+    return records_from_header(path, ds, pixel_peek, size, fragments)
+
+
+def read_header_dataset(path: str) -> Dataset:
+    """Everything before Pixel Data, read in bounded memory (deflated files included)."""
+    with open(path, "rb") as fp:
+        return _read_header(fp)[0]
 
 
 def check_preamble(head: bytes) -> None:
@@ -147,14 +179,30 @@ def check_preamble(head: bytes) -> None:
 
 
 def _read_header(fp) -> tuple[Dataset, tuple[int, int, int] | None]:
-    """Parse up to Pixel Data; return the dataset and (tag, value offset, length) if present."""
+    """Parse up to Pixel Data; return the dataset and (tag, value offset, length) if present.
+
+    The offset is -1 for deflated files (it is an offset into the inflated stream).
+    """
+    meta = read_file_meta(fp)
+    if is_deflated(meta):
+        return _read_deflated_header(fp, meta)
+    fp.seek(0)
     try:
         ds = pydicom.dcmread(fp, stop_before_pixels=True)
     except InvalidDicomError:
         ds = _read_without_preamble(fp)
-    if ds.file_meta.get("TransferSyntaxUID") == DeflatedExplicitVRLittleEndian:
-        return ds, _deflated_pixel_peek(fp)
     return ds, peek_pixel_element(fp, ds)
+
+
+def _read_deflated_header(fp, meta) -> tuple[Dataset, tuple[int, int, int] | None]:
+    try:
+        ds, reader = read_deflated_header(fp, meta)
+        peek = peek_pixel_element(reader, ds)
+    except InflateLimitError as exc:
+        raise _Skip(f"too large (header {exc}); refused") from None
+    except zlib.error as exc:
+        raise _Skip(f"deflated data corrupt ({short_error(exc)})") from None
+    return ds, None if peek is None else (peek[0], -1, peek[2])
 
 
 def _read_without_preamble(fp) -> Dataset:
@@ -177,6 +225,8 @@ def peek_pixel_element(fp, ds: Dataset) -> tuple[int, int, int] | None:
     start = fp.tell()
     head = fp.read(12)
     if len(head) < 8:
+        if head:
+            raise _Skip("file truncated inside the header (ends within an element header)")
         return None
     order = "<" if little else ">"
     group, elem = struct.unpack(order + "HH", head[:4])
@@ -192,29 +242,160 @@ def peek_pixel_element(fp, ds: Dataset) -> tuple[int, int, int] | None:
     return tag, start + 12, length
 
 
-def _deflated_pixel_peek(fp) -> tuple[int, int, int] | None:
-    """Deflated files cannot be peeked by offset; parse the whole (small) dataset instead."""
-    fp.seek(0)
-    full = pydicom.dcmread(fp)
-    for tag in PIXEL_TAGS:
-        if tag in full:
-            return tag, -1, len(full[tag].value)
-    return None
+def missing_pixels_reason(ds: Dataset) -> str:
+    """Why there is nothing to show: cut inside the header, cut after it, or no image at all."""
+    kind = ds.get("SOPClassUID", UID("")).name or "unknown SOP class"
+    cut = truncated_element(ds)
+    if cut:
+        return f"file truncated inside the header (in element {cut}; no pixel data)"
+    if "Rows" in ds and "BitsAllocated" in ds:
+        return f"no pixel data: the file ends after an image header (truncated?) ({kind})"
+    return f"no pixel data ({kind})"
+
+
+def truncated_element(ds: Dataset) -> str:
+    """The last element's tag when its value is shorter than its length (the file was cut)."""
+    if not len(ds):
+        return ""
+    tag = max(ds.keys())
+    elem = ds.get_item(tag)
+    length = getattr(elem, "length", UNDEFINED_LENGTH)
+    value = getattr(elem, "value", None)
+    if isinstance(value, bytes) and length != UNDEFINED_LENGTH and len(value) < length:
+        return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return ""
+
+
+@dataclass(frozen=True)
+class Fragments:
+    """The items of encapsulated Pixel Data after the Basic Offset Table."""
+
+    offsets: tuple[int, ...]  # file offsets of the complete fragments' values
+    truncated: bool  # the file ends inside an item
+    damaged: bool = False  # something other than an item where one should be
+    first_head: bytes = b""  # the start of the first fragment (its codestream header)
+
+    @property
+    def count(self) -> int:
+        return len(self.offsets)
+
+
+_ITEM, _SEQUENCE_END = b"\xfe\xff\x00\xe0", b"\xfe\xff\xdd\xe0"
+
+
+def walk_fragments(fp, peek: tuple[int, int, int] | None, file_size: int) -> Fragments | None:
+    """Find the fragments of undefined-length Pixel Data (8-byte item headers, no pixels)."""
+    if peek is None or peek[1] < 0 or peek[2] != UNDEFINED_LENGTH:
+        return None
+    position, offsets, ending = peek[1], [], {}
+    while position < file_size:
+        fp.seek(position)
+        head = fp.read(8)
+        if head[:4] == _SEQUENCE_END:
+            break
+        if len(head) < 8 or head[:4] != _ITEM:
+            ending = {"truncated": len(head) < 8, "damaged": len(head) == 8}
+            break
+        position += 8 + int.from_bytes(head[4:], "little")
+        if position > file_size:
+            ending = {"truncated": True}
+            break
+        offsets.append(position - int.from_bytes(head[4:], "little"))
+    fragments = offsets[1:]  # the first item is the Basic Offset Table
+    first_head = b""
+    if fragments:
+        fp.seek(fragments[0])
+        first_head = fp.read(HEAD_BYTES)
+    return Fragments(
+        tuple(fragments),
+        truncated=ending.get("truncated", False),
+        damaged=ending.get("damaged", False),
+        first_head=first_head,
+    )
+
+
+def frame_fragment(fragments: Fragments | None, frames: int, index: int) -> int | None:
+    """The file offset of frame `index`'s first fragment, where that is known: one frame, or
+    one fragment per frame."""
+    if fragments is None or not fragments.count or fragments.count != frames and frames > 1:
+        return None
+    return fragments.offsets[index]
+
+
+DEFAULT_MAX_IMAGE_GB = 4.0
+RLE_MAX_RATIO = 64  # RLE stores at best 128 equal bytes in 2 (PS3.5 G.3.1)
+_GB = 1024**3
+
+
+def max_image_bytes() -> int:
+    """The most decoded pixel bytes one file may declare: RADLENS_MAX_IMAGE_GB, default 4."""
+    try:
+        limit = float(os.environ.get("RADLENS_MAX_IMAGE_GB", DEFAULT_MAX_IMAGE_GB))
+    except ValueError:
+        limit = DEFAULT_MAX_IMAGE_GB
+    return int((limit if limit > 0 else DEFAULT_MAX_IMAGE_GB) * _GB)
+
+
+def decoded_bytes(fmt: PixelFormat, rows: int, columns: int, frames: int) -> int:
+    """What decoding every frame of a file takes (one byte per sample up to 8 bits)."""
+    per_sample = max(1, fmt.bits_allocated // 8)
+    return rows * columns * frames * fmt.samples_per_pixel * per_sample
+
+
+def check_declared_size(fmt: PixelFormat, rows: int, columns: int, frames: int) -> None:
+    """Refuse a file whose declared geometry needs more memory than the cap, before decoding."""
+    need, limit = decoded_bytes(fmt, rows, columns, frames), max_image_bytes()
+    if need > limit:
+        raise _Skip(
+            f"too large ({need / _GB:.1f} GB): {columns}×{rows} pixels × {frames} frame(s) "
+            f"exceed the {limit / _GB:g} GB limit per file (RADLENS_MAX_IMAGE_GB)"
+        )
+
+
+def check_fragments(
+    fmt: PixelFormat, rows: int, columns: int, frames: int, found: Fragments | None, room: int
+) -> list[str]:
+    """Encapsulated data must hold a fragment per frame (PS3.5 A.4) and, for RLE, enough bytes."""
+    if found is None:
+        return []
+    if found.count < frames:
+        held = f"the pixel data holds {found.count} complete fragment(s), one per frame at least"
+        if found.truncated or found.damaged:
+            cause = "truncated" if found.truncated else "damaged"
+            raise _Skip(f"file {cause} inside the pixel data ({frames} frame(s) declared, {held})")
+        raise _Skip(f"Number of Frames ({frames}) does not match the pixel data ({held})")
+    mismatch = size_mismatch(found.first_head, rows, columns)
+    if mismatch:
+        raise _Skip(mismatch)
+    need = decoded_bytes(fmt, rows, columns, frames)
+    if fmt.transfer_syntax == RLELossless and room * RLE_MAX_RATIO < need:
+        raise _Skip(
+            f"RLE pixel data ({room} bytes) cannot hold {columns}×{rows} pixels × {frames} "
+            "frame(s): Rows, Columns or Number of Frames are wrong"
+        )
+    return ["file truncated inside the pixel data (the last frame may be incomplete)"] * int(
+        found.truncated
+    )
 
 
 def records_from_header(
-    path: str, ds: Dataset, pixel_peek: tuple[int, int, int] | None, file_size: int
+    path: str,
+    ds: Dataset,
+    pixel_peek: tuple[int, int, int] | None,
+    file_size: int,
+    fragments: Fragments | None = None,
 ) -> list[HeaderRecord]:
     """One HeaderRecord per frame, or _Skip with the reason the file cannot be shown."""
     if pixel_peek is None:
-        kind = ds.get("SOPClassUID", UID("")).name or "unknown SOP class"
-        raise _Skip(f"no pixel data ({kind})")
+        raise _Skip(missing_pixels_reason(ds))
     rows, columns = int(header_value(ds, "Rows") or 0), int(header_value(ds, "Columns") or 0)
     if rows <= 0 or columns <= 0:
         raise _Skip("missing or zero Rows/Columns")
     fmt = pixel_format(ds, pixel_peek[0])
     frames = number_of_frames(ds)
+    check_declared_size(fmt, rows, columns, frames)
     notes = check_pixel_length(fmt, rows, columns, frames, pixel_peek, file_size)
+    notes += check_fragments(fmt, rows, columns, frames, fragments, file_size - pixel_peek[1])
     offset, length = pixel_peek[1], pixel_peek[2]
     native_offset = None if fmt.encapsulated or offset < 0 else offset
     base = HeaderRecord(
@@ -236,14 +417,16 @@ def records_from_header(
         series_number=int_or_none(header_value(ds, "SeriesNumber")),
         series_description=str(header_value(ds, "SeriesDescription") or ""),
         acquisition_number=int_or_none(header_value(ds, "AcquisitionNumber")),
-        echo_number=int_or_none((as_list(header_value(ds, "EchoNumbers")) or [None])[0]),
+        has_overlay_planes=has_overlays(ds),
         image_type=tuple(str(v).upper() for v in as_list(header_value(ds, "ImageType"))),
         has_modality_lut_sequence="ModalityLUTSequence" in ds,
         pixel_offset=native_offset,
         pixel_length=None if native_offset is None else length,
         notes=tuple(notes),
+        frame_of_reference_uid=str(header_value(ds, "FrameOfReferenceUID") or ""),
+        echo_number=int_or_none((as_list(header_value(ds, "EchoNumbers")) or [None])[0]),
     )
-    return [frame_record(base, ds, i) for i in range(frames)]
+    return [frame_record(base, ds, i, frame_fragment(fragments, frames, i)) for i in range(frames)]
 
 
 def pixel_format(ds: Dataset, pixel_tag: int) -> PixelFormat:
@@ -314,12 +497,15 @@ def check_pixel_length(
     return []
 
 
-def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
+def frame_record(
+    base: HeaderRecord, ds: Dataset, index: int, fragment_offset: int | None = None
+) -> HeaderRecord:
     """The record of frame `index`, with its per-frame functional groups applied."""
     plane_pos = functional_item(ds, index, "PlanePositionSequence")
     plane_ori = functional_item(ds, index, "PlaneOrientationSequence")
     transform = functional_item(ds, index, "PixelValueTransformationSequence")
     content = functional_item(ds, index, "FrameContentSequence")
+    measures = functional_item(ds, index, "PixelMeasuresSequence")
     position = float_tuple(
         header_value((plane_pos or ds), "ImagePositionPatient")
         if plane_pos or index == 0
@@ -334,6 +520,8 @@ def frame_record(base: HeaderRecord, ds: Dataset, index: int) -> HeaderRecord:
         rescale=rescale_of(transform or ds),
         stack_id=str(content.get("StackID")) if content and "StackID" in content else None,
         image_type=frame_type(ds, index) or base.image_type,
+        slice_thickness=float_or_none(header_value(measures or ds, "SliceThickness")),
+        fragment_offset=fragment_offset,
     )
 
 

@@ -14,7 +14,6 @@ import warnings
 from collections import OrderedDict
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 
 from viewer.core.decode import is_colour, needs_float, read_stored_frame, to_modality
@@ -23,7 +22,14 @@ from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.geometry import FrameGeometry
 from viewer.core.index import SeriesInfo
 from viewer.core.pictures import is_picture_format, picture_header
-from viewer.core.scan import as_list, float_or_none, float_tuple, functional_item, short_error
+from viewer.core.scan import (
+    as_list,
+    float_or_none,
+    float_tuple,
+    functional_item,
+    read_header_dataset,
+    short_error,
+)
 from viewer.core.voi import (
     VoiLut,
     Window,
@@ -118,7 +124,7 @@ class Series:
     def load_all(self, progress=None, cancel=None, workers=None):
         """Decode every frame into one volume (call from a background thread).
 
-        Returns the list of SkippedFile for frames that could not be decoded; those slots stay
+        Returns one SkippedFile per file with frames that could not be decoded; those slots stay
         zero-filled so frame indices keep matching `info.frames`.
         """
         from viewer.core.loader import load_volume
@@ -149,7 +155,7 @@ class Series:
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                ds = pydicom.dcmread(path, stop_before_pixels=True)
+                ds = read_header_dataset(path)
         except Exception as exc:  # noqa: BLE001 - file changed or vanished since the scan
             raise DicomReadError(display_path(path), short_error(exc)) from None
         with self._lock:

@@ -17,8 +17,15 @@ from viewer.core.scan import HeaderRecord
 ORIENTATION_TOLERANCE = 1e-3  # direction cosines closer than this are one orientation
 POSITION_TOLERANCE_MM = 1e-3
 SPACING_TOLERANCE = 0.05  # relative deviation from the median step called "uneven"
-IMAGE_KIND_WORDS = {"M": "magnitude", "P": "phase", "R": "real", "I": "imaginary"}  # ImageType[2]
 PLANE_COSINE = 0.8  # a slice normal this close to an axis names the plane (else "oblique")
+# ImageType values 3 and 4 (MR: the kind of image) in words; others shown as written
+IMAGE_KIND_WORDS = {
+    "M": "magnitude",
+    "P": "phase",
+    "R": "real",
+    "I": "imaginary",
+    "FIELD_MAP": "field map",
+}
 
 
 def slice_normal(orientation: Sequence[float]) -> np.ndarray:
@@ -55,11 +62,17 @@ def sort_by_position(records: list[HeaderRecord]) -> tuple[list[HeaderRecord], l
     normal = slice_normal(records[0].orientation)
     distances = {id(r): float(np.dot(r.position, normal)) for r in records}
     ordered = sorted(records, key=lambda r: (distances[id(r)], *_instance_key(r)))
-    return ordered, spacing_warnings([distances[id(r)] for r in ordered])
+    thicknesses = [r.slice_thickness for r in ordered]
+    return ordered, spacing_warnings([distances[id(r)] for r in ordered], thicknesses)
 
 
-def spacing_warnings(distances: list[float]) -> list[str]:
-    """Gaps, uneven steps and shared positions along the normal (sorted distances in mm)."""
+def spacing_warnings(distances: list[float], thicknesses=None) -> list[str]:
+    """Gaps, uneven steps and shared positions along the normal (sorted distances in mm).
+
+    `thicknesses` (SliceThickness per slice, same order) lets a stack whose thickness changes
+    (e.g. 4 mm posterior fossa slices, then 7 mm) say so rather than report gaps: each step is
+    compared with the usual step between slices of the thicknesses it joins.
+    """
     steps = np.diff(np.asarray(distances))
     distinct = steps[steps >= POSITION_TOLERANCE_MM]
     warnings = []
@@ -70,14 +83,22 @@ def spacing_warnings(distances: list[float]) -> list[str]:
         )
     if len(distinct) < 2:
         return warnings
-    median = float(np.sort(distinct)[(len(distinct) - 1) // 2])  # lower median: 2 steps work
-    gaps = int(np.sum(distinct > 1.5 * median))
-    if gaps:
+    classes = _thickness_classes(thicknesses, len(distances))
+    usual = _usual_steps(steps, classes)[steps >= POSITION_TOLERANCE_MM]
+    median = _lower_median(distinct)
+    gaps = distinct > 1.5 * usual
+    if np.any(gaps):
         warnings.append(
-            f"{gaps} gap(s) in slice positions (largest step {distinct.max():.2f} mm, "
-            f"usual {median:.2f} mm): missing slices?"
+            f"{int(np.sum(gaps))} gap(s) in slice positions (largest step "
+            f"{distinct[gaps].max():.2f} mm, usual {usual[gaps][0]:.2f} mm): missing slices?"
         )
-    elif np.any(np.abs(distinct - median) > SPACING_TOLERANCE * median):
+    if len(set(classes) - {None}) > 1:
+        sizes = ", ".join(f"{t:g}" for t in sorted(set(classes) - {None}))
+        warnings.append(
+            f"slice thickness changes within the stack ({sizes} mm); slice spacing "
+            f"{distinct.min():.2f}–{distinct.max():.2f} mm"
+        )
+    elif not np.any(gaps) and np.any(np.abs(distinct - median) > SPACING_TOLERANCE * median):
         warnings.append(
             f"uneven slice spacing ({distinct.min():.2f}–{distinct.max():.2f} mm, "
             f"median {median:.2f} mm)"
@@ -85,13 +106,42 @@ def spacing_warnings(distances: list[float]) -> list[str]:
     return warnings
 
 
-def split_stacks(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], str]]:
-    """Split one SeriesInstanceUID into stacks of compatible frames, largest first.
+def _lower_median(values: np.ndarray) -> float:
+    return float(np.sort(values)[(len(values) - 1) // 2])  # lower median: 2 steps work
 
-    Frames go apart when image size, orientation, localizer status, enhanced Stack ID or pixel
-    format differ; a group whose frames repeat positions is split by echo, else by acquisition
-    (time point). Each stack comes with what sets it apart, in words ("axial", "echo 2",
-    "time point 3"; "" when not split).
+
+def _thickness_classes(thicknesses, count: int) -> list[float | None]:
+    if not thicknesses or len(thicknesses) != count:
+        return [None] * count
+    return [round(t, 2) if t and t > 0 else None for t in thicknesses]
+
+
+def _usual_steps(steps: np.ndarray, classes: list[float | None]) -> np.ndarray:
+    """Per step, the usual step between slices of the thicknesses it joins (else overall)."""
+    moving = steps >= POSITION_TOLERANCE_MM
+    overall = _lower_median(steps[moving])
+    within: dict[float | None, list[float]] = defaultdict(list)
+    for i, step in enumerate(steps):
+        if moving[i] and classes[i] == classes[i + 1]:
+            within[classes[i]].append(step)
+    usual = {c: _lower_median(np.asarray(v)) for c, v in within.items() if c is not None}
+    return np.array(
+        [
+            max(usual.get(classes[i], overall), usual.get(classes[i + 1], overall))
+            for i in range(len(steps))
+        ]
+    )
+
+
+def split_stacks(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], str]]:
+    """Split one SeriesInstanceUID into stacks, largest first, only where one stack cannot hold
+    the frames: image size or pixel format, orientation, frame of reference, localizer status or
+    enhanced Stack ID differ, or positions repeat. Repeated positions are split by acquisition,
+    image type (magnitude/phase, field map) or echo when that gives clean stacks; otherwise the
+    frames stay together with a warning. ImageType alone (e.g. GE's AXIAL\\ADD posterior fossa
+    slices) or a change of slice thickness does not split a stack.
+    Each stack comes with what sets it apart, in words ("axial", "time point 3", "echo 2",
+    "T1 magnitude"; "" when not split).
     """
     groups: dict[tuple, list[HeaderRecord]] = defaultdict(list)
     orientations: list[tuple[float, ...]] = []
@@ -101,9 +151,8 @@ def split_stacks(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], 
     planes = _plane_names(orientations)
     stacks = []
     for key, members in groups.items():
-        parts = split_repeats(members)
-        for part, repeat in parts:
-            stacks.append((part, ", ".join(_describe(key, varying, planes) + repeat)))
+        for part, label in split_repeated_positions(members):
+            stacks.append((part, ", ".join(_describe(key, varying, planes) + label)))
     stacks.sort(key=lambda s: -len(s[0]))
     if len(stacks) == 1:
         return [(stacks[0][0], "")]
@@ -121,7 +170,7 @@ def _stack_key(record: HeaderRecord, orientations: list[tuple[float, ...]]) -> t
         record.columns,
         _orientation_slot(record.orientation, orientations),
         record.is_localizer,
-        record.image_type[2:4],  # e.g. magnitude vs phase / field map frames
+        record.frame_of_reference_uid,
         record.stack_id,
         (fmt.samples_per_pixel, fmt.bits_allocated, fmt.photometric),
     )
@@ -154,44 +203,50 @@ def _plane_names(orientations: list[tuple[float, ...]]) -> list[str]:
 
 def _describe(key: tuple, varying: set[int], planes: list[str]) -> list[str]:
     """What sets this stack apart from the others of its series (only the fields that differ)."""
-    rows, columns, slot, localizer, kind, stack_id, fmt = key
+    rows, columns, slot, localizer, frame_of_reference, stack_id, fmt = key
     if localizer:
         return ["localizer"]
     words = {
         0: f"{columns}×{rows}",
         1: f"{columns}×{rows}",
         2: planes[slot] if slot >= 0 else "no orientation",
-        4: " ".join(IMAGE_KIND_WORDS.get(word, word.lower()) for word in kind if word),
+        4: f"frame of reference …{frame_of_reference[-6:]}" if frame_of_reference else "",
         5: f"stack {stack_id}",
         6: f"{fmt[2]} {fmt[1]}-bit",
     }
     return list(dict.fromkeys(words[n] for n in sorted(varying) if n in words and words[n]))
 
 
-# Frames at repeated positions are told apart by echo first, then by acquisition (a repeat
-# of the same slices later: a time point), with the words that name the stack.
-REPEAT_FIELDS = (("echo_number", "echo"), ("acquisition_number", "time point"))
+def image_kind(words: Sequence[str]) -> str:
+    """ImageType values 3-4 in words: ("T1", "M") → "T1 magnitude"."""
+    return " ".join(IMAGE_KIND_WORDS.get(w, w.replace("_", " ")) for w in words if w)
 
 
-def split_repeats(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], list[str]]]:
-    """Split by EchoNumbers, else AcquisitionNumber, when positions repeat and each part is a
-    clean stack; each part comes with what names it (e.g. ["echo 2"], [] when not split)."""
+# What tells apart frames that share positions, in the order tried: (value of, label of).
+# Acquisitions repeating the same slices are time points.
+REPEAT_SPLITTERS = (
+    (lambda r: r.acquisition_number, lambda v: f"time point {v}"),
+    (lambda r: r.image_type[2:4], image_kind),
+    (lambda r: r.echo_number, lambda v: f"echo {v}"),
+)
+
+
+def split_repeated_positions(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], list]]:
+    """Frames repeating positions, split by the first attribute that gives clean stacks (each at
+    least two frames, no position repeated); else one group. Returns (frames, label words)."""
     if not has_full_geometry(records) or not _positions_repeat(records):
         return [(records, [])]
-    for attribute, word in REPEAT_FIELDS:
-        parts = _split_by(records, attribute)
-        if parts:
-            return [(part, [f"{word} {getattr(part[0], attribute)}"]) for part in parts]
+    for value_of, label_of in REPEAT_SPLITTERS:
+        groups: dict[object, list[HeaderRecord]] = defaultdict(list)
+        for record in records:
+            groups[value_of(record)].append(record)
+        if len(groups) > 1 and all(
+            len(g) > 1 and not _positions_repeat(g) for g in groups.values()
+        ):
+            # numbers in order, other values in order of appearance (the sort is stable)
+            keys = sorted(groups, key=lambda k: (k is None, k if isinstance(k, int) else 0))
+            return [(groups[k], [label_of(k)]) for k in keys]
     return [(records, [])]
-
-
-def _split_by(records: list[HeaderRecord], attribute: str) -> list[list[HeaderRecord]]:
-    groups: dict[int | None, list[HeaderRecord]] = defaultdict(list)
-    for record in records:
-        groups[getattr(record, attribute)].append(record)
-    if len(groups) < 2 or any(len(g) < 2 or _positions_repeat(g) for g in groups.values()):
-        return []
-    return [groups[k] for k in sorted(groups, key=lambda k: (k is None, k or 0))]
 
 
 def _positions_repeat(records: list[HeaderRecord]) -> bool:

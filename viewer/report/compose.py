@@ -18,7 +18,7 @@ from viewer.core.measurements import MeasurementStore
 from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
-from viewer.report.dicom_export import DicomExport, export_ai_dicom
+from viewer.report.dicom_export import DicomExport, ExportExtras, export_ai_dicom
 from viewer.report.overlay import draw_measurements
 from viewer.report.report_data import (
     KeyImage,
@@ -26,6 +26,7 @@ from viewer.report.report_data import (
     ReportData,
     ReportHeader,
     build_report_data,
+    heatmap_label,
     intended_use_caution,
     key_image,
     measurement_rows,
@@ -209,8 +210,12 @@ def compose_report(
     )
 
 
-def export_dicom(series: Any, frame: int, data: ReportData, out_dir: str | Path) -> DicomExport:
-    """SC + SR for the report's key image, in the study of `series`."""
+def export_dicom(
+    series: Any, frame: int, data: ReportData, out_dir: str | Path, result: Any = None
+) -> DicomExport:
+    """SC + SR (+ heatmap SEG) for the report's key image, in the study of `series`; with
+    `result` (the AnalysisResult) the SR carries the intended-use verdict and the heatmap is
+    written as a FRACTIONAL SEG. Anonymised when the report is."""
     if data.model is None or not data.findings:
         why = f": {intended_use_caution(data.intended_use_reasons, False)}"
         raise RadLensError(
@@ -221,5 +226,28 @@ def export_dicom(series: Any, frame: int, data: ReportData, out_dir: str | Path)
         intended_use_caution(data.intended_use_reasons, True) if data.intended_use_reasons else ""
     )
     return export_ai_dicom(
-        series.header(frame), data.key_images[0], data.findings, data.model, out_dir, caution
+        series.header(frame),
+        data.key_images[0],
+        data.findings,
+        data.model,
+        out_dir,
+        export_extras(series, frame, result, data.anonymized, caution),
+    )
+
+
+def export_extras(
+    series: Any, frame: int, result: Any, anonymize: bool, caution: str = ""
+) -> ExportExtras:
+    measurements = stored_measurements(series, frame)
+    label = heatmap_label(result) if result is not None else ""
+    return ExportExtras(
+        intended_use_ok=None if result is None else bool(result.intended_use_ok),
+        intended_use_reasons=tuple(getattr(result, "intended_use_reasons", ()) or ()),
+        heatmap=result.heatmaps[label] if label else None,
+        heatmap_label=label,
+        measurements=measurements,
+        spacing=_row_col_spacing(getattr(series.geometry(frame), "spacing", None)),
+        values=series.modality_frame(frame) if measurements else None,
+        anonymize=anonymize,
+        caution=caution,
     )

@@ -1,9 +1,16 @@
 """AI results as DICOM, in the source's study: a Secondary Capture of the key image with its
-heatmap burned in (RGB), and a Comprehensive SR (TID 1500 measurement report) holding the
-findings, probabilities and thresholds, referencing the source image by SOP Class/Instance UID.
+heatmap burned in (RGB), a Comprehensive SR (TID 1500 measurement report) and, for a
+single-frame source, the heatmap as a FRACTIONAL SEG (see `dicom_heatmap.py` for why).
+
+The SR holds, per finding, the probability and the operating threshold as numeric
+measurements, the call (present/absent), the algorithm (name, version, weights sha256 as a
+parameter), the intended-use verdict (Yes/No) with its reasons as comments, and the research-use
+notice; then every measurement made in RadLens on the key image with its graphic (see
+`dicom_measurements.py`). Everything references the source image by SOP Class/Instance UID.
 
 Each object gets its own new series (a series holds one modality) and new UIDs; the source
-files are never written. highdicom validates the objects while constructing them.
+files are never written. highdicom validates the objects while constructing them. Asked to
+anonymise, the objects are de-identified together (`dicom_anonymize.py`) before writing.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import highdicom as hd
+import numpy as np
 from highdicom.sr import CodedConcept
 from pydicom import Dataset
 from pydicom.sr.codedict import codes
@@ -21,15 +29,18 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 import viewer
 from viewer.core.atomic import atomic_write_bytes
+from viewer.report.dicom_anonymize import anonymized
+from viewer.report.dicom_heatmap import heatmap_segmentation
+from viewer.report.dicom_measurements import PRIVATE_SCHEME, measurement_groups
 from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
 
 MANUFACTURER = "RadLens"
 SC_SERIES_NUMBER = 990
 SR_SERIES_NUMBER = 991
-PRIVATE_SCHEME = "99RADLENS"
+SEG_SERIES_NUMBER = 992
 PROBABILITY = CodedConcept("RL0001", PRIVATE_SCHEME, "AI probability")
 THRESHOLD = CodedConcept("RL0002", PRIVATE_SCHEME, "AI operating threshold")
-COMMENT = CodedConcept("121106", "DCM", "Comment")
+INTENDED_USE = CodedConcept("RL0003", PRIVATE_SCHEME, "Within the model's intended use")
 IMAGING_PROCEDURE = CodedConcept("363679005", "SCT", "Imaging")
 KNOWN_FINDINGS = {
     "pneumonia": CodedConcept("233604007", "SCT", "Pneumonia"),
@@ -43,6 +54,27 @@ class DicomExport:
     sr_path: Path
     sc: Dataset
     sr: Dataset
+    seg_path: Path | None = None  # the heatmap as a FRACTIONAL SEG (single-frame sources)
+    seg: Dataset | None = None
+
+    @property
+    def paths(self) -> list[Path]:
+        return [p for p in (self.sc_path, self.sr_path, self.seg_path) if p is not None]
+
+
+@dataclass(frozen=True)
+class ExportExtras:
+    """What the objects hold beyond the findings; everything optional."""
+
+    intended_use_ok: bool | None = None  # the result's verdict; None: not known
+    intended_use_reasons: tuple[str, ...] = ()
+    heatmap: np.ndarray | None = None  # float HxW in [0, 1] on the source grid → FRACTIONAL SEG
+    heatmap_label: str = ""
+    measurements: Sequence = ()  # viewer.core.measurements.Measurement on the key image
+    spacing: tuple[float, float] | None = None  # (row, column) mm; None: lengths in pixels
+    values: np.ndarray | None = None  # the key image's modality values, for ROI statistics
+    anonymize: bool = False
+    caution: str = ""  # why the image is outside the model's intended use (SC ImageComments)
 
 
 def export_ai_dicom(
@@ -51,20 +83,42 @@ def export_ai_dicom(
     findings: Sequence[FindingRow],
     model: ModelSummary,
     out_dir: str | Path,
-    caution: str = "",
+    extras: ExportExtras | None = None,
 ) -> DicomExport:
-    """Write SC + SR for the key image of `source` (its header; pixel data not needed).
-    `caution`: why the image is outside the model's intended use, put in both objects."""
+    """Write SC + SR (+ heatmap SEG) for the key image of `source` (its header is enough)."""
+    extras = extras or ExportExtras()
     if key.overlay is None:
         raise ValueError("the key image has no heatmap to export")
-    sc = secondary_capture(source, key, caution)
-    sr = findings_sr(source, key, findings, model, caution)
+    sc = secondary_capture(source, key, extras.caution)
+    sr = findings_sr(source, key, findings, model, extras)
+    seg = _heatmap_seg(source, model, extras)
+    if extras.anonymize:  # de-identified copies; `source` stays as it is
+        sc, sr, *rest = anonymized([d for d in (sc, sr, seg) if d is not None])
+        seg = rest[0] if rest else None
     out = Path(out_dir)
     return DicomExport(
         sc_path=_write(sc, out / f"SC_{sc.SOPInstanceUID}.dcm"),
         sr_path=_write(sr, out / f"SR_{sr.SOPInstanceUID}.dcm"),
         sc=sc,
         sr=sr,
+        seg_path=None if seg is None else _write(seg, out / f"SEG_{seg.SOPInstanceUID}.dcm"),
+        seg=seg,
+    )
+
+
+def _heatmap_seg(source: Dataset, model: ModelSummary, extras: ExportExtras):
+    heatmap = extras.heatmap
+    if heatmap is None or int(source.get("NumberOfFrames", 1) or 1) > 1:
+        return None
+    if np.shape(heatmap) != (int(source.Rows), int(source.Columns)):
+        return None
+    return heatmap_segmentation(
+        source,
+        heatmap,
+        finding_concept(extras.heatmap_label or "finding"),
+        (model.name, model.version, model.sha256),
+        SEG_SERIES_NUMBER,
+        MANUFACTURER,
     )
 
 
@@ -100,13 +154,18 @@ def findings_sr(
     key: KeyImage,
     findings: Sequence[FindingRow],
     model: ModelSummary,
-    caution: str = "",
+    extras: ExportExtras | None = None,
 ) -> hd.sr.ComprehensiveSR:
-    algorithm = hd.sr.AlgorithmIdentification(name=model.name, version=model.version or "0")
-    groups = [_finding_group(source, key, finding, algorithm) for finding in findings]
-    if caution:
-        for group in groups:
-            group[0].ContentSequence.append(_comment(caution))
+    extras = extras or ExportExtras()
+    algorithm = hd.sr.AlgorithmIdentification(
+        name=model.name,
+        version=model.version or "0",
+        parameters=[f"weights sha256 {model.sha256}"] if model.sha256 else None,
+    )
+    groups = [_finding_group(source, key, finding, algorithm, extras) for finding in findings]
+    groups += measurement_groups(
+        source, _frame_numbers(source, key), extras.measurements, extras.spacing, extras.values
+    )
     report = hd.sr.MeasurementReport(
         observation_context=_device_observer(model),
         procedure_reported=IMAGING_PROCEDURE,
@@ -137,10 +196,22 @@ def finding_concept(label: str) -> CodedConcept:
 
 
 def _finding_group(
-    source: Dataset, key: KeyImage, finding: FindingRow, algorithm: hd.sr.AlgorithmIdentification
+    source: Dataset,
+    key: KeyImage,
+    finding: FindingRow,
+    algorithm: hd.sr.AlgorithmIdentification,
+    extras: ExportExtras,
 ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
     concept = finding_concept(finding.label)
-    return hd.sr.MeasurementsAndQualitativeEvaluations(
+    evaluations = [
+        hd.sr.QualitativeEvaluation(
+            name=concept, value=codes.SCT.Present if finding.positive else codes.SCT.Absent
+        )
+    ]
+    if extras.intended_use_ok is not None:
+        verdict = codes.SCT.Yes if extras.intended_use_ok else codes.SCT.No
+        evaluations.append(hd.sr.QualitativeEvaluation(name=INTENDED_USE, value=verdict))
+    group = hd.sr.MeasurementsAndQualitativeEvaluations(
         tracking_identifier=hd.sr.TrackingIdentifier(
             uid=hd.UID(), identifier=f"AI finding: {finding.label}"
         ),
@@ -151,19 +222,18 @@ def _finding_group(
             _ratio(PROBABILITY, finding.probability, algorithm),
             _ratio(THRESHOLD, finding.threshold, algorithm),
         ],
-        qualitative_evaluations=[
-            hd.sr.QualitativeEvaluation(
-                name=concept, value=codes.SCT.Present if finding.positive else codes.SCT.Absent
+        qualitative_evaluations=evaluations,
+    )
+    comments = [f"Outside intended use: {r}" for r in extras.intended_use_reasons]
+    for text in comments + [viewer.RESEARCH_USE_NOTICE]:
+        group[0].ContentSequence.append(
+            hd.sr.TextContentItem(
+                name=codes.DCM.Comment,
+                value=text[:1024],
+                relationship_type=hd.sr.RelationshipTypeValues.CONTAINS,
             )
-        ],
-    )
-
-
-def _comment(text: str) -> hd.sr.TextContentItem:
-    """A TEXT item (DCM 121106 "Comment") in a finding's group: e.g. the intended-use caution."""
-    return hd.sr.TextContentItem(
-        name=COMMENT, value=text[:1024], relationship_type=hd.sr.RelationshipTypeValues.CONTAINS
-    )
+        )
+    return group
 
 
 def _ratio(

@@ -37,19 +37,34 @@ RESULT_CACHE_SIZE = 8  # results hold full-size heatmaps (~6 MB each for a 1500Â
 
 
 @dataclass(frozen=True)
+class FrameInput:
+    """Builds the engine's input for one frame when called: the inference worker calls it, so
+    the header read (and any decode) it needs never happens on the UI thread."""
+
+    series: Any
+    frame: int
+    source: str  # the file name, for messages
+
+    def __call__(self) -> AnalysisInput:
+        return frame_analysis_input(self.series, self.frame, self.source)
+
+
+@dataclass(frozen=True)
 class AiImage:
-    """The image on screen as the AI sees it: its key and the engine's input built from it."""
+    """The image on screen as the AI sees it: its key and the engine's input, or a callable
+    building that input on the worker (`FrameInput`)."""
 
     key: Hashable
-    analysis_input: AnalysisInput
+    analysis_input: AnalysisInput | Callable[[], AnalysisInput]
 
 
 def image_for(series: Any, frame: int) -> AiImage | None:
-    """The AI view of frame `frame` of a `viewer.core.series.Series` (None when no series)."""
+    """The AI view of frame `frame` of a `viewer.core.series.Series` (None when no series);
+    nothing is read or decoded until an analysis runs."""
     if series is None:
         return None
     source = Path(series.info.frames[frame].path).name  # folders may carry patient names
-    return AiImage((series.info.key, int(frame)), frame_analysis_input(series, frame, source))
+    return AiImage((series.info.key, int(frame)), FrameInput(series, int(frame), source))
 
 
 class AiController(QObject):
@@ -257,8 +272,8 @@ class AiInstallation(QObject):
         return self.controller.runner.is_busy()
 
     def follow_loading(self) -> None:
-        """Keep the model load (a torch import on the worker holds the GIL for ~0.4 s) out of
-        study loading: automatic analysis and the model preload wait until nothing loads.
+        """Keep the model load (torch itself is imported by `install_ai`, before the window
+        shows) out of study loading: automatic analysis and the preload wait until nothing loads.
         The first check waits one event-loop pass, so paths opened right after `install_ai`
         count as loading."""
         loader = self.main_window.loader

@@ -111,12 +111,13 @@ def _configure_pyqtgraph() -> None:
 
 # Optional UI parts, each `function(main_window)` in its own module, installed in this order:
 # measurement tools + DICOM tag browser, File → Export report…, AI assist (dock, menu, model),
-# the PACS panel.
+# the PACS panel, DICOM SEG/SR (segment list, report panel, overlays).
 EXTENSIONS = (
     ("viewer.ui.measurement_tools", "install_tools", "Measurement tools"),
     ("viewer.ui.report_dialog", "install_report_action", "Report export"),
     ("viewer.ui.ai_controller", "install_ai", "AI assist"),
     ("viewer.ui.pacs_panel", "install_pacs", "PACS"),
+    ("viewer.ui.seg_sr_controller", "install_seg_sr", "Segmentations and reports"),
 )
 
 
@@ -185,6 +186,18 @@ def _extensions_idle(window) -> bool:
     return True
 
 
+def build_window(settings=None, demo: bool = False):
+    """The main window as `radlens` shows it: every optional part installed (`EXTENSIONS`).
+    `settings` default to the user's saved ones; `demo` forces automatic analysis on."""
+    from viewer.ui.main_window import MainWindow
+
+    window = MainWindow(settings)
+    if demo:
+        window.auto_run_ai = True
+    window.extensions = install_extensions(window)
+    return window
+
+
 def run_app(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
@@ -193,15 +206,11 @@ def run_app(argv: list[str]) -> int:
     app.setApplicationName("RadLens")
     _configure_pyqtgraph()
     from viewer.ui.errors import install_excepthook
-    from viewer.ui.main_window import MainWindow
 
-    window = MainWindow()
+    window = build_window(demo=args.demo)
     install_excepthook(lambda: window)
-    if args.demo:
-        window.auto_run_ai = True
-    elif window.settings.window_geometry and not args.screenshot:
+    if window.settings.window_geometry and not (args.demo or args.screenshot):
         window.restoreGeometry(QByteArray.fromHex(window.settings.window_geometry.encode("ascii")))
-    window.extensions = install_extensions(window)
     paths = [str(sample_study_dir())] if args.demo else list(args.paths)
     if args.screenshot:
         ScreenshotWhenReady(window, args.screenshot, app)

@@ -149,9 +149,13 @@ class BrowserDock(QDockWidget):
         return list(self._items)
 
     def _rebuild(self) -> None:
+        """Refill the tree; the series selected before stays selected with its details shown,
+        and the details pane is emptied when that series is gone."""
+        selected = self.selected_key()
         icons = {key: item.icon(0) for key, item in self._items.items()}
         self.tree.clear()
         self._items.clear()
+        self.details.clear()
         if self._index is None:
             return
         for patient in self._index.patients:
@@ -161,6 +165,12 @@ class BrowserDock(QDockWidget):
                 for info in study.series:
                     self._add_series(study_item, info, icons.get(info.key))
         self.tree.expandAll()
+        if selected in self._items:
+            self.select_series(selected)
+
+    def selected_key(self) -> str | None:
+        item = self.tree.currentItem()
+        return item.data(0, KEY_ROLE) if item is not None else None
 
     def _add_series(self, parent: QTreeWidgetItem, info, icon: QIcon | None) -> None:
         item = QTreeWidgetItem(parent, [series_label(info)])

@@ -32,6 +32,7 @@ class _FetchTask(QRunnable):
             return  # superseded while queued: never decoded
         try:
             self._series.modality_frame(self._frame)
+            self._series.header(self._frame)  # cached for the geometry the viewport then reads
             error = ""
         except Exception as exc:  # noqa: BLE001 - a bad frame is reported, the thread lives on
             log_exception(exc)

@@ -1,7 +1,9 @@
 """The AI heatmap drawn over the image: a pyqtgraph ImageItem parented to the image item.
 
 Being a child of the image item, the heatmap shares its transform, so zoom, pan, rotate and
-flip move both exactly together; no second transform has to be kept in step.
+flip move both exactly together; no second transform has to be kept in step. Every image item
+(viewport) gets its own heatmap item; following another viewport never re-parents an item into
+another scene (that crashes Qt).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import math
 
 import numpy as np
 import pyqtgraph as pg
+import shiboken6
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter, QPixmap, QTransform
 
@@ -41,8 +44,48 @@ def colour_bar_pixmap(width: int = 16, height: int = 120, name: str = HEATMAP_CO
     return QPixmap.fromImage(image)
 
 
+class _HeatmapLayer:
+    """The heatmap ImageItem and its iso-contour drawn on one image item (created there, never
+    moved to another item: re-parenting a pyqtgraph item into another scene crashes Qt)."""
+
+    def __init__(self, image_item: pg.ImageItem | None) -> None:
+        self.item = pg.ImageItem(axisOrder="row-major")  # heatmaps are HxW by contract
+        self.item.setLookupTable(heatmap_lut())
+        self.item.setZValue(HEATMAP_Z)
+        self.contour = pg.IsocurveItem(
+            level=DEFAULT_CONTOUR_LEVEL, pen=pg.mkPen("c", width=1.5), axisOrder="row-major"
+        )
+        self.contour.setParentItem(self.item)
+        self.contour.setVisible(False)
+        if image_item is not None:
+            self.item.setParentItem(image_item)
+
+    def draw(self, heatmap: np.ndarray) -> None:
+        if heatmap.size:
+            self.item.setImage(heatmap, levels=(0.0, 1.0), autoLevels=False)
+            self._set_contour_data(heatmap)
+        else:
+            self.item.clear()
+            self.contour.setData(None)
+
+    def hide(self) -> None:
+        self.draw(np.zeros((0, 0), dtype=np.float32))
+        self.item.setVisible(False)
+
+    def _set_contour_data(self, heatmap: np.ndarray) -> None:
+        """Trace on a subsampled grid (heatmaps are smooth; tracing full size stalls the UI)."""
+        step = max(1, math.ceil(max(heatmap.shape) / CONTOUR_GRID))
+        self.contour.setData(heatmap[::step, ::step])
+        self.contour.setTransform(contour_transform(step))
+
+
 class HeatmapOverlay(QObject):
-    """Owns the heatmap ImageItem and its optional iso-contour; follows one image item."""
+    """The heatmap and its optional iso-contour over the image item it is attached to.
+
+    Each image item gets its own heatmap item, made on first `attach` and kept there; attaching
+    to another image item (another viewport) hides the heatmap on the previous one and draws it
+    on the new one. No graphics item ever moves from one scene to another.
+    """
 
     changed = Signal()
 
@@ -51,26 +94,24 @@ class HeatmapOverlay(QObject):
         self._heatmap = np.zeros((0, 0), dtype=np.float32)
         self._label = ""
         self._shown = True
-        self._item = pg.ImageItem(axisOrder="row-major")  # heatmaps are HxW by contract
-        self._item.setLookupTable(heatmap_lut())
-        self._item.setOpacity(DEFAULT_OPACITY)
-        self._item.setZValue(HEATMAP_Z)
-        self._contour = pg.IsocurveItem(
-            level=DEFAULT_CONTOUR_LEVEL, pen=pg.mkPen("c", width=1.5), axisOrder="row-major"
-        )
-        self._contour.setParentItem(self._item)
-        self._contour.setVisible(False)
+        self._opacity = DEFAULT_OPACITY
+        self._contour_on = False
+        self._contour_level = DEFAULT_CONTOUR_LEVEL
+        self._layers: dict[pg.ImageItem, _HeatmapLayer] = {}
+        self._layer = _HeatmapLayer(None)  # parented on the first attach
         self._image_item: pg.ImageItem | None = None
+        self._apply_display(self._layer)
         if image_item is not None:
             self.attach(image_item)
 
     @property
     def item(self) -> pg.ImageItem:
-        return self._item
+        """The heatmap item on the image item attached now."""
+        return self._layer.item
 
     @property
     def contour_item(self) -> pg.IsocurveItem:
-        return self._contour
+        return self._layer.contour
 
     @property
     def label(self) -> str:
@@ -80,9 +121,37 @@ class HeatmapOverlay(QObject):
         return self._heatmap
 
     def attach(self, image_item: pg.ImageItem) -> None:
-        """Stack the heatmap on `image_item` (a child item inherits its transform)."""
-        self._image_item = image_item
-        self._item.setParentItem(image_item)
+        """Draw the heatmap on `image_item` from now on (a child item inherits its transform);
+        the one on the previous image item is hidden. A heatmap computed for another grid than
+        `image_item` shows is dropped."""
+        if image_item is self._image_item:
+            return
+        previous, self._image_item = self._layer, image_item
+        self._forget_deleted_items()
+        if not shiboken6.isValid(previous.item):
+            pass  # deleted with its image item
+        elif previous.item.parentItem() is None:  # the first attach: the item gets its place
+            previous.item.setParentItem(image_item)
+            self._layers[image_item] = previous
+        else:
+            previous.hide()
+        self._layer = self._layers.get(image_item) or self._new_layer(image_item)
+        self._apply_display(self._layer)
+        if grid_mismatch(image_grid(image_item), self._heatmap) is None:
+            self._layer.draw(self._heatmap)
+            self._update_visibility()
+        else:
+            self.clear()
+
+    def _new_layer(self, image_item: pg.ImageItem) -> _HeatmapLayer:
+        layer = _HeatmapLayer(image_item)
+        self._layers[image_item] = layer
+        return layer
+
+    def _forget_deleted_items(self) -> None:
+        """Drop the layers of image items Qt has deleted (their children went with them)."""
+        for image_item in [i for i in self._layers if not shiboken6.isValid(i)]:
+            del self._layers[image_item]
 
     def set_heatmap(self, heatmap: np.ndarray | None, label: str = "") -> None:
         """Show `heatmap` (float HxW in [0, 1] on the image's pixel grid); None clears it."""
@@ -92,15 +161,13 @@ class HeatmapOverlay(QObject):
         heatmap = np.asarray(heatmap, dtype=np.float32)
         self._check_grid(heatmap)
         self._heatmap, self._label = heatmap, label
-        self._item.setImage(heatmap, levels=(0.0, 1.0), autoLevels=False)
-        self._set_contour_data(heatmap)
+        self._layer.draw(heatmap)
         self._update_visibility()
         self.changed.emit()
 
     def clear(self) -> None:
         self._heatmap, self._label = np.zeros((0, 0), dtype=np.float32), ""
-        self._item.clear()
-        self._contour.setData(None)
+        self._layer.draw(self._heatmap)
         self._update_visibility()
         self.changed.emit()
 
@@ -112,37 +179,43 @@ class HeatmapOverlay(QObject):
         return self._shown
 
     def set_opacity(self, opacity: float) -> None:
-        self._item.setOpacity(min(max(float(opacity), 0.0), 1.0))
+        self._opacity = min(max(float(opacity), 0.0), 1.0)
+        self._apply_display(self._layer)
 
     def opacity(self) -> float:
-        return float(self._item.opacity())
+        return float(self._layer.item.opacity())
 
     def set_contour(self, enabled: bool, level: float | None = None) -> None:
         if level is not None:
-            self._contour.setLevel(float(level))
-        self._contour.setVisible(bool(enabled))
-
-    def _set_contour_data(self, heatmap: np.ndarray) -> None:
-        """Trace on a subsampled grid (heatmaps are smooth; tracing full size stalls the UI)."""
-        step = max(1, math.ceil(max(heatmap.shape) / CONTOUR_GRID))
-        self._contour.setData(heatmap[::step, ::step])
-        self._contour.setTransform(contour_transform(step))
+            self._contour_level = float(level)
+        self._contour_on = bool(enabled)
+        self._apply_display(self._layer)
 
     def has_heatmap(self) -> bool:
         return self._heatmap.size > 0
 
+    def _apply_display(self, layer: _HeatmapLayer) -> None:
+        layer.item.setOpacity(self._opacity)
+        layer.contour.setLevel(self._contour_level)
+        layer.contour.setVisible(self._contour_on)
+
     def _update_visibility(self) -> None:
-        self._item.setVisible(self._shown and self.has_heatmap())
+        self._layer.item.setVisible(self._shown and self.has_heatmap())
 
     def _check_grid(self, heatmap: np.ndarray) -> None:
         """A heatmap is only drawn on the image grid it was computed for."""
         if heatmap.ndim != 2:
             raise ValueError(f"heatmap must be 2-D, got shape {heatmap.shape}")
-        grid = image_grid(self._image_item)
-        if grid is not None and grid != heatmap.shape:
-            raise ValueError(
-                f"heatmap grid {heatmap.shape} does not match the image on screen {grid}"
-            )
+        problem = grid_mismatch(image_grid(self._image_item), heatmap)
+        if problem:
+            raise ValueError(problem)
+
+
+def grid_mismatch(grid: tuple[int, int] | None, heatmap: np.ndarray) -> str | None:
+    """Why `heatmap` cannot be drawn on an image of `grid` (rows, columns), or None."""
+    if grid is None or not heatmap.size or grid == heatmap.shape:
+        return None
+    return f"heatmap grid {heatmap.shape} does not match the image on screen {grid}"
 
 
 def contour_transform(step: int) -> QTransform:

@@ -37,7 +37,8 @@ class InferenceRequest:
 
     request_id: int
     image_key: Hashable  # what identifies the image on screen, e.g. (series key, frame)
-    analysis_input: AnalysisInput
+    # The input, or a callable (with a `source` attribute) that builds it on the worker.
+    analysis_input: AnalysisInput | Callable[[], AnalysisInput]
     force: bool = False  # run even outside the model's intended use
 
 
@@ -138,7 +139,10 @@ class InferenceWorker(QObject):
             self.progress.emit(request.request_id, "Loading model…")
             self._analyzer = self._analyzer_factory()
         self.progress.emit(request.request_id, "Analysing…")
-        return self._analyzer.analyze(request.analysis_input, force=request.force)
+        analysis_input = request.analysis_input
+        if callable(analysis_input):
+            analysis_input = analysis_input()  # header read and decode here, not on the UI thread
+        return self._analyzer.analyze(analysis_input, force=request.force)
 
     def _finish_cancelled(self, request_id: int) -> None:
         self._cancelled.discard(request_id)
@@ -146,7 +150,7 @@ class InferenceWorker(QObject):
 
 
 def _describe_failure(request: InferenceRequest, exc: Exception) -> str:
-    source = Path(request.analysis_input.source).name or "image"
+    source = Path(getattr(request.analysis_input, "source", "") or "").name or "image"
     return f"{source}: analysis failed ({type(exc).__name__}: {exc})"
 
 

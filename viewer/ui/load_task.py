@@ -7,13 +7,16 @@ touches a widget: it emits the `StudyIndex`, opened `Series` objects (first fram
 thumbnails (uint8 arrays) and progress. `shutdown()` cancels, quits and waits for the thread.
 
 Sequence for `load(paths)`: index (header scan) → first series opened and its first frame
-decoded (`seriesReady`, the window shows it at once) → one thumbnail per series → the rest of
+decoded (`seriesReady`, the window shows it at once) → one thumbnail per series → every file's
+header of the first series read into its cache (`Series.header`, up to `HEADER_CACHE_FILES`), so
+scrolling (geometry, corner text, tools, AI) never reads a file on the UI thread → the rest of
 the first series' frames decoded by the core's `Series.load_all` (`progress`; frames that fail
 to decode come back in `framesSkipped`) → `finished`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import threading
@@ -27,7 +30,7 @@ from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import build_index
 from viewer.core.render import render_frame
 from viewer.core.scan import SkippedFile
-from viewer.core.series import open_series
+from viewer.core.series import HEADER_CACHE_FILES, open_series
 from viewer.ui.errors import details_text, log_exception, user_message
 
 THUMBNAIL_SIZE = 96
@@ -68,22 +71,38 @@ def lower_thread_priority() -> None:
         pass
 
 
-def hold_garbage_collection(loading: bool) -> None:
-    """No cyclic GC while a study loads; afterwards, freeze what survived.
+LOAD_FULL_GC_THRESHOLD = 1 << 30  # generation-2 threshold while loading: never reached
 
-    A full collection scans every tracked object (pydicom headers, index, Qt wrappers, torch
-    once the model is loaded) with the interpreter lock held, and was measured stalling the UI
-    thread for 40-80 ms in the middle of a load. Freezing after the load moves the long-lived
-    objects out of later collections, so those stay short (CPython docs, `gc.freeze`). The cost:
-    reference cycles among frozen objects are never freed; the index of a closed study is such
-    a cycle (kilobytes); pixel volumes are not part of cycles and are freed by refcount.
+
+def hold_garbage_collection(loading: bool) -> None:
+    """Only young collections while a study loads; afterwards, freeze what survived.
+
+    A full (generation-2) collection scans every tracked object (pydicom headers, index, Qt
+    wrappers, torch once the model is loaded) with the interpreter lock held, and was measured
+    stalling the UI thread for 40-80 ms in the middle of a load, so loading raises the
+    generation-2 threshold out of reach. Young collections keep running (each scans at most a
+    few thousand objects, on whichever thread allocates, mostly the loader), which frees the
+    load's short-lived cycles as it goes. Turning the collector off instead left every object
+    the load made (230,000 on a first load, with the modules it imports) in generation 0, and
+    the first collection after it scanned them all on the UI thread: a 100-260 ms stall at the
+    end of the load.
+
+    After the load, `gc.freeze()` (constant time, no scan) moves the survivors out of later
+    collections, so those stay short (CPython docs, `gc.freeze`). The cost: reference cycles
+    among frozen objects are never freed; the index of a closed study is such a cycle
+    (kilobytes); pixel volumes are not part of cycles and are freed by refcount.
     """
+    young, middle, full = gc.get_threshold()
     if loading:
-        gc.disable()
+        _saved_full_threshold.append(full)
+        gc.set_threshold(young, middle, LOAD_FULL_GC_THRESHOLD)
     else:
-        gc.enable()
-        gc.collect(1)  # young garbage from the load (a few thousand objects, ~1 ms) goes first
         gc.freeze()
+        restored = _saved_full_threshold.pop() if _saved_full_threshold else full
+        gc.set_threshold(young, middle, restored)
+
+
+_saved_full_threshold: list[int] = []  # the generation-2 threshold to restore after a load
 
 
 def thumbnail(series, frame: int) -> np.ndarray:
@@ -179,7 +198,23 @@ class LoadWorker(QObject):
             return
         self.thumbnailReady.emit(request_id, series.info.key, picture)
 
+    def _read_headers(self, request_id: int, series, cancel: threading.Event) -> None:
+        """Every file's header into the series' cache (one read per file), here rather than
+        on the UI thread when a frame of that file is first shown."""
+        first_frame_of = {}
+        for i, ref in enumerate(series.info.frames):
+            first_frame_of.setdefault(ref.path, i)
+        frames = list(first_frame_of.values())[:HEADER_CACHE_FILES]
+        report = _Throttle(
+            lambda d, t: self.progress.emit(request_id, "Reading headers", d, t), cancel
+        )
+        for done, frame in enumerate(frames, start=1):
+            with contextlib.suppress(DicomReadError):  # reported when that frame is decoded
+                series.header(frame)
+            report(done, len(frames))
+
     def _decode_all(self, request_id: int, series, cancel: threading.Event) -> None:
+        self._read_headers(request_id, series, cancel)
         report = _Throttle(
             lambda d, t: self.progress.emit(request_id, "Loading images", d, t), cancel
         )

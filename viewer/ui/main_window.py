@@ -9,6 +9,9 @@ Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
   (new frame, series or window, or another viewport became active).
 * `window.indexLoaded(StudyIndex)`, `window.seriesShown(Series)`, `window.loadingFinished()`,
   `window.aboutToClose()` (stop your workers here; the loader is stopped right after).
+* `window.anonymiseChanged(bool)` — "Anonymise on screen" was switched: every part that draws
+  a patient identifier (name, ID, dates, accession) redraws at once from
+  `window.settings.anonymise`.
 * `window.menu("File" | "View" | "Tools" | "AI" | "Help")`, `window.add_dock(dock, area)`,
   `window.add_toolbar(toolbar)`, `window.statusBar()`.
 * `window.add_paths(paths)` — add files to the open session (a PACS retrieval); the series on
@@ -66,12 +69,37 @@ def with_png_suffix(path: str) -> str:
     return path if Path(path).suffix.lower() == ".png" else f"{path}.png"
 
 
+def load_outcome(skipped, shown: bool, searched: list[str]) -> tuple[str, str, str] | None:
+    """(title, message, details) telling what a load could not open, or None when there is
+    nothing to say. Files are counted once however many of their frames failed; "the rest is
+    shown" only when something is; `searched` (the paths of a completed study load) are
+    named when they held nothing to open at all."""
+    per_file: dict[str, list[str]] = {}
+    for item in skipped:
+        per_file.setdefault(item.path, []).append(item.reason)
+    if not per_file:
+        if shown or not searched:
+            return None
+        return "Nothing to open", f"No DICOM images found in {', '.join(searched)}.", ""
+    details = "\n".join(
+        f"{path}: {reasons[0]}" + (f" ({len(reasons)} frames)" if len(reasons) > 1 else "")
+        for path, reasons in per_file.items()
+    )
+    files, frames = len(per_file), len(skipped)
+    counted = f"{files} file(s)" + (f" ({frames} frames)" if frames > files else "")
+    if shown:
+        message = f"{counted} could not be opened and were skipped; the rest is shown."
+        return "Some files were skipped", message, details
+    return "Nothing could be opened", f"None of the files could be opened: {counted}.", details
+
+
 class MainWindow(QMainWindow):
     imageChanged = Signal(str, int)
     indexLoaded = Signal(object)
     seriesShown = Signal(object)
     loadingFinished = Signal()
     aboutToClose = Signal()
+    anonymiseChanged = Signal(bool)
 
     def __init__(self, settings=None) -> None:
         super().__init__()
@@ -83,6 +111,8 @@ class MainWindow(QMainWindow):
         self.skipped_message: QMessageBox | None = None
         self._series: dict[str, object] = {}
         self._targets: dict[str, object] = {}  # series key → viewport waiting for its first image
+        self._load_paths: list[str] = []  # what the running `open_paths` opens, until it ends
+        self._skipped: list = []  # SkippedFile of the running load, reported when it ends
         self._busy: set[str] = set()
         self._opened: list[str] = []  # the paths of the session (opened, then added)
         self._adding = False  # the load running adds to the session: images on screen stay
@@ -217,9 +247,12 @@ class MainWindow(QMainWindow):
         self.loader.thumbnailReady.connect(self.browser.set_thumbnail)
         self.loader.progress.connect(self._on_progress)
         self.loader.busyChanged.connect(self._show_progress)
-        self.loader.framesSkipped.connect(self._report_skipped)
+        self.loader.framesSkipped.connect(self._skipped.extend)
+        self.loader.finished.connect(lambda: self._end_load(completed=True))
         self.loader.finished.connect(self.loadingFinished.emit)
         self.loader.failed.connect(lambda m, d: show_error(self, "Loading failed", m, d))
+        self.loader.failed.connect(lambda *_: self._end_load(completed=False))
+        self.loader.cancelled.connect(lambda: self._end_load(completed=False))
         self.cancel_button.clicked.connect(self.loader.cancel)
         self.browser.seriesActivated.connect(lambda key: self.show_series(key))
         self.grid.activeChanged.connect(self._on_active_changed)
@@ -298,16 +331,17 @@ class MainWindow(QMainWindow):
         self.open_paths([str(sample_study_dir())])
 
     def open_paths(self, paths) -> None:
+        """Open files/folders/archives in the background; they join Recent once an image of
+        theirs is shown, and what could not be opened is reported when the load ends."""
         paths = [str(p) for p in paths]
         if not paths:
             return
-        for path in paths:
-            self.settings.add_recent(path)
         first = Path(paths[0])
         self.settings.last_folder = str(first if first.is_dir() else first.parent)
-        self._refresh_recent()
         self._series.clear()
         self._targets.clear()
+        self._skipped.clear()
+        self._load_paths = paths
         self.stack.setCurrentWidget(self.grid)
         self._opened, self._adding = paths, False
         self.loader.load(paths)
@@ -335,6 +369,7 @@ class MainWindow(QMainWindow):
             return
         self._series[key] = series
         self._targets[key] = viewport
+        self._skipped.clear()
         self.loader.prefetch(series)
 
     def _show_in(self, viewport, series) -> None:
@@ -360,8 +395,7 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.welcome)
         self.browser.set_index(index)
         self.indexLoaded.emit(index)
-        if index.skipped:
-            self._report_skipped(index.skipped)
+        self._skipped.extend(index.skipped)
 
     def _on_first_series(self, series) -> None:
         key = series.info.key
@@ -370,12 +404,34 @@ class MainWindow(QMainWindow):
             return
         self._series[key] = series
         self._show_in(self._targets.pop(key, self.grid.active), series)
+        self._remember_opened()
 
-    def _report_skipped(self, skipped) -> None:
-        lines = [f"{item.path}: {item.reason}" for item in skipped]
-        message = f"{len(skipped)} file(s) could not be opened and were skipped; the rest is shown."
-        self.skipped_message = show_error(
-            self, "Some files were skipped", message, "\n".join(lines)
+    def _remember_opened(self) -> None:
+        """The paths being opened showed an image: they join File → Recent."""
+        for path in reversed(self._load_paths):
+            self.settings.add_recent(path)
+        if self._load_paths:
+            self._refresh_recent()
+
+    def _end_load(self, completed: bool) -> None:
+        """Report what the load (or series prefetch) just ended could not open, once; a study
+        load that showed nothing goes back to the welcome panel."""
+        skipped, paths = list(self._skipped), self._load_paths
+        self._skipped.clear()
+        self._load_paths = []
+        shown = self._shows_this_load()
+        if paths and not shown:
+            for viewport in self.grid.viewports:  # no image of the previous study stays
+                viewport.set_series(None)
+            self.stack.setCurrentWidget(self.welcome)
+        outcome = load_outcome(skipped, shown, paths if completed else [])
+        if outcome is not None:
+            self.skipped_message = show_error(self, *outcome)
+
+    def _shows_this_load(self) -> bool:
+        return any(
+            viewport.series() is not None and viewport.series() in self._series.values()
+            for viewport in self.grid.shown()
         )
 
     # --- view commands ------------------------------------------------------------------------
@@ -437,11 +493,16 @@ class MainWindow(QMainWindow):
             self._rebuild_window_menu()
 
     def _apply_overlay_flags(self) -> None:
+        anonymise = self.anonymise_action.isChecked()
+        changed = anonymise != self.settings.anonymise
         self.settings.show_overlays = self.overlays_action.isChecked()
-        self.settings.anonymise = self.anonymise_action.isChecked()
+        self.settings.anonymise = anonymise
         for viewport in self.grid.viewports:
-            viewport.state.set_overlays(self.settings.show_overlays, self.settings.anonymise)
-        self.browser.set_anonymise(self.settings.anonymise)
+            viewport.state.set_overlays(self.settings.show_overlays, anonymise)
+        self.browser.set_anonymise(anonymise)
+        if changed:
+            self._refresh_recent()
+            self.anonymiseChanged.emit(anonymise)
 
     def _set_cine_fps(self, fps: int) -> None:
         self.settings.cine_fps = int(fps)
@@ -449,11 +510,15 @@ class MainWindow(QMainWindow):
             viewport.set_cine_fps(fps)
 
     def _refresh_recent(self) -> None:
+        """File → Recent and the welcome list; with "Anonymise on screen" the paths (a folder
+        may be named after its patient) are replaced by numbered entries."""
+        paths = list(self.settings.recent)
+        labels = recent_labels(paths, self.settings.anonymise)
         self.recent_menu.clear()
-        for path in self.settings.recent:
-            action = self.recent_menu.addAction(path)
+        for path, label in zip(paths, labels, strict=True):
+            action = self.recent_menu.addAction(label)
             action.triggered.connect(lambda _=False, p=path: self.open_paths([p]))
-        self.welcome.set_recent(self.settings.recent)
+        self.welcome.set_recent(paths, labels)
 
     # --- feedback -----------------------------------------------------------------------------
 
@@ -506,3 +571,11 @@ class MainWindow(QMainWindow):
         self.settings.window_geometry = bytes(self.saveGeometry().toHex()).decode("ascii")
         save_settings(self.settings)
         super().closeEvent(event)
+
+
+def recent_labels(paths: list[str], anonymise: bool) -> list[str]:
+    if not anonymise:
+        return list(paths)
+    return [
+        f"Recent study {i} (path hidden: anonymise on screen)" for i in range(1, len(paths) + 1)
+    ]

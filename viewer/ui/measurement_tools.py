@@ -379,7 +379,17 @@ class MeasurementLayer(QObject):
         view_box = self._image_item.getViewBox()
         if view_box is not None and hasattr(view_box, "left_drag_handler"):
             view_box.left_drag_handler = self.drag  # a left drag draws instead of panning
+        self._set_cursor(Qt.CursorShape.CrossCursor)
         self.placementChanged.emit(kind)
+
+    def _set_cursor(self, shape) -> None:
+        """A cross over the image while a tool is active (the usual cursor otherwise)."""
+        scene = self._image_item.scene()
+        for view in scene.views() if scene is not None else ():
+            if shape is None:
+                view.viewport().unsetCursor()
+            else:
+                view.viewport().setCursor(shape)
 
     def cancel_placement(self) -> None:
         was_placing = bool(self._placing)
@@ -389,6 +399,7 @@ class MeasurementLayer(QObject):
         view_box = self._image_item.getViewBox()
         if view_box is not None and getattr(view_box, "left_drag_handler", None) == self.drag:
             view_box.left_drag_handler = None
+        self._set_cursor(None)
         if was_placing:
             self.placementChanged.emit("")
 

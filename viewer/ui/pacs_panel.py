@@ -98,6 +98,7 @@ class PacsPanel(QDockWidget):
         self.settings = window.settings
         self.runner = PacsRunner(self)
         self._on_result = None
+        self._shown_tree = None  # the last search's results, redrawn when anonymising changes
         self._build()
         self._connect()
         self._refresh_nodes()
@@ -156,6 +157,7 @@ class PacsPanel(QDockWidget):
         self.send_series_button.clicked.connect(self.send_current_series)
         self.send_files_button.clicked.connect(self.choose_files_to_send)
         self.cancel_button.clicked.connect(self.runner.cancel)
+        self.window_.anonymiseChanged.connect(self._redraw_results)
         self.runner.progress.connect(self._on_progress)
         self.runner.finished.connect(self._on_finished)
         self.runner.failed.connect(lambda message: self._say(f"Failed: {message}"))
@@ -270,7 +272,12 @@ class PacsPanel(QDockWidget):
 
     # --- results -------------------------------------------------------------------------------
 
+    def _redraw_results(self) -> None:
+        if self._shown_tree is not None:
+            self.show_results(self._shown_tree)
+
     def show_results(self, tree) -> None:
+        self._shown_tree = tree
         self.results.clear()
         patients: dict[str, QTreeWidgetItem] = {}
         for study, series_rows in tree:

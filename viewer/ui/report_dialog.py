@@ -121,8 +121,10 @@ def export_report(
     written = [write_pdf(data, choices.out, choices.paper)]
     if choices.dicom:
         progress("Writing the DICOM Secondary Capture and SR…")
-        exported = export_dicom(image.series, image.frame, data, dicom_folder(choices.out))
-        written += [exported.sc_path, exported.sr_path]
+        exported = export_dicom(
+            image.series, image.frame, data, dicom_folder(choices.out), image.result
+        )
+        written += exported.paths
     return written
 
 

@@ -2,6 +2,10 @@
 
 `dataset_nodes` turns a pydicom Dataset into plain `TagNode`s and `TagNode.matches` decides a
 search hit, both Qt-free; the widget only fills a QTreeWidget and hides what does not match.
+With "Anonymise on screen" the values of identifying elements (`is_identifying`: every person
+name, date and date-time, and the IDs, addresses and institution elements listed in
+`IDENTIFYING_KEYWORDS`) read "Anonymised" and a search cannot find them; the file name leaves
+the caption.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.ui import shortcuts
+from viewer.ui.overlays import ANONYMISED
 
 MAX_VALUE_CHARS = 200
 BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
@@ -31,6 +36,35 @@ COLUMNS = ("Tag", "Name", "VR", "Value")
 SEARCH_DELAY_MS = 150  # rebuild once typing pauses
 MIN_WIDTH = 460  # the dock opens wide enough for tag, name, VR and the start of the value
 NAME_MAX_WIDTH = 220  # a long keyword does not push the value out of sight
+IDENTIFYING_VRS = {"PN", "DA", "DT"}  # person names, dates, date-times
+IDENTIFYING_KEYWORDS = {
+    "AccessionNumber",
+    "AdmissionID",
+    "BranchOfService",
+    "CountryOfResidence",
+    "DeviceSerialNumber",
+    "InstitutionAddress",
+    "InstitutionName",
+    "InstitutionalDepartmentName",
+    "IssuerOfPatientID",
+    "MedicalRecordLocator",
+    "MilitaryRank",
+    "OtherPatientIDs",
+    "OtherPatientIDsSequence",
+    "OtherPatientNames",
+    "PatientAddress",
+    "PatientBirthTime",
+    "PatientComments",
+    "PatientID",
+    "PatientTelephoneNumbers",
+    "PerformedProcedureStepID",
+    "ReferencedPatientSequence",
+    "RegionOfResidence",
+    "RequestAttributesSequence",
+    "ScheduledProcedureStepID",
+    "StationName",
+    "StudyID",
+}
 
 
 @dataclass(frozen=True)
@@ -54,18 +88,26 @@ class TagNode:
         )
 
 
-def dataset_nodes(dataset: Dataset) -> tuple[TagNode, ...]:
-    """Nodes for the file meta group (when the dataset has one) and every element, in order."""
+def is_identifying(element: DataElement) -> bool:
+    """Whether the element can identify the patient (hidden when anonymised on screen)."""
+    return element.VR in IDENTIFYING_VRS or element.keyword in IDENTIFYING_KEYWORDS
+
+
+def dataset_nodes(dataset: Dataset, anonymise: bool = False) -> tuple[TagNode, ...]:
+    """Nodes for the file meta group (when the dataset has one) and every element, in order;
+    with `anonymise`, identifying values (and whole identifying sequences) are replaced."""
     meta = getattr(dataset, "file_meta", None) or ()
-    return tuple(_element_node(element) for element in (*meta, *dataset))
+    return tuple(_element_node(element, anonymise) for element in (*meta, *dataset))
 
 
-def _element_node(element: DataElement) -> TagNode:
+def _element_node(element: DataElement, anonymise: bool) -> TagNode:
     tag = f"({element.tag.group:04X},{element.tag.element:04X})"
     name = element.keyword or element.name
+    if anonymise and is_identifying(element):
+        return TagNode(tag, name, str(element.VR), ANONYMISED)
     if element.VR == "SQ":
         items = tuple(
-            TagNode(f"Item {number}", "", "", "", dataset_nodes(item))
+            TagNode(f"Item {number}", "", "", "", dataset_nodes(item, anonymise))
             for number, item in enumerate(element.value or (), start=1)
         )
         return TagNode(tag, name, "SQ", f"{len(items)} item(s)", items)
@@ -127,8 +169,10 @@ class TagBrowser(QWidget):
         self._debounce.timeout.connect(lambda: self.apply_filter(self.search.text()))
         self.search.textChanged.connect(lambda _text: self._debounce.start())
 
-    def set_dataset(self, dataset: Dataset | None, caption: str = "") -> None:
-        self._nodes = () if dataset is None else dataset_nodes(dataset)
+    def set_dataset(
+        self, dataset: Dataset | None, caption: str = "", anonymise: bool = False
+    ) -> None:
+        self._nodes = () if dataset is None else dataset_nodes(dataset, anonymise)
         self.caption.setText(caption or ("" if dataset is not None else "No image."))
         self.apply_filter(self.search.text())
         for column in range(len(COLUMNS) - 1):
@@ -169,7 +213,8 @@ class TagBrowserDock(QObject):
         self.dock = QDockWidget("DICOM tags", main_window)
         self.dock.setObjectName("TagBrowserDock")
         self.dock.setWidget(self.browser)
-        self._shown_key: str | None = None  # SOP Instance UID of the header shown
+        # (SOP Instance UID, anonymised) of the header shown
+        self._shown_key: tuple[str, bool] | None = None
         self.dock.visibilityChanged.connect(lambda visible: visible and self.refresh())
 
     def refresh(self, *_args: object) -> None:
@@ -181,14 +226,16 @@ class TagBrowserDock(QObject):
             self._shown_key = None
             self.browser.set_dataset(None)
             return
+        anonymise = bool(self.main_window.settings.anonymise)
         frame = self.main_window.current_frame_index()
         ref = series.info.frames[frame]
-        caption = f"{Path(ref.path).name}, frame {frame + 1}"
-        if ref.sop_instance_uid == self._shown_key:
+        file_name = "" if anonymise else f"{Path(ref.path).name}, "  # names may carry the patient's
+        caption = f"{file_name}frame {frame + 1}"
+        if (ref.sop_instance_uid, anonymise) == self._shown_key:
             self.browser.caption.setText(caption)
             return
-        self._shown_key = ref.sop_instance_uid
-        self.browser.set_dataset(series.header(frame), caption)
+        self._shown_key = (ref.sop_instance_uid, anonymise)
+        self.browser.set_dataset(series.header(frame), caption, anonymise)
 
 
 def install_tag_browser(main_window) -> TagBrowserDock:
@@ -201,4 +248,5 @@ def install_tag_browser(main_window) -> TagBrowserDock:
     action.setShortcut(shortcuts.key_for("tag_browser"))
     main_window.menu("Tools").addAction(action)
     main_window.imageChanged.connect(installed.refresh)
+    main_window.anonymiseChanged.connect(installed.refresh)
     return installed

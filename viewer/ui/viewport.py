@@ -14,10 +14,12 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
 * `viewport.scene_to_pixel(scene_pos)` — (row, col) floats with pixel centres on integers,
   the convention of `viewer.core.measurements`; `viewport.pixel_spacing()` — (row, col) mm.
 * Signals: `imageChanged(series_key, frame_index)` after a new frame, series or window is
-  shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves; `activated()` on a click;
+  shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves and
+  after each new frame (the probe follows the slice); `activated()` on a click;
   `seriesDropped(key)` when a series is dragged here from the browser.
 
-Mouse: left drag pans (or draws, while a measurement tool is active), Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
+Mouse: left drag pans (or draws, while a measurement tool is active: `left_drag_handler` of the
+view box), Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
 (see `view_state.drag_window` for the sensitivity). Display pixels always come from
 `viewer.core.render.render_frame`; nothing here does pixel maths.
 
@@ -416,8 +418,9 @@ class Viewport(QWidget):
     def _refresh_overlay(self) -> None:
         self.overlay.setVisible(self.state.show_overlays)
         if self.state.show_overlays:
-            text = overlay_text(self.state, self._matrix, self.zoom())
-            if self.fetcher.is_pending():
+            pending = self.fetcher.is_pending()  # no edge letters until its header is read
+            text = overlay_text(self.state, None if pending else self._matrix, self.zoom())
+            if pending:
                 text.bottom_left.append(LOADING_TEXT)
             self.overlay.set_text(text)
 

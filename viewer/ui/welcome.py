@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QListWidget, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from viewer import RESEARCH_USE_NOTICE
 
@@ -29,7 +36,9 @@ class WelcomePanel(QWidget):
         self.setObjectName("welcome")
         self.recent = QListWidget()
         self.recent.setMaximumHeight(140)
-        self.recent.itemActivated.connect(lambda item: self.openRecentRequested.emit(item.text()))
+        self.recent.itemActivated.connect(
+            lambda item: self.openRecentRequested.emit(item.data(Qt.ItemDataRole.UserRole))
+        )
         column = QWidget()
         column.setFixedWidth(COLUMN_WIDTH)
         inner = QVBoxLayout(column)
@@ -52,6 +61,10 @@ class WelcomePanel(QWidget):
         outer.addWidget(column, 0, Qt.AlignmentFlag.AlignHCenter)
         outer.addStretch(1)
 
-    def set_recent(self, paths: list[str]) -> None:
+    def set_recent(self, paths: list[str], labels: list[str]) -> None:
+        """`labels` are what is shown (folder names can name a patient); `paths` are opened."""
         self.recent.clear()
-        self.recent.addItems(paths)
+        for path, label in zip(paths, labels, strict=True):
+            item = QListWidgetItem(label)
+            item.setData(Qt.ItemDataRole.UserRole, path)
+            self.recent.addItem(item)

@@ -1,0 +1,125 @@
+"""The measurements made in RadLens as TID 1410 planar ROI groups of the exported SR: each with
+its graphic (SCOORD on the key image: POLYLINE for lengths and angles, ELLIPSE, closed POLYLINE
+for rectangles) and its values (length, angle, area, mean/SD/min/max of the modality values).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import highdicom as hd
+import numpy as np
+from highdicom.sr import CodedConcept
+from pydicom import Dataset
+from pydicom.sr.codedict import codes
+
+from viewer.core.measurements import (
+    ANGLE,
+    ELLIPSE,
+    LENGTH,
+    RECTANGLE,
+    Measurement,
+    angle_deg,
+    length_mm,
+    roi_stats,
+    shape_area_mm2,
+)
+
+PRIVATE_SCHEME = "99RADLENS"  # RadLens local codes (declared in each SR written)
+MODALITY_VALUE = CodedConcept("RL0005", PRIVATE_SCHEME, "Modality value")
+MM, MM2 = codes.UCUM.Millimeter, CodedConcept("mm2", "UCUM", "square millimeter")
+PIXELS = PIXELS2 = CodedConcept("{pixels}", "UCUM", "pixels")
+DEGREES = CodedConcept("deg", "UCUM", "degree")
+HOUNSFIELD = CodedConcept("[hnsf'U]", "UCUM", "Hounsfield unit")
+STATISTICS = (
+    ("mean", codes.SCT.Mean),
+    ("sd", codes.SCT.StandardDeviation),
+    ("min", codes.SCT.Minimum),
+    ("max", codes.SCT.Maximum),
+)
+
+
+def measurement_groups(
+    source: Dataset,
+    frame_numbers: list[int] | None,
+    measurements: Sequence[Measurement],
+    spacing: tuple[float, float] | None,
+    values: np.ndarray | None,
+) -> list[hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations]:
+    region_source = hd.sr.SourceImageForRegion(
+        referenced_sop_class_uid=source.SOPClassUID,
+        referenced_sop_instance_uid=source.SOPInstanceUID,
+        referenced_frame_numbers=frame_numbers,
+    )
+    grey = values if values is not None and np.ndim(values) == 2 else None
+    return [
+        hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+            tracking_identifier=hd.sr.TrackingIdentifier(
+                uid=hd.UID(), identifier=f"RadLens measurement {n}: {m.label or m.kind}"
+            ),
+            referenced_region=hd.sr.ImageRegion(
+                graphic_type=_graphic_type(m),
+                graphic_data=scoord_points(m),
+                source_image=region_source,
+            ),
+            measurements=_values(m, modality_concept(source), spacing, grey),
+        )
+        for n, m in enumerate(measurements, start=1)
+    ]
+
+
+def modality_concept(source: Dataset) -> tuple[CodedConcept, CodedConcept]:
+    """What ROI statistics measure, and in which unit: HU on CT, else the modality value."""
+    if str(source.get("Modality", "")).upper() == "CT":
+        return codes.DCM.AttenuationCoefficient, HOUNSFIELD
+    return MODALITY_VALUE, codes.UCUM.NoUnits
+
+
+def _graphic_type(measurement: Measurement) -> str:
+    return "ELLIPSE" if measurement.kind == ELLIPSE else "POLYLINE"
+
+
+def scoord_points(measurement: Measurement) -> np.ndarray:
+    """(column, row) with (0, 0) the top left corner of the image (pixel centres at +0.5)."""
+    points = measurement.points
+    if measurement.kind in (ELLIPSE, RECTANGLE):
+        (r0, c0), (r1, c1) = points
+        top, bottom, left, right = min(r0, r1), max(r0, r1), min(c0, c1), max(c0, c1)
+        if measurement.kind == RECTANGLE:
+            points = [(top, left), (top, right), (bottom, right), (bottom, left), (top, left)]
+        else:
+            mid_r, mid_c = (top + bottom) / 2, (left + right) / 2
+            horizontal = [(mid_r, left), (mid_r, right)]
+            vertical = [(top, mid_c), (bottom, mid_c)]
+            wide = (right - left) >= (bottom - top)
+            points = horizontal + vertical if wide else vertical + horizontal
+    return np.array([(c + 0.5, r + 0.5) for r, c in points], dtype=np.float32)
+
+
+def _values(
+    measurement: Measurement,
+    value_concept: tuple[CodedConcept, CodedConcept],
+    spacing: tuple[float, float] | None,
+    values: np.ndarray | None,
+) -> list[hd.sr.Measurement]:
+    scale = spacing if spacing is not None else (1.0, 1.0)
+    if measurement.kind == LENGTH:
+        unit = MM if spacing is not None else PIXELS
+        return [_num(codes.SCT.Length, length_mm(*measurement.points, scale), unit)]
+    if measurement.kind == ANGLE:
+        return [_num(codes.DCM.Angle, angle_deg(*measurement.points, scale), DEGREES)]
+    area_unit = MM2 if spacing is not None else PIXELS2
+    area = shape_area_mm2(measurement.kind, *measurement.points, scale)
+    result = [_num(codes.SCT.Area, area, area_unit)]
+    if values is not None:
+        stats = roi_stats(values, measurement, scale)
+        name, unit = value_concept
+        for attribute, derivation in STATISTICS:
+            result.append(_num(name, getattr(stats, attribute), unit, derivation))
+    return result
+
+
+def _num(name, value: float, unit, derivation=None) -> hd.sr.Measurement:
+    return hd.sr.Measurement(
+        name=name, value=round(float(value), 6), unit=unit, derivation=derivation
+    )
