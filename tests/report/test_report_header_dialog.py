@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QMessageBox
 
 import viewer
 from tests.report.test_report_dialog import export, shown_radiograph  # noqa: F401 - fixtures
-from tests.ui.conftest import load, main_window  # noqa: F401 - the fixtures are used by name
+from tests.ui.conftest import load, make_window  # noqa: F401 - the fixtures are used by name
 from viewer.ui.report_dialog import default_report_path, documents_folder, open_report_dialog
 from viewer.ui.viewport import export_view_png
 
