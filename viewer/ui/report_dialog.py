@@ -316,7 +316,9 @@ class ReportDialog(QDialog):
         self.anonymize = QCheckBox("Anonymise (no names, IDs, dates or institution)")
         self.appendix = QCheckBox("Include the full model card (appendix page)")
         self.appendix.setEnabled(image.result is not None)
-        self.dicom = QCheckBox("Also save the AI result as DICOM (Secondary Capture + SR)")
+        self.dicom = QCheckBox(
+            "Also save the AI result as DICOM (Secondary Capture, SR, heatmap SEG)"
+        )
         self.dicom.setEnabled(image.result is not None)
         self.out = QLineEdit(str(default_out))
         self._build_layout()
