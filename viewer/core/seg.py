@@ -117,9 +117,6 @@ class Segmentation:
                 return segment
         raise KeyError(number)
 
-    def frames_of(self, number: int) -> list[SegFrame]:
-        return [f for f in self.frames if f.segment in (None, number)]
-
     @property
     def has_plane_geometry(self) -> bool:
         return self.spacing is not None and any(
@@ -148,10 +145,6 @@ class Segmentation:
             row_cosine=tuple(frame.orientation[:3]),
             column_cosine=tuple(frame.orientation[3:]),
         )
-
-
-def is_segmentation(sop_class_uid: str) -> bool:
-    return str(sop_class_uid) in SEG_SOP_CLASSES
 
 
 def read_segmentation(path: str | Path) -> Segmentation:
@@ -328,13 +321,6 @@ def segment_layers(seg: Segmentation, target: TargetImage) -> dict[int, np.ndarr
             else:
                 layers[number] = coverage
     return {n: layer for n, layer in layers.items() if layer.any()}
-
-
-def matches_image(seg: Segmentation, target: TargetImage) -> bool:
-    """Whether any frame of `seg` lies on `target` (cheap: no pixels decoded)."""
-    if _geometric(seg, target):
-        return bool(_frames_in_plane(seg, target))
-    return any(_same_source(f, target) for f in seg.frames)
 
 
 def _matching_frames(seg: Segmentation, target: TargetImage):

@@ -171,9 +171,6 @@ class ViewState(QObject):
             ViewTransform(t.rotation, t.flip_h != image_h, t.flip_v != (not image_h))
         )
 
-    def reset_transform(self) -> None:
-        self.set_transform(ViewTransform())
-
     def set_overlays(self, show: bool | None = None, anonymise: bool | None = None) -> None:
         if show is not None:
             self.show_overlays = bool(show)

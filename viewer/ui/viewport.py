@@ -46,7 +46,6 @@ from viewer.ui.frame_fetcher import FrameFetcher
 from viewer.ui.overlays import OverlayLayer, overlay_text
 from viewer.ui.view_state import (
     ViewState,
-    ViewTransform,
     drag_window,
     image_to_view_matrix,
     pixel_aspect,
@@ -211,9 +210,6 @@ class Viewport(QWidget):
             return None
         return self.state.series.modality_frame(self.state.frame)
 
-    def view_transform(self) -> ViewTransform:
-        return self.state.transform
-
     def view_matrix(self) -> np.ndarray:
         return self._matrix.copy()
 
@@ -288,9 +284,6 @@ class Viewport(QWidget):
             self._cine.start()
         else:
             self._cine.stop()
-        return self._cine.isActive()
-
-    def is_playing(self) -> bool:
         return self._cine.isActive()
 
     def is_waiting_for_frame(self) -> bool:
