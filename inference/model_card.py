@@ -8,8 +8,6 @@ measured on, training data/licence/citation, the exact training command, and the
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from inference.errors import ModelError
+from inference.files import atomic_write_bytes
 from inference.preprocessing import InputSpec
 
 CARD_FILENAME = "card.json"
@@ -155,27 +154,13 @@ def member_digest(members: list[tuple[str, str]]) -> str:
 
 
 def write_card(data: dict[str, Any], folder: str | Path) -> Path:
-    """Write `card.json` atomically (temp file in the same folder + os.replace)."""
+    """Write `card.json` atomically (`inference.files`: whole file or none)."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / CARD_FILENAME
     payload = json.dumps({"schema_version": SCHEMA_VERSION, **data}, indent=2) + "\n"
-    write_atomic(target, payload.encode("utf-8"))
+    atomic_write_bytes(target, payload.encode("utf-8"))
     return target
-
-
-def write_atomic(target: Path, payload: bytes) -> None:
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

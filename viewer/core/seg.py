@@ -25,7 +25,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from viewer.core.errors import DicomReadError
-from viewer.core.geometry import FrameGeometry
+from viewer.core.geometry import FrameGeometry, slice_normal
 
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -524,7 +524,7 @@ def _slice_spacing(frames: tuple[SegFrame, ...], measures: Dataset | None) -> fl
                 candidates.append(value)
     oriented = [f for f in frames if f.position is not None and f.orientation is not None]
     if oriented:
-        normal = np.cross(oriented[0].orientation[:3], oriented[0].orientation[3:])
+        normal = slice_normal(oriented[0].orientation)
         offsets = np.unique(np.round([np.dot(f.position, normal) for f in oriented], 3))
         gaps = np.diff(offsets)
         gaps = gaps[gaps > MIN_TOLERANCE_MM]

@@ -8,22 +8,15 @@ frames sharing one position are reported as warnings, never silently "fixed".
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
 
 import numpy as np
 
+from viewer.core.geometry import slice_normal
 from viewer.core.scan import HeaderRecord
 
 ORIENTATION_TOLERANCE = 1e-3  # direction cosines closer than this are one orientation
 POSITION_TOLERANCE_MM = 1e-3
 SPACING_TOLERANCE = 0.05  # relative deviation from the median step called "uneven"
-
-
-def slice_normal(orientation: Sequence[float]) -> np.ndarray:
-    row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
-    normal = np.cross(row, col)
-    norm = np.linalg.norm(normal)
-    return normal / norm if norm > 0 else normal
 
 
 def sort_frames(records: list[HeaderRecord]) -> tuple[list[HeaderRecord], list[str]]:

@@ -26,7 +26,7 @@ from viewer.ui import shortcuts
 
 log = logging.getLogger(__name__)
 
-KINDS = (core.LENGTH, core.ANGLE, core.ELLIPSE, core.RECTANGLE)
+KINDS = tuple(core.KINDS)  # the tools, in the core's order
 KIND_TITLES = {
     core.LENGTH: "Length",
     core.ANGLE: "Angle",
@@ -61,7 +61,7 @@ class ImageContext:
 
 def reading(measurement: core.Measurement, context: ImageContext) -> str:
     """The text shown beside a measurement (ROI stats only on single-channel values)."""
-    is_region = measurement.kind in (core.ELLIPSE, core.RECTANGLE)
+    is_region = core.is_region(measurement.kind)
     values = context.values if is_region and context.values.ndim == 2 else None
     try:
         return core.describe(measurement, context.spacing, values)
@@ -126,7 +126,7 @@ def _box_roi(kind: str, points: Sequence[core.Point]) -> pg.ROI:
 
 def build_roi(measurement: core.Measurement) -> pg.ROI:
     """The pyqtgraph ROI that draws and edits `measurement` (in image-item coordinates)."""
-    if measurement.kind in (core.ELLIPSE, core.RECTANGLE):
+    if core.is_region(measurement.kind):
         return _box_roi(measurement.kind, measurement.points)
     positions = [to_item(p) for p in measurement.points]
     options = {"pen": ROI_PEN, "hoverPen": ROI_HOVER_PEN, "removable": True}
@@ -137,7 +137,7 @@ def build_roi(measurement: core.Measurement) -> pg.ROI:
 
 def roi_points(kind: str, roi: pg.ROI) -> list[core.Point]:
     """The measurement's points read back from an edited ROI (in the ROI's parent coordinates)."""
-    if kind in (core.ELLIPSE, core.RECTANGLE):
+    if core.is_region(kind):
         corner = roi.pos()
         return [to_pixel(corner), to_pixel(corner + roi.size())]
     return [to_pixel(roi.mapToParent(handle.pos())) for handle in roi.getHandles()]

@@ -39,6 +39,7 @@ from PySide6.QtGui import QImage, QTransform
 from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
 
 from viewer.core.atomic import atomic_write_bytes
+from viewer.core.presets import modality_values
 from viewer.core.render import render_frame
 from viewer.core.voi import Window, auto_window
 from viewer.ui import shortcuts
@@ -81,7 +82,7 @@ def probe_pixel(series, frame: int, row: int, col: int) -> Probe | None:
         return None
     raw = values[row, col]
     value = tuple(int(v) for v in raw) if np.ndim(raw) else float(raw)
-    unit = "HU" if series.info.modality.upper() == "CT" else ""
+    unit = modality_values(series.info.modality).unit
     try:
         position = series.geometry(frame).pixel_to_patient(row, col)
         position = tuple(float(v) for v in position)
