@@ -20,6 +20,7 @@ import contextlib
 import errno
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -128,7 +129,7 @@ def _still_at(fd: int, name: str) -> bool:
 def try_lock(fd: int) -> bool:
     """Take the file's exclusive lock without waiting; False when another process holds it."""
     try:
-        if os.name == "nt":
+        if sys.platform == "win32":
             import msvcrt
 
             msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
@@ -141,7 +142,7 @@ def try_lock(fd: int) -> bool:
     return True
 
 
-def clean_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
+def clean_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove `.radlens-*.tmp` files in `folder` that no running process is writing."""
     try:
         with os.scandir(folder) as scan:

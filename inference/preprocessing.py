@@ -55,8 +55,10 @@ class InputSpec:
 
 
 class WindowLike(Protocol):
-    center: float
-    width: float
+    @property
+    def center(self) -> float: ...
+    @property
+    def width(self) -> float: ...
 
 
 @dataclass(frozen=True)

@@ -105,7 +105,8 @@ def find_labelled_images(folder: Path, limit: int = 0, seed: int = 0) -> Labelle
         if limit:
             rng = np.random.default_rng(seed)
             share = max(1, round(limit * len(files) / _count_images(folders)))
-            files = sorted(rng.choice(files, min(share, len(files)), replace=False).tolist())
+            picked = rng.choice(len(files), min(share, len(files)), replace=False)
+            files = sorted(files[i] for i in picked)
         paths += files
         labels += [label] * len(files)
     return LabelledSet(

@@ -42,9 +42,9 @@ class FrameGeometry:
     rows: int
     columns: int
     spacing: tuple[float, float] | None  # (between rows, between columns) in mm
-    origin: tuple[float, float, float] | None = None
-    row_cosine: tuple[float, float, float] | None = None
-    column_cosine: tuple[float, float, float] | None = None
+    origin: tuple[float, ...] | None = None  # three values (x, y, z) in mm
+    row_cosine: tuple[float, ...] | None = None  # three values
+    column_cosine: tuple[float, ...] | None = None  # three values
     slice_thickness: float | None = None
     spacing_source: str = ""  # "PixelSpacing", "ImagerPixelSpacing" or ""
     patient_orientation: tuple[str, str] | None = None

@@ -271,7 +271,8 @@ def cielab_to_rgb(value) -> tuple[int, int, int]:
     )
     linear = np.clip(to_rgb @ xyz, 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return tuple(int(round(float(v) * 255)) for v in srgb)
+    red, green, blue = (int(round(float(v) * 255)) for v in srgb)
+    return red, green, blue
 
 
 def rgb_to_cielab(rgb) -> tuple[int, int, int]:
@@ -286,7 +287,8 @@ def rgb_to_cielab(rgb) -> tuple[int, int, int]:
     f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4.0 / 29.0)
     lab = (116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2]))
     scaled = (lab[0] / 100.0, (lab[1] + 128) / 255.0, (lab[2] + 128) / 255.0)
-    return tuple(int(round(min(max(v, 0.0), 1.0) * 65535)) for v in scaled)
+    lightness, a, b = (int(round(min(max(v, 0.0), 1.0) * 65535)) for v in scaled)
+    return lightness, a, b
 
 
 def _decode_pixels(seg: Segmentation) -> np.ndarray:

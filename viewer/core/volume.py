@@ -128,7 +128,7 @@ def volume_from_stack(
     distances = check_positions(name, positions, normal)
     slope = line_slope(name, positions, distances, min(delta_r, delta_c))
     warnings: list[str] = []
-    tilt = float(np.degrees(np.arccos(min(1.0, 1.0 / np.linalg.norm(slope)))))
+    tilt = float(np.degrees(np.arccos(min(1.0, 1.0 / float(np.linalg.norm(slope))))))
     if tilt > 0.01:
         warnings.append(
             f"frames step {tilt:.1f}° off their normal (tilted gantry): reformatted without shear"

@@ -40,7 +40,9 @@ def fit_heatmap(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     heatmap = np.asarray(heatmap, dtype=np.float32)
     if heatmap.shape == tuple(shape):
         return heatmap
-    resized = Image.fromarray(heatmap, mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
+    resized = Image.fromarray(heatmap, mode="F").resize(
+        (shape[1], shape[0]), Image.Resampling.BILINEAR
+    )
     return np.asarray(resized, dtype=np.float32)
 
 

@@ -189,7 +189,7 @@ def _key_image_table(image: KeyImage, width: float) -> Table:
 
 def _flowable_image(pixels: np.ndarray, max_width: float) -> Image:
     picture = PILImage.fromarray(np.ascontiguousarray(pixels))
-    picture.thumbnail((MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS), PILImage.LANCZOS)
+    picture.thumbnail((MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS), PILImage.Resampling.LANCZOS)
     scale = min(max_width / picture.width, MAX_IMAGE_HEIGHT / picture.height)
     png = io.BytesIO()
     picture.save(png, format="PNG")
