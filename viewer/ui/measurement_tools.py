@@ -117,7 +117,7 @@ def _box_roi(kind: str, points: Sequence[core.Point]) -> pg.ROI:
     top_left, bottom_right = (to_item(p) for p in points)
     size = bottom_right - top_left
     options = {"pen": ROI_PEN, "hoverPen": ROI_HOVER_PEN, "rotatable": False, "removable": True}
-    if kind == core.ELLIPSE:
+    if core.KINDS[kind].outline == "ellipse":
         return BoxEllipseROI(top_left, size, **options)
     roi = pg.RectROI(top_left, size, **options)
     roi.addScaleHandle([0, 0], [1, 1])
@@ -388,7 +388,7 @@ def _same_image(a: ImageContext | None, b: ImageContext | None) -> bool:
 
 def _ordered(kind: str, points: list[core.Point]) -> list[core.Point]:
     """Boxes keep (top-left, bottom-right) so the ROI has a positive size."""
-    if kind not in (core.ELLIPSE, core.RECTANGLE):
+    if not core.is_region(kind):
         return points
     (r0, c0), (r1, c1) = points
     return [(min(r0, r1), min(c0, c1)), (max(r0, r1), max(c0, c1))]
