@@ -19,7 +19,6 @@ from inference.files import (  # the one atomic write, shared with inference (re
     atomic_write_text,
     clean_stale_temp_files,
     locked_temp_file,
-    naming_target,
 )
 from viewer.core.errors import RadLensError
 
@@ -30,7 +29,6 @@ __all__ = [
     "atomic_write_text",
     "check_output_file",
     "check_output_folder",
-    "naming_target",
 ]
 
 MIN_FREE_BYTES = 16 * 1024**2  # a report or an SC/SR pair needs a few MB; refuse a full disk

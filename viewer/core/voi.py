@@ -21,8 +21,6 @@ LINEAR_EXACT = "LINEAR_EXACT"
 SIGMOID = "SIGMOID"
 VOI_FUNCTIONS = (LINEAR, LINEAR_EXACT, SIGMOID)
 
-AUTO_PERCENTILES = ROBUST_PERCENTILES
-
 
 @dataclass(frozen=True)
 class Window:
@@ -178,7 +176,7 @@ def full_range_window(values: np.ndarray, padding: Padding = None) -> Window:
 def auto_window(
     values: np.ndarray,
     padding: Padding = None,
-    percentiles: tuple[float, float] = AUTO_PERCENTILES,
+    percentiles: tuple[float, float] = ROBUST_PERCENTILES,
 ) -> Window:
     """A robust automatic window: the 0.5th..99.5th percentile of the non-padding values.
 
