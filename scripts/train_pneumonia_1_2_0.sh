@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Fine-tune the two networks of pneumonia-cxr 1.1.0 into 1.2.0 (acquisition-robust augmentation
+# + clean/degraded consistency), on CPU in the background, resumable: run it again after a stop
+# and each member continues from its last per-epoch checkpoint (--resume).
+#   RUNS=/work/runs/m120 bash scripts/train_pneumonia_1_2_0.sh
+# The val split is divided by patient first: val-calib (monitoring during training, then
+# calibration + threshold) and val-test (never used for any choice: the held-out figures).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DATA=${DATA:-/work/shared/data/cxr}
+RUNS=${RUNS:-/work/runs/m120}
+PY=${PY:-python}
+EPOCHS=${EPOCHS:-3}
+mkdir -p "$RUNS"
+"$PY" -m inference.splits "$DATA" "$RUNS/val-split" --split val --parts calib=0.5 test=0.5 --seed 11
+export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${THREADS_PER_MEMBER:-1}
+for member in 0 1; do
+  nohup "$PY" -m viewer.cli train --data "$DATA/train" --val "$RUNS/val-split/calib" \
+    --out "$RUNS/member-$member" --init resources/models/pneumonia-cxr --init-member "$member" \
+    --epochs "$EPOCHS" --lr 5e-4 --consistency 0.1 --select last --seed "$((member + 20))" \
+    --id "pneumonia-cxr-m$member" --name "RadLens pediatric pneumonia CXR (member $member)" \
+    --version 1.2.0 --card-extra resources/models/pneumonia-cxr/card_extra.json --resume \
+    >>"$RUNS/member-$member.log" 2>&1 &
+  echo "member $member: pid $! log $RUNS/member-$member.log"
+done
