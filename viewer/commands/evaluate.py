@@ -32,6 +32,13 @@ def register(subparsers) -> None:
         help="VALIDATION data only: fit calibration + threshold and write them to the card",
     )
     parser.add_argument("--target-sensitivity", type=float, default=0.95)
+    parser.add_argument(
+        "--robustness",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also count calls flipped by blur, down/up-scaling, JPEG and noise on N images per class",
+    )
     parser.set_defaults(func=run)
 
 
@@ -50,6 +57,12 @@ def run(args: argparse.Namespace) -> int:
         report = evaluate(
             analyzer, args.data, args.out, args.limit, args.seed, predictions=predictions
         )
+        if args.robustness:
+            from inference.robustness import robustness_report
+
+            report["robustness"] = robustness_report(
+                analyzer, args.data, args.robustness, args.seed
+            )
     except InferenceError as exc:
         print(f"radlens evaluate: {exc}", file=sys.stderr)
         return 2
@@ -70,5 +83,9 @@ def format_report(report: dict) -> str:
         f"confusion matrix: TP {matrix['tp']}  FP {matrix['fp']}  TN {matrix['tn']}  FN {matrix['fn']}",
         f"ECE {report['ece']:.4f}",
     ]
+    if "robustness" in report:
+        from inference.robustness import format_robustness
+
+        lines += format_robustness(report["robustness"])
     lines += [f"skipped: {failure}" for failure in report["failures"]]
     return "\n".join(lines)
