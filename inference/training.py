@@ -68,6 +68,7 @@ class TrainConfig:
     target_sensitivity: float = 0.95
     resume: bool = False
     limit: int = 0  # use at most this many images per split (quick runs and tests)
+    epoch_images: int = 0  # > 0: an epoch is this many random train images (short epochs)
     model_id: str = ""
     model_name: str = ""
     version: str = "1.0.0"
@@ -240,7 +241,7 @@ class Trainer:
         config.out.mkdir(parents=True, exist_ok=True)
         if not hasattr(self, "train_images"):
             self.load_data()
-        steps = math.ceil(len(self.train_images) / config.batch_size)
+        steps = math.ceil(self._epoch_size() / self._step_images())
         self.optimiser, self.scheduler = self._optimiser(steps)
         positives = float(self.train_labels.sum())
         self.pos_weight = torch.tensor([(len(self.train_labels) - positives) / max(positives, 1.0)])
@@ -270,10 +271,9 @@ class Trainer:
         if self.config.freeze_blocks:
             freeze_blocks(self.model, self.config.freeze_blocks)
         order = torch.randperm(len(self.train_images), generator=self.generator)
+        order = order[: self._epoch_size()]
         total, count = 0.0, 0
-        step = (
-            self.config.batch_size // 2 if self.config.consistency > 0 else self.config.batch_size
-        )
+        step = self._step_images()
         for start in range(0, len(order), step):
             index = order[start : start + step]
             if len(index) < 2:
@@ -285,9 +285,19 @@ class Trainer:
             self.scheduler.step()
             total += loss.item() * len(index)
             count += len(index)
-            if count % (self.config.batch_size * 40) == 0:
+            if count % (step * 20) == 0:
                 self.log(f"  {count}/{len(order)} images, loss {total / count:.4f}")
         return total / max(count, 1)
+
+    def _epoch_size(self) -> int:
+        size = len(self.train_images)
+        return min(size, self.config.epoch_images) if self.config.epoch_images else size
+
+    def _step_images(self) -> int:
+        """Images per step: half the batch when each image comes in two views."""
+        return (
+            self.config.batch_size // 2 if self.config.consistency > 0 else self.config.batch_size
+        )
 
     def _batch_loss(self, index: torch.Tensor) -> torch.Tensor:
         config = self.config
@@ -511,6 +521,7 @@ def training_recipe(config: TrainConfig, pos_weight: torch.Tensor) -> dict:
         ),
         "freeze_blocks": config.freeze_blocks,
         "planned_epochs": config.epochs,
+        "epoch_images": config.epoch_images or "all",
     }
 
 

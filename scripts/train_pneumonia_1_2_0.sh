@@ -10,14 +10,15 @@ cd "$(dirname "$0")/.."
 DATA=${DATA:-/work/shared/data/cxr}
 RUNS=${RUNS:-/work/runs/m120}
 PY=${PY:-python}
-EPOCHS=${EPOCHS:-3}
+EPOCHS=${EPOCHS:-4}
+EPOCH_IMAGES=${EPOCH_IMAGES:-1200}  # 4 x 1,200 ≈ one pass over the 4,686 train images
 mkdir -p "$RUNS"
 "$PY" -m inference.splits "$DATA" "$RUNS/val-split" --split val --parts calib=0.5 test=0.5 --seed 11
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${THREADS_PER_MEMBER:-1}
 for member in 0 1; do
   nohup "$PY" -m viewer.cli train --data "$DATA/train" --val "$RUNS/val-split/calib" \
     --out "$RUNS/member-$member" --init resources/models/pneumonia-cxr --init-member "$member" \
-    --epochs "$EPOCHS" --lr 5e-4 --consistency 0.1 --select last --seed "$((member + 20))" \
+    --epochs "$EPOCHS" --epoch-images "$EPOCH_IMAGES" --lr 5e-4 --consistency 0.1 --select last --seed "$((member + 20))" \
     --id "pneumonia-cxr-m$member" --name "RadLens pediatric pneumonia CXR (member $member)" \
     --version 1.2.0 --card-extra resources/models/pneumonia-cxr/card_extra.json --resume \
     >>"$RUNS/member-$member.log" 2>&1 &

@@ -39,6 +39,9 @@ def register(subparsers) -> None:
         default="best",
         help="keep the best epoch by val AUC, or the last one (fixed schedule)",
     )
+    parser.add_argument(
+        "--epoch-images", type=int, default=0, help="an epoch is N random train images (0: all)"
+    )
     parser.add_argument("--freeze-blocks", type=int, default=0, help="freeze the first K blocks")
     parser.add_argument("--size", type=int, default=224, help="input size in pixels")
     parser.add_argument("--seed", type=int, default=0)
@@ -75,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         init=args.init,
         init_member=args.init_member,
         consistency=args.consistency,
+        epoch_images=args.epoch_images,
         selection=args.select,
         epochs=args.epochs,
         batch_size=args.batch_size,
