@@ -229,6 +229,7 @@ class Analyzer:
             timings={k: round(v, 6) for k, v in timings.items()},
             warnings=tuple([*self._device_warnings, *warnings]),
             intended_use_ok=intended_use_ok,
+            heatmap_scale="absolute" if self.heatmap_spec.absolute else "relative",
         )
 
 

@@ -23,6 +23,7 @@ from inference.errors import InferenceError
 from inference.image_io import read_image
 from inference.metrics import (
     bootstrap_auc_ci,
+    bootstrap_rate_ci,
     expected_calibration_error,
     fit_platt,
     operating_point,
@@ -30,6 +31,7 @@ from inference.metrics import (
     roc_auc,
     roc_curve,
     threshold_for_sensitivity,
+    threshold_with_margin,
 )
 from inference.model_card import ModelCard, write_atomic, write_card
 from inference.plots import reliability_png, roc_png
@@ -103,6 +105,10 @@ def summarise(
     """AUC (95 % bootstrap CI), operating point at `threshold`, confusion matrix, ECE."""
     point = operating_point(labels, probabilities, threshold)
     low, high = bootstrap_auc_ci(labels, probabilities, rounds=1000, seed=seed)
+    called = np.asarray(probabilities) >= threshold
+    positive = np.asarray(labels).astype(bool)
+    sensitivity_ci = bootstrap_rate_ci(called[positive], seed=seed)
+    specificity_ci = bootstrap_rate_ci(~called[~positive], seed=seed)
     return {
         "images": int(len(labels)),
         "positives": int(labels.sum()),
@@ -112,6 +118,8 @@ def summarise(
         "accuracy": round(point.accuracy, 5),
         "sensitivity": round(point.sensitivity, 5),
         "specificity": round(point.specificity, 5),
+        "sensitivity_ci95": [round(v, 5) for v in sensitivity_ci],
+        "specificity_ci95": [round(v, 5) for v in specificity_ci],
         "ppv": round(point.ppv, 5),
         "npv": round(point.npv, 5),
         "confusion_matrix": {"tp": point.tp, "fp": point.fp, "tn": point.tn, "fn": point.fn},
@@ -195,39 +203,48 @@ def calibrate(
     val_data: Path,
     target_sensitivity: float = 0.95,
     progress: Callable[[int, int], None] | None = None,
+    margin: bool = False,
 ) -> Predictions:
-    """Fit Platt scaling + threshold on validation data, write them with the metrics to the card."""
+    """Fit Platt scaling + threshold on validation data, write them with the metrics to the card.
+
+    `margin`: the threshold is the highest whose 95 % bootstrap sensitivity CI has its lower bound
+    at or above the target (`threshold_with_margin`), not the point estimate.
+    """
     card = analyzer.card
     predictions = predict_folder(analyzer, val_data, progress=progress)
     labels = predictions.labels
     temperature, bias = fit_platt(labels, predictions.logits)
     card.temperature, card.bias = temperature, bias
     probabilities = card.calibrate(predictions.logits)
-    threshold = threshold_for_sensitivity(labels, probabilities, target_sensitivity)
+    choose = threshold_with_margin if margin else threshold_for_sensitivity
+    threshold = choose(labels, probabilities, target_sensitivity)
     label = card.labels[0]
     card.thresholds[label] = threshold
     validation = summarise(labels, probabilities, threshold)
-    _update_card(card, temperature, bias, threshold, target_sensitivity, validation, val_data)
+    rule = (
+        f"highest threshold whose 95 % bootstrap CI of sensitivity has its lower bound >= "
+        f"{target_sensitivity}"
+        if margin
+        else f"highest threshold with sensitivity >= {target_sensitivity}"
+    )
+    _update_card(card, temperature, bias, threshold, rule, validation, val_data)
     write_reference(card, predictions, val_data)
     return predictions
 
 
-def _update_card(
-    card: ModelCard, temperature, bias, threshold, target, validation, val_data
-) -> None:
+def _update_card(card: ModelCard, temperature, bias, threshold, rule, validation, val_data) -> None:
     raw = card.raw
     raw["output"] = {
         "activation": "sigmoid",
         "temperature": temperature,
         "bias": bias,
         "calibration": "Platt scaling, p = sigmoid(logit / temperature + bias), fitted (NLL) on "
-        "the validation split",
+        f"{val_data}",
     }
     raw["thresholds"] = {
         card.labels[0]: {
             "value": threshold,
-            "method": f"highest threshold with sensitivity >= {target} on the validation split "
-            "(after calibration)",
+            "method": f"{rule} on {val_data} (after calibration)",
         }
     }
     raw.setdefault("metrics", {})["validation"] = {

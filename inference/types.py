@@ -42,3 +42,6 @@ class AnalysisResult:
     timings: dict[str, float]
     warnings: tuple[str, ...]
     intended_use_ok: bool
+    # "absolute": one fixed scale on every image (1 = the card's reference evidence);
+    # "relative": scaled to [0, 1] per image (compare regions within one image only)
+    heatmap_scale: str = "relative"

@@ -33,6 +33,12 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--target-sensitivity", type=float, default=0.95)
     parser.add_argument(
+        "--threshold-margin",
+        action="store_true",
+        help="with --calibrate: the threshold keeps the lower 95 %% bootstrap bound of "
+        "sensitivity >= the target (not just the point estimate)",
+    )
+    parser.add_argument(
         "--robustness",
         type=int,
         default=0,
@@ -53,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
         if args.calibrate:
             if args.limit:
                 raise InferenceError("--calibrate uses the whole validation folder; drop --limit")
-            predictions = calibrate(analyzer, args.data, args.target_sensitivity)
+            predictions = calibrate(
+                analyzer, args.data, args.target_sensitivity, margin=args.threshold_margin
+            )
         report = evaluate(
             analyzer, args.data, args.out, args.limit, args.seed, predictions=predictions
         )
@@ -80,6 +88,9 @@ def format_report(report: dict) -> str:
         f"at threshold {report['threshold']:.4f}: accuracy {report['accuracy']:.4f}  "
         f"sensitivity {report['sensitivity']:.4f}  specificity {report['specificity']:.4f}  "
         f"PPV {report['ppv']:.4f}  NPV {report['npv']:.4f}",
+        "95 % bootstrap CI: sensitivity {:.4f}–{:.4f}  specificity {:.4f}–{:.4f}".format(
+            *report["sensitivity_ci95"], *report["specificity_ci95"]
+        ),
         f"confusion matrix: TP {matrix['tp']}  FP {matrix['fp']}  TN {matrix['tn']}  FN {matrix['fn']}",
         f"ECE {report['ece']:.4f}",
     ]

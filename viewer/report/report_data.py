@@ -16,7 +16,7 @@ import numpy as np
 
 import viewer
 from viewer.core.measurements import describe
-from viewer.report.overlay import burn_in_heatmap
+from viewer.report.overlay import HEATMAP_MEANING, burn_in_heatmap, with_colour_bar
 from viewer.report.text import dicom_date, person_name
 
 ANONYMISED_NOTE = "Anonymised report: patient and study identifiers have been removed."
@@ -192,8 +192,9 @@ def key_image(
     overlay, overlay_caption = None, ""
     label = heatmap_label(result) if result is not None else ""
     if label:
-        overlay = burn_in_heatmap(display, result.heatmaps[label])
-        overlay_caption = f"Grad-CAM heatmap: {label}"
+        overlay = with_colour_bar(burn_in_heatmap(display, result.heatmaps[label]))
+        scale = getattr(result, "heatmap_scale", "relative")
+        overlay_caption = f"AI heatmap: {label}; {HEATMAP_MEANING.get(scale, '')}"
     return KeyImage(
         caption=caption,
         display=np.asarray(display),
