@@ -37,6 +37,10 @@ class AugmentConfig:
     jpeg_quality: tuple[int, int] = (30, 95)
     poisson_p: float = 0.3
     poisson_counts: tuple[float, float] = (100.0, 2000.0)  # photons at full brightness
+    # blur beyond recognition (label kept, so such an image teaches "no evidence either way"),
+    # so that blurring away a region removes evidence instead of adding it
+    heavy_blur_p: float = 0.2
+    heavy_blur_sigma: tuple[float, float] = (0.03, 0.08)  # fraction of the width
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -111,11 +115,22 @@ def poisson_noise(image: torch.Tensor, counts: float, generator: torch.Generator
     return image + noise * image.clamp_min(0).sqrt() / math.sqrt(counts)
 
 
-def degrade(batch: torch.Tensor, config: AugmentConfig, generator: torch.Generator):
-    """Acquisition degradations, each image independently (see the module docstring)."""
+def degrade(
+    batch: torch.Tensor,
+    config: AugmentConfig,
+    generator: torch.Generator,
+    with_heavy: bool = False,
+):
+    """Acquisition degradations, each image independently (see the module docstring).
+
+    `with_heavy`: returns (images, which ones were blurred beyond recognition)."""
     count, width = batch.shape[0], batch.shape[-1]
     blur = _chosen(config.blur_p, count, generator)
     sigmas = _uniform(*config.blur_sigma, count, generator) * width * blur
+    heavy = _chosen(config.heavy_blur_p, count, generator)
+    heavy_sigmas = _uniform(*config.heavy_blur_sigma, count, generator) * width
+    sigmas = torch.where(heavy, heavy_sigmas, sigmas)
+    blur = blur | heavy
     out = gaussian_blur(batch, sigmas) if bool(blur.any()) else batch.clone()
     rescale = _chosen(config.rescale_p, count, generator)
     factors = _uniform(*config.rescale, count, generator)
@@ -132,7 +147,8 @@ def degrade(batch: torch.Tensor, config: AugmentConfig, generator: torch.Generat
         if jpeg[i]:
             image = jpeg_round_trip(image, int(qualities[i]))
         out[i : i + 1] = image
-    return out.clamp(0.0, 1.0)
+    out = out.clamp(0.0, 1.0)
+    return (out, heavy) if with_heavy else out
 
 
 def random_intensity(batch: torch.Tensor, config: AugmentConfig, generator: torch.Generator):

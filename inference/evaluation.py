@@ -256,6 +256,44 @@ def _update_card(card: ModelCard, temperature, bias, threshold, rule, validation
     write_card(raw, card.folder)
 
 
+HEATMAP_REFERENCE_PERCENTILE = 99.0
+
+
+def fit_heatmap_scale(analyzer: Analyzer, data: Path, blocks: list[int]) -> dict:
+    """The card's `heatmap` block: evidence maps at `blocks`, 1.0 = the 99th percentile of the map
+    over the positives of `data` (calibration data), blank below min(0.1, threshold / 2)."""
+    import torch
+
+    from inference.gradcam import GradCam, block_layers
+    from inference.preprocessing import normalise
+
+    dataset = find_labelled_images(Path(data))
+    gradcam = GradCam(analyzer.network, block_layers(analyzer.network, blocks), absolute=True)
+    values = []
+    for path in (p for p, y in zip(dataset.paths, dataset.labels, strict=True) if y == 1):
+        image = analyzer._prepare(load_input(path)).image
+        batch = normalise(torch.from_numpy(image)[None, None], analyzer.spec).to(analyzer.device)
+        _, maps = gradcam(batch)
+        values.append(maps[0, 0].cpu().numpy().ravel()[::7])
+    reference = float(np.percentile(np.concatenate(values), HEATMAP_REFERENCE_PERCENTILE))
+    threshold = analyzer.card.thresholds[analyzer.card.labels[0]]
+    block = {
+        "method": "evidence",
+        "blocks": list(blocks),
+        "reference": round(reference, 4),
+        "hide_below_probability": round(min(0.1, threshold / 2), 4),
+        "description": "gradient x activation at the listed blocks (logit units per image area), "
+        f"divided by reference = the {HEATMAP_REFERENCE_PERCENTILE:g}th percentile of the map "
+        f"over the positives of {data}; clipped to [0, 1]; blank for a clear negative "
+        "(probability below hide_below_probability) unless asked for",
+    }
+    raw = analyzer.card.raw
+    raw["heatmap"] = block
+    raw.pop("schema_version", None)
+    write_card(raw, analyzer.card.folder)
+    return block
+
+
 def write_reference(card: ModelCard, predictions: Predictions, val_data: Path) -> Path:
     """Figures on a fixed validation subset, for a fast test that reproduces the card's numbers."""
     subset = find_labelled_images(Path(val_data), REFERENCE_LIMIT, seed=0)

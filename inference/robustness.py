@@ -24,7 +24,7 @@ Degradation = Callable[[np.ndarray], np.ndarray]
 NOISE_FRACTION = 0.02
 
 
-def _grey(pixels: np.ndarray) -> np.ndarray:
+def grey_pixels(pixels: np.ndarray) -> np.ndarray:
     from inference.preprocessing import LUMA_WEIGHTS
 
     image = np.asarray(pixels, dtype=np.float32)
@@ -33,7 +33,7 @@ def _grey(pixels: np.ndarray) -> np.ndarray:
 
 def _through_unit(pixels: np.ndarray, operation: Callable[[torch.Tensor], torch.Tensor]):
     """Apply a [0, 1]-image torch operation to modality values (scaled there and back)."""
-    image = _grey(pixels)
+    image = grey_pixels(pixels)
     low, high = float(image.min()), float(image.max())
     scale = max(high - low, 1e-6)
     unit = torch.from_numpy((image - low) / scale)[None, None]
@@ -58,7 +58,7 @@ def jpeg(quality: int) -> Degradation:
 
 def noise(fraction: float, seed: int = 0) -> Degradation:
     def apply(pixels: np.ndarray) -> np.ndarray:
-        image = _grey(pixels)
+        image = grey_pixels(pixels)
         spread = float(image.max() - image.min())
         rng = np.random.default_rng(seed)
         return image + rng.normal(0.0, fraction * spread, image.shape).astype(np.float32)

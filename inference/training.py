@@ -306,9 +306,8 @@ class Trainer:
         if config.consistency > 0:
             shared = random_affine(images, config.augment, self.generator)
             clean = random_intensity(shared, config.augment, self.generator)
-            degraded = random_intensity(
-                degrade(shared, config.augment, self.generator), config.augment, self.generator
-            )
+            degraded, heavy = degrade(shared, config.augment, self.generator, with_heavy=True)
+            degraded = random_intensity(degraded, config.augment, self.generator)
             images, labels = torch.cat([clean, degraded]), torch.cat([labels, labels])
         else:
             images = augment(images, config.augment, self.generator)
@@ -318,8 +317,11 @@ class Trainer:
             logits, targets.to(self.device), pos_weight=self.pos_weight.to(self.device)
         )
         if config.consistency > 0:
+            # images blurred beyond recognition are meant to lose their evidence: no consistency
             clean_logits, degraded_logits = logits.chunk(2)
-            loss = loss + config.consistency * (clean_logits - degraded_logits).pow(2).mean()
+            kept = (~heavy).to(logits.device).float()
+            gap = (clean_logits - degraded_logits).pow(2) * kept
+            loss = loss + config.consistency * gap.sum() / kept.sum().clamp_min(1.0)
         return loss
 
     def _validate(self, epoch: int, train_loss: float) -> dict:

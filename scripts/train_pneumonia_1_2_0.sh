@@ -5,6 +5,9 @@
 #   RUNS=/work/runs/m120 bash scripts/train_pneumonia_1_2_0.sh
 # The val split is divided by patient first: val-calib (monitoring during training, then
 # calibration + threshold) and val-test (never used for any choice: the held-out figures).
+# History of the shipped run: epochs 1-2 ran without the heavy-blur degradation (AugmentConfig
+# heavy_blur_p = 0, i.e. the code before commit "heavy blur"); both members were then stopped
+# after epoch 2 and resumed with this script (heavy_blur_p 0.2) for epochs 3-4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATA=${DATA:-/work/shared/data/cxr}

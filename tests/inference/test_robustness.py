@@ -48,6 +48,10 @@ def test_an_inverted_film_counts_as_flips(shipped_model_dir, val_subset):
     analyzer = Analyzer(shipped_model_dir, device="cpu")
     keep = np.r_[np.flatnonzero(labels == 0)[:8], np.flatnonzero(labels == 1)[:8]]
     (result,) = flip_rates(
-        analyzer, [items[i] for i in keep], labels[keep], names, {"negative": lambda p: p.max() - p.astype(np.float32)}
+        analyzer,
+        [items[i] for i in keep],
+        labels[keep],
+        names,
+        {"negative": lambda p: p.max() - p.astype(np.float32)},
     )
     assert sum(result.flips.values()) > 0

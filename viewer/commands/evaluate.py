@@ -39,6 +39,25 @@ def register(subparsers) -> None:
         "sensitivity >= the target (not just the point estimate)",
     )
     parser.add_argument(
+        "--heatmap-blocks",
+        type=int,
+        nargs="+",
+        metavar="I",
+        help="with --calibrate: evidence heatmaps at these blocks, scale fitted on the data",
+    )
+    parser.add_argument(
+        "--write-reference",
+        action="store_true",
+        help="write reference_subset.json (figures on a fixed 64-image subset of --data)",
+    )
+    parser.add_argument(
+        "--faithfulness",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also run the heatmap deletion test on N positive images",
+    )
+    parser.add_argument(
         "--robustness",
         type=int,
         default=0,
@@ -51,7 +70,13 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     from inference.engine import Analyzer
     from inference.errors import InferenceError
-    from inference.evaluation import calibrate, evaluate
+    from inference.evaluation import (
+        calibrate,
+        evaluate,
+        fit_heatmap_scale,
+        predict_folder,
+        write_reference,
+    )
 
     try:
         analyzer = Analyzer(args.model, device=args.device)
@@ -62,9 +87,17 @@ def run(args: argparse.Namespace) -> int:
             predictions = calibrate(
                 analyzer, args.data, args.target_sensitivity, margin=args.threshold_margin
             )
+            if args.heatmap_blocks:
+                fit_heatmap_scale(analyzer, args.data, args.heatmap_blocks)
+        elif args.write_reference:
+            predictions = predict_folder(analyzer, args.data)
         report = evaluate(
             analyzer, args.data, args.out, args.limit, args.seed, predictions=predictions
         )
+        if args.write_reference:
+            write_reference(analyzer.card, predictions, args.data)
+        if args.faithfulness:
+            report["faithfulness"] = faithfulness_report(analyzer, args.data, args.faithfulness)
         if args.robustness:
             from inference.robustness import robustness_report
 
@@ -76,6 +109,15 @@ def run(args: argparse.Namespace) -> int:
         return 2
     print(json.dumps(report, indent=2) if args.json else format_report(report))
     return 0
+
+
+def faithfulness_report(analyzer, data: Path, count: int) -> dict:
+    from inference.faithfulness import deletion_test
+    from inference.robustness import balanced_subset
+
+    items, labels, _ = balanced_subset(data, count)
+    positives = [item for item, label in zip(items, labels, strict=True) if label == 1]
+    return deletion_test(analyzer, positives).as_dict()
 
 
 def format_report(report: dict) -> str:
@@ -94,6 +136,13 @@ def format_report(report: dict) -> str:
         f"confusion matrix: TP {matrix['tp']}  FP {matrix['fp']}  TN {matrix['tn']}  FN {matrix['fn']}",
         f"ECE {report['ece']:.4f}",
     ]
+    if "faithfulness" in report:
+        f = report["faithfulness"]
+        lines.append(
+            f"heatmap deletion test on {f['images']} positives (blur σ = width/20 over the top "
+            f"20 % of the map): probability drop {f['mean_drop_top']:.3f}, "
+            f"same area mirrored {f['mean_drop_mirrored']:.3f}"
+        )
     if "robustness" in report:
         from inference.robustness import format_robustness
 
