@@ -18,7 +18,7 @@ EPOCH_IMAGES=${EPOCH_IMAGES:-1200}  # 4 x 1,200 ≈ one pass over the 4,686 trai
 mkdir -p "$RUNS"
 "$PY" -m inference.splits "$DATA" "$RUNS/val-split" --split val --parts calib=0.5 test=0.5 --seed 11
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${THREADS_PER_MEMBER:-1}
-for member in 0 1; do
+for member in ${MEMBERS:-0 1}; do
   nohup "$PY" -m viewer.cli train --data "$DATA/train" --val "$RUNS/val-split/calib" \
     --out "$RUNS/member-$member" --init resources/models/pneumonia-cxr --init-member "$member" \
     --epochs "$EPOCHS" --epoch-images "$EPOCH_IMAGES" --lr 5e-4 --consistency 0.1 --select last --seed "$((member + 20))" \
