@@ -33,6 +33,8 @@ class DeletionResult:
     original: np.ndarray  # probability per image
     top: np.ndarray  # after blurring the top-ranked pixels
     mirrored: np.ndarray  # after blurring the same area mirrored left-right
+    sigma: float = SIGMA
+    fraction: float = FRACTION
 
     @property
     def top_drop(self) -> float:
@@ -45,6 +47,8 @@ class DeletionResult:
     def as_dict(self) -> dict:
         return {
             "images": int(len(self.original)),
+            "sigma": self.sigma,
+            "fraction": self.fraction,
             "mean_drop_top": round(self.top_drop, 4),
             "mean_drop_mirrored": round(self.mirrored_drop, 4),
         }
@@ -86,7 +90,9 @@ def deletion_test(
         original.append(result.findings[0].probability)
         top.append(probs[0])
         mirrored.append(probs[1])
-    return DeletionResult(np.array(original), np.array(top), np.array(mirrored))
+    return DeletionResult(
+        np.array(original), np.array(top), np.array(mirrored), sigma=sigma, fraction=fraction
+    )
 
 
 def analyzer_map(analyzer, item: AnalysisInput, result, label: str) -> np.ndarray:

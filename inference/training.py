@@ -504,7 +504,7 @@ def cpu_model() -> str:
 def training_recipe(config: TrainConfig, pos_weight: torch.Tensor) -> dict:
     return {
         "optimiser": f"AdamW lr {config.lr} weight decay {config.weight_decay}",
-        "schedule": "1-epoch linear warm-up, cosine to 0 over the planned epochs",
+        "schedule": "linear warm-up over min(1 epoch, 10 % of the steps), cosine to 0 at the last planned epoch",
         "batch_size": config.batch_size,
         "loss": f"BCE with logits, pos_weight {float(pos_weight[0]):.3f} (class balance), "
         f"label smoothing {config.label_smoothing}",

@@ -139,7 +139,7 @@ def format_report(report: dict) -> str:
     if "faithfulness" in report:
         f = report["faithfulness"]
         lines.append(
-            f"heatmap deletion test on {f['images']} positives (blur σ = width/20 over the top "
+            f"heatmap deletion test on {f['images']} positives (blur σ = {f.get('sigma', 0.15):g} × width over the top "
             f"20 % of the map): probability drop {f['mean_drop_top']:.3f}, "
             f"same area mirrored {f['mean_drop_mirrored']:.3f}"
         )
