@@ -67,3 +67,30 @@ def test_measurements_are_drawn_where_they_were_placed():
     assert yellow[20, 200:281].all() and yellow[20:61, 200].all()  # the rectangle's edges
     assert not yellow[150:, :].any() and not yellow[:90, :150].any()
     assert (grey == 50).all(), "the displayed image itself is not changed"
+
+
+def test_key_image_carries_a_colour_bar_and_says_what_the_colours_mean():
+    from inference.types import AnalysisResult, Finding
+    from viewer.report.report_data import key_image
+
+    display = np.full((120, 160), 90, np.uint8)
+    heat = np.zeros((120, 160), np.float32)
+    heat[40:80, 60:100] = 0.6
+
+    def result(scale: str) -> AnalysisResult:
+        return AnalysisResult(
+            findings=(Finding("pneumonia", 0.9, 0.5, True),), heatmaps={"pneumonia": heat},
+            model_name="m", model_version="1", model_sha256="0" * 64, device="cpu",
+            timings={}, warnings=(), intended_use_ok=True, heatmap_scale=scale,
+        )  # fmt: skip
+
+    absolute = key_image(display, "key", result("absolute"))
+    rows, cols = absolute.overlay.shape[:2]
+    assert rows == 120 and cols > 160  # the bar sits right of the image
+    bar = absolute.overlay[:, 160:].astype(int)
+    dark = np.flatnonzero(bar[rows - 16].sum(axis=1) < 100)  # the bar's bottom is black (0)
+    assert dark.size
+    top = bar[15, dark[0]]
+    assert top[0] > 200 and top[1] > 200 and top[2] < 200  # ... and its top pale yellow (1)
+    assert "same on every image" in absolute.overlay_caption
+    assert "per image" in key_image(display, "key", result("relative")).overlay_caption
