@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from inference.errors import ImageInputError, InferenceError
-from inference.gradcam import GradCam, HeatmapSpec
+from inference.gradcam import HeatmapSpec
 from inference.loading import load_model
 from inference.model_card import ModelCard
 from inference.preprocessing import InputSpec, Sample, normalise, prepare
@@ -70,9 +70,7 @@ class Analyzer:
         self.network = load_model(self.card, self.device)
         self.heatmap_spec = HeatmapSpec.from_card(self.card.raw)
         self.heatmaps_for_negatives = heatmaps_for_negatives  # else blank below hide_below
-        layers = self.heatmap_spec.layers(self.network)
-        absolute = self.heatmap_spec.absolute
-        self.gradcam = GradCam(self.network, layers, absolute=absolute) if layers else None
+        self.gradcam = self.heatmap_spec.gradcam(self.network)
         self.spec: InputSpec = self.card.input
         self._cache: OrderedDict[tuple, AnalysisResult] = OrderedDict()
         self._cache_size = cache_size

@@ -259,16 +259,19 @@ def _update_card(card: ModelCard, temperature, bias, threshold, rule, validation
 HEATMAP_REFERENCE_PERCENTILE = 99.0
 
 
-def fit_heatmap_scale(analyzer: Analyzer, data: Path, blocks: list[int]) -> dict:
+def fit_heatmap_scale(
+    analyzer: Analyzer, data: Path, blocks: list[int], smooth: float = 0.0
+) -> dict:
     """The card's `heatmap` block: evidence maps at `blocks`, 1.0 = the 99th percentile of the map
     over the positives of `data` (calibration data), blank below min(0.1, threshold / 2)."""
     import torch
 
-    from inference.gradcam import GradCam, block_layers
+    from inference.gradcam import HeatmapSpec
     from inference.preprocessing import normalise
 
     dataset = find_labelled_images(Path(data))
-    gradcam = GradCam(analyzer.network, block_layers(analyzer.network, blocks), absolute=True)
+    spec = HeatmapSpec(method="evidence", blocks=tuple(blocks), smooth=smooth)
+    gradcam = spec.gradcam(analyzer.network)
     values = []
     for path in (p for p, y in zip(dataset.paths, dataset.labels, strict=True) if y == 1):
         image = analyzer._prepare(load_input(path)).image
@@ -282,7 +285,9 @@ def fit_heatmap_scale(analyzer: Analyzer, data: Path, blocks: list[int]) -> dict
         "blocks": list(blocks),
         "reference": round(reference, 4),
         "hide_below_probability": round(min(0.1, threshold / 2), 4),
+        "smooth_sigma": smooth,
         "description": "gradient x activation at the listed blocks (logit units per image area), "
+        "smoothed by a Gaussian of smooth_sigma x width, "
         f"divided by reference = the {HEATMAP_REFERENCE_PERCENTILE:g}th percentile of the map "
         f"over the positives of {data}; clipped to [0, 1]; blank for a clear negative "
         "(probability below hide_below_probability) unless asked for",

@@ -45,11 +45,16 @@ class GradCam:
     """Forward once, then one backward per output to get each label's map for the whole batch."""
 
     def __init__(
-        self, model: nn.Module, layer: nn.Module | list[nn.Module], absolute: bool = False
+        self,
+        model: nn.Module,
+        layer: nn.Module | list[nn.Module],
+        absolute: bool = False,
+        smooth: float = 0.0,
     ):
         self.model = model
         self.layers = list(layer) if isinstance(layer, list | tuple) else [layer]
         self.absolute = absolute
+        self.smooth = smooth  # evidence maps: Gaussian σ as a fraction of the width (0: none)
         self.layers_per_member = max(1, len(self.layers) // _member_count(model))
         self._activations: list[torch.Tensor] = []
         self.forward_seconds = 0.0
@@ -93,7 +98,13 @@ class GradCam:
             positions = activations.shape[-2] * activations.shape[-1]
             share = (grads * activations).sum(dim=1, keepdim=True).detach() * positions
             total = total + F.interpolate(share, size=size, mode="bilinear", align_corners=False)
-        return F.relu(total / self.layers_per_member)[:, 0]
+        evidence = F.relu(total / self.layers_per_member)
+        if self.smooth > 0:
+            from inference.augmentation import gaussian_blur
+
+            sigmas = torch.full((evidence.shape[0],), self.smooth * evidence.shape[-1])
+            evidence = gaussian_blur(evidence, sigmas)
+        return evidence[:, 0]
 
 
 def _member_count(model: nn.Module) -> int:
@@ -125,6 +136,7 @@ class HeatmapSpec:
     blocks: tuple[int, ...] = (-1,)
     reference: float = 1.0
     hide_below: float = 0.0
+    smooth: float = 0.0  # Gaussian σ as a fraction of the width, on the model grid
 
     @property
     def absolute(self) -> bool:
@@ -138,7 +150,12 @@ class HeatmapSpec:
             blocks=tuple(int(i) for i in block.get("blocks", (-1,))),
             reference=float(block.get("reference", 1.0)),
             hide_below=float(block.get("hide_below_probability", 0.0)),
+            smooth=float(block.get("smooth_sigma", 0.0)),
         )
+
+    def gradcam(self, model: nn.Module) -> GradCam | None:
+        layers = self.layers(model)
+        return GradCam(model, layers, self.absolute, self.smooth) if layers else None
 
     def layers(self, model: nn.Module) -> list[nn.Module]:
         if self.absolute and hasattr(_first_network(model), "blocks"):

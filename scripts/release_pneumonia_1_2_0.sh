@@ -20,7 +20,7 @@ radlens models --combine "$OUT/members/m0" "$OUT/members/m1" --out "$OUT/model" 
   --id pneumonia-cxr --name 'RadLens pediatric pneumonia CXR (2-model ensemble)' --version 1.2.0
 radlens evaluate --model "$OUT/model" --data "$RUNS/val-split/calib" --calibrate \
   --threshold-margin --target-sensitivity 0.95 --heatmap-blocks ${HEATMAP_BLOCKS:--2} \
-  --device cpu --json >"$OUT/calib.json"
+  --heatmap-smooth ${HEATMAP_SMOOTH:-0} --device cpu --json >"$OUT/calib.json"
 radlens evaluate --model "$OUT/model" --data "$DATA/val" --write-reference --device cpu \
   --json >"$OUT/val-reference.json"
 radlens evaluate --model "$OUT/model" --data "$RUNS/val-split/test" --device cpu \
@@ -30,7 +30,7 @@ mkdir -p "$OUT/v110"
 cp resources/models/pneumonia-cxr/{card.json,member-0.safetensors,member-1.safetensors} "$OUT/v110/"
 radlens evaluate --model "$OUT/v110" --data "$RUNS/val-split/calib" --calibrate \
   --threshold-margin --target-sensitivity 0.95 --heatmap-blocks ${HEATMAP_BLOCKS:--2} \
-  --device cpu --json >"$OUT/v110-calib.json"
+  --heatmap-smooth ${HEATMAP_SMOOTH:-0} --device cpu --json >"$OUT/v110-calib.json"
 radlens evaluate --model "$OUT/v110" --data "$RUNS/val-split/test" --device cpu \
   --robustness 68 --faithfulness 40 --out "$OUT/v110-test" --json >"$OUT/v110-test.json"
 echo "release candidate in $OUT/model; figures in $OUT/*.json"

@@ -46,6 +46,13 @@ def register(subparsers) -> None:
         help="with --calibrate: evidence heatmaps at these blocks, scale fitted on the data",
     )
     parser.add_argument(
+        "--heatmap-smooth",
+        type=float,
+        default=0.0,
+        metavar="SIGMA",
+        help="with --heatmap-blocks: Gaussian smoothing of the map, σ as a fraction of the width",
+    )
+    parser.add_argument(
         "--write-reference",
         action="store_true",
         help="write reference_subset.json (figures on a fixed 64-image subset of --data)",
@@ -88,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 analyzer, args.data, args.target_sensitivity, margin=args.threshold_margin
             )
             if args.heatmap_blocks:
-                fit_heatmap_scale(analyzer, args.data, args.heatmap_blocks)
+                fit_heatmap_scale(analyzer, args.data, args.heatmap_blocks, args.heatmap_smooth)
         elif args.write_reference:
             predictions = predict_folder(analyzer, args.data)
         report = evaluate(
