@@ -37,6 +37,10 @@ class Ticket:
     def cancelled(self) -> bool:
         return self.cancel_event.is_set()
 
+    def stop(self) -> None:
+        """Ask the job to stop; unlike `Requests.cancel`, its answer (usually cancelled) comes."""
+        self.cancel_event.set()
+
 
 class Requests:
     """The newest ticket per lane; thread-safe (workers ask `is_current`)."""
