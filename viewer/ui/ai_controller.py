@@ -25,6 +25,7 @@ from inference.types import AnalysisInput
 from viewer import RESEARCH_USE_NOTICE
 from viewer.core.analysis_input import frame_analysis_input
 from viewer.ui import shortcuts
+from viewer.ui.addons import AI_ASSIST, ANALYSIS
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
 from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
@@ -380,7 +381,8 @@ def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     controller.messageChanged.connect(lambda text: main_window.statusBar().showMessage(text, 8000))
     main_window.imageChanged.connect(installed.follow_active_image)
     main_window.aboutToClose.connect(installed.shutdown)
-    main_window.ai = installed
+    main_window.addons.register(AI_ASSIST, installed)
+    main_window.addons.register(ANALYSIS, controller)
     installed.follow_loading()  # preload the model once nothing loads
     if main_window.current_series() is not None:
         installed.follow_active_image()

@@ -18,6 +18,8 @@ Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
   screen stay.
 * `window.begin_busy(token)` / `window.end_busy(token)` — mark background work (e.g. an
   analysis) so `--screenshot` waits for it; `window.is_idle()` is True when nothing is running.
+* `window.addons` — the optional parts by typed key (`viewer/ui/addons.py`); `window.ai`,
+  `.measurements`, `.seg_sr`, `.report_exporter`, `.report_action` read it.
 * `window.settings` — the typed `Settings`; `window.auto_run_ai` — run the model on open
   (the setting, forced on by `--demo`).
 """
@@ -46,7 +48,7 @@ from viewer.core.errors import RadLensError
 from viewer.core.series import open_series
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
-from viewer.ui import shortcuts
+from viewer.ui import addons, shortcuts
 from viewer.ui.browser_dock import BrowserDock
 from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
         self.settings = settings or load_settings()
         self.auto_run_ai = self.settings.auto_run_ai
         self.index = None
+        self.addons = addons.AddOns()  # the optional parts installed (viewer/ui/addons.py)
         self.skipped_message: QMessageBox | None = None
         self._series: dict[str, object] = {}
         self._targets: dict[str, object] = {}  # series key → viewport waiting for its first image
@@ -291,6 +294,26 @@ class MainWindow(QMainWindow):
 
     def current_modality_frame(self):
         return self.grid.active.modality_frame()
+
+    @property
+    def ai(self):
+        return self.addons.get(addons.AI_ASSIST)
+
+    @property
+    def measurements(self):
+        return self.addons.get(addons.MEASUREMENTS)
+
+    @property
+    def seg_sr(self):
+        return self.addons.get(addons.SEG_SR)
+
+    @property
+    def report_exporter(self):
+        return self.addons.get(addons.REPORT_EXPORTER)
+
+    @property
+    def report_action(self):
+        return self.addons.get(addons.REPORT_ACTION)
 
     def begin_busy(self, token: str) -> None:
         self._busy.add(token)

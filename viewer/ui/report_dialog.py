@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 from viewer.core.atomic import OutputTargetError, check_output_file, check_output_folder
 from viewer.core.errors import RadLensError
 from viewer.ui import shortcuts
+from viewer.ui.addons import ANALYSIS, REPORT_ACTION, REPORT_EXPORTER
 from viewer.ui.errors import log_exception, show_error
 
 PAPERS = {"A4": "a4", "Letter": "letter"}
@@ -387,8 +388,8 @@ def shown_image(main_window) -> ShownImage | None:
     series = main_window.current_series()
     if series is None:
         return None
-    ai = getattr(main_window, "ai", None)
-    result = ai.controller.shown_result() if ai is not None else None
+    analysis = main_window.addons.get(ANALYSIS)
+    result = analysis.shown_result() if analysis is not None else None
     return ShownImage(
         series=series,
         frame=main_window.current_frame_index(),
@@ -406,7 +407,7 @@ def default_report_path(main_window) -> Path:
 
 def report_exporter(main_window) -> ReportExporter:
     """The window's export thread: progress in the status bar, stopped when the window closes."""
-    exporter = getattr(main_window, "report_exporter", None)
+    exporter = main_window.addons.get(REPORT_EXPORTER)
     if exporter is None:
         exporter = ReportExporter(main_window)
         status = main_window.statusBar()
@@ -417,9 +418,8 @@ def report_exporter(main_window) -> ReportExporter:
         exporter.failed.connect(
             lambda _job, _message: status.showMessage("Report not written.", 8000)
         )
-        if hasattr(main_window, "aboutToClose"):
-            main_window.aboutToClose.connect(exporter.shutdown)
-        main_window.report_exporter = exporter
+        main_window.aboutToClose.connect(exporter.shutdown)
+        main_window.addons.register(REPORT_EXPORTER, exporter)
     return exporter
 
 
@@ -441,7 +441,7 @@ def open_report_dialog(main_window) -> ReportDialog | None:
 
 def install_report_action(main_window) -> QAction:
     """Add File → Export report… (before Quit) to the main window; once only."""
-    existing = getattr(main_window, "report_action", None)
+    existing = main_window.addons.get(REPORT_ACTION)
     if existing is not None:
         return existing
     action = QAction("Export report…", main_window)
@@ -450,5 +450,5 @@ def install_report_action(main_window) -> QAction:
     quit_action = getattr(main_window, "actions_by_name", {}).get("quit")
     main_window.menu("File").insertAction(quit_action, action)  # appended when there is no Quit
     report_exporter(main_window)
-    main_window.report_action = action
+    main_window.addons.register(REPORT_ACTION, action)
     return action

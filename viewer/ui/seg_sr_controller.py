@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from viewer.core.seg import Segmentation
 from viewer.core.study_objects import SEG, SR
+from viewer.ui.addons import SEG_SR
 from viewer.ui.seg_sr_panels import ReportPanel, SegmentPanel
 from viewer.ui.seg_sr_worker import SegSrWorker
 
@@ -238,7 +239,7 @@ def install_seg_sr(main_window) -> SegSrController:
     menu.insertActions(
         actions[recent + 1] if recent + 1 < len(actions) else None, [open_action, close_action]
     )
-    main_window.seg_sr = controller
+    main_window.addons.register(SEG_SR, controller)
     if main_window.index is not None:
         controller.open_index_objects(main_window.index)
     return controller
