@@ -12,24 +12,24 @@ import argparse
 import statistics
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
-
-import torch
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
-from inference.engine import AnalysisInput, Analyzer  # noqa: E402
-from inference.image_io import read_image  # noqa: E402
+from inference.engine import AnalysisInput, Analyzer  # noqa: E402  (sets the wait policy first)
+from viewer.core.analysis_input import file_analysis_input  # noqa: E402
+
+# isort: split
+import torch  # noqa: E402
 
 SAMPLE = REPO_ROOT / "resources" / "samples" / "demo-study" / "chest-ap-1.dcm"
 
 
 def to_input(path: Path) -> AnalysisInput:
-    image = read_image(path)
-    return AnalysisInput(
-        image.pixels, image.photometric, image.modality, image.body_part, image.view, image.window
-    )
+    """The file as the viewer reads it (DICOM through the core), without its cache key."""
+    return replace(file_analysis_input(path), cache_key=None)
 
 
 def single_image(analyzer: Analyzer, path: Path, runs: int) -> dict[str, float]:

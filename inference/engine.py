@@ -18,15 +18,27 @@ import torch
 
 from inference.errors import ImageInputError, InferenceError
 from inference.gradcam import GradCam, gradcam_layers
+from inference.intended_use import (
+    OUTSIDE_INTENDED_USE,
+    IntendedUseCheck,
+    check_intended_use,
+    forced_warning,
+    refusal_warning,
+)
 from inference.loading import load_model
 from inference.model_card import ModelCard
 from inference.preprocessing import InputSpec, Sample, normalise, prepare
 from inference.registry import find_model
 from inference.types import AnalysisInput, AnalysisResult, Finding
 
-OUTSIDE_INTENDED_USE = "outside the model's intended use"
-
-__all__ = ["AnalysisInput", "AnalysisResult", "Analyzer", "Finding", "select_device"]
+__all__ = [
+    "OUTSIDE_INTENDED_USE",
+    "AnalysisInput",
+    "AnalysisResult",
+    "Analyzer",
+    "Finding",
+    "select_device",
+]
 
 
 def select_device(requested: str = "auto") -> torch.device:
@@ -43,14 +55,8 @@ def select_device(requested: str = "auto") -> torch.device:
 
 
 def intended_use_problems(card: ModelCard, item: AnalysisInput) -> list[str]:
-    """Fields that contradict the card's intended use (empty fields are unknown, not a mismatch)."""
-    problems = []
-    for field_name in ("modality", "body_part", "view"):
-        allowed = [str(v).upper() for v in card.intended_use.get(field_name, [])]
-        value = str(getattr(item, field_name) or "").strip().upper()
-        if allowed and value and value not in allowed:
-            problems.append(f"{field_name.replace('_', ' ')} {value} (model: {', '.join(allowed)})")
-    return problems
+    """Why `item` is outside (or cannot be checked against) the card's intended use."""
+    return list(check_intended_use(card.intended_use, item).reasons)
 
 
 class Analyzer:
@@ -83,16 +89,16 @@ class Analyzer:
     ) -> list[AnalysisResult]:
         """One result per input, in order; a failing image raises `ImageInputError` naming it."""
         results: dict[int, AnalysisResult] = {}
-        to_run: list[tuple[int, AnalysisInput, list[str]]] = []
+        to_run: list[tuple[int, AnalysisInput, IntendedUseCheck]] = []
         for index, item in enumerate(items):
             cached = self._cache.get(self._key(item)) if item.cache_key else None
-            problems = intended_use_problems(self.card, item)
+            check = check_intended_use(self.card.intended_use, item)
             if cached is not None:
                 results[index] = cached
-            elif problems and not force:
-                results[index] = self._refused(problems)
+            elif check.blocking and not force:
+                results[index] = self._refused(check)
             else:
-                to_run.append((index, item, problems))
+                to_run.append((index, item, check))
         if to_run:
             for (index, item, _), result in zip(
                 to_run, self._run([t[1] for t in to_run], [t[2] for t in to_run]), strict=True
@@ -117,11 +123,12 @@ class Analyzer:
         """Heatmaps dominate: a full-resolution radiograph's map is ~10 MB of float32."""
         return sum(h.nbytes for r in self._cache.values() for h in r.heatmaps.values())
 
-    def _refused(self, problems: list[str]) -> AnalysisResult:
-        warning = f"{OUTSIDE_INTENDED_USE}: {'; '.join(problems)}; not analysed (use force to run)"
-        return self._result((), {}, {}, [warning], intended_use_ok=False)
+    def _refused(self, check: IntendedUseCheck) -> AnalysisResult:
+        return self._result((), {}, {}, [refusal_warning(check.reasons)], check)
 
-    def _run(self, items: list[AnalysisInput], problems: list[list[str]]) -> list[AnalysisResult]:
+    def _run(
+        self, items: list[AnalysisInput], checks: list[IntendedUseCheck]
+    ) -> list[AnalysisResult]:
         started = time.perf_counter()
         samples = [self._prepare(item) for item in items]
         batch = torch.from_numpy(np.stack([s.image for s in samples]))[:, None]
@@ -139,8 +146,8 @@ class Analyzer:
                 self._findings(logits[i]),
                 heatmaps[i],
                 timing,
-                _run_warnings(problems[i], has_heatmaps=maps is not None),
-                intended_use_ok=not problems[i],
+                _run_warnings(checks[i], has_heatmaps=maps is not None),
+                checks[i],
             )
             for i in range(len(items))
         ]
@@ -205,7 +212,9 @@ class Analyzer:
             for c, label in enumerate(self.card.labels)
         }
 
-    def _result(self, findings, heatmaps, timings, warnings, intended_use_ok) -> AnalysisResult:
+    def _result(
+        self, findings, heatmaps, timings, warnings, check: IntendedUseCheck
+    ) -> AnalysisResult:
         return AnalysisResult(
             findings=tuple(findings),
             heatmaps=heatmaps,
@@ -215,14 +224,17 @@ class Analyzer:
             device=str(self.device),
             timings={k: round(v, 6) for k, v in timings.items()},
             warnings=tuple([*self._device_warnings, *warnings]),
-            intended_use_ok=intended_use_ok,
+            intended_use_ok=check.ok,
+            intended_use_reasons=check.reasons,
         )
 
 
-def _run_warnings(problems: list[str], has_heatmaps: bool) -> list[str]:
+def _run_warnings(check: IntendedUseCheck, has_heatmaps: bool) -> list[str]:
     warnings = []
-    if problems:
-        warnings.append(f"{OUTSIDE_INTENDED_USE}: {'; '.join(problems)}; analysed on request")
+    if check.blocking:
+        warnings.append(forced_warning(check.reasons))
+    elif check.reasons:
+        warnings += check.reasons  # not verifiable (PNG/JPEG): said as it is
     if not has_heatmaps:
         warnings.append("no Grad-CAM layer in this model; heatmaps unavailable")
     return warnings

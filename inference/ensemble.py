@@ -8,13 +8,21 @@ The members' weights are copied (with their hashes) and the card lists them unde
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 from inference.errors import ModelError
 from inference.loading import verify_weights
-from inference.model_card import ModelCard, write_card
+from inference.model_card import (
+    Calibration,
+    ModelCard,
+    Threshold,
+    Weights,
+    WeightsFile,
+    write_card,
+)
 
-CONTRACT_FIELDS = ("architecture", "input", "labels")
+CONTRACT_FIELDS = ("architecture_spec", "input", "labels")
 
 
 def combine(member_folders: list[Path], out: Path, model_id: str, name: str, version: str) -> Path:
@@ -29,48 +37,41 @@ def combine(member_folders: list[Path], out: Path, model_id: str, name: str, ver
         (path,) = verify_weights(card)
         target = out / f"member-{index}{path.suffix}"
         shutil.copyfile(path, target)
-        members.append({"file": target.name, "sha256": card.weights_sha256, "from": card.id})
-    return write_card(_ensemble_card(cards, members, model_id, name, version), out)
+        members.append(WeightsFile(target.name, card.weights_sha256, card.id))
+    return write_card(_ensemble_card(cards, tuple(members), model_id, name, version), out)
 
 
 def _check_compatible(cards: list[ModelCard]) -> None:
-    first = cards[0].raw
+    first = cards[0]
     for card in cards[1:]:
         for field in CONTRACT_FIELDS:
-            if _contract(card.raw.get(field)) != _contract(first.get(field)):
-                raise ModelError(f"{card.id}: {field} differs from {cards[0].id}; cannot combine")
+            if getattr(card, field) != getattr(first, field):
+                raise ModelError(f"{card.id}: {field} differs from {first.id}; cannot combine")
         if card.weights_format != "safetensors" or len(card.members) != 1:
             raise ModelError(f"{card.id}: only single safetensors models can be combined")
 
 
-def _contract(value):
-    return {k: v for k, v in value.items() if k != "pipeline"} if isinstance(value, dict) else value
-
-
-def _ensemble_card(cards: list[ModelCard], members: list[dict], model_id, name, version) -> dict:
-    first = dict(cards[0].raw)
-    first.pop("schema_version", None)
-    label = cards[0].labels[0]
-    return {
-        **{
-            k: v
-            for k, v in first.items()
-            if k not in ("metrics", "training", "output", "thresholds")
+def _ensemble_card(
+    cards: list[ModelCard], members: tuple[WeightsFile, ...], model_id, name, version
+) -> ModelCard:
+    """The first member's card with the ensemble's weights, uncalibrated, no metrics."""
+    first = cards[0]
+    kept = ("license", "citation", "data_description")
+    return replace(
+        first,
+        id=model_id,
+        name=name,
+        version=version,
+        weights=Weights("safetensors", members, combination="mean of logits"),
+        calibration={label: Calibration() for label in first.labels},
+        thresholds_spec={
+            label: Threshold(0.5, "placeholder: run radlens evaluate --calibrate")
+            for label in first.labels
         },
-        "id": model_id,
-        "name": name,
-        "version": version,
-        "weights": {"format": "safetensors", "members": members, "combination": "mean of logits"},
-        "output": {"activation": "sigmoid", "temperature": 1.0, "bias": 0.0},
-        "thresholds": {
-            label: {"value": 0.5, "method": "placeholder: run radlens evaluate --calibrate"}
+        metrics={},
+        training={
+            **{k: v for k, v in first.training.items() if k in kept},
+            "ensemble_of": [card.training | {"id": card.id} for card in cards],
         },
-        "training": {
-            **{
-                k: v
-                for k, v in first.get("training", {}).items()
-                if k in ("license", "citation", "data_description")
-            },
-            "ensemble_of": [card.raw.get("training", {}) | {"id": card.id} for card in cards],
-        },
-    }
+        path=None,
+    )

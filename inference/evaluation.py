@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from inference.engine import AnalysisInput, Analyzer
+from inference.engine import Analyzer
 from inference.errors import InferenceError
-from inference.image_io import read_image
+from inference.image_io import ImageReader, read_image
 from inference.metrics import (
     bootstrap_auc_ci,
     expected_calibration_error,
@@ -31,7 +31,7 @@ from inference.metrics import (
     roc_curve,
     threshold_for_sensitivity,
 )
-from inference.model_card import ModelCard, write_atomic, write_card
+from inference.model_card import Calibration, ModelCard, Threshold, write_atomic, write_card
 from inference.plots import reliability_png, roc_png
 from inference.training import find_labelled_images
 
@@ -48,28 +48,16 @@ class Predictions:
     failures: list[str]
 
 
-def load_input(path: Path) -> AnalysisInput:
-    """A dataset file as an `AnalysisInput` (the same reader `radlens analyze` uses for PNG/JPEG)."""
-    image = read_image(path)
-    return AnalysisInput(
-        pixels=image.pixels,
-        photometric=image.photometric,
-        modality=image.modality,
-        body_part=image.body_part,
-        view=image.view,
-        window=image.window,
-        source=str(path),
-    )
-
-
 def predict_folder(
     analyzer: Analyzer,
     folder: Path,
     limit: int = 0,
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
+    read: ImageReader = read_image,
 ) -> Predictions:
-    """Logits for every readable image of a folder-per-label dataset (unreadable ones listed)."""
+    """Logits for every readable image of a folder-per-label dataset (unreadable ones listed);
+    `read` turns a file into the engine's input (`radlens evaluate` passes the core's reader)."""
     dataset = find_labelled_images(Path(folder), limit, seed)
     paths, labels, logits, failures = [], [], [], []
     for start in range(0, len(dataset.paths), BATCH_SIZE):
@@ -83,7 +71,7 @@ def predict_folder(
         items, kept = [], []
         for path, label in chunk:
             try:
-                items.append(load_input(path))
+                items.append(read(path))
                 kept.append((path, label))
             except InferenceError as exc:
                 failures.append(str(exc))
@@ -127,13 +115,14 @@ def evaluate(
     seed: int = 0,
     progress: Callable[[int, int], None] | None = None,
     predictions: Predictions | None = None,
+    read: ImageReader = read_image,
 ) -> dict:
     """Metrics of the analyzer's model on `data` at the card's threshold; files into `out`.
 
     `predictions` (from `calibrate` on the same data) saves predicting twice.
     """
     if predictions is None:
-        predictions = predict_folder(analyzer, data, limit, seed, progress)
+        predictions = predict_folder(analyzer, data, limit, seed, progress, read)
     if len(predictions.labels) == 0:
         raise InferenceError(f"{data}: no readable images to evaluate")
     card = analyzer.card
@@ -195,48 +184,40 @@ def calibrate(
     val_data: Path,
     target_sensitivity: float = 0.95,
     progress: Callable[[int, int], None] | None = None,
+    read: ImageReader = read_image,
 ) -> Predictions:
     """Fit Platt scaling + threshold on validation data, write them with the metrics to the card."""
-    card = analyzer.card
-    predictions = predict_folder(analyzer, val_data, progress=progress)
+    predictions = predict_folder(analyzer, val_data, progress=progress, read=read)
     labels = predictions.labels
     temperature, bias = fit_platt(labels, predictions.logits)
-    card.temperature, card.bias = temperature, bias
+    label = analyzer.card.labels[0]
+    calibration = Calibration(
+        temperature=float(temperature),
+        bias=float(bias),
+        method="Platt scaling, p = sigmoid(logit / temperature + bias), fitted (NLL) on the "
+        "validation split",
+    )
+    card = analyzer.card.with_calibration(label, calibration, Threshold(0.5))
     probabilities = card.calibrate(predictions.logits)
     threshold = threshold_for_sensitivity(labels, probabilities, target_sensitivity)
-    label = card.labels[0]
-    card.thresholds[label] = threshold
+    method = (
+        f"highest threshold with sensitivity >= {target_sensitivity} on the validation split "
+        "(after calibration)"
+    )
+    card = card.with_calibration(label, calibration, Threshold(float(threshold), method))
     validation = summarise(labels, probabilities, threshold)
-    _update_card(card, temperature, bias, threshold, target_sensitivity, validation, val_data)
+    card.metrics = {
+        **card.metrics,
+        "validation": {
+            **validation,
+            "data": f"{val_data} (folder per label; {validation['images']} images)",
+            "measured_with": "radlens evaluate (same engine and preprocessing as radlens analyze)",
+        },
+    }
+    write_card(card, card.folder)
+    analyzer.card = card
     write_reference(card, predictions, val_data)
     return predictions
-
-
-def _update_card(
-    card: ModelCard, temperature, bias, threshold, target, validation, val_data
-) -> None:
-    raw = card.raw
-    raw["output"] = {
-        "activation": "sigmoid",
-        "temperature": temperature,
-        "bias": bias,
-        "calibration": "Platt scaling, p = sigmoid(logit / temperature + bias), fitted (NLL) on "
-        "the validation split",
-    }
-    raw["thresholds"] = {
-        card.labels[0]: {
-            "value": threshold,
-            "method": f"highest threshold with sensitivity >= {target} on the validation split "
-            "(after calibration)",
-        }
-    }
-    raw.setdefault("metrics", {})["validation"] = {
-        **validation,
-        "data": f"{val_data} (folder per label; {validation['images']} images)",
-        "measured_with": "radlens evaluate (same engine and preprocessing as radlens analyze)",
-    }
-    raw.pop("schema_version", None)
-    write_card(raw, card.folder)
 
 
 def write_reference(card: ModelCard, predictions: Predictions, val_data: Path) -> Path:

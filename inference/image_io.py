@@ -1,52 +1,51 @@
-"""Read dataset images (PNG/JPEG, or single-frame DICOM) as modality values for training/evaluation.
+"""Dataset images for training/evaluation: PNG/JPEG here; DICOM through the caller's reader.
 
-The viewer's DICOM path (index → series) is richer; this small reader exists because `inference`
-must not import `viewer`, and folder-per-label datasets need no index.
+One DICOM reader for the whole project, the viewer core's (index → series → modality values, the
+file's own VOI): `inference` may not import `viewer`, so training and evaluation take an
+`ImageReader` (path → `AnalysisInput`), and `radlens train`/`evaluate` pass
+`viewer.core.analysis_input.file_analysis_input`. The model then sees the same pixels in training
+as in use. Without such a reader, a DICOM file is refused with a one-line reason.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from inference.errors import ImageInputError
+from inference.types import AnalysisInput
 
 RASTER_SUFFIXES = {".png", ".jpg", ".jpeg"}
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 
-
-@dataclass(frozen=True)
-class FileWindow:
-    center: float
-    width: float
-
-
-@dataclass(frozen=True)
-class LoadedImage:
-    pixels: np.ndarray
-    photometric: str = "MONOCHROME2"
-    window: FileWindow | None = None
-    modality: str = ""
-    body_part: str = ""
-    view: str = ""
+ImageReader = Callable[[Path], AnalysisInput]
 
 
 def is_image_file(path: Path) -> bool:
     return path.is_file() and path.suffix.lower() in RASTER_SUFFIXES | DICOM_SUFFIXES
 
 
-def read_image(path: str | Path) -> LoadedImage:
-    """Grey values of a PNG/JPEG, or modality values of a DICOM file, with a clear error."""
+def is_raster_file(path: Path) -> bool:
+    return Path(path).suffix.lower() in RASTER_SUFFIXES
+
+
+def read_image(path: str | Path) -> AnalysisInput:
+    """A PNG/JPEG as grey (or RGB) values; DICOM needs the viewer core's reader (see above)."""
     path = Path(path)
-    if path.suffix.lower() in RASTER_SUFFIXES:
+    if is_raster_file(path):
         return read_raster(path)
-    return read_dicom(path)
+    raise ImageInputError(
+        f"{path.name}: DICOM is read by the viewer core; pass its reader "
+        "(viewer.core.analysis_input.file_analysis_input), as radlens train/evaluate do"
+    )
 
 
-def read_raster(path: Path) -> LoadedImage:
+def read_raster(path: str | Path) -> AnalysisInput:
+    """A PNG/JPEG: no header, so its intended use cannot be verified (`from_dicom` False)."""
+    path = Path(path)
     try:
         with Image.open(path) as image:
             image = image.convert("RGB") if image.mode not in ("L", "I;16", "I", "RGB") else image
@@ -54,36 +53,4 @@ def read_raster(path: Path) -> LoadedImage:
     except (OSError, UnidentifiedImageError) as exc:
         raise ImageInputError(f"{path.name}: not a readable PNG/JPEG image ({exc})") from exc
     photometric = "RGB" if pixels.ndim == 3 else "MONOCHROME2"
-    return LoadedImage(pixels=pixels, photometric=photometric)
-
-
-def read_dicom(path: Path) -> LoadedImage:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-    from pydicom.pixels import apply_modality_lut
-
-    try:
-        dataset = pydicom.dcmread(path)
-        stored = dataset.pixel_array
-    except (InvalidDicomError, OSError, ValueError, AttributeError, RuntimeError) as exc:
-        raise ImageInputError(f"{path.name}: not a readable DICOM image ({exc})") from exc
-    if getattr(dataset, "NumberOfFrames", 1) not in (None, 1, "1"):
-        stored = stored[0]
-    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2"))
-    pixels = stored if photometric.startswith("RGB") else apply_modality_lut(stored, dataset)
-    return LoadedImage(
-        pixels=np.asarray(pixels),
-        photometric=photometric,
-        window=_first_window(dataset),
-        modality=str(dataset.get("Modality", "")),
-        body_part=str(dataset.get("BodyPartExamined", "")),
-        view=str(dataset.get("ViewPosition", "")),
-    )
-
-
-def _first_window(dataset) -> FileWindow | None:
-    center, width = dataset.get("WindowCenter"), dataset.get("WindowWidth")
-    if center is None or width is None:
-        return None
-    first = lambda value: float(value[0] if hasattr(value, "__len__") else value)  # noqa: E731
-    return FileWindow(center=first(center), width=first(width))
+    return AnalysisInput(pixels=pixels, photometric=photometric, source=str(path))

@@ -8,6 +8,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from inference.torch_setup import configure_torch
+
+# Every model path (viewer, CLI, training, evaluation) builds its networks here.
+configure_torch()  # threads set once, wait policy passive (see inference.torch_setup)
+
 
 class BasicBlock(nn.Module):
     """ResNet basic block: two 3×3 conv + BatchNorm + ReLU with a projected shortcut."""

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from inference.augmentation import AugmentConfig, augment
 from inference.errors import InferenceError
-from inference.image_io import is_image_file, read_image
+from inference.image_io import ImageReader, is_image_file, read_image
 from inference.loading import load_model, save_safetensors
 from inference.metrics import (
     bootstrap_auc_ci,
@@ -69,6 +69,7 @@ class TrainConfig:
     command: str = ""
     card_extra: dict = field(default_factory=dict)  # release metadata merged into the card
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    reader: ImageReader = read_image  # path → AnalysisInput; radlens train passes the core's
 
 
 @dataclass
@@ -108,11 +109,13 @@ def _count_images(folders: list[Path]) -> int:
     return sum(1 for f in folders for p in f.rglob("*") if is_image_file(p))
 
 
-def preload(paths: list[Path], spec: InputSpec, dtype: torch.dtype) -> torch.Tensor:
+def preload(
+    paths: list[Path], spec: InputSpec, dtype: torch.dtype, read: ImageReader = read_image
+) -> torch.Tensor:
     """Every image through the card's transforms, stacked N×1×S×S (uint8 saves RAM)."""
     images = torch.empty((len(paths), 1, spec.size, spec.size), dtype=dtype)
     for i, path in enumerate(paths):
-        loaded = read_image(path)
+        loaded = read(path)
         unit = prepare(loaded.pixels, spec, loaded.photometric, loaded.window).image
         tensor = torch.from_numpy(unit)
         images[i, 0] = (tensor * 255).round() if dtype == torch.uint8 else tensor
@@ -197,8 +200,8 @@ class Trainer:
         started = time.perf_counter()
         self.train_set = find_labelled_images(train_dir, config.limit, config.seed)
         self.val_set = find_labelled_images(val_dir, config.limit, config.seed)
-        self.train_images = preload(self.train_set.paths, self.spec, torch.uint8)
-        self.val_images = preload(self.val_set.paths, self.spec, torch.float32)
+        self.train_images = preload(self.train_set.paths, self.spec, torch.uint8, config.reader)
+        self.val_images = preload(self.val_set.paths, self.spec, torch.float32, config.reader)
         self.train_labels = torch.from_numpy(self.train_set.labels).float()
         self.log(
             f"loaded {len(self.train_set.paths)} train / {len(self.val_set.paths)} val images "

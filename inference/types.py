@@ -21,6 +21,9 @@ class AnalysisInput:
     window: Any | None = None  # the file's own VOI if any (viewer.core.voi.Window or alike)
     cache_key: tuple | None = None  # (SOPInstanceUID, frame)
     source: str = ""  # path, for messages
+    # What the intended-use gate checks besides the above (inference.intended_use):
+    from_dicom: bool = False  # False (PNG/JPEG, bare arrays): intended use not verifiable
+    patient_age_years: float | None = None  # PatientAge, else birth date vs study date
 
 
 @dataclass(frozen=True)
@@ -41,5 +44,5 @@ class AnalysisResult:
     device: str
     timings: dict[str, float]
     warnings: tuple[str, ...]
-    intended_use_ok: bool
-    intended_use_reasons: tuple[str, ...] = ()
+    intended_use_ok: bool  # False: outside the intended use (refused or forced) or not verifiable
+    intended_use_reasons: tuple[str, ...] = ()  # why not ok, one short phrase each

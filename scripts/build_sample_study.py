@@ -41,7 +41,7 @@ MR_SOURCE = Path("dicom", "mr-sag-t1-hfs", "3_t1_fl2d_sag")
 PATIENT = {
     "PatientName": "RADLENS^DEMO",
     "PatientID": "DEMO-0001",
-    "PatientBirthDate": "20000101",
+    "PatientBirthDate": "20210101",  # 3 years old at the study: the radiographs are pediatric
     "PatientSex": "O",
     "PatientIdentityRemoved": "YES",
     "DeidentificationMethod": "Fictitious demo patient; images from public research data sets",

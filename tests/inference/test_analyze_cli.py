@@ -36,7 +36,11 @@ def test_monochrome1_dicom_scores_like_its_source_jpeg(
     assert status == 0
     dicom, jpeg = (e["findings"][0]["probability"] for e in entries)
     assert dicom == pytest.approx(jpeg, abs=2e-3)
-    assert all(e["intended_use_ok"] and e["model"]["sha256"] for e in entries)
+    assert all(e["model"]["sha256"] for e in entries)
+    by_suffix = {Path(e["path"]).suffix: e for e in entries}
+    assert by_suffix[".dcm"]["intended_use_ok"] and by_suffix[".dcm"]["reasons"] == []
+    assert not by_suffix[".jpeg"]["intended_use_ok"]  # a JPEG has no header to check
+    assert by_suffix[".jpeg"]["reasons"][0].startswith("intended use not verifiable")
 
 
 def test_study_folder_analyses_radiographs_and_flags_the_mr(
@@ -57,6 +61,54 @@ def test_study_folder_analyses_radiographs_and_flags_the_mr(
         assert Path(entry["heatmaps"]["pneumonia"]["png"]).is_file()
     assert all(not e["intended_use_ok"] and e["findings"] == [] for e in mr)
     assert "outside the model's intended use" in mr[0]["warnings"][0]
+
+
+def with_header(source: Path, target: Path, **attributes) -> Path:
+    """A copy of a sample radiograph with other header values (and its own UIDs)."""
+    import pydicom
+    from pydicom.uid import generate_uid
+
+    dataset = pydicom.dcmread(source)
+    for keyword, value in attributes.items():
+        if value is None:
+            dataset.pop(keyword, None)
+        else:
+            setattr(dataset, keyword, value)
+    dataset.SOPInstanceUID = dataset.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    dataset.SeriesInstanceUID = generate_uid()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    dataset.save_as(target)
+    return target
+
+
+def test_adult_lateral_and_undated_radiographs_are_refused_with_their_reasons(
+    shipped_model_dir, sample_study, tmp_path, capsys
+):
+    """The issue's case: a patient born 1940 was read "75 % · positive" without a word."""
+    source = sample_study / "chest-ap-2.dcm"
+    adult = with_header(source, tmp_path / "a" / "adult.dcm", PatientBirthDate="19400101")
+    lateral = with_header(source, tmp_path / "b" / "lateral.dcm", ViewPosition="LL")
+    undated = with_header(
+        source, tmp_path / "c" / "undated.dcm", PatientBirthDate="", PatientAge=None
+    )
+    stated = with_header(source, tmp_path / "d" / "stated.dcm", PatientAge="045Y")
+    paths = [str(p) for p in (adult, lateral, undated, stated)]
+    status, entries = run_json(capsys, *paths, "--model", str(shipped_model_dir))
+    assert status == 0
+    by_name = {Path(e["path"]).name: e for e in entries}
+    for name, reason in [
+        ("adult.dcm", "patient age 84 years (model: aged 1–5 years)"),
+        ("lateral.dcm", "view position LL — a lateral view (model: AP, PA)"),
+        ("undated.dcm", "patient age not recorded (model: aged 1–5 years)"),
+        ("stated.dcm", "patient age 45 years (model: aged 1–5 years)"),  # PatientAge first
+    ]:
+        entry = by_name[name]
+        assert entry["findings"] == [] and not entry["intended_use_ok"], name
+        assert entry["reasons"] == [reason]
+    status, forced = run_json(capsys, str(adult), "--model", str(shipped_model_dir), "--force")
+    assert forced[0]["findings"] and not forced[0]["intended_use_ok"]
+    assert forced[0]["reasons"] == [by_name["adult.dcm"]["reasons"][0]]
+    assert "analysed on request" in forced[0]["warnings"][0]
 
 
 def entry_shape(path: str) -> tuple[int, int]:

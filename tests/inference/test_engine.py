@@ -31,7 +31,9 @@ def test_real_radiograph_gives_probability_and_heatmap_on_its_grid(analyzer, rad
     assert heatmap.min() >= 0.0 and heatmap.max() <= 1.0 and heatmap.max() > 0.5
     assert result.model_sha256 == analyzer.card.weights_sha256 and result.device == "cpu"
     assert {"preprocess", "forward", "gradcam", "total"} <= set(result.timings)
-    assert result.intended_use_ok and result.warnings == ()
+    # a bare array has no header: it runs, said to be unverifiable against the intended use
+    assert not result.intended_use_ok and result.warnings == result.intended_use_reasons
+    assert result.intended_use_reasons[0].startswith("intended use not verifiable")
 
 
 def test_batch_gives_the_same_probabilities_as_single_images(analyzer, radiograph):
@@ -44,13 +46,39 @@ def test_batch_gives_the_same_probabilities_as_single_images(analyzer, radiograp
 
 
 def test_outside_intended_use_is_flagged_and_runs_only_when_forced(analyzer, radiograph):
-    item = AnalysisInput(pixels=radiograph, modality="CT", body_part="HEAD")
+    item = AnalysisInput(
+        pixels=radiograph,
+        modality="CT",
+        body_part="HEAD",
+        view="AP",
+        from_dicom=True,
+        patient_age_years=3.0,
+    )
     refused = analyzer.analyze(item)
     assert not refused.intended_use_ok and refused.findings == ()
     assert OUTSIDE_INTENDED_USE in refused.warnings[0]
+    assert refused.intended_use_reasons == (
+        "modality CT (model: CR, DX)",
+        "body part HEAD (model: CHEST)",
+    )
     forced = analyzer.analyze(item, force=True)
     assert not forced.intended_use_ok and len(forced.findings) == 1
     assert OUTSIDE_INTENDED_USE in forced.warnings[0]
+    assert forced.intended_use_reasons == refused.intended_use_reasons
+
+
+def test_a_child_frontal_chest_radiograph_passes_the_gate(analyzer, radiograph):
+    item = AnalysisInput(
+        pixels=radiograph,
+        modality="DX",
+        body_part="CHEST",
+        view="PA",
+        from_dicom=True,
+        patient_age_years=4.5,
+    )
+    result = analyzer.analyze(item)
+    assert result.intended_use_ok and result.intended_use_reasons == () and result.findings
+    assert result.warnings == ()
 
 
 def test_results_are_cached_per_instance_frame_and_model(analyzer, radiograph):

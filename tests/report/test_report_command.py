@@ -169,3 +169,46 @@ def test_anonymised_report_writes_anonymised_dicom_with_measurements(key_image, 
     assert verdicts and verdicts[0][1] in ("Yes", "No")
     lengths = [g for g in report.groups if g.graphics]
     assert len(lengths) == 1 and lengths[0].graphics[0].points == tuple(LENGTH_POINTS)
+
+
+def test_adult_radiograph_report_says_why_and_runs_only_with_force(
+    default_card, cxr_dir, tmp_path, capsys
+):
+    """Outside the intended use (born 1940): not run by default; --force puts the reason in the
+    PDF, the Secondary Capture and the SR."""
+    from tests.report.conftest import radiograph_pixels, write_dx
+
+    study = tmp_path / "study"
+    study.mkdir()
+    write_dx(study / "adult.dcm", radiograph_pixels(cxr_dir), PatientBirthDate="19400101")
+    reason = "patient age 86 years (model: aged 1–5 years)"  # study 2026-01-02
+
+    assert main(["report", str(study), "--out", str(tmp_path / "refused.pdf")]) == 0
+    out = capsys.readouterr().out
+    assert "findings: none" in out and reason in out and "The model was not run." in out
+    text = " ".join(pdf_text(tmp_path / "refused.pdf").split())
+    assert "No AI analysis in this report." in text and "patient age 86 years" in text
+
+    dicom_out = tmp_path / "dicom"
+    pdf = tmp_path / "forced.pdf"
+    args = ["report", str(study), "--out", str(pdf), "--force", "--dicom-out", str(dicom_out)]
+    assert main(args) == 0
+    assert "interpret with caution" in capsys.readouterr().out
+    assert "Outside the model's intended use: patient age 86 years" in " ".join(
+        pdf_text(pdf).split()
+    )
+    sc = pydicom.dcmread(next(dicom_out.glob("SC_*.dcm")))
+    sr = pydicom.dcmread(next(dicom_out.glob("SR_*.dcm")))
+    assert reason in sc.ImageComments
+    comments = [
+        item.TextValue
+        for item in _walk(sr.ContentSequence)
+        if "TextValue" in item and item.ConceptNameCodeSequence[0].CodeValue == "121106"
+    ]
+    assert comments and reason in comments[0]
+
+
+def _walk(sequence):
+    for item in sequence:
+        yield item
+        yield from _walk(item.get("ContentSequence", []))

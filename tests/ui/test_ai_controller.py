@@ -162,7 +162,10 @@ def test_outside_intended_use_offers_run_anyway(qtbot, tmp_path_factory, cxr_dir
         assert forced.findings and not forced.intended_use_ok
         assert not screen.panel.gate.isVisible()
         assert len(screen.panel.rows) == 1 and screen.overlay.has_heatmap()
-        assert "analysed on request" in screen.panel.warnings_label.text()
+        caution = screen.panel.caution_label  # the reasons stay on the forced result
+        assert caution.isVisible() and "modality CT" in caution.text()
+        assert caution.text().startswith("Outside the model's intended use: modality CT")
+        assert "interpret with caution" in caution.text()
         assert screen.panel.notice.isVisible()
     finally:
         assert screen.controller.shutdown()

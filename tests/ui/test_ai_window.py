@@ -185,3 +185,35 @@ def test_the_model_loads_only_once_the_study_has_loaded(
         assert main_window.loader.is_busy()
         assert "when loading has finished" in panel.status.text()
     assert loading_during_build == [False, False]
+
+
+def test_an_adult_radiograph_is_not_analysed_until_run_anyway_and_keeps_its_reason(
+    qtbot, make_window, tmp_path
+):
+    """The issue's case in the real window: a chest radiograph of a patient born 1940."""
+    import pydicom
+    from pydicom.uid import generate_uid
+    from PySide6.QtCore import Qt
+
+    source = sample_study_dir() / "demo-study" / "chest-ap-2.dcm"
+    if not source.is_file():
+        pytest.skip(f"sample study not found at {source}")
+    adult = pydicom.dcmread(source)
+    adult.PatientBirthDate = "19400101"
+    adult.SOPInstanceUID = adult.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    adult.StudyInstanceUID, adult.SeriesInstanceUID = generate_uid(), generate_uid()
+    adult.save_as(tmp_path / "adult.dcm")
+    window = make_window(Settings(device="cpu", auto_run_ai=True))  # the default model
+    controller, panel = window.ai.controller, window.ai.controller.panel
+    with qtbot.waitSignal(controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:
+        load(qtbot, window, [tmp_path])
+    assert shown.args[0].findings == () and panel.rows == []
+    assert panel.gate.isVisible() and "patient age 84 years" in panel.gate.message.text()
+    with qtbot.waitSignal(controller.resultShown, timeout=RESULT_TIMEOUT_MS) as shown:
+        qtbot.mouseClick(panel.gate.run_anyway, Qt.MouseButton.LeftButton)
+    forced = shown.args[0]
+    assert forced.findings and forced.intended_use_reasons == (
+        "patient age 84 years (model: aged 1–5 years)",
+    )
+    assert len(panel.rows) == 1 and panel.caution_label.isVisible()
+    assert "patient age 84 years" in panel.caution_label.text()

@@ -18,6 +18,7 @@ import pydicom
 import pytest
 
 from inference.types import AnalysisInput
+from viewer.core.analysis_input import patient_age_years
 from viewer.paths import sample_study_dir, shipped_models_dir
 from viewer.ui.inference_worker import (
     EventLoopProbe,
@@ -78,6 +79,8 @@ def chest_input(number: int = 3, **changes) -> AnalysisInput:
         "view": dataset.get("ViewPosition", ""),
         "cache_key": (dataset.SOPInstanceUID, 0),
         "source": path.name,
+        "from_dicom": True,
+        "patient_age_years": patient_age_years(dataset),
     }
     return AnalysisInput(**{**fields, **changes})
 

@@ -1,8 +1,11 @@
 """`radlens analyze`: run the AI model on DICOM files/folders or PNG/JPEG images (research use only).
 
 DICOM goes through the core (index → series → modality values, the file's own VOI); PNG/JPEG are
-taken as already-windowed grey values, like the training data. Images are analysed in batches;
-one that fails is reported with its reason and the others still run.
+taken as already-windowed grey values, like the training data. The model card's intended use is
+checked per image (age, modality, body part, view, size): an image outside it is not analysed
+without --force, and `--json` gives `intended_use_ok` and the `reasons`; a PNG/JPEG has no header,
+so it runs marked "intended use not verifiable". Images are analysed in batches; one that fails is
+reported with its reason and the others still run.
 """
 
 from __future__ import annotations
@@ -113,9 +116,9 @@ def collect_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
 
 def _raster_loader(path: Path) -> Callable[[], object]:
     def load():
-        from inference.evaluation import load_input
+        from inference.image_io import read_raster
 
-        return load_input(path)
+        return read_raster(path)
 
     return load
 
@@ -210,6 +213,7 @@ def _entry(job: Job, item, result, decode_s: float, heatmap_dir, analyzer) -> di
         timings=result.timings,
         warnings=list(result.warnings),
         intended_use_ok=result.intended_use_ok,
+        reasons=list(result.intended_use_reasons),
     )
     if heatmap_dir is not None and result.heatmaps:
         entry["heatmaps"] = _write_heatmaps(heatmap_dir, job, item, result, analyzer)

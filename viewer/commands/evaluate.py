@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from inference.engine import Analyzer
     from inference.errors import InferenceError
     from inference.evaluation import calibrate, evaluate
+    from viewer.core.analysis_input import file_analysis_input as read
 
     try:
         analyzer = Analyzer(args.model, device=args.device)
@@ -46,9 +47,9 @@ def run(args: argparse.Namespace) -> int:
         if args.calibrate:
             if args.limit:
                 raise InferenceError("--calibrate uses the whole validation folder; drop --limit")
-            predictions = calibrate(analyzer, args.data, args.target_sensitivity)
+            predictions = calibrate(analyzer, args.data, args.target_sensitivity, read=read)
         report = evaluate(
-            analyzer, args.data, args.out, args.limit, args.seed, predictions=predictions
+            analyzer, args.data, args.out, args.limit, args.seed, predictions=predictions, read=read
         )
     except InferenceError as exc:
         print(f"radlens evaluate: {exc}", file=sys.stderr)

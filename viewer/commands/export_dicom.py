@@ -40,7 +40,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_targets(None, args.out)
         series, frame = open_key_frame(args)
-        analysis = analyze_frame(series, frame, args.model, args.device)
+        analysis = analyze_frame(series, frame, args.model, args.device, args.force)
         data = compose_report(series, frame, analysis, anonymize=args.anonymize)
         exported = export_dicom(series, frame, data, args.out, analysis.result)
     except expected_errors() as exc:

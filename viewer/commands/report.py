@@ -47,6 +47,11 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--frame", type=int, metavar="N", help="0-based frame (default: middle)")
     parser.add_argument("--model", metavar="NAME", help="model id or folder (default model)")
     parser.add_argument("--device", default="cpu", help="cpu (default), cuda, mps or auto")
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="run the model even outside its intended use (the report then says why)",
+    )
 
 
 def open_key_frame(args: argparse.Namespace) -> tuple[Any, int]:
@@ -94,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_targets(args.out, args.dicom_out)
         series, frame = open_key_frame(args)
-        analysis = analyze_frame(series, frame, args.model, args.device)
+        analysis = analyze_frame(series, frame, args.model, args.device, args.force)
         data = compose_report(
             series, frame, analysis, impression=args.impression, anonymize=args.anonymize
         )
@@ -106,6 +111,10 @@ def run(args: argparse.Namespace) -> int:
         return fail("report", exc)
     calls = ", ".join(f"{f.label} {f.probability:.3f} ({f.call})" for f in data.findings)
     print(f"findings: {calls or 'none'}")
+    if data.intended_use_reasons:
+        from viewer.report.report_data import intended_use_caution
+
+        print(intended_use_caution(data.intended_use_reasons, analysed=bool(data.findings)))
     for path in written:
         print(f"wrote {path}")
     return 0

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from inference.errors import InferenceError
     from inference.model_card import read_json
     from inference.training import TrainConfig, train
+    from viewer.core.analysis_input import file_analysis_input
 
     try:
         extra = read_json(args.card_extra) if args.card_extra else {}
@@ -73,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         version=args.version,
         resume=args.resume,
         card_extra=extra,
+        reader=file_analysis_input,  # DICOM through the core: the pixels the viewer analyses
         command=shlex.join(["radlens", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "",
     )
     try:

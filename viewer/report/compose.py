@@ -25,6 +25,7 @@ from viewer.report.report_data import (
     ReportData,
     build_report_data,
     heatmap_label,
+    intended_use_caution,
     key_image,
     measurement_rows,
 )
@@ -65,15 +66,16 @@ def pick_frame(series: Any, frame: int | None) -> int:
 
 
 def analyze_frame(
-    series: Any, frame: int, model: str | None = None, device: str = "cpu"
+    series: Any, frame: int, model: str | None = None, device: str = "cpu", force: bool = False
 ) -> Analysis:
-    """Run a model on one frame (imports the engine, and so torch, here). It runs even outside
-    the model's intended use; the result then says so, and the report prints that warning."""
+    """Run a model on one frame (imports the engine, and so torch, here). Outside the model's
+    intended use it runs only with `force`; either way the result carries the reasons, and the
+    report and the DICOM export print them."""
     from inference.engine import Analyzer
 
     source = Path(series.info.frames[frame].path).name  # a file name: folders may name patients
     analyzer = Analyzer(model=model, device=device)
-    result = analyzer.analyze(frame_analysis_input(series, frame, source), force=True)
+    result = analyzer.analyze(frame_analysis_input(series, frame, source), force=force)
     return Analysis(result=result, card_summary=analyzer.card.summary())
 
 
@@ -189,18 +191,27 @@ def export_dicom(
     `result` (the AnalysisResult) the SR carries the intended-use verdict and the heatmap is
     written as a FRACTIONAL SEG. Anonymised when the report is."""
     if data.model is None or not data.findings:
-        raise RadLensError("no AI result to export as DICOM (run a model first)")
+        why = f": {intended_use_caution(data.intended_use_reasons, False)}"
+        raise RadLensError(
+            "no AI result to export as DICOM"
+            + (why if data.intended_use_reasons else " (run a model first)")
+        )
+    caution = (
+        intended_use_caution(data.intended_use_reasons, True) if data.intended_use_reasons else ""
+    )
     return export_ai_dicom(
         series.header(frame),
         data.key_images[0],
         data.findings,
         data.model,
         out_dir,
-        export_extras(series, frame, result, data.anonymized),
+        export_extras(series, frame, result, data.anonymized, caution),
     )
 
 
-def export_extras(series: Any, frame: int, result: Any, anonymize: bool) -> ExportExtras:
+def export_extras(
+    series: Any, frame: int, result: Any, anonymize: bool, caution: str = ""
+) -> ExportExtras:
     measurements = stored_measurements(series, frame)
     label = heatmap_label(result) if result is not None else ""
     return ExportExtras(
@@ -212,4 +223,5 @@ def export_extras(series: Any, frame: int, result: Any, anonymize: bool) -> Expo
         spacing=_row_col_spacing(getattr(series.geometry(frame), "spacing", None)),
         values=series.modality_frame(frame) if measurements else None,
         anonymize=anonymize,
+        caution=caution,
     )

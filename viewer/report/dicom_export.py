@@ -74,6 +74,7 @@ class ExportExtras:
     spacing: tuple[float, float] | None = None  # (row, column) mm; None: lengths in pixels
     values: np.ndarray | None = None  # the key image's modality values, for ROI statistics
     anonymize: bool = False
+    caution: str = ""  # why the image is outside the model's intended use (SC ImageComments)
 
 
 def export_ai_dicom(
@@ -88,7 +89,7 @@ def export_ai_dicom(
     extras = extras or ExportExtras()
     if key.overlay is None:
         raise ValueError("the key image has no heatmap to export")
-    sc = secondary_capture(source, key)
+    sc = secondary_capture(source, key, extras.caution)
     sr = findings_sr(source, key, findings, model, extras)
     seg = _heatmap_seg(source, model, extras)
     if extras.anonymize:  # de-identified copies; `source` stays as it is
@@ -121,7 +122,7 @@ def _heatmap_seg(source: Dataset, model: ModelSummary, extras: ExportExtras):
     )
 
 
-def secondary_capture(source: Dataset, key: KeyImage) -> hd.sc.SCImage:
+def secondary_capture(source: Dataset, key: KeyImage, caution: str = "") -> hd.sc.SCImage:
     sc = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source,
         pixel_array=key.overlay,
@@ -141,7 +142,7 @@ def secondary_capture(source: Dataset, key: KeyImage) -> hd.sc.SCImage:
     sc.ConversionType = "WSD"
     sc.SeriesDescription = "RadLens AI heatmap (research use only)"
     sc.DerivationDescription = f"{key.overlay_caption} burned into the displayed image"
-    sc.ImageComments = viewer.RESEARCH_USE_NOTICE
+    sc.ImageComments = " ".join(filter(None, [viewer.RESEARCH_USE_NOTICE, caution]))
     sc.BurnedInAnnotation = "NO"
     sc.SoftwareVersions = f"RadLens {viewer.__version__}"
     sc.SourceImageSequence = [_image_reference(source, key)]

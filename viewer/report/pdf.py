@@ -29,7 +29,12 @@ from reportlab.platypus import (
 )
 
 from viewer.core.atomic import atomic_write_bytes
-from viewer.report.report_data import ANONYMISED_NOTE, KeyImage, ReportData
+from viewer.report.report_data import (
+    ANONYMISED_NOTE,
+    KeyImage,
+    ReportData,
+    intended_use_caution,
+)
 from viewer.report.text import paragraph_text, pdf_safe
 
 PAPER_SIZES = {"a4": A4, "letter": LETTER}
@@ -198,9 +203,10 @@ def _flowable_image(pixels: np.ndarray, max_width: float) -> Image:
 
 
 def _findings_section(data: ReportData, width: float) -> list:
-    section = _section_start("AI findings")
+    section = [*_section_start("AI findings"), *_intended_use_caution(data)]
+    notes = [Paragraph(paragraph_text(note), STYLES["small"]) for note in data.analysis_notes]
     if not data.findings:
-        return [*section, _cell("No AI analysis in this report.")]
+        return [*section, _cell("No AI analysis in this report."), *notes]
     header = ["Finding", "Probability", "Threshold", "Call"]
     rows = [[f.label, f"{f.probability:.3f}", f"{f.threshold:.3f}", f.call] for f in data.findings]
     table = _grid_table(header, rows, [0.4 * width, 0.2 * width, 0.2 * width, 0.2 * width])
@@ -210,8 +216,15 @@ def _findings_section(data: ReportData, width: float) -> list:
         if f.positive
     ]
     table.setStyle(TableStyle(positive))
-    notes = [Paragraph(paragraph_text(note), STYLES["small"]) for note in data.analysis_notes]
     return [*section, table, Spacer(1, 1.5 * mm), *notes]
+
+
+def _intended_use_caution(data: ReportData) -> list:
+    """Above the findings: why the image is outside (or unverifiable for) the intended use."""
+    if not data.intended_use_reasons:
+        return []
+    text = intended_use_caution(data.intended_use_reasons, analysed=bool(data.findings))
+    return [Paragraph(paragraph_text(text), STYLES["bold"]), Spacer(1, 1.5 * mm)]
 
 
 def _grid_table(header: list[str], rows: list[list[str]], widths: list[float]) -> Table:

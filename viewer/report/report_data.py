@@ -124,6 +124,7 @@ class ReportData:
     measurements: tuple[MeasurementRow, ...] = ()
     impression: str = ""
     analysis_notes: tuple[str, ...] = ()
+    intended_use_reasons: tuple[str, ...] = ()  # the image is outside/unverifiable: why
     anonymized: bool = False
     generated_at: dt.datetime = field(default_factory=lambda: dt.datetime.now().astimezone())
     radlens_version: str = viewer.__version__
@@ -164,6 +165,20 @@ def analysis_notes(result: Any) -> tuple[str, ...]:
     ):
         warnings.append("This image is outside the model's intended use.")
     return tuple(notes + warnings)
+
+
+def intended_use_caution(reasons: Sequence[str], analysed: bool) -> str:
+    """One sentence for a report or an export: the reasons, and whether the model still ran."""
+    unverifiable = all(r.lower().startswith("intended use not verifiable") for r in reasons)
+    what = (
+        "; ".join(reasons)
+        if unverifiable
+        else f"Outside the model's intended use: {'; '.join(reasons)}"
+    )
+    verdict = (
+        "Analysed on request; interpret with caution." if analysed else "The model was not run."
+    )
+    return f"{_sentence(what)}. {verdict}"
 
 
 def _sentence(text: object) -> str:
@@ -239,6 +254,7 @@ def build_report_data(
         measurements=tuple(measurements),
         impression=impression.strip(),
         analysis_notes=analysis_notes(result) if result is not None else (),
+        intended_use_reasons=tuple(getattr(result, "intended_use_reasons", ()) or ()),
         anonymized=anonymize,
         generated_at=generated_at or dt.datetime.now().astimezone(),
     )

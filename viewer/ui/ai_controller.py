@@ -28,7 +28,7 @@ from viewer.ui import shortcuts
 from viewer.ui.addons import AI_ASSIST, ANALYSIS
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
-from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
+from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory, import_engine
 
 log = logging.getLogger(__name__)
 
@@ -272,8 +272,8 @@ class AiInstallation(QObject):
         return self.controller.runner.is_busy()
 
     def follow_loading(self) -> None:
-        """Keep the model load (a torch import on the worker holds the GIL for ~0.4 s) out of
-        study loading: automatic analysis and the model preload wait until nothing loads.
+        """Keep the model load (torch itself is imported by `install_ai`, before the window
+        shows) out of study loading: automatic analysis and the preload wait until nothing loads.
         The first check waits one event-loop pass, so paths opened right after `install_ai`
         count as loading."""
         loader = self.main_window.loader
@@ -360,7 +360,11 @@ def model_card_text(card) -> str:
 
 
 def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
-    """Add the findings dock, the AI menu/toolbar actions, and follow the active image."""
+    """Add the findings dock, the AI menu/toolbar actions, and follow the active image.
+
+    Imports the engine (torch) here, on the UI thread and before the window shows: an import
+    on the worker would hold the GIL and freeze the UI for the first analysis."""
+    import_engine()
     settings = main_window.settings
     factory = analyzer_factory or default_analyzer_factory(
         settings.model_name or None, settings.device or "auto"

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer import RESEARCH_USE_NOTICE
-from viewer.report.report_data import FindingRow, finding_rows
+from viewer.report.report_data import FindingRow, finding_rows, intended_use_caution
 from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_pixmap
 
 OUTSIDE_INTENDED_USE = "This image is outside the model's intended use"
@@ -52,19 +52,29 @@ class ResultView:
     warnings: tuple[str, ...]
     gated: bool  # outside intended use and not run: offer "Run anyway"
     heatmap_labels: tuple[str, ...]
+    caution: str = ""  # run anyway / not verifiable: why, shown above the findings
 
 
 def describe_result(result: Any) -> ResultView:
     """Display rows for an AnalysisResult (the contract in docs/ARCHITECTURE.md)."""
     rows = finding_rows(result)
+    reasons = tuple(getattr(result, "intended_use_reasons", ()) or ())
+    caution = intended_use_caution(reasons, analysed=True) if rows and reasons else ""
     return ResultView(
         rows=rows,
         model=f"{result.model_name} {result.model_version}".strip(),
         runtime=f"{result.device} · {format_timings(result.timings)}",
-        warnings=tuple(result.warnings),
+        # the caution says the intended-use part; the other warnings stay (device, heatmaps)
+        warnings=tuple(w for w in result.warnings if not caution or not _about_intended_use(w)),
         gated=not result.intended_use_ok and not rows,
         heatmap_labels=tuple(label for label in result.heatmaps if label),
+        caution=caution,
     )
+
+
+def _about_intended_use(warning: str) -> bool:
+    text = warning.lower()
+    return text.startswith(ENGINE_OUTSIDE_PREFIX) or text.startswith("intended use not verifiable")
 
 
 def format_timings(timings: dict[str, float]) -> str:
@@ -226,6 +236,11 @@ class FindingsPanel(QWidget):
         self.runtime_label = QLabel()
         self.warnings_label = QLabel()
         self.warnings_label.setWordWrap(True)
+        self.caution_label = QLabel()
+        self.caution_label.setObjectName("IntendedUseCaution")
+        self.caution_label.setWordWrap(True)
+        self.caution_label.setStyleSheet("font-weight: bold; color: #b00020;")
+        self.caution_label.hide()
         self.heatmap_controls = HeatmapControls()
         self.notice = QLabel(RESEARCH_USE_NOTICE)
         self.notice.setObjectName("ResearchUseNotice")
@@ -244,6 +259,7 @@ class FindingsPanel(QWidget):
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.gate)
+        layout.addWidget(self.caution_label)
         layout.addLayout(self.findings_box)
         for widget in (self.model_label, self.runtime_label, self.warnings_label):
             layout.addWidget(widget)
@@ -270,6 +286,8 @@ class FindingsPanel(QWidget):
             self.gate.show_reasons(view.warnings)
             self.show_idle("Not analysed.")
             return
+        self.caution_label.setText(view.caution)
+        self.caution_label.setVisible(bool(view.caution))
         for row in view.rows:
             self._add_row(row, selectable=row.label in view.heatmap_labels)
         self.model_label.setText(f"Model: {view.model}")
@@ -284,6 +302,8 @@ class FindingsPanel(QWidget):
             row.deleteLater()
         self.rows = []
         self.gate.hide()
+        self.caution_label.hide()
+        self.caution_label.clear()
         for label in (self.model_label, self.runtime_label, self.warnings_label):
             label.clear()
 

@@ -42,6 +42,13 @@ class InferenceRequest:
     force: bool = False  # run even outside the model's intended use
 
 
+def import_engine() -> None:
+    """Import the engine, and so torch, on the calling thread. The import holds the GIL for
+    about half a second or more: `install_ai` calls this on the UI thread before the window
+    shows, so the worker's later model load and first analysis leave the UI responsive."""
+    import inference.engine  # noqa: F401
+
+
 def default_analyzer_factory(model: str | None = None, device: str = "auto") -> AnalyzerFactory:
     """A factory that imports the engine (and torch) only when the worker first calls it."""
 

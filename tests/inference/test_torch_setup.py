@@ -1,0 +1,69 @@
+"""Torch's threading is set once, before torch is first imported, whichever path imports it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# Records the wait policy torch's OpenMP runtime sees when torch is first imported.
+PROBE = """
+import json, os, sys
+seen = {}
+def hook(event, args):
+    if event == "import" and args[0] == "torch" and "policy" not in seen:
+        seen["policy"] = os.environ.get("OMP_WAIT_POLICY")
+sys.addaudithook(hook)
+%s
+import torch
+print(json.dumps({**seen, "threads": torch.get_num_threads(),
+                  "interop": torch.get_num_interop_threads()}))
+"""
+
+
+def probe(first_code: str, **env: str) -> dict:
+    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY",)}
+    environment.update(env, PYTHONPATH=str(REPO_ROOT))
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE % first_code],
+        cwd=REPO_ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+ANALYZE = """
+from viewer.cli import main
+main(["analyze", "--device", "cpu", "%s"])
+"""
+
+
+@pytest.mark.parametrize("first_code", ["import inference.engine", "import inference.training"])
+def test_every_path_imports_torch_with_passive_waiting(first_code):
+    from inference.torch_setup import thread_count
+
+    seen = probe(first_code)
+    assert seen["policy"] == "PASSIVE"  # set before torch's OpenMP runtime started
+    assert seen["threads"] == thread_count() and seen["interop"] == 1
+
+
+def test_radlens_analyze_imports_torch_with_passive_waiting(radiograph_path):
+    from inference.torch_setup import thread_count
+
+    seen = probe(ANALYZE % radiograph_path)
+    assert seen == {"policy": "PASSIVE", "threads": thread_count(), "interop": 1}
+
+
+def test_the_thread_count_can_be_set_and_a_users_policy_is_kept():
+    seen = probe("import inference.engine", RADLENS_TORCH_THREADS="1", OMP_WAIT_POLICY="ACTIVE")
+    assert seen == {"policy": "ACTIVE", "threads": 1, "interop": 1}
