@@ -14,8 +14,9 @@ Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
   `window.settings.anonymise`.
 * `window.menu("File" | "View" | "Tools" | "AI" | "Help")`, `window.add_dock(dock, area)`,
   `window.add_toolbar(toolbar)`, `window.statusBar()`.
-* `window.add_paths(paths)` — add files to the open session (a PACS retrieval); the series on
-  screen stay.
+* `window.add_paths(paths)` — add files to the open session (a PACS retrieval); only they are
+  indexed, the series on screen stay. `window.session` (`viewer/core/session.py`) holds what
+  is open and what each view shows; `window.shown_view(viewport)` is a view's `ViewIdentity`.
 * `window.begin_busy(token)` / `window.end_busy(token)` — mark background work (e.g. an
   analysis) so `--screenshot` waits for it; `window.is_idle()` is True when nothing is running.
 * `window.addons` — the optional parts by typed key (`viewer/ui/addons.py`); `window.ai`,
@@ -46,6 +47,7 @@ from PySide6.QtWidgets import (
 from viewer import RESEARCH_USE_NOTICE, __version__
 from viewer.core.errors import RadLensError
 from viewer.core.series import open_series
+from viewer.core.session import MergeConflict, Session, ViewIdentity, view_identity
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
 from viewer.ui import addons, shortcuts
@@ -109,7 +111,8 @@ class MainWindow(QMainWindow):
         self._load_paths: list[str] = []  # what the running `open_paths` opens, until it ends
         self._skipped: list = []  # SkippedFile of the running load, reported when it ends
         self._busy: set[str] = set()
-        self._opened: list[str] = []  # the paths of the session (opened, then added)
+        self.session = Session()  # what is open and what each view shows (viewer/core/session.py)
+        self._indexing: tuple[list[str], bool] = ([], False)  # the load's paths, merged or not
         self._adding = False  # the load running adds to the session: images on screen stay
         self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
         self.loader = StudyLoader(self)
@@ -357,15 +360,20 @@ class MainWindow(QMainWindow):
         self._skipped.clear()
         self._load_paths = paths
         self.stack.setCurrentWidget(self.grid)
-        self._opened, self._adding = paths, False
-        self.loader.load(paths)
+        self.session.open(paths)
+        self._adding = False
+        self._index_paths(paths, merge=False)
 
     def add_paths(self, paths) -> None:
-        """Add `paths` to the session (e.g. a study retrieved from a PACS): the index is
-        rebuilt over everything opened, the series on screen stay where they are."""
-        self._opened = self._opened + [str(p) for p in paths if str(p) not in self._opened]
+        """Add `paths` to the session (e.g. a study retrieved from a PACS): only they are
+        indexed and merged into the session's index; the series on screen stay where they are."""
+        to_index, merge = self.session.request_add([str(p) for p in paths])
         self._adding = self.grid.active.series() is not None
-        self.loader.load(self._opened)
+        self._index_paths(to_index, merge)
+
+    def _index_paths(self, paths: list[str], merge: bool) -> None:
+        self._indexing = (paths, merge)
+        self.loader.load(paths)
 
     def show_series(self, key: str, viewport=None) -> None:
         """Show a series of the index; one not opened yet is decoded in the background first
@@ -400,6 +408,19 @@ class MainWindow(QMainWindow):
         self.seriesShown.emit(series)
 
     def _on_index(self, index) -> None:
+        paths, merge = self._indexing
+        if not merge:
+            self.session.replace_index(index, paths)
+        else:
+            try:
+                self.session.add_index(index, paths)
+            except MergeConflict:  # the files overlap what is open: index everything again
+                self._index_paths(self.session.paths, merge=False)
+                return
+        self._skipped.extend(index.skipped)
+        self._show_index(self.session.index)
+
+    def _show_index(self, index) -> None:
         self.index = index
         if not self._adding:  # images of the previous study go
             for viewport in self.grid.viewports:
@@ -409,7 +430,6 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.welcome)
         self.browser.set_index(index)
         self.indexLoaded.emit(index)
-        self._skipped.extend(index.skipped)
 
     def _on_first_series(self, series) -> None:
         key = series.info.key
@@ -536,7 +556,17 @@ class MainWindow(QMainWindow):
 
     # --- feedback -----------------------------------------------------------------------------
 
+    def view_name(self, viewport) -> str:
+        return f"view-{self.grid.viewports.index(viewport) + 1}"
+
+    def shown_view(self, viewport) -> ViewIdentity | None:
+        """What `viewport` shows (series, plane and slab, frame), as the session records it."""
+        return self.session.view(self.view_name(viewport))
+
     def _on_image_changed(self, viewport, key: str, index: int) -> None:
+        series = viewport.series() if key else None
+        identity = None if series is None else view_identity(series, index)
+        self.session.show(self.view_name(viewport), identity)
         if viewport is self.grid.active:
             self.imageChanged.emit(key, index)
 
