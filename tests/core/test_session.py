@@ -8,6 +8,7 @@ import shutil
 import pytest
 from pydicom.data import get_testdata_file
 
+from viewer.core.analysis_input import analysis_cache_key
 from viewer.core.index import build_index
 from viewer.core.plane_series import PlaneSeries
 from viewer.core.series import open_series
@@ -77,17 +78,36 @@ def test_an_add_while_earlier_paths_are_not_indexed_yet_indexes_everything():
     assert session.request_add(["c", "a"]) == (["c", "a"], True)  # "a" again: may hold more
 
 
-def test_view_identity_tells_acquired_frames_planes_and_slabs_apart():
+@pytest.fixture(scope="module")
+def mr_sag():
     (info,) = [s for s in build_index([DEMO / "mr-sag-t1"]).all_series() if s.frames]
     series = open_series(info)
-    plane = PlaneSeries(series, build_volume(series), "axial")
-    assert view_identity(series, 3) == ViewIdentity(info.key, 3)
+    return series, build_volume(series)
+
+
+def test_view_identity_tells_acquired_frames_planes_and_slabs_apart(mr_sag):
+    series, volume = mr_sag
+    key = series.info.key
+    plane = PlaneSeries(series, volume, "axial")
+    assert view_identity(series, 3) == ViewIdentity(key, 3)
+    assert view_identity(series, 3).key == (key, 3)
     thin = view_identity(plane, 3)
-    assert thin == ViewIdentity(info.key, 3, "axial") and thin.is_reformat
+    assert thin == ViewIdentity(key, 3, "axial") and thin.is_reformat
     plane.set_slab(10, "mip")
-    assert view_identity(plane, 3) == ViewIdentity(info.key, 3, "axial", "MIP 10 mm")
+    slab = view_identity(plane, 3)
+    assert slab == ViewIdentity(key, 3, "axial", "MIP 10 mm") and slab.key != thin.key
     session = Session()
     session.show("view-1", thin)
     assert session.view("view-1") == thin
     session.show("view-1", None)
     assert session.view("view-1") is None
+
+
+def test_analysis_results_of_a_slab_are_not_those_of_the_thin_plane(mr_sag):
+    series, volume = mr_sag
+    frame = series.info.frames[2]
+    assert analysis_cache_key(series, 2) == (frame.sop_instance_uid, frame.frame_index)
+    plane = PlaneSeries(series, volume, "coronal")
+    thin = analysis_cache_key(plane, 5)
+    plane.set_slab(8, "mean")
+    assert analysis_cache_key(plane, 5) != thin

@@ -9,8 +9,13 @@ import shutil
 import pytest
 
 from tests.ui.conftest import LOAD_TIMEOUT_MS, load
+from viewer.core.index import build_index
+from viewer.core.plane_series import PlaneSeries
+from viewer.core.series import open_series
 from viewer.core.session import ViewIdentity
+from viewer.core.volume import build_volume
 from viewer.paths import sample_study_dir
+from viewer.ui.ai_controller import image_for
 
 pytestmark = pytest.mark.gui
 
@@ -65,3 +70,13 @@ def test_the_seg_overlay_belongs_to_the_view_it_was_painted_for(qtbot, main_wind
     assert main_window.shown_view(viewport) == shown
     assert main_window.session.view(main_window.view_name(viewport)) == shown
     qtbot.waitUntil(lambda: overlay.identity == shown, timeout=LOAD_TIMEOUT_MS)
+
+
+def test_ai_keys_follow_the_view_identity_so_a_slab_is_another_image(qtbot):
+    (info,) = [s for s in build_index([DEMO / "mr-sag-t1"]).all_series() if s.frames]
+    series = open_series(info)
+    plane = PlaneSeries(series, build_volume(series), "axial")
+    assert image_for(series, 4).key == (info.key, 4)  # acquired frames keep (series, frame)
+    thin = image_for(plane, 4).key
+    plane.set_slab(10, "mip")
+    assert image_for(plane, 4).key not in (thin, (info.key, 4))

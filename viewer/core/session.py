@@ -42,6 +42,14 @@ class ViewIdentity:
     def is_reformat(self) -> bool:
         return bool(self.plane)
 
+    @property
+    def key(self) -> tuple:
+        """A compact hashable form: (series key, frame) for an acquired frame, with plane and
+        slab added for a reformat (what caches of per-image results are keyed by)."""
+        if self.is_reformat:
+            return (self.series_key, self.frame, self.plane, self.slab)
+        return (self.series_key, self.frame)
+
 
 def view_identity(series, frame: int) -> ViewIdentity:
     """The identity of frame `frame` of an acquired `Series` or a reformatted `PlaneSeries`."""
