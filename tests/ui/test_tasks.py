@@ -99,3 +99,18 @@ def test_shutdown_cancels_the_running_job_and_waits_for_it(qtbot, runner):
     assert not runner.is_busy()
     qtbot.wait(50)
     assert answers == []  # the answer after shutdown is stale
+
+
+def test_shutdown_can_let_the_queued_work_finish_first(qtbot, runner):
+    release, done = threading.Event(), []
+
+    def blocking(_context):
+        release.wait(WAIT_MS / 1000)
+        done.append("first")
+
+    runner.submit(blocking)
+    runner.submit(lambda _context: done.append("queued"))
+    assert runner.is_running()
+    threading.Timer(0.05, release.set).start()
+    runner.shutdown(finish_queued=True)
+    assert done == ["first", "queued"] and not runner.is_running()

@@ -18,8 +18,9 @@ dropping, the busy state and shutdown:
   running job waited for; safe to call twice.
 
 Users: the frame fetcher (`frame_fetcher.py`), the SEG/SR worker (`seg_sr_worker.py`), the PACS
-runner (`pacs_worker.py`), the MPR volume builder (`mpr_view.py`); the study loader, inference
-worker and report exporter still run their own QThread (see docs/ARCHITECTURE.md).
+runner (`pacs_worker.py`), the MPR volume builder (`mpr_view.py`), the report exporter
+(`report_dialog.py`); the study loader and the inference worker still run their own QThread
+(see docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -113,6 +114,7 @@ class TaskRunner(QObject):
         self.cancel_errors = cancel_errors
         self.thread_setup = thread_setup  # run on the pool thread before each job
         self._callbacks: dict[int, Callbacks] = {}
+        self._closed = False
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
         self.relay = _Relay(self)
@@ -126,6 +128,7 @@ class TaskRunner(QObject):
     ) -> Ticket:
         """Run `job(context)` in the background; `callbacks` are `Callbacks` fields."""
         ticket = self.requests.issue(lane)
+        self._closed = False
         was_busy = self.is_busy()
         self._callbacks[ticket.request_id] = Callbacks(**callbacks)
         if not was_busy:
@@ -143,11 +146,19 @@ class TaskRunner(QObject):
     def is_busy(self) -> bool:
         return bool(self._callbacks)
 
-    def shutdown(self) -> None:
-        """Cancel everything, drop the queue and wait for the running jobs; safe twice."""
+    def is_running(self) -> bool:
+        """Open for work or still running a job; False once `shutdown` has returned."""
+        return not self._closed or self._pool.activeThreadCount() > 0
+
+    def shutdown(self, finish_queued: bool = False) -> None:
+        """Cancel everything, drop the queue and wait for the running jobs; safe twice.
+        `finish_queued`: run what was submitted to its end first (an export never lost)."""
+        if finish_queued:
+            self._pool.waitForDone()
         self.requests.cancel_all()
         self._pool.clear()
         self._pool.waitForDone()
+        self._closed = True
         if self._callbacks:
             self._callbacks.clear()
             self.busyChanged.emit(False)
