@@ -25,8 +25,24 @@ SUBCOMMAND_MODULES: tuple[str, ...] = (
 )
 
 
+VIEWER_USAGE = """\
+the viewer window (no COMMAND):
+  radlens [PATH ...] [--demo] [--screenshot FILE]
+  PATH               DICOM files, folders, .zip archives or a DICOMDIR to open
+  --demo             open the bundled sample study and analyse it with the default model
+  --screenshot FILE  wait until loading (and analysis) finish, save a PNG of the window, exit
+
+`radlens COMMAND --help` tells more about each command.
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="radlens", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="radlens",
+        description=__doc__,
+        epilog=VIEWER_USAGE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SUBCOMMAND_MODULES:
         importlib.import_module(module_name).register(subparsers)

@@ -202,3 +202,19 @@ def test_raw_header_values_equal_pydicom_conversion(ct_phantom_dir, mr_sag_dir, 
             theirs = _normalised(converted.get(keyword))
             if ours != theirs:  # DS/IS text vs number: compare as numbers
                 assert [float(v) for v in ours] == [float(v) for v in theirs], (path, keyword)
+
+
+def test_split_stacks_say_what_differs(enhanced_mr_dir):
+    siemens = build_index([enhanced_mr_dir / "Siemens"]).all_series()
+    assert sorted(s.stack_label for s in siemens) == [f"time point {n}" for n in range(1, 5)]
+    philips = build_index([enhanced_mr_dir / "Philips"]).all_series()
+    assert sorted(s.stack_label for s in philips) == ["T1 field map", "T1 magnitude"]
+
+
+def test_planes_are_named_by_the_slice_normal():
+    from viewer.core.sorting import plane_name
+
+    assert plane_name((1, 0, 0, 0, 1, 0)) == "axial"
+    assert plane_name((0, 1, 0, 0, 0, -1)) == "sagittal"
+    assert plane_name((1, 0, 0, 0, 0, -1)) == "coronal"
+    assert plane_name((1, 0, 0, 0, 0.7071, -0.7071)) == "oblique"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 import pydicom
 import pytest
 from pypdf import PdfReader
 
 from tests.report.conftest import pdf_text
 from viewer.cli import main
+from viewer.core.formatting import percent
 from viewer.core.measurements import Measurement, MeasurementStore
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
@@ -86,35 +90,58 @@ def test_report_holds_model_findings_measurement_and_impression(
     assert status == 0, capsys.readouterr().err
     text = " ".join(pdf_text(out).split())
     for label, probability in independent_probabilities(info, ref, default_card).items():
-        assert f"{label} {probability:.3f}" in text
+        assert f"{label} {percent(probability)}" in text
     assert f"{300 * spacing:.1f} mm" in text
     assert "No focal consolidation." in text and default_card.name in text
     assert "RADLENS, DEMO" in text and SAMPLE_ID in text
 
 
-def test_anonymized_report_names_nobody(key_image, tmp_path):
+SAMPLE_SECRETS = (SAMPLE_NAME, SAMPLE_ID, "2024-03-15", "20240315", "2021-01-01", "DEMO-ACC-1")
+SAMPLE_SECRETS += ("RadLens demo (fictitious)", "St. Elsewhere")
+
+
+def test_anonymized_report_names_nobody_and_has_no_dates(key_image, tmp_path):
     out = tmp_path / "anon.pdf"
-    assert (
-        main(
-            [
-                "report",
-                str(sample_study_dir()),
-                "--out",
-                str(out),
-                "--anonymize",
-                "--paper",
-                "letter",
-            ]
-        )
-        == 0
-    )
+    args = ["report", str(sample_study_dir()), "--out", str(out), "--anonymize", "--paper"]
+    args += ["letter", "--institution", "St. Elsewhere", "--reader", "Dr. R", "--status", "final"]
+    assert main(args) == 0
     text, raw = pdf_text(out), out.read_bytes()
     pages = b"".join(page.get_contents().get_data() for page in PdfReader(out).pages)
     metadata = " ".join(str(v) for v in PdfReader(out).metadata.values())
-    for secret in (SAMPLE_NAME, SAMPLE_ID):
-        assert secret not in text and secret not in metadata
-        assert secret.encode() not in raw and secret.encode() not in pages
-    assert "Anonymised report" in text
+    for secret in SAMPLE_SECRETS:
+        assert secret not in text and secret not in metadata, secret
+        assert secret.encode() not in raw and secret.encode() not in pages, secret
+    flat = " ".join(text.split())
+    assert "Anonymised report" in flat and "DX chest, AP view" in flat
+    assert "Reader: Dr. R" in flat and "date withheld" in flat and "Generated" not in flat
+    assert dt.date.today().strftime("%Y%m%d") not in metadata  # invariant creation date
+
+
+def test_report_header_options_and_the_appendix(key_image, default_card, tmp_path, capsys):
+    out = tmp_path / "final.pdf"
+    args = ["report", str(sample_study_dir()), "--out", str(out), "--appendix"]
+    args += ["--institution", "St. Elsewhere Radiology", "--indication", "Cough, fever."]
+    args += ["--status", "final", "--reader", "Dr. Ana Reader"]
+    assert main(args) == 0, capsys.readouterr().err
+    # the command line words the findings as the screen does ("pneumonia 99.0 % (positive)")
+    assert re.search(r"findings: \w+ \d+\.\d % \((positive|negative)\)", capsys.readouterr().out)
+    pages = [" ".join(p.extract_text().split()) for p in PdfReader(out).pages]
+    first = pages[0]
+    for expected in ("St. Elsewhere Radiology", "FINAL", "Cough, fever.", "RADLENS, DEMO"):
+        assert expected in first, expected
+    assert "Reader: Dr. Ana Reader" in first and "Signed 20" in first
+    assert default_card.name in first and "AUC " in first and "page 1 of" in first
+    assert "Appendix" not in first
+    assert "Appendix: model card" in pages[1] and default_card.weights_sha256 in "".join(pages)
+
+
+def test_a_final_report_without_a_reader_is_refused_first(tmp_path, capsys):
+    out = tmp_path / "r.pdf"
+    args = ["report", str(sample_study_dir()), "--out", str(out), "--status", "final"]
+    assert main([*args, "--model", "no-such-model"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err == "radlens report: --status final needs --reader NAME (the reader who signs)"
+    assert not out.exists()
 
 
 def test_dicom_export_goes_into_the_source_study(key_image, tmp_path, capsys):
@@ -129,6 +156,10 @@ def test_dicom_export_goes_into_the_source_study(key_image, tmp_path, capsys):
         assert dataset.SeriesInstanceUID != source.SeriesInstanceUID
     sc = next(d for d in written if d.Modality not in ("SR", "SEG"))
     assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == source.SOPInstanceUID
+    # the colour bar beside the image and the research-use line below it are burned in
+    assert sc.Columns > source.Columns and sc.Rows > source.Rows
+    line = sc.pixel_array[source.Rows :, : source.Columns]
+    assert (line == 0).mean() > 0.5 and (line == 255).any()
 
 
 def test_missing_input_is_one_line_without_traceback(tmp_path, capsys):
@@ -194,9 +225,9 @@ def test_adult_radiograph_report_says_why_and_runs_only_with_force(
     args = ["report", str(study), "--out", str(pdf), "--force", "--dicom-out", str(dicom_out)]
     assert main(args) == 0
     assert "interpret with caution" in capsys.readouterr().out
-    assert "Outside the model's intended use: patient age 86 years" in " ".join(
-        pdf_text(pdf).split()
-    )
+    forced_text = " ".join(pdf_text(pdf).split())
+    assert "Outside the model's intended use: patient age 86 years" in forced_text
+    assert forced_text.count("patient age 86 years") == 1, "the verdict is said once"
     sc = pydicom.dcmread(next(dicom_out.glob("SC_*.dcm")))
     sr = pydicom.dcmread(next(dicom_out.glob("SR_*.dcm")))
     assert reason in sc.ImageComments

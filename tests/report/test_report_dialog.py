@@ -10,6 +10,7 @@ from tests.report.conftest import pdf_text
 from tests.ui.conftest import load, make_window  # noqa: F401 - the fixture is used by name
 from tests.ui.long_series import peer_gap_ms
 from tests.ui.test_ai_worker import analysis_model_dir
+from viewer.core.formatting import percent
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
 from viewer.ui.inference_worker import EventLoopProbe
@@ -62,7 +63,7 @@ def test_report_shows_the_displayed_image_and_the_shown_result(qtbot, shown_radi
     export(qtbot, dialog)
     text = " ".join(pdf_text(tmp_path / "gui.pdf").split())
     for finding in result.findings:
-        assert f"{finding.label} {finding.probability:.3f}" in text
+        assert f"{finding.label} {percent(finding.probability)}" in text
     assert "Impression typed in the dialog." in text and "W 120 / C 90" in text
     assert "RADLENS, DEMO" in text
     written = sorted(p.name[:3] for p in (tmp_path / "gui-dicom").glob("*.dcm"))

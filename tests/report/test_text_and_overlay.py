@@ -67,3 +67,28 @@ def test_measurements_are_drawn_where_they_were_placed():
     assert yellow[20, 200:281].all() and yellow[20:61, 200].all()  # the rectangle's edges
     assert not yellow[150:, :].any() and not yellow[:90, :150].any()
     assert (grey == 50).all(), "the displayed image itself is not changed"
+
+
+def test_exported_heatmap_carries_the_colour_bar_and_the_research_line():
+    from viewer.report.overlay import EXPORT_NOTICE, exported_heatmap, inferno, with_notice
+
+    grey = np.full((400, 300), 60, np.uint8)
+    out = exported_heatmap(grey, np.zeros((400, 300), np.float32))
+    rows, cols = out.shape[:2]
+    assert rows > 400 and cols > 300, "the bar goes beside the image, the line below it"
+    assert (out[:400, :300] == 60).all(), "a zero heatmap leaves the image as it was"
+    bar = out[:400, 300:].astype(int)
+    top, bottom = inferno(np.array([1.0]))[0], inferno(np.array([0.0]))[0]
+    distance = lambda colour: np.abs(bar - colour).sum(axis=-1)  # noqa: E731
+    assert (distance(top)[:60] < 20).any() and (distance(bottom)[-60:] < 20).any()
+    strip = out[400:]
+    assert (strip == 0).mean() > 0.5 and (strip == 255).any(), "white text on black"
+    plain = with_notice(grey, "")
+    assert (plain[400:] == 0).all() and EXPORT_NOTICE.startswith("RadLens AI output")
+
+
+def test_arrows_and_comparisons_are_spelled_out():
+    assert (
+        pdf_safe("ties → lower loss, sensitivity ≥ 0.98")
+        == "ties -> lower loss, sensitivity >= 0.98"
+    )

@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 
 from tests.ui.test_ai_worker import analysis_model_dir, chest_input, trained_model_dir
 from viewer import RESEARCH_USE_NOTICE
+from viewer.core.formatting import percent
 from viewer.ui.ai_controller import AiController, AiImage
 from viewer.ui.findings_panel import OUTSIDE_INTENDED_USE, FindingsPanel
 from viewer.ui.heatmap_overlay import HeatmapOverlay
@@ -106,7 +107,7 @@ def test_panel_shows_bars_call_model_runtime_and_notice(qtbot, screen):
     finding = result.findings[0]
     assert row.bar.row.probability == pytest.approx(finding.probability)
     assert row.bar.threshold_x() == pytest.approx(finding.threshold * (row.bar.width() - 1))
-    assert f"{finding.probability:.0%}" in row.text.text()
+    assert percent(finding.probability) in row.text.text()
     assert ("positive" if finding.positive else "negative") in row.text.text()
     assert result.model_name in screen.panel.model_label.text()
     assert result.model_version in screen.panel.model_label.text()

@@ -32,7 +32,7 @@ def test_rows_carry_probability_threshold_and_call():
     view = describe_result(_result([Finding("pneumonia", 0.734, 0.41, True)]))
     (row,) = view.rows
     assert row.call == "positive"
-    assert finding_text(row) == "73% (threshold 41%) · positive"
+    assert finding_text(row) == "73.4 % (threshold 41.0 %) · positive"
     assert view.model == "Pneumonia CXR 1.2.0"
     assert view.runtime == "cpu · 51 ms"
     assert not view.gated and view.heatmap_labels == ("pneumonia",)

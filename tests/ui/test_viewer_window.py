@@ -378,12 +378,15 @@ def test_wheel_steps_slices_and_ctrl_wheel_zooms(qtbot, ct_window):
 
 def test_saved_window_preset_is_offered_after_the_shipped_ones(qtbot, ct_window, monkeypatch):
     viewport = ct_window.active_viewport()
+    before = _preset_labels(ct_window)
     viewport.state.set_window(Window(123.0, 456.0))
     monkeypatch.setattr(QInputDialog, "getText", lambda *a, **k: ("Phantom", True))
     ct_window.save_window_preset()
-    assert _preset_labels(ct_window)[8] == "Phantom"
+    labels = _preset_labels(ct_window)
+    assert labels[: len(before)] == before  # the keys of the others do not move
+    assert labels[len(before)] == "Phantom"
     viewport.state.set_window(Window(0.0, 10.0))
-    ct_window.apply_preset(8)
+    ct_window.apply_preset(len(before))
     assert (viewport.state.window.center, viewport.state.window.width) == (123.0, 456.0)
     assert ct_window.settings.presets == {"CT": [["Phantom", 123.0, 456.0]]}
 

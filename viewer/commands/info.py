@@ -14,9 +14,8 @@ import argparse
 import json
 import sys
 
-from pydicom.uid import UID
-
 from viewer.core.errors import RadLensError
+from viewer.core.formatting import transfer_syntax_name
 from viewer.core.index import PatientInfo, SeriesInfo, StudyIndex, StudyInfo, build_index
 from viewer.core.study_objects import object_summary
 
@@ -98,7 +97,7 @@ def series_report(series: SeriesInfo) -> dict:
         "files": len({f.path for f in series.frames}),
         "photometric": series.photometric,
         "transfer_syntax": series.transfer_syntax,
-        "transfer_syntax_name": UID(series.transfer_syntax).name,
+        "transfer_syntax_name": transfer_syntax_name(series.transfer_syntax),
         "stack": series.stack_label,
         "warnings": list(series.warnings),
     }

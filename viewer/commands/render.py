@@ -18,6 +18,7 @@ import numpy as np
 from viewer.core.atomic import atomic_write_bytes
 from viewer.core.errors import RadLensError
 from viewer.core.mpr import PLANES, SLAB_MODES
+from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.presets import find_preset, presets_for
 from viewer.core.render import initial_voi, modality_padding, render_array
 from viewer.core.voi import Voi, Window, validate_window
@@ -55,6 +56,11 @@ def register(subparsers) -> None:
     voi.add_argument("--window", nargs=2, type=float, metavar=("CENTER", "WIDTH"))
     voi.add_argument("--preset", metavar="NAME", help="e.g. lung, bone, brain (CT); auto; full")
     parser.add_argument("--invert", action="store_true", help="invert grey levels (XOR MONO1)")
+    parser.add_argument(
+        "--no-overlay-planes",
+        action="store_true",
+        help="leave out the file's overlay planes (60xx graphics; drawn by default)",
+    )
     parser.add_argument(
         "--seg",
         type=Path,
@@ -112,6 +118,8 @@ def render_request(args: argparse.Namespace) -> np.ndarray:
     values = series.modality_frame(frame)
     voi = choose_voi(series, frame, values, args)
     image = render_array(values, voi, series.photometric, invert=args.invert)
+    if not args.plane and not args.no_overlay_planes:  # planes belong to acquired frames
+        image = burn_overlay(image, frame_overlay(series, frame))
     for path in args.seg:
         image = draw_segmentation(image, series, frame, path)
     return image

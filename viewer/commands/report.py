@@ -10,6 +10,7 @@ from typing import Any
 from viewer.core.errors import RadLensError
 
 PAPERS = ("a4", "letter")
+REPORT_STATUSES = ("preliminary", "final")  # as viewer.report.report_data (imported lazily)
 
 
 def register(subparsers) -> None:
@@ -17,9 +18,11 @@ def register(subparsers) -> None:
         "report",
         help="write a PDF report of a key image with the AI findings",
         description=(
-            "Run the model on one frame and write a PDF report: identifiers, the key image as "
-            "displayed and with its heatmap, measurements, findings, the model card summary and "
-            "the reader's impression. --dicom-out also writes the AI result as DICOM (a "
+            "Run the model on one frame and write a one-page PDF report: institution, status, "
+            "patient, exam and clinical indication; the key image as displayed and with its "
+            "heatmap and colour bar; findings and the intended-use verdict; measurements; the "
+            "reader's impression; the model in brief; the reader's signature block. --appendix "
+            "adds the full model card. --dicom-out also writes the AI result as DICOM (a "
             "Secondary Capture and a Comprehensive SR in the same study)."
         ),
     )
@@ -31,6 +34,26 @@ def register(subparsers) -> None:
         help="leave out patient/study identifiers (the DICOM written too is de-identified)",
     )
     parser.add_argument("--impression", default="", metavar="TEXT", help="the reader's impression")
+    parser.add_argument(
+        "--indication", default="", metavar="TEXT", help="clinical indication (why it was asked)"
+    )
+    parser.add_argument(
+        "--institution",
+        default="",
+        metavar="NAME",
+        help="institution named at the top (default: the study's InstitutionName)",
+    )
+    parser.add_argument("--reader", default="", metavar="NAME", help="the reader who signs")
+    parser.add_argument(
+        "--status",
+        choices=REPORT_STATUSES,
+        default="preliminary",
+        type=str.lower,
+        help="preliminary (default) or final (signed now; needs --reader)",
+    )
+    parser.add_argument(
+        "--appendix", action="store_true", help="add the full model card on an appendix page"
+    )
     parser.add_argument("--paper", choices=PAPERS, default="a4", type=str.lower)
     parser.add_argument(
         "--dicom-out", type=Path, metavar="DIR", help="also write DICOM SC + SR here"
@@ -92,16 +115,32 @@ def expected_errors() -> tuple[type[BaseException], ...]:
     return (RadLensError, InferenceError, OSError, ValueError, KeyError)
 
 
+def header_from(args: argparse.Namespace) -> Any:
+    """The report header the options ask for; a final report without a reader is refused."""
+    from viewer.report.report_data import report_header
+
+    if args.status == "final" and not args.reader.strip():
+        raise RadLensError("--status final needs --reader NAME (the reader who signs)")
+    return report_header(args.institution, args.indication, args.status, args.reader)
+
+
 def run(args: argparse.Namespace) -> int:
     from viewer.report.compose import analyze_frame, compose_report, export_dicom
     from viewer.report.pdf import write_pdf
 
     try:
+        header = header_from(args)
         check_targets(args.out, args.dicom_out)
         series, frame = open_key_frame(args)
         analysis = analyze_frame(series, frame, args.model, args.device, args.force)
         data = compose_report(
-            series, frame, analysis, impression=args.impression, anonymize=args.anonymize
+            series,
+            frame,
+            analysis,
+            impression=args.impression,
+            anonymize=args.anonymize,
+            header=header,
+            appendix=args.appendix,
         )
         written = [write_pdf(data, args.out, args.paper)]
         if args.dicom_out:
@@ -109,7 +148,7 @@ def run(args: argparse.Namespace) -> int:
             written += exported.paths
     except expected_errors() as exc:
         return fail("report", exc)
-    calls = ", ".join(f"{f.label} {f.probability:.3f} ({f.call})" for f in data.findings)
+    calls = ", ".join(f"{f.label} {f.probability_text} ({f.call})" for f in data.findings)
     print(f"findings: {calls or 'none'}")
     if data.intended_use_reasons:
         from viewer.report.report_data import intended_use_caution

@@ -9,7 +9,6 @@ the model sees the same pixels in training as in use.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,8 @@ from typing import Any
 from inference.errors import ImageInputError
 from inference.image_io import is_raster_file, read_raster
 from inference.types import AnalysisInput
+from viewer.core.formatting import parse_date
+from viewer.core.pictures import is_picture_format
 from viewer.core.session import view_identity
 
 DAYS_PER_YEAR = 365.2425
@@ -38,7 +39,7 @@ def frame_analysis_input(series, index: int, source: str = "") -> AnalysisInput:
         window=windows[0] if windows else None,
         cache_key=analysis_cache_key(series, index),
         source=source or frame.path,
-        from_dicom=True,
+        from_dicom=not is_picture_format(series.info.pixel_format),  # a JPEG/PNG: no header
         patient_age_years=patient_age_years(header),
     )
 
@@ -59,8 +60,8 @@ def patient_age_years(header: Any) -> float | None:
     stated = age_string_years(str(header.get("PatientAge", "") or ""))
     if stated is not None:
         return stated
-    born = dicom_date(header.get("PatientBirthDate", ""))
-    examined = dicom_date(header.get("StudyDate", "")) or dicom_date(
+    born = parse_date(header.get("PatientBirthDate", ""))
+    examined = parse_date(header.get("StudyDate", "")) or parse_date(
         header.get("AcquisitionDate", "")
     )
     if born is None or examined is None or examined < born:
@@ -74,15 +75,6 @@ def age_string_years(value: str) -> float | None:
     if match is None:
         return None
     return int(match.group(1)) * AGE_UNITS[match.group(2).upper()]
-
-
-def dicom_date(value: Any) -> dt.date | None:
-    """A DICOM DA value (YYYYMMDD; the old YYYY.MM.DD too) as a date; None when not a date."""
-    text = str(value or "").strip().replace(".", "")
-    try:
-        return dt.datetime.strptime(text[:8], "%Y%m%d").date() if len(text) >= 8 else None
-    except ValueError:
-        return None
 
 
 def file_analysis_input(path: str | Path) -> AnalysisInput:

@@ -19,6 +19,7 @@ from viewer.core.codestream import HEAD_BYTES, size_mismatch
 from viewer.core.deflated import frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
+from viewer.core.pictures import is_picture_format, read_picture
 from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
 
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
@@ -189,6 +190,8 @@ def read_stored_frame(
 
     `raw=False` skips the direct-read attempt (the caller already tried it).
     """
+    if is_picture_format(fmt):  # a JPEG/PNG secondary image
+        return read_picture(ref.path)
     try:
         values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:

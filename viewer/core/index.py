@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from viewer.core.decode import read_stored_frame
 from viewer.core.discovery import display_path, expand_inputs
 from viewer.core.errors import DicomReadError, RadLensError
+from viewer.core.pictures import is_picture, picture_records
 from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile, scan_file
 from viewer.core.sorting import sort_frames, split_stacks
 from viewer.core.study_objects import StudyObject
@@ -67,6 +68,7 @@ class SeriesInfo:
     pixel_format: PixelFormat | None = None  # None when frames differ in pixel layout
     has_modality_lut_sequence: bool = False
     stack_label: str = ""  # what sets this stack apart within its series ("" when not split)
+    has_overlay_planes: bool = False  # some frame's file has overlay planes (groups 60xx)
 
 
 @dataclass
@@ -147,7 +149,7 @@ def build_index(
     for done, path in enumerate(files, 1):
         if is_cancelled(cancel):
             break
-        result = scan_file(path)
+        result = picture_records(path) if is_picture(path) else scan_file(path)
         if isinstance(result, SkippedFile):
             skipped.append(SkippedFile(display_path(path), result.reason))
         elif isinstance(result, StudyObject):
@@ -156,12 +158,29 @@ def build_index(
             records.extend(result)
         if progress:
             progress(done, len(files))
+    if not records:  # only pictures in the folders: open them as secondary images
+        records, found.ignored = open_pictures(found.ignored, skipped)
     records, duplicates = drop_duplicate_instances(records)
     skipped.extend(duplicates)
     if not records and not objects:
         skipped.extend(SkippedFile(path, IGNORED_REASON) for path in found.ignored)
     patients = group_records(records, objects)
     return StudyIndex(patients=patients, skipped=skipped, ignored=found.ignored)
+
+
+def open_pictures(ignored: list[str], skipped: list[SkippedFile]):
+    """Records of the JPEG/PNG files among `ignored`, and what stays ignored."""
+    records, rest = [], []
+    for path in ignored:
+        if not is_picture(path):
+            rest.append(path)
+            continue
+        result = picture_records(path)
+        if isinstance(result, SkippedFile):
+            skipped.append(result)
+        else:
+            records.extend(result)
+    return records, rest
 
 
 def is_cancelled(cancel) -> bool:
@@ -328,6 +347,7 @@ def make_series(key: str, ordered: list[HeaderRecord], warnings: list[str], stud
         study=study,
         pixel_format=first.pixel_format if len(formats) == 1 else None,
         has_modality_lut_sequence=any(r.has_modality_lut_sequence for r in ordered),
+        has_overlay_planes=any(r.has_overlay_planes for r in ordered),
     )
 
 

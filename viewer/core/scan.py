@@ -42,6 +42,7 @@ from viewer.core.deflated import (
     read_deflated_header,
     read_file_meta,
 )
+from viewer.core.overlay_planes import has_overlays
 from viewer.core.study_objects import StudyObject, study_object
 
 PIXEL_TAGS = {
@@ -101,6 +102,7 @@ class HeaderRecord:
     series_number: int | None
     series_description: str
     acquisition_number: int | None = None
+    has_overlay_planes: bool = False  # groups 60xx: graphics drawn over the image
     image_type: tuple[str, ...] = ()
     stack_id: str | None = None
     rescale: tuple[float, float] = (1.0, 0.0)
@@ -415,6 +417,7 @@ def records_from_header(
         series_number=int_or_none(header_value(ds, "SeriesNumber")),
         series_description=str(header_value(ds, "SeriesDescription") or ""),
         acquisition_number=int_or_none(header_value(ds, "AcquisitionNumber")),
+        has_overlay_planes=has_overlays(ds),
         image_type=tuple(str(v).upper() for v in as_list(header_value(ds, "ImageType"))),
         has_modality_lut_sequence="ModalityLUTSequence" in ds,
         pixel_offset=native_offset,

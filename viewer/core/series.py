@@ -21,6 +21,7 @@ from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.geometry import FrameGeometry
 from viewer.core.index import SeriesInfo
+from viewer.core.pictures import is_picture_format, picture_header
 from viewer.core.scan import (
     as_list,
     float_or_none,
@@ -145,6 +146,8 @@ class Series:
     def header(self, i: int) -> Dataset:
         """The header of frame i's file (everything before Pixel Data)."""
         path = self.info.frames[self._check(i)].path
+        if is_picture_format(self.info.pixel_format):  # a JPEG/PNG: no DICOM header to read
+            return picture_header(self.info)
         with self._lock:
             if path in self._headers:
                 self._headers.move_to_end(path)

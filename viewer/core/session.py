@@ -17,9 +17,14 @@ plane or slab): `view_identity(series, frame)` gives it for a `Series` or a `Pla
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from viewer.core.errors import RadLensError
 from viewer.core.index import PatientInfo, SeriesInfo, StudyIndex, StudyInfo
+from viewer.core.plane_series import PlaneSeries
+
+if TYPE_CHECKING:
+    from viewer.core.series import Series
 
 DISK, PACS, PRIOR = "disk", "pacs", "prior"  # where a session's paths came from
 
@@ -51,9 +56,9 @@ class ViewIdentity:
         return (self.series_key, self.frame)
 
 
-def view_identity(series, frame: int) -> ViewIdentity:
+def view_identity(series: Series | PlaneSeries, frame: int) -> ViewIdentity:
     """The identity of frame `frame` of an acquired `Series` or a reformatted `PlaneSeries`."""
-    if getattr(series, "is_reformat", False):
+    if isinstance(series, PlaneSeries):
         return ViewIdentity(series.base.info.key, frame, series.plane, series.slab_label())
     return ViewIdentity(series.info.key, frame)
 

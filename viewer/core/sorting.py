@@ -17,6 +17,15 @@ from viewer.core.scan import HeaderRecord
 ORIENTATION_TOLERANCE = 1e-3  # direction cosines closer than this are one orientation
 POSITION_TOLERANCE_MM = 1e-3
 SPACING_TOLERANCE = 0.05  # relative deviation from the median step called "uneven"
+PLANE_COSINE = 0.8  # a slice normal this close to an axis names the plane (else "oblique")
+# ImageType values 3 and 4 (MR: the kind of image) in words; others shown as written
+IMAGE_KIND_WORDS = {
+    "M": "magnitude",
+    "P": "phase",
+    "R": "real",
+    "I": "imaginary",
+    "FIELD_MAP": "field map",
+}
 
 
 def slice_normal(orientation: Sequence[float]) -> np.ndarray:
@@ -131,17 +140,19 @@ def split_stacks(records: list[HeaderRecord]) -> list[tuple[list[HeaderRecord], 
     image type (magnitude/phase, field map) or echo when that gives clean stacks; otherwise the
     frames stay together with a warning. ImageType alone (e.g. GE's AXIAL\\ADD posterior fossa
     slices) or a change of slice thickness does not split a stack.
-    Each stack comes with what sets it apart ("" when not split).
+    Each stack comes with what sets it apart, in words ("axial", "time point 3", "echo 2",
+    "T1 magnitude"; "" when not split).
     """
     groups: dict[tuple, list[HeaderRecord]] = defaultdict(list)
     orientations: list[tuple[float, ...]] = []
     for record in records:
         groups[_stack_key(record, orientations)].append(record)
     varying = _varying_fields(list(groups))
+    planes = _plane_names(orientations)
     stacks = []
     for key, members in groups.items():
         for part, label in split_repeated_positions(members):
-            stacks.append((part, ", ".join(_describe(key, varying) + label)))
+            stacks.append((part, ", ".join(_describe(key, varying, planes) + label)))
     stacks.sort(key=lambda s: -len(s[0]))
     if len(stacks) == 1:
         return [(stacks[0][0], "")]
@@ -175,7 +186,22 @@ def _orientation_slot(orientation, known: list[tuple[float, ...]]) -> int:
     return len(known) - 1
 
 
-def _describe(key: tuple, varying: set[int]) -> list[str]:
+def plane_name(orientation: Sequence[float]) -> str:
+    """ "axial", "coronal" or "sagittal" by the slice normal's main axis; else "oblique"."""
+    normal = np.abs(slice_normal(orientation))
+    axis = int(np.argmax(normal))
+    return ("sagittal", "coronal", "axial")[axis] if normal[axis] >= PLANE_COSINE else "oblique"
+
+
+def _plane_names(orientations: list[tuple[float, ...]]) -> list[str]:
+    """The plane of each orientation slot, numbered when two slots share a plane name."""
+    names = [plane_name(o) for o in orientations]
+    return [
+        f"{n} {names[: i + 1].count(n)}" if names.count(n) > 1 else n for i, n in enumerate(names)
+    ]
+
+
+def _describe(key: tuple, varying: set[int], planes: list[str]) -> list[str]:
     """What sets this stack apart from the others of its series (only the fields that differ)."""
     rows, columns, slot, localizer, frame_of_reference, stack_id, fmt = key
     if localizer:
@@ -183,7 +209,7 @@ def _describe(key: tuple, varying: set[int]) -> list[str]:
     words = {
         0: f"{columns}×{rows}",
         1: f"{columns}×{rows}",
-        2: f"orientation {slot + 1}" if slot >= 0 else "no orientation",
+        2: planes[slot] if slot >= 0 else "no orientation",
         4: f"frame of reference …{frame_of_reference[-6:]}" if frame_of_reference else "",
         5: f"stack {stack_id}",
         6: f"{fmt[2]} {fmt[1]}-bit",
@@ -191,10 +217,16 @@ def _describe(key: tuple, varying: set[int]) -> list[str]:
     return list(dict.fromkeys(words[n] for n in sorted(varying) if n in words and words[n]))
 
 
+def image_kind(words: Sequence[str]) -> str:
+    """ImageType values 3-4 in words: ("T1", "M") → "T1 magnitude"."""
+    return " ".join(IMAGE_KIND_WORDS.get(w, w.replace("_", " ")) for w in words if w)
+
+
 # What tells apart frames that share positions, in the order tried: (value of, label of).
+# Acquisitions repeating the same slices are time points.
 REPEAT_SPLITTERS = (
-    (lambda r: r.acquisition_number, lambda v: f"acquisition {v}"),
-    (lambda r: r.image_type[2:4], lambda v: "/".join(v)),
+    (lambda r: r.acquisition_number, lambda v: f"time point {v}"),
+    (lambda r: r.image_type[2:4], image_kind),
     (lambda r: r.echo_number, lambda v: f"echo {v}"),
 )
 

@@ -15,6 +15,7 @@ from typing import Any
 from viewer.core.analysis_input import frame_analysis_input
 from viewer.core.errors import RadLensError
 from viewer.core.measurements import MeasurementStore
+from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
 from viewer.report.dicom_export import DicomExport, ExportExtras, export_ai_dicom
@@ -23,6 +24,7 @@ from viewer.report.report_data import (
     KeyImage,
     MeasurementRow,
     ReportData,
+    ReportHeader,
     build_report_data,
     heatmap_label,
     intended_use_caution,
@@ -76,7 +78,12 @@ def analyze_frame(
     source = Path(series.info.frames[frame].path).name  # a file name: folders may name patients
     analyzer = Analyzer(model=model, device=device)
     result = analyzer.analyze(frame_analysis_input(series, frame, source), force=force)
-    return Analysis(result=result, card_summary=analyzer.card.summary())
+    return Analysis(result=result, card_summary=report_card_summary(analyzer.card))
+
+
+def report_card_summary(card: Any) -> dict[str, Any]:
+    """`card.summary()` and, under "card", the whole card (for the report's appendix)."""
+    return {**card.summary(), "card": card.to_dict()}
 
 
 def card_summary_for(result: Any, model: str | None = None) -> dict[str, Any]:
@@ -91,7 +98,7 @@ def card_summary_for(result: Any, model: str | None = None) -> dict[str, Any]:
             cards.insert(0, find_model(model))
     for card in cards:
         if card.weights_sha256 == result.model_sha256:
-            return card.summary()
+            return report_card_summary(card)
     return {
         "name": result.model_name,
         "version": result.model_version,
@@ -114,11 +121,14 @@ def frame_key_image(
     result: Any = None,
     display: Any = None,
     measurements: Sequence[Any] = (),
+    overlay_planes: bool = True,
 ) -> KeyImage:
     """A frame as shown: `display` (the uint8 image on screen) or rendered with `window` (else
     the frame's initial VOI), with its measurements drawn; with a result, the heatmap beside it."""
     window = window if window is not None or series.is_color else initial_voi(series, frame)
     display = render_frame(series, frame, window) if display is None else display
+    if overlay_planes:  # the file's own graphics (60xx), as the viewer draws them
+        display = burn_overlay(display, frame_overlay(series, frame))
     if measurements:
         display = draw_measurements(display, measurements)
     info = series.info
@@ -160,6 +170,14 @@ def _row_col_spacing(spacing: Any) -> tuple[float, float] | None:
     return float(spacing[0]), float(spacing[1])
 
 
+def exam_header(series: Any, frame: int) -> dict[str, str]:
+    """Modality, body part and view of the key image, for the report's exam line."""
+    header = series.header(frame)
+    keys = ("BodyPartExamined", "ViewPosition")
+    exam = {key: str(header.get(key, "") or "").strip() for key in keys}
+    return {"Modality": series.info.modality, **exam}
+
+
 def compose_report(
     series: Any,
     frame: int,
@@ -169,18 +187,26 @@ def compose_report(
     display: Any = None,
     impression: str = "",
     anonymize: bool = False,
+    overlay_planes: bool = True,
+    header: ReportHeader | None = None,
+    appendix: bool = False,
 ) -> ReportData:
-    """`ReportData` for one key frame of an open `Series` (`display`: the image as on screen)."""
+    """`ReportData` for one key frame of an open `Series` (`display`: the image as on screen;
+    `overlay_planes`: draw the file's overlay planes on the key image, as the viewer does;
+    `header`: institution, indication, status and reader; `appendix`: the full model card)."""
     result = analysis.result if analysis else None
     measurements = stored_measurements(series, frame)
     return build_report_data(
         series.info.study,
-        [frame_key_image(series, frame, window, result, display, measurements)],
+        [frame_key_image(series, frame, window, result, display, measurements, overlay_planes)],
         result,
         analysis.card_summary if analysis else None,
         frame_measurement_rows(series, frame, measurements),
         impression,
         anonymize=anonymize,
+        exam=exam_header(series, frame),
+        header=header,
+        appendix=appendix,
     )
 
 

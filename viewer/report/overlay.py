@@ -53,6 +53,34 @@ def burn_in_heatmap(
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
 
 
+HEATMAP_MEANING = {
+    "absolute": "colour = evidence for the finding on one fixed scale, the same on every image "
+    "(0 none, 1 as strong as typical pneumonia evidence); nothing is drawn for a clear negative",
+    "relative": "colour = activation scaled per image (0 to 1): compares regions of this image "
+    "only, not images with each other",
+}
+
+
+def with_colour_bar(picture: np.ndarray) -> np.ndarray:
+    """uint8 RGB: `picture` with a labelled colour bar (1 at the top, 0 at the bottom) at its right."""
+    rows, cols = picture.shape[:2]
+    margin = max(36, cols // 8)
+    canvas = Image.new("RGB", (cols + margin, rows), (255, 255, 255))
+    canvas.paste(Image.fromarray(as_rgb(np.asarray(picture))), (0, 0))
+    font = ImageFont.load_default(size=max(10, rows // 30))
+    inset = max(12, rows // 20)
+    bar_width = max(6, margin // 4)
+    values = np.linspace(1.0, 0.0, rows - 2 * inset)[:, None].repeat(bar_width, axis=1)
+    bar = Image.fromarray(np.rint(inferno(values)).astype(np.uint8))
+    canvas.paste(bar, (cols + margin // 6, inset))
+    pen = ImageDraw.Draw(canvas)
+    for value in (1.0, 0.5, 0.0):
+        y = inset + (1.0 - value) * (rows - 2 * inset - 1)
+        x = cols + margin // 6 + bar_width + 3
+        pen.text((x, y), f"{value:g}", fill=(0, 0, 0), font=font, anchor="lm")
+    return np.asarray(canvas)
+
+
 MEASUREMENT_COLOUR = (255, 214, 0)
 
 
@@ -88,3 +116,30 @@ def draw_measurements(display: np.ndarray, measurements) -> np.ndarray:
             stroke_fill=(0, 0, 0),
         )
     return np.asarray(picture)
+
+
+EXPORT_NOTICE = "RadLens AI output - research use only, not for diagnosis"
+
+
+def with_notice(picture: np.ndarray, text: str = EXPORT_NOTICE) -> np.ndarray:
+    """uint8 RGB: `picture` with a strip below it holding `text` (white on black), sized to fit
+    the width, so the notice travels with an exported image wherever it is copied."""
+    rows, cols = picture.shape[:2]
+    size = max(8, min(rows // 30, cols // 24))
+    font = ImageFont.load_default(size=size)
+    while size > 8 and font.getlength(text) > cols - 2 * size:
+        size -= 1
+        font = ImageFont.load_default(size=size)
+    strip = round(size * 1.8)
+    canvas = Image.new("RGB", (cols, rows + strip), (0, 0, 0))
+    canvas.paste(Image.fromarray(as_rgb(np.asarray(picture))), (0, 0))
+    ImageDraw.Draw(canvas).text(
+        (cols // 2, rows + strip // 2), text, fill=(255, 255, 255), font=font, anchor="mm"
+    )
+    return np.asarray(canvas)
+
+
+def exported_heatmap(display: np.ndarray, heatmap: np.ndarray) -> np.ndarray:
+    """What leaves RadLens as an image of a heatmap (report, Secondary Capture): the heatmap
+    burned in, the colour bar beside it and the research-use line below."""
+    return with_notice(with_colour_bar(burn_in_heatmap(display, heatmap)))

@@ -1,8 +1,15 @@
 """The PDF report (reportlab platypus), written atomically; Qt-free.
 
+One page in the normal case: the header (institution, status, patient, exam, indication), the
+key image beside its heatmap (same scale, colour bar and research-use line burned in), the
+findings as the screen words them, the intended-use verdict, measurements, the impression, the
+model in three lines, and the reader's signature block. The whole model card follows on an
+appendix page only when asked. When the page would overflow, the key images shrink first.
+
 Fonts: reportlab's built-in Helvetica, so no font file is needed; text goes through
 `viewer.report.text.pdf_safe` (transliteration) first. The research-use notice is in the footer
-of every page. Document metadata never carries patient data when the report is anonymised.
+of every page. An anonymised report carries no identifier and no date, in the text or in the
+document metadata (reportlab's invariant mode fixes the creation date and file ID).
 """
 
 from __future__ import annotations
@@ -17,10 +24,13 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, LETTER
 from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     CondPageBreak,
+    Flowable,
     Image,
     KeepTogether,
+    PageBreak,
     Paragraph,
     SimpleDocTemplate,
     Spacer,
@@ -29,40 +39,47 @@ from reportlab.platypus import (
 )
 
 from viewer.core.atomic import atomic_write_bytes
-from viewer.report.report_data import (
-    ANONYMISED_NOTE,
-    KeyImage,
-    ReportData,
-    intended_use_caution,
-)
+from viewer.core.formatting import date_time
+from viewer.report.report_data import ANONYMISED_NOTE, KeyImage, ReportData
 from viewer.report.text import paragraph_text, pdf_safe
 
 PAPER_SIZES = {"a4": A4, "letter": LETTER}
-MARGIN = 15 * mm
-FOOTER_HEIGHT = 16 * mm
-IMAGE_GAP = 4 * mm
-MAX_IMAGE_HEIGHT = 80 * mm
+MARGIN = 14 * mm
+FOOTER_HEIGHT = 13 * mm
+IMAGE_GAP = 5 * mm
+IMAGE_HEIGHTS = (80 * mm, 64 * mm, 50 * mm, 40 * mm)  # tried in turn until the report fits one page
 SECTION_MIN_SPACE = 30 * mm
 MAX_IMAGE_PIXELS = 1200  # longest side embedded; ~350 dpi at the printed size
 GRID = colors.HexColor("#9aa5b1")
 HEADER_FILL = colors.HexColor("#e4eaf0")
+CAUTION_FILL = colors.HexColor("#fff1d6")
+STATUS_FILL = {"final": colors.HexColor("#d8efdc"), "preliminary": colors.HexColor("#fff1d6")}
 TITLE = "RadLens AI-assisted image report"
 
 
 def _styles() -> dict[str, ParagraphStyle]:
     base = getSampleStyleSheet()
-    body = ParagraphStyle("body", parent=base["BodyText"], fontName="Helvetica", fontSize=9.5)
+    body = ParagraphStyle(
+        "body", parent=base["BodyText"], fontName="Helvetica", fontSize=9, leading=11
+    )
     return {
-        "title": ParagraphStyle("title", parent=base["Title"], fontSize=16, spaceAfter=2),
+        "institution": ParagraphStyle(
+            "institution", parent=body, fontName="Helvetica-Bold", fontSize=13, leading=16
+        ),
+        "title": ParagraphStyle("title", parent=body, fontSize=10.5, leading=13),
+        "status": ParagraphStyle(
+            "status", parent=body, fontName="Helvetica-Bold", fontSize=10, alignment=1
+        ),
         "h2": ParagraphStyle(
-            "h2", parent=base["Heading2"], fontSize=12, spaceBefore=6, spaceAfter=4
+            "h2", parent=base["Heading2"], fontSize=10.5, leading=13, spaceBefore=5, spaceAfter=2
         ),
         "body": body,
-        "small": ParagraphStyle("small", parent=body, fontSize=8, leading=10),
-        "cell": ParagraphStyle("cell", parent=body, fontSize=9, leading=11),
-        "bold": ParagraphStyle("bold", parent=body, fontName="Helvetica-Bold", fontSize=9),
-        "caption": ParagraphStyle("caption", parent=body, fontSize=8, alignment=1, leading=10),
-        "footer": ParagraphStyle("footer", parent=body, fontSize=7.5, leading=9),
+        "small": ParagraphStyle("small", parent=body, fontSize=7.5, leading=9.5),
+        "cell": ParagraphStyle("cell", parent=body, fontSize=8.5, leading=10.5),
+        "bold": ParagraphStyle("bold", parent=body, fontName="Helvetica-Bold", fontSize=8.5),
+        "caption": ParagraphStyle("caption", parent=body, fontSize=7, alignment=1, leading=8.5),
+        "footer": ParagraphStyle("footer", parent=body, fontSize=7, leading=8.5),
+        "appendix": ParagraphStyle("appendix", parent=body, fontSize=7, leading=8.5),
     }
 
 
@@ -70,21 +87,14 @@ STYLES = _styles()
 
 
 def build_pdf(data: ReportData, paper: str = "a4") -> bytes:
-    """The report as PDF bytes; `paper` is "a4" or "letter"."""
+    """The report as PDF bytes; `paper` is "a4" or "letter". The key images shrink (down to
+    `IMAGE_HEIGHTS[-1]`) until the report itself fits one page; the appendix adds pages."""
     page_size = _page_size(paper)
-    buffer = io.BytesIO()
-    doc = SimpleDocTemplate(
-        buffer,
-        pagesize=page_size,
-        leftMargin=MARGIN,
-        rightMargin=MARGIN,
-        topMargin=MARGIN,
-        bottomMargin=MARGIN + FOOTER_HEIGHT,
-        **_metadata(data),
-    )
-    footer = _footer_painter(data, page_size)
-    doc.build(_story(data, doc.width), onFirstPage=footer, onLaterPages=footer)
-    return buffer.getvalue()
+    for image_height in IMAGE_HEIGHTS:
+        pdf, report_pages = _render(data, page_size, image_height)
+        if report_pages == 1:
+            break
+    return pdf
 
 
 def write_pdf(data: ReportData, path: str | os.PathLike, paper: str = "a4") -> Path:
@@ -99,10 +109,41 @@ def _page_size(paper: str) -> tuple[float, float]:
         raise ValueError(f"paper must be one of {', '.join(PAPER_SIZES)}, not {paper!r}") from None
 
 
+def _render(data: ReportData, page_size, image_height: float) -> tuple[bytes, int]:
+    """(PDF bytes, pages before the appendix)."""
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=page_size,
+        leftMargin=MARGIN,
+        rightMargin=MARGIN,
+        topMargin=MARGIN,
+        bottomMargin=MARGIN + FOOTER_HEIGHT,
+        invariant=1 if data.anonymized else None,
+        **_metadata(data),
+    )
+    end_of_report = _PageMarker()
+    story = [*_story(data, doc.width, image_height), end_of_report]
+    if data.appendix and data.model is not None:
+        story += _appendix(data, doc.width)
+    doc.build(story, canvasmaker=_footer_canvas(data, page_size))
+    return buffer.getvalue(), end_of_report.page
+
+
+class _PageMarker(Flowable):
+    """Takes no space; remembers the page it landed on."""
+
+    page = 0
+
+    def wrap(self, available_width, available_height):
+        return 0, 0
+
+    def draw(self) -> None:
+        self.page = self.canv.getPageNumber()
+
+
 def _metadata(data: ReportData) -> dict[str, str]:
     """Title/author/subject/keywords; generic when anonymised."""
-    subject = "AI-assisted image report (research use only)"
-    keywords = "RadLens, research use only, AI findings"
     title = TITLE
     if not data.anonymized:
         who = ", ".join(v for v in (data.details.patient_name, data.details.study_date) if v)
@@ -110,31 +151,49 @@ def _metadata(data: ReportData) -> dict[str, str]:
     return {
         "title": title,
         "author": "RadLens",
-        "subject": subject,
-        "keywords": keywords,
+        "subject": "AI-assisted image report (research use only)",
+        "keywords": "RadLens, research use only, AI findings",
         "creator": f"RadLens {data.radlens_version}",
     }
 
 
-def _story(data: ReportData, width: float) -> list:
-    story = [
-        Paragraph(TITLE, STYLES["title"]),
-        Paragraph(paragraph_text(_generated_line(data)), STYLES["small"]),
-        Spacer(1, 3 * mm),
-        *_details_section(data, width),
-    ]
+# --- the report page --------------------------------------------------------------------------
+
+
+def _story(data: ReportData, width: float, image_height: float) -> list:
+    story = [_title_block(data, width), Spacer(1, 2 * mm), *_details_section(data, width)]
     for number, image in enumerate(data.key_images, start=1):
         heading = "Key image" if len(data.key_images) == 1 else f"Key image {number}"
-        story.append(KeepTogether([_heading(heading), _key_image_table(image, width)]))
+        story.append(
+            KeepTogether([_heading(heading), _key_image_table(image, width, image_height)])
+        )
     story += _findings_section(data, width)
     story += _measurements_section(data, width)
-    story.append(KeepTogether([_heading("Reader's impression"), _impression(data)]))
-    return story + _model_section(data, width)
+    story.append(KeepTogether([_heading("Impression"), _impression(data, width)]))
+    story += _model_section(data, width)
+    story.append(KeepTogether([Spacer(1, 3 * mm), _signature_block(data, width)]))
+    return story
 
 
-def _generated_line(data: ReportData) -> str:
-    stamp = data.generated_at.strftime("%Y-%m-%d %H:%M %Z").strip()
-    return f"Generated {stamp} by RadLens {data.radlens_version}"
+def _title_block(data: ReportData, width: float) -> Table:
+    """Institution and report title on the left, the status (preliminary/final) on the right."""
+    left = [Paragraph(paragraph_text(data.institution or "RadLens"), STYLES["institution"])]
+    left.append(Paragraph(paragraph_text(TITLE), STYLES["title"]))
+    status = data.header.status
+    badge = Paragraph(paragraph_text(status.upper()), STYLES["status"])
+    table = Table([[left, badge]], colWidths=[width - 34 * mm, 34 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+                ("BACKGROUND", (1, 0), (1, 0), STATUS_FILL.get(status, HEADER_FILL)),
+                ("BOX", (1, 0), (1, 0), 0.5, GRID),
+                ("LINEBELOW", (0, 0), (0, 0), 0.75, GRID),
+                ("LEFTPADDING", (0, 0), (0, 0), 0),
+            ]
+        )
+    )
+    return table
 
 
 def _heading(text: str) -> Paragraph:
@@ -148,67 +207,104 @@ def _section_start(text: str) -> list:
 
 
 def _details_section(data: ReportData, width: float) -> list:
+    """Patient on the left, exam on the right, the clinical indication across."""
+    details = data.details
+    left = details.patient_rows()
+    right = details.study_rows()
     if data.anonymized:
-        return [Paragraph(paragraph_text(ANONYMISED_NOTE), STYLES["bold"])]
-    rows = [(label, value or "-") for label, value in data.details.rows()]
-    half = (len(rows) + 1) // 2
-    left, right = rows[:half], rows[half:] + [("", "")] * (2 * half - len(rows))
+        left = [("Sex, age", details.sex_age)]
+        right = [("Exam", details.exam)]
+    rows = max(len(left), len(right))
+    left += [("", "")] * (rows - len(left))
+    right += [("", "")] * (rows - len(right))
     cells = [[*_label_value(a), *_label_value(b)] for a, b in zip(left, right, strict=True)]
-    widths = [0.17 * width, 0.33 * width, 0.19 * width, 0.31 * width]
+    indication = data.header.indication or "(not given)"
+    cells.append([*_label_value(("Clinical indication", indication)), "", ""])
+    widths = [0.18 * width, 0.30 * width, 0.19 * width, 0.33 * width]
     table = Table(cells, colWidths=widths)
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_box_style()]))
-    return [table]
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("SPAN", (1, -1), (-1, -1)),
+                ("BACKGROUND", (0, 0), (0, -1), HEADER_FILL),
+                ("BACKGROUND", (2, 0), (2, -2), HEADER_FILL),
+                *_box_style(),
+            ]
+        )
+    )
+    section = [table]
+    if data.anonymized:
+        section.insert(0, Paragraph(paragraph_text(ANONYMISED_NOTE), STYLES["bold"]))
+    return section
 
 
 def _label_value(pair: tuple[str, str]) -> list[Paragraph]:
-    return [Paragraph(paragraph_text(pair[0]), STYLES["bold"]), _cell(pair[1])]
+    label, value = pair
+    shown = value or ("-" if label else "")
+    return [Paragraph(paragraph_text(label), STYLES["bold"]), _cell(shown)]
 
 
-def _cell(text: object) -> Paragraph:
-    return Paragraph(paragraph_text(text), STYLES["cell"])
+def _cell(text: object, style: str = "cell") -> Paragraph:
+    return Paragraph(paragraph_text(text), STYLES[style])
 
 
 def _box_style() -> list[tuple]:
     return [
         ("BOX", (0, 0), (-1, -1), 0.5, GRID),
         ("INNERGRID", (0, 0), (-1, -1), 0.25, GRID),
-        ("TOPPADDING", (0, 0), (-1, -1), 2),
-        ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+        ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 1.5),
     ]
 
 
-def _key_image_table(image: KeyImage, width: float) -> Table:
-    """The image as displayed and, beside it, with the heatmap (same size)."""
+def _key_image_table(image: KeyImage, width: float, max_height: float) -> Table:
+    """The image as displayed and, beside it, with the heatmap, at one scale: the heatmap
+    picture is wider and taller by its colour bar and research-use line, the anatomy the same."""
     pictures = [(image.display, image.caption)]
     if image.overlay is not None:
         pictures.append((image.overlay, image.overlay_caption))
-    column = (width - IMAGE_GAP * (len(pictures) - 1)) / len(pictures)
-    images = [_flowable_image(pixels, column) for pixels, _ in pictures]
+    gaps = IMAGE_GAP * (len(pictures) - 1)
+    total_columns = sum(pixels.shape[1] for pixels, _ in pictures)
+    tallest = max(pixels.shape[0] for pixels, _ in pictures)
+    scale = min((width - gaps) / total_columns, max_height / tallest)
+    images = [_flowable_image(pixels, scale) for pixels, _ in pictures]
     captions = [Paragraph(paragraph_text(text), STYLES["caption"]) for _, text in pictures]
-    table = Table([images, captions], colWidths=[column + IMAGE_GAP / 2] * len(pictures))
+    columns = [pixels.shape[1] * scale + IMAGE_GAP for pixels, _ in pictures]
+    table = Table([images, captions], colWidths=columns)
     table.setStyle(
-        TableStyle([("ALIGN", (0, 0), (-1, -1), "CENTER"), ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
+        TableStyle(
+            [
+                ("ALIGN", (0, 0), (-1, -1), "CENTER"),
+                ("VALIGN", (0, 0), (-1, 0), "TOP"),
+                ("VALIGN", (0, 1), (-1, 1), "TOP"),
+                ("LEFTPADDING", (0, 0), (-1, -1), 1),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 1),
+            ]
+        )
     )
     return table
 
 
-def _flowable_image(pixels: np.ndarray, max_width: float) -> Image:
+def _flowable_image(pixels: np.ndarray, scale: float) -> Image:
+    """`pixels` drawn at `scale` points per pixel; embedded at most MAX_IMAGE_PIXELS wide."""
     picture = PILImage.fromarray(np.ascontiguousarray(pixels))
+    width, height = picture.width * scale, picture.height * scale
     picture.thumbnail((MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS), PILImage.LANCZOS)
-    scale = min(max_width / picture.width, MAX_IMAGE_HEIGHT / picture.height)
     png = io.BytesIO()
     picture.save(png, format="PNG")
     png.seek(0)
-    return Image(png, width=picture.width * scale, height=picture.height * scale)
+    return Image(png, width=width, height=height)
 
 
 def _findings_section(data: ReportData, width: float) -> list:
-    section = [*_section_start("AI findings"), *_intended_use_caution(data)]
-    notes = [Paragraph(paragraph_text(note), STYLES["small"]) for note in data.analysis_notes]
+    section = _section_start("AI findings")
+    notes = [_cell(note, "small") for note in data.analysis_notes]
+    verdict = _intended_use_verdict(data, width)
     if not data.findings:
-        return [*section, _cell("No AI analysis in this report."), *notes]
+        return [*section, _cell("No AI analysis in this report."), *verdict, *notes]
     header = ["Finding", "Probability", "Threshold", "Call"]
-    rows = [[f.label, f"{f.probability:.3f}", f"{f.threshold:.3f}", f.call] for f in data.findings]
+    rows = [[f.label, f.probability_text, f.threshold_text, f.call] for f in data.findings]
     table = _grid_table(header, rows, [0.4 * width, 0.2 * width, 0.2 * width, 0.2 * width])
     positive = [
         ("FONTNAME", (0, i), (-1, i), "Helvetica-Bold")
@@ -216,15 +312,27 @@ def _findings_section(data: ReportData, width: float) -> list:
         if f.positive
     ]
     table.setStyle(TableStyle(positive))
-    return [*section, table, Spacer(1, 1.5 * mm), *notes]
+    return [*section, table, Spacer(1, 1.5 * mm), *verdict, *notes]
 
 
-def _intended_use_caution(data: ReportData) -> list:
-    """Above the findings: why the image is outside (or unverifiable for) the intended use."""
-    if not data.intended_use_reasons:
+def _intended_use_verdict(data: ReportData, width: float) -> list:
+    """Within the intended use, or (highlighted) why not and whether the model still ran."""
+    verdict = data.intended_use_verdict
+    if not verdict:
         return []
-    text = intended_use_caution(data.intended_use_reasons, analysed=bool(data.findings))
-    return [Paragraph(paragraph_text(text), STYLES["bold"]), Spacer(1, 1.5 * mm)]
+    caution = bool(data.intended_use_reasons)
+    text = Paragraph(
+        f"<b>Intended use:</b> {paragraph_text(verdict)}", STYLES["bold" if caution else "cell"]
+    )
+    box = Table([[text]], colWidths=[width])
+    style = [("LEFTPADDING", (0, 0), (-1, -1), 3), *_box_style()[2:]]
+    if caution:
+        style += [
+            ("BACKGROUND", (0, 0), (-1, -1), CAUTION_FILL),
+            ("BOX", (0, 0), (-1, -1), 0.5, GRID),
+        ]
+    box.setStyle(TableStyle(style))
+    return [box, Spacer(1, 1 * mm)]
 
 
 def _grid_table(header: list[str], rows: list[list[str]], widths: list[float]) -> Table:
@@ -243,50 +351,135 @@ def _measurements_section(data: ReportData, width: float) -> list:
     return [
         *section,
         _grid_table(
-            ["Measurement", "Value", "Image"], rows, [0.3 * width, 0.4 * width, 0.3 * width]
+            ["Measurement", "Value", "Image"], rows, [0.2 * width, 0.65 * width, 0.15 * width]
         ),
     ]
 
 
+def _impression(data: ReportData, width: float) -> Table:
+    box = Table([[_cell(data.impression or "(No impression entered.)", "body")]], colWidths=[width])
+    box.setStyle(TableStyle([*_box_style(), ("TOPPADDING", (0, 0), (-1, -1), 3)]))
+    return box
+
+
 def _model_section(data: ReportData, width: float) -> list:
-    section = _section_start("Model")
+    """Name and version, intended use, the validation figures and the data they come from."""
     model = data.model
     if model is None:
-        return [*section, _cell("No model was run.")]
-    rows = [
-        ("Model", f"{model.name} {model.version}".strip()),
-        ("Weights sha256", model.sha256[:16] + ("..." if len(model.sha256) > 16 else "")),
-        ("Intended use", model.intended_use),
-        ("Training data", model.training_data),
-        ("Validation data", model.validation_data),
-        ("Validation metrics", ", ".join(f"{k} {v}" for k, v in model.validation_metrics)),
-        ("Licence", model.license),
-        ("Citation", model.citation),
+        return [_heading("Model"), _cell("No model was run.", "small")]
+    figures = model.key_figures or "none stated in the model card"
+    where = f" - on {model.validation_data}" if model.validation_data else ""
+    more = (
+        "The full model card is in the appendix."
+        if data.appendix
+        else "Full model card: radlens report --appendix, or 'Include the model card' when exporting."
+    )
+    lines = [
+        f"<b>{paragraph_text(f'{model.name} {model.version}'.strip())}</b>",
+        f"<b>Intended use:</b> {paragraph_text(model.intended_use or 'not stated')}",
+        f"<b>Validation:</b> {paragraph_text(figures + where)}",
+        paragraph_text(more),
     ]
-    cells = [_label_value((label, value)) for label, value in rows if value]
-    table = Table(cells, colWidths=[0.22 * width, 0.78 * width])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_box_style()]))
-    return [*section, table]
+    return [KeepTogether([_heading("Model"), Paragraph("<br/>".join(lines), STYLES["small"])])]
 
 
-def _impression(data: ReportData) -> Paragraph:
-    return _cell(data.impression or "(No impression entered.)")
+def _signature_block(data: ReportData, width: float) -> Table:
+    """Reader, a line to sign on, and when it was signed (or that it is preliminary)."""
+    header = data.header
+    if header.final and header.signed_at is not None:
+        signed = f"Signed {date_time(header.signed_at)}"
+    elif header.final:
+        signed = "Signed (date withheld)"
+    else:
+        signed = "Preliminary: not signed"
+    cells = [
+        [
+            Paragraph("<b>Reader:</b> " + paragraph_text(header.reader or "-"), STYLES["cell"]),
+            _cell("Signature:", "bold"),
+            "",
+            _cell(signed),
+        ]
+    ]
+    widths = [0.36 * width, 0.12 * width, 0.27 * width, 0.25 * width]
+    table = Table(cells, colWidths=widths, rowHeights=[10 * mm])
+    table.setStyle(
+        TableStyle(
+            [
+                ("VALIGN", (0, 0), (-1, -1), "BOTTOM"),
+                ("ALIGN", (1, 0), (1, 0), "RIGHT"),
+                ("LINEBELOW", (2, 0), (2, 0), 0.75, colors.black),
+                ("LINEABOVE", (0, 0), (-1, 0), 0.75, GRID),
+            ]
+        )
+    )
+    return table
 
 
-def _footer_painter(data: ReportData, page_size: tuple[float, float]):
+# --- appendix and footer ----------------------------------------------------------------------
+
+
+def _appendix(data: ReportData, width: float) -> list:
+    """The whole model card on pages of its own: a shaded row per top-level section, then one
+    row per field (named within its section)."""
+    model = data.model
+    rows = model.card_rows or (("name", model.name), ("version", model.version))
+    cells, section_rows, section = [], [], None
+    for key, value in rows:
+        head, _, rest = key.partition(".")
+        if rest and head != section:
+            section_rows.append(len(cells))
+            cells.append([_cell(head.replace("_", " "), "bold"), ""])
+        section = head if rest else None
+        cells.append([_cell(rest or key, "appendix"), _cell(value, "appendix")])
+    table = Table(cells, colWidths=[0.3 * width, 0.7 * width])
+    shading = [("SPAN", (0, i), (-1, i)) for i in section_rows]
+    shading += [("BACKGROUND", (0, i), (-1, i), HEADER_FILL) for i in section_rows]
+    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_box_style(), *shading]))
+    title = f"Appendix: model card of {model.name} {model.version}".strip()
+    return [PageBreak(), Paragraph(paragraph_text(title), STYLES["h2"]), table]
+
+
+def _footer_lines(data: ReportData) -> str:
+    stamp = f"RadLens {data.radlens_version}"
+    if data.generated_at is not None:
+        stamp = f"Generated {date_time(data.generated_at)} by {stamp}"
+    return stamp
+
+
+def _footer_canvas(data: ReportData, page_size: tuple[float, float]):
+    """A canvas class that paints the footer (notice, stamp, "page n of N") once the page count
+    is known: pages are kept until `save`, then each gets its footer."""
     width = page_size[0] - 2 * MARGIN
-    stamp = _generated_line(data)
+    stamp = _footer_lines(data)
 
-    def paint(canvas, doc) -> None:
+    def paint(canvas: Canvas, page: int, pages: int) -> None:
         canvas.saveState()
         canvas.setStrokeColor(GRID)
-        canvas.line(
-            MARGIN, MARGIN + FOOTER_HEIGHT - 2 * mm, MARGIN + width, MARGIN + FOOTER_HEIGHT - 2 * mm
+        top = MARGIN + FOOTER_HEIGHT - 2 * mm
+        canvas.line(MARGIN, top, MARGIN + width, top)
+        text = (
+            f"<b>{paragraph_text(data.disclaimer)}</b><br/>"
+            f"{paragraph_text(stamp)} - page {page} of {pages}"
         )
-        text = f"<b>{paragraph_text(data.disclaimer)}</b><br/>{paragraph_text(stamp)} - page {doc.page}"
         notice = Paragraph(text, STYLES["footer"])
         _, height = notice.wrap(width, FOOTER_HEIGHT)
-        notice.drawOn(canvas, MARGIN, MARGIN + FOOTER_HEIGHT - 4 * mm - height)
+        notice.drawOn(canvas, MARGIN, top - 1.5 * mm - height)
         canvas.restoreState()
 
-    return paint
+    class FooterCanvas(Canvas):
+        def __init__(self, *args, **kwargs) -> None:
+            super().__init__(*args, **kwargs)
+            self._pages: list[dict] = []
+
+        def showPage(self) -> None:  # noqa: N802 - reportlab API
+            self._pages.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            for state in self._pages:
+                self.__dict__.update(state)
+                paint(self, self.getPageNumber(), len(self._pages))
+                Canvas.showPage(self)
+            Canvas.save(self)
+
+    return FooterCanvas

@@ -12,12 +12,18 @@ from __future__ import annotations
 import unicodedata
 from xml.sax.saxutils import escape
 
+# Names and dates are written by the one formatting module, for the screen and the report alike.
+from viewer.core.formatting import dicom_date, person_name
+
+__all__ = ["dicom_date", "paragraph_text", "pdf_safe", "person_name"]
+
 PDF_ENCODING = "cp1252"
 UNKNOWN_CHAR = "?"
 
 _LATIN_EXTRA = {
     "Ł": "L", "ł": "l", "Đ": "D", "đ": "d", "Ħ": "H", "ħ": "h", "ı": "i", "Ŀ": "L", "ŀ": "l",
     "Ŧ": "T", "ŧ": "t", "ĸ": "k", "Ŋ": "N", "ŋ": "n", "ſ": "s", "Ə": "E", "ə": "e",
+    "→": "->", "←": "<-", "≥": ">=", "≤": "<=", "≠": "!=", "≈": "~", "−": "-",
 }  # fmt: skip
 
 
@@ -75,23 +81,3 @@ def pdf_safe(text: object) -> str:
 def paragraph_text(text: object) -> str:
     """`pdf_safe` text escaped for a reportlab Paragraph (which reads a little XML)."""
     return escape(pdf_safe(text)).replace("\n", "<br/>")
-
-
-def person_name(value: object) -> str:
-    """A DICOM PN ("Family^Given^Middle^Prefix^Suffix=ideographic=phonetic") for people.
-
-    >>> person_name("RADLENS^DEMO")
-    'RADLENS, DEMO'
-    """
-    alphabetic = str(value or "").split("=")[0]
-    family, _, rest = alphabetic.partition("^")
-    others = " ".join(part for part in rest.split("^") if part)
-    return ", ".join(part for part in (family.strip(), others.strip()) if part)
-
-
-def dicom_date(value: object) -> str:
-    """DICOM DA "YYYYMMDD" as ISO "YYYY-MM-DD"; anything else unchanged."""
-    text = str(value or "").strip()
-    if len(text) == 8 and text.isdigit():
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return text

@@ -24,6 +24,7 @@ from inference.registry import DEFAULT_MODEL, find_model, list_models, shipped_m
 from inference.types import AnalysisInput
 from viewer import RESEARCH_USE_NOTICE
 from viewer.core.analysis_input import frame_analysis_input
+from viewer.core.formatting import figures, percent
 from viewer.core.session import view_identity
 from viewer.ui import shortcuts
 from viewer.ui.addons import AI_ASSIST, ANALYSIS
@@ -342,8 +343,8 @@ class AiInstallation(QObject):
 def model_card_text(card) -> str:
     """What a user should know before trusting the output: from the model card, verbatim."""
     summary = card.summary()
-    metrics = ", ".join(f"{k} {v}" for k, v in summary["validation_metrics"].items())
-    thresholds = ", ".join(f"{k} {v:.3f}" for k, v in summary["thresholds"].items())
+    metrics = figures(summary["validation_metrics"])
+    thresholds = ", ".join(f"{k} {percent(v)}" for k, v in summary["thresholds"].items())
     lines = [
         f"{summary['name']} {summary['version']} ({summary['id']})",
         f"Task: {summary['task']}",

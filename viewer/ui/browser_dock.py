@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
+from viewer.core.formatting import sex_age, transfer_syntax_name
 from viewer.ui.overlays import ANONYMISED, format_date, format_person_name
 from viewer.ui.viewport import SERIES_MIME
 
@@ -38,11 +39,14 @@ def array_to_qimage(image: np.ndarray) -> QImage:
 
 
 def series_label(info) -> str:
+    """ "4: MR t1_fl2d_sag [35]"; a split series says first what sets the stack apart
+    ("6: time point 2 · MR REST1 w SMS… [6]") so an elided row still tells them apart."""
     number = f"{info.number}: " if info.number is not None else ""
     mark = WARNING_MARK if info.warnings else ""
-    stack = f" ({info.stack_label})" if getattr(info, "stack_label", "") else ""
+    stack = f"{info.stack_label} · " if getattr(info, "stack_label", "") else ""
     description = info.description or "(no description)"
-    return f"{mark}{number}{info.modality} {description}{stack} [{len(info.frames)}]"
+    kind = f"{info.modality} " if info.modality else ""
+    return f"{mark}{number}{stack}{kind}{description} [{len(info.frames)}]"
 
 
 def series_details(info, anonymise: bool) -> str:
@@ -52,7 +56,7 @@ def series_details(info, anonymise: bool) -> str:
     rows = [
         ("Patient", name),
         ("Patient ID", pid),
-        ("Sex / age", f"{patient.sex or ''} {patient.age or ''}".strip()),
+        ("Age, sex", sex_age(patient.sex, patient.age, patient.birth_date, study.date)),
         ("Study date", "" if anonymise else format_date(study.date)),
         ("Study", study.description or ""),
         ("Accession", "" if anonymise else str(study.accession_number or "")),
@@ -60,7 +64,7 @@ def series_details(info, anonymise: bool) -> str:
         ("Modality", info.modality),
         ("Images", f"{len(info.frames)} × {info.columns}×{info.rows}"),
         ("Photometric", info.photometric),
-        ("Transfer syntax", info.transfer_syntax),
+        ("Transfer syntax", transfer_syntax_name(info.transfer_syntax)),
     ]
     html = "".join(f"<tr><td><b>{k}</b></td><td>{_escape(v)}</td></tr>" for k, v in rows if v)
     warnings = "".join(f"<li>{_escape(w)}</li>" for w in info.warnings)
@@ -172,8 +176,7 @@ class BrowserDock(QDockWidget):
         item = QTreeWidgetItem(parent, [series_label(info)])
         item.setData(0, KEY_ROLE, info.key)
         item.setFlags(item.flags() | Qt.ItemFlag.ItemIsDragEnabled)
-        if info.warnings:
-            item.setToolTip(0, "\n".join(info.warnings))
+        item.setToolTip(0, "\n".join([series_label(info), *info.warnings]))
         if icon is not None:
             item.setIcon(0, icon)
         self._items[info.key] = item

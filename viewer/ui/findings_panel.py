@@ -41,7 +41,7 @@ NEGATIVE_COLOUR = QColor(90, 150, 200)
 
 
 def finding_text(row: FindingRow) -> str:
-    return f"{row.probability:.0%} (threshold {row.threshold:.0%}) · {row.call}"
+    return f"{row.probability_text} (threshold {row.threshold_text}) · {row.call}"
 
 
 @dataclass(frozen=True)

@@ -56,6 +56,7 @@ from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
 from viewer.ui.load_task import StudyLoader
 from viewer.ui.mpr_view import install_mpr
+from viewer.ui.overlay_planes import OverlayPlanes
 from viewer.ui.settings import load_settings, save_settings
 from viewer.ui.view_state import add_user_preset, window_choices
 from viewer.ui.viewport import export_view_png
@@ -63,6 +64,13 @@ from viewer.ui.welcome import WelcomePanel
 
 MENUS = ("File", "View", "Tools", "AI", "Help")
 MAX_PRESET_KEYS = 9
+PROGRESS_MAX_WIDTH = 480  # the loading progress bar grows to show its whole text, up to this
+PROGRESS_PADDING = 40
+
+
+def with_png_suffix(path: str) -> str:
+    """The export path with ".png" added when the name typed has no PNG extension."""
+    return path if Path(path).suffix.lower() == ".png" else f"{path}.png"
 
 
 def load_outcome(skipped, shown: bool, searched: list[str]) -> tuple[str, str, str] | None:
@@ -139,7 +147,7 @@ class MainWindow(QMainWindow):
     def _build_status_bar(self) -> None:
         self.probe_label = QLabel("")
         self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
+        self.progress.setMaximumWidth(PROGRESS_MAX_WIDTH)
         self.cancel_button = QPushButton("Cancel")
         self.statusBar().addWidget(self.probe_label, 1)
         self.statusBar().addPermanentWidget(self.progress)
@@ -173,6 +181,7 @@ class MainWindow(QMainWindow):
         self._add_items("File", file_items[3:])
         self._add_items("View", view_items)
         self._build_view_toggles()
+        self.overlay_planes = OverlayPlanes(self)
         self.window_menu = self.menu("View").addMenu("Window")
         self._build_preset_keys()
         self._add_items(
@@ -334,7 +343,7 @@ class MainWindow(QMainWindow):
             self,
             "Open DICOM files",
             self.settings.last_folder,
-            "DICOM (*.dcm *.zip DICOMDIR *);;All files (*)",
+            "DICOM (*.dcm *.zip DICOMDIR *);;Pictures (*.png *.jpg *.jpeg);;All files (*)",
         )
         if paths:
             self.open_paths(paths)
@@ -489,7 +498,7 @@ class MainWindow(QMainWindow):
             self, "Export view", self.settings.last_folder, "PNG (*.png)"
         )
         if path:
-            export_view_png(self.active_viewport(), path, with_overlays)
+            export_view_png(self.active_viewport(), with_png_suffix(path), with_overlays)
 
     def show_shortcuts(self) -> None:
         shortcuts.ShortcutsDialog(self).exec()
@@ -584,6 +593,8 @@ class MainWindow(QMainWindow):
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
         self.progress.setFormat(f"{stage} %v/%m")
+        whole = self.progress.fontMetrics().horizontalAdvance(f"{stage} {total}/{total}")
+        self.progress.setMinimumWidth(min(whole + PROGRESS_PADDING, PROGRESS_MAX_WIDTH))
 
     def _show_progress(self, busy: bool) -> None:
         self.progress.setVisible(busy)

@@ -38,6 +38,7 @@ ROI_PEN = pg.mkPen((255, 220, 0), width=2)
 ROI_HOVER_PEN = pg.mkPen((255, 255, 255), width=2)
 SELECTED_PEN = pg.mkPen((0, 220, 255), width=2)
 MEASUREMENT_Z = 20  # above the image and the heatmap
+LABEL_MARGIN = 4  # screen pixels kept between a reading and the edge of the view
 
 
 def to_pixel(point: QPointF) -> core.Point:
@@ -164,6 +165,29 @@ class MeasurementGraphic:
         self.label.setText(text)
         anchor_point = max(self.measurement.points, key=lambda p: (-p[0], p[1]))
         self.label.setPos(to_item(anchor_point))
+        self.keep_label_inside()
+
+    def keep_label_inside(self) -> None:
+        """Put the label on the side of its point where it fits in the view (right/above
+        first); a label wider than the view wraps to its width."""
+        view_box = self.label.getViewBox()
+        if view_box is None or not hasattr(view_box, "sceneBoundingRect"):
+            return
+        area = view_box.sceneBoundingRect().adjusted(
+            LABEL_MARGIN, LABEL_MARGIN, -LABEL_MARGIN, -LABEL_MARGIN
+        )
+        self.label.setTextWidth(-1)
+        if self.label.textItem.boundingRect().width() > area.width() > 0:
+            self.label.setTextWidth(area.width())
+        self.label.setAnchor((0, 1))
+        self.label.updateTransform(force=True)
+        rect = self.label.sceneBoundingRect()
+        anchor_x = (
+            1 if rect.right() > area.right() and rect.left() - rect.width() >= area.left() else 0
+        )
+        anchor_y = 0 if rect.top() < area.top() else 1
+        if (anchor_x, anchor_y) != (0, 1):
+            self.label.setAnchor((anchor_x, anchor_y))
 
     def text(self) -> str:
         return self.label.toPlainText()
@@ -206,7 +230,18 @@ class MeasurementLayer(QObject):
         self._preview = pg.ScatterPlotItem(size=7, brush=pg.mkBrush(255, 220, 0), pen=None)
         self._preview.setParentItem(image_item)
         self._preview.setZValue(MEASUREMENT_Z)
+        self._rubber_band = pg.PlotCurveItem(pen=ROI_PEN)
+        self._rubber_band.setParentItem(image_item)
+        self._rubber_band.setZValue(MEASUREMENT_Z)
         self._scene_connected = None
+        view_box = image_item.getViewBox()
+        if view_box is not None:  # zoom, pan and resize move the readings back into view
+            view_box.sigRangeChanged.connect(self._keep_labels_inside)
+            view_box.sigResized.connect(self._keep_labels_inside)
+
+    def _keep_labels_inside(self, *_args) -> None:
+        for graphic in self._graphics.values():
+            graphic.keep_label_inside()
 
     # --- image ---------------------------------------------------------------------------------
 
@@ -342,12 +377,30 @@ class MeasurementLayer(QObject):
             return
         self._placing = kind
         self._connect_scene()
+        view_box = self._image_item.getViewBox()
+        if view_box is not None and hasattr(view_box, "left_drag_handler"):
+            view_box.left_drag_handler = self.drag  # a left drag draws instead of panning
+        self._set_cursor(Qt.CursorShape.CrossCursor)
         self.placementChanged.emit(kind)
+
+    def _set_cursor(self, shape) -> None:
+        """A cross over the image while a tool is active (the usual cursor otherwise)."""
+        scene = self._image_item.scene()
+        for view in scene.views() if scene is not None else ():
+            if shape is None:
+                view.viewport().unsetCursor()
+            else:
+                view.viewport().setCursor(shape)
 
     def cancel_placement(self) -> None:
         was_placing = bool(self._placing)
         self._placing, self._clicks = "", []
         self._preview.setData([])
+        self._rubber_band.setData([], [])
+        view_box = self._image_item.getViewBox()
+        if view_box is not None and getattr(view_box, "left_drag_handler", None) == self.drag:
+            view_box.left_drag_handler = None
+        self._set_cursor(None)
         if was_placing:
             self.placementChanged.emit("")
 
@@ -366,6 +419,34 @@ class MeasurementLayer(QObject):
         kind, clicks = self._placing, self._clicks
         self.cancel_placement()
         return self.add(core.Measurement(kind, _ordered(kind, clicks)))
+
+    def drag(self, event) -> bool:
+        """A left drag while placing: press = first point, release = next point (a length or
+        a box in one drag; an angle's first arm, then a click for its third point)."""
+        if not self._placing:
+            return False
+        event.accept()
+        if event.isStart() and not self._clicks:
+            self.place_point(self._pixel_at(event.buttonDownScenePos()))
+        end = self._pixel_at(event.scenePos())
+        if event.isFinish():
+            self._rubber_band.setData([], [])
+            self.place_point(end)
+        else:
+            self._show_rubber_band(end)
+        return True
+
+    def _pixel_at(self, scene_pos) -> core.Point:
+        return to_pixel(self._image_item.mapFromScene(scene_pos))
+
+    def _show_rubber_band(self, point: core.Point) -> None:
+        """The shape being drawn, from the points so far to the mouse."""
+        points = [*self._clicks, point]
+        if self._placing in (core.ELLIPSE, core.RECTANGLE) and len(points) == 2:
+            (r0, c0), (r1, c1) = points
+            points = [(r0, c0), (r0, c1), (r1, c1), (r1, c0), (r0, c0)]
+        positions = [to_item(p) for p in points]
+        self._rubber_band.setData([p.x() for p in positions], [p.y() for p in positions])
 
     def _connect_scene(self) -> None:
         scene = self._image_item.scene()
@@ -451,19 +532,36 @@ class MeasurementInstallation(QObject):
         return self.layer_for(self.main_window.active_viewport())
 
     def begin(self, kind: str) -> None:
+        """Make `kind` the active tool (choosing the active tool again puts it away)."""
         layer = self.active_layer()
         if layer.context() is None:
+            self._show_placement("")
             self.main_window.statusBar().showMessage("Open an image to measure on it.", 5000)
+            return
+        if layer.placing() == kind:
+            layer.cancel_placement()
             return
         layer.begin_placement(kind)
 
     def _show_placement(self, kind: str) -> None:
+        """The active tool: its action checked, and how to use it in the status bar."""
+        for name, action in self.actions.items():
+            if name in KINDS:
+                action.setChecked(name == kind)
         if kind:
-            clicks = core.POINTS_NEEDED[kind]
-            text = f"{KIND_TITLES[kind]}: click {clicks} points on the image"
-            self.main_window.statusBar().showMessage(text, 10000)
+            self.main_window.statusBar().showMessage(placement_hint(kind))
         else:
             self.main_window.statusBar().clearMessage()
+
+
+def placement_hint(kind: str) -> str:
+    """What the status bar says while a tool is active."""
+    how = (
+        "drag the first arm, then click the third point"
+        if kind == core.ANGLE
+        else "drag on the image (or click its two ends)"
+    )
+    return f"{KIND_TITLES[kind]} tool: {how}; choose the tool again to put it away"
 
 
 def install_tools(main_window) -> MeasurementInstallation:
@@ -476,6 +574,7 @@ def install_tools(main_window) -> MeasurementInstallation:
     toolbar.setObjectName("MeasureToolbar")
     for kind in KINDS:
         action = _action(main_window, KIND_TITLES[kind], kind)
+        action.setCheckable(True)  # checked while the tool is active
         action.triggered.connect(lambda _=False, k=kind: installed.begin(k))
         menu.addAction(action)
         toolbar.addAction(action)

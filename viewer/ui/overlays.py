@@ -15,10 +15,12 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
+from viewer.core.formatting import dicom_date, person_name, sex_age
 from viewer.core.geometry import opposite_letters
 from viewer.core.voi import Window
 
 ANONYMISED = "Anonymised"
+EMPTY_HINT = "Drop a series here from the Studies list"
 
 
 @dataclass
@@ -28,6 +30,7 @@ class OverlayText:
     bottom_left: list[str] = field(default_factory=list)
     bottom_right: list[str] = field(default_factory=list)
     edges: dict[str, str] = field(default_factory=dict)  # left/right/top/bottom → letters
+    centre: str = ""  # a hint in the middle of an empty viewport
 
 
 def edge_letters(geometry, view_matrix: np.ndarray) -> dict[str, str]:
@@ -56,16 +59,9 @@ def edge_letters(geometry, view_matrix: np.ndarray) -> dict[str, str]:
     }
 
 
-def format_person_name(name) -> str:
-    parts = [p for p in str(name or "").split("^") if p]
-    if not parts:
-        return ""
-    return parts[0] if len(parts) == 1 else f"{parts[0]}, {' '.join(parts[1:])}"
-
-
-def format_date(value) -> str:
-    text = str(value or "")
-    return f"{text[:4]}-{text[4:6]}-{text[6:8]}" if len(text) == 8 and text.isdigit() else text
+# The corners, the browser and the report write names and dates alike (viewer.core.formatting).
+format_person_name = person_name
+format_date = dicom_date
 
 
 def slice_position(frame_ref) -> float | None:
@@ -90,8 +86,8 @@ def _patient_lines(info, anonymise: bool) -> list[str]:
         name, pid = ANONYMISED, ""
     else:
         name, pid = format_person_name(patient.name), str(patient.patient_id or "")
-    sex_age = " ".join(v for v in (str(patient.sex or ""), str(patient.age or "")) if v)
-    return [v for v in (name, f"ID: {pid}" if pid else "", sex_age) if v]
+    age = sex_age(patient.sex, patient.age, patient.birth_date, info.study.date)
+    return [v for v in (name, f"ID: {pid}" if pid else "", age) if v]
 
 
 def _study_lines(info, anonymise: bool) -> list[str]:
@@ -107,7 +103,7 @@ def overlay_text(state, view_matrix: np.ndarray | None, zoom: float) -> OverlayT
     """All four corners and edge letters for the state's current series and frame."""
     series = state.series
     if series is None:
-        return OverlayText()
+        return OverlayText(centre=EMPTY_HINT)
     info = series.info
     frame_ref = info.frames[state.frame] if state.frame < len(info.frames) else None
     slice_lines = [f"Im {state.frame + 1}/{state.frame_count}"]
@@ -138,7 +134,7 @@ class OverlayLayer(QWidget):
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
         self.setAttribute(Qt.WidgetAttribute.WA_NoSystemBackground)
-        self.text = OverlayText()
+        self.text = OverlayText(centre=EMPTY_HINT)
         font = QFont(self.font())
         font.setPointSize(9)
         self.setFont(font)
@@ -158,7 +154,9 @@ class OverlayLayer(QWidget):
             (self.text.bottom_right, align.AlignRight | align.AlignBottom),
         )
         for lines, flags in corners:
-            self._draw(painter, area, flags, "\n".join(lines))
+            self._draw(painter, area, flags, "\n".join(self._fitted(lines, area)))
+        wrap = Qt.TextFlag.TextWordWrap
+        self._draw(painter, area, int(align.AlignCenter) | int(wrap), self.text.centre)
         edges = {
             "left": align.AlignLeft | align.AlignVCenter,
             "right": align.AlignRight | align.AlignVCenter,
@@ -168,6 +166,15 @@ class OverlayLayer(QWidget):
         for edge, flags in edges.items():
             self._draw(painter, area, flags, self.text.edges.get(edge, ""))
         painter.end()
+
+    def _fitted(self, lines: list[str], area: QRect) -> list[str]:
+        """A corner's lines within its quarter of the view (small viewports, 2×2): each line
+        elided to half the width, and only as many lines as half the height holds."""
+        metrics = self.fontMetrics()
+        room = max(1, (area.height() // 2) // max(1, metrics.lineSpacing()))
+        width = max(1, area.width() // 2 - self.MARGIN)
+        elide = Qt.TextElideMode.ElideRight
+        return [metrics.elidedText(line, elide, width) for line in lines[:room]]
 
     @staticmethod
     def _draw(painter: QPainter, area: QRect, flags, text: str) -> None:

@@ -1,22 +1,28 @@
 """File → Export report…: a small dialog that gathers the reader's choices and runs the export.
 
-The dialog only collects inputs (impression, paper, anonymise, DICOM, target file) on the UI
-thread, asks before overwriting, and hands an immutable `ExportJob` to the window's
-`ReportExporter`: its `TaskRunner` thread (`viewer/ui/tasks.py`) runs the Qt-free `viewer.report`
+The dialog only collects inputs (institution, clinical indication, impression, status, reader,
+paper, anonymise, model card appendix, DICOM, target file) on the UI thread, asks before
+overwriting, and hands an immutable `ExportJob` to the window's `ReportExporter`: its
+`TaskRunner` thread (`viewer/ui/tasks.py`) runs the Qt-free `viewer.report`
 calls and answers by signal, so the window keeps repainting during the ~2 s export. Closing the
 window waits for a running or queued export to finish.
 `install_report_action(main_window)` adds the menu action.
+
+The report goes by default into the user's documents folder (or the folder last used for a
+report), never into the installation or the study's own folder; institution, reader, paper and
+folder are remembered in the settings after each export.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QStandardPaths, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -33,6 +39,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+import viewer
 from viewer.core.atomic import OutputTargetError, check_output_file, check_output_folder
 from viewer.core.errors import RadLensError
 from viewer.ui import shortcuts
@@ -41,6 +48,8 @@ from viewer.ui.errors import log_exception, show_error
 from viewer.ui.tasks import TaskRunner
 
 PAPERS = {"A4": "a4", "Letter": "letter"}
+STATUSES = {"Preliminary": "preliminary", "Final": "final"}
+REPORT_NAME = "radlens-report"
 
 
 @dataclass(frozen=True)
@@ -50,6 +59,11 @@ class ReportChoices:
     paper: str = "a4"
     anonymize: bool = False
     dicom: bool = False  # also write the AI result as DICOM SC + SR beside the PDF
+    indication: str = ""
+    institution: str = ""
+    reader: str = ""
+    status: str = "preliminary"
+    appendix: bool = False  # the full model card on an appendix page
 
 
 @dataclass(frozen=True)
@@ -62,6 +76,7 @@ class ShownImage:
     display: Any = None
     result: Any = None
     model: str | None = None  # the model setting (id or folder) that produced `result`
+    overlay_planes: bool = True  # the file's overlay planes drawn, as View → Show overlay planes
 
 
 @dataclass(frozen=True)
@@ -82,7 +97,9 @@ def export_report(
     """Write the PDF (and the DICOM objects if chosen); returns the files written. Qt-free."""
     from viewer.report.compose import Analysis, card_summary_for, compose_report, export_dicom
     from viewer.report.pdf import write_pdf
+    from viewer.report.report_data import report_header
 
+    header = report_header(choices.institution, choices.indication, choices.status, choices.reader)
     check_output_file(choices.out)  # before any work: a bad target fails first, named
     if choices.dicom:
         check_output_folder(dicom_folder(choices.out))
@@ -98,6 +115,9 @@ def export_report(
         display=image.display,
         impression=choices.impression,
         anonymize=choices.anonymize,
+        overlay_planes=image.overlay_planes,
+        header=header,
+        appendix=choices.appendix,
     )
     progress(f"Writing {choices.out.name}…")
     written = [write_pdf(data, choices.out, choices.paper)]
@@ -219,7 +239,8 @@ class ReportExporter(QObject):
 
 
 class ReportDialog(QDialog):
-    """Impression, paper, anonymise, DICOM and target file; Export asks before overwriting."""
+    """The report's header fields, impression, paper, anonymise, appendix, DICOM and target
+    file; Export asks before overwriting and refuses a final report without a reader."""
 
     exported = Signal(object)  # tuple[Path, ...] written
     exportFailed = Signal(str)  # the message shown (file + reason)
@@ -230,19 +251,37 @@ class ReportDialog(QDialog):
         default_out: Path,
         exporter: ReportExporter,
         parent: QWidget | None = None,
+        settings: Any = None,
     ):
         super().__init__(parent)
         self.setWindowTitle("Export report")
         self.image = image
         self.exporter = exporter
+        # the window's settings by default: institution, reader, paper and folder come from there
+        self.settings = settings if settings is not None else getattr(parent, "settings", None)
+        settings = self.settings
         self.job: ExportJob | None = None
         self.written: list[Path] = []
+        self.institution = QLineEdit(getattr(settings, "report_institution", ""))
+        self.institution.setPlaceholderText("Printed at the top (default: the study's)")
+        self.indication = QLineEdit()
+        self.indication.setPlaceholderText("Why the exam was asked, e.g. fever and cough")
         self.impression = QPlainTextEdit()
         self.impression.setPlaceholderText("Reader's impression (printed in the report)")
+        self.status = QComboBox()
+        self.status.addItems(list(STATUSES))
+        self.reader = QLineEdit(getattr(settings, "report_reader", ""))
+        self.reader.setPlaceholderText("Your name, printed on the signature line")
         self.paper = QComboBox()
         self.paper.addItems(list(PAPERS))
-        self.anonymize = QCheckBox("Anonymise (leave out patient and study identifiers)")
-        self.dicom = QCheckBox("Also save the AI result as DICOM (Secondary Capture + SR)")
+        paper = getattr(settings, "report_paper", "a4")
+        self.paper.setCurrentText(next((k for k, v in PAPERS.items() if v == paper), "A4"))
+        self.anonymize = QCheckBox("Anonymise (no names, IDs, dates or institution)")
+        self.appendix = QCheckBox("Include the full model card (appendix page)")
+        self.appendix.setEnabled(image.result is not None)
+        self.dicom = QCheckBox(
+            "Also save the AI result as DICOM (Secondary Capture, SR, heatmap SEG)"
+        )
         self.dicom.setEnabled(image.result is not None)
         self.out = QLineEdit(str(default_out))
         self._build_layout()
@@ -258,20 +297,31 @@ class ReportDialog(QDialog):
         buttons.accepted.connect(self.export)
         buttons.rejected.connect(self.reject)
         form = QFormLayout(self)
+        form.addRow("Institution", self.institution)
+        form.addRow("Clinical indication", self.indication)
         form.addRow("Impression", self.impression)
+        form.addRow("Status", self.status)
+        form.addRow("Reader", self.reader)
         form.addRow("Paper", self.paper)
         form.addRow("", self.anonymize)
+        form.addRow("", self.appendix)
         form.addRow("", self.dicom)
         form.addRow("Save as", target)
         form.addRow(buttons)
 
     def choices(self) -> ReportChoices:
+        with_result = self.image.result is not None
         return ReportChoices(
             out=Path(self.out.text().strip()).expanduser(),
             impression=self.impression.toPlainText(),
             paper=PAPERS[self.paper.currentText()],
             anonymize=self.anonymize.isChecked(),
-            dicom=self.dicom.isChecked() and self.dicom.isEnabled(),
+            dicom=self.dicom.isChecked() and with_result,
+            indication=self.indication.text(),
+            institution=self.institution.text(),
+            reader=self.reader.text(),
+            status=STATUSES[self.status.currentText()],
+            appendix=self.appendix.isChecked() and with_result,
         )
 
     def _browse(self) -> None:
@@ -295,6 +345,10 @@ class ReportDialog(QDialog):
         if not choices.out.name or choices.out.is_dir():
             show_error(self, "Export report", "Choose a file name for the report.")
             return
+        if choices.status == "final" and not choices.reader.strip():
+            show_error(self, "Export report", "A final report needs the reader's name.")
+            self.reader.setFocus()
+            return
         if not self.confirm_overwrite(choices.out):
             return
         job = ExportJob(frozen_copy(self.image), choices)
@@ -311,14 +365,17 @@ class ReportDialog(QDialog):
             super().reject()
 
     def _set_inputs_enabled(self, enabled: bool) -> None:
-        for widget in (self.impression, self.paper, self.anonymize, self.out, self.buttons):
+        inputs = (self.institution, self.indication, self.impression, self.status, self.reader)
+        for widget in (*inputs, self.paper, self.anonymize, self.out, self.buttons):
             widget.setEnabled(enabled)
         self.dicom.setEnabled(enabled and self.image.result is not None)
+        self.appendix.setEnabled(enabled and self.image.result is not None)
 
     @Slot(object, object)
     def _on_finished(self, job: ExportJob, written: tuple[Path, ...]) -> None:
         if self._settle(job):
             self.written = list(written)
+            remember_choices(self.settings, job.choices)
             self.exported.emit(written)
             self.accept()
 
@@ -367,12 +424,65 @@ def shown_image(main_window) -> ShownImage | None:
         display=viewport.displayed_image(),
         result=result if result is not None and result.findings else None,
         model=getattr(main_window.settings, "model_name", None) or None,
+        overlay_planes=main_window.overlay_planes.shown(),
     )
 
 
+def remember_choices(settings: Any, choices: ReportChoices) -> None:
+    """Institution, reader, paper and folder for the next report (saved with the settings)."""
+    if settings is None:
+        return
+    settings.report_institution = choices.institution.strip()
+    settings.report_reader = choices.reader.strip()
+    settings.report_paper = choices.paper
+    settings.report_folder = str(choices.out.parent)
+
+
+def documents_folder() -> Path:
+    """The user's documents folder (Qt's answer for this platform), else the home folder."""
+    location = QStandardPaths.writableLocation(QStandardPaths.StandardLocation.DocumentsLocation)
+    folder = Path(location) if location else Path.home()
+    return folder if folder.is_dir() else Path.home()
+
+
+def installation_folders() -> list[Path]:
+    """Where RadLens and its Python live: never a place for a report."""
+    package = Path(viewer.__file__).resolve().parent
+    return [package.parent, Path(sys.prefix).resolve(), Path(sys.executable).resolve().parent]
+
+
+def study_folders(series: Any) -> list[Path]:
+    """The folders the shown series was read from."""
+    frames = getattr(getattr(series, "info", None), "frames", ()) or ()
+    return sorted({Path(frame.path).resolve().parent for frame in frames})
+
+
+def is_inside(folder: Path, others: Iterable[Path]) -> bool:
+    folder = folder.resolve()
+    return any(folder == other or other in folder.parents for other in others)
+
+
+def report_folder(settings: Any, series: Any) -> Path:
+    """The folder last used for a report, if it still exists and is neither in the study's
+    own folder nor in the installation; else the documents folder."""
+    remembered = getattr(settings, "report_folder", "") or ""
+    forbidden = [*study_folders(series), *installation_folders()]
+    if remembered and Path(remembered).is_dir() and not is_inside(Path(remembered), forbidden):
+        return Path(remembered)
+    return documents_folder()
+
+
+def free_report_path(folder: Path) -> Path:
+    """radlens-report.pdf, else radlens-report-2.pdf, … (no patient data in the name)."""
+    candidate, number = folder / f"{REPORT_NAME}.pdf", 2
+    while candidate.exists():
+        candidate, number = folder / f"{REPORT_NAME}-{number}.pdf", number + 1
+    return candidate
+
+
 def default_report_path(main_window) -> Path:
-    folder = Path(getattr(main_window.settings, "last_folder", "") or Path.home())
-    return folder / "radlens-report.pdf"
+    settings = getattr(main_window, "settings", None)
+    return free_report_path(report_folder(settings, main_window.current_series()))
 
 
 def report_exporter(main_window) -> ReportExporter:

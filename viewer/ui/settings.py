@@ -43,6 +43,12 @@ class Settings:
     pacs_nodes: list[dict] = field(default_factory=list)
     pacs_aet: str = "RADLENS"
     pacs_cache_gb: int = 20
+    # Reports: printed at the top and on the signature line; the paper and the folder last used
+    # (empty: the user's documents folder).
+    report_institution: str = ""
+    report_reader: str = ""
+    report_paper: str = "a4"
+    report_folder: str = ""
 
     def add_recent(self, path: str) -> None:
         self.recent = [path] + [p for p in self.recent if p != path]

@@ -53,8 +53,9 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("flip_v", "V", "Flip vertically"),
     Shortcut("reset", "Escape", "Reset window, zoom, rotation and flips"),
     Shortcut("overlays", "O", "Show / hide corner overlays"),
+    Shortcut("overlay_planes", "Shift+O", "Show / hide overlay planes (the file's 60xx graphics)"),
     Shortcut("anonymise", "Ctrl+Shift+A", "Anonymise on screen"),
-    Shortcut("pan_zoom", "Left drag, Ctrl+Wheel", "Pan / zoom"),
+    Shortcut("pan_zoom", "Left drag, Ctrl+Wheel", "Pan / zoom (a measurement tool draws)"),
     Shortcut("window_level", "Right drag", "Window / level (x: width, y: centre)"),
     Shortcut("length", "L", "Measure a length"),
     Shortcut("angle", "Shift+L", "Measure an angle"),
@@ -66,6 +67,26 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("cancel_analysis", "Ctrl+Shift+I", "AI: cancel the analysis"),
     Shortcut("toggle_heatmap", "Shift+H", "AI: show / hide the heatmap"),
 )
+
+
+TABLE_START = "<!-- shortcuts: generated from viewer/ui/shortcuts.py -->"
+TABLE_END = "<!-- end of shortcuts -->"
+
+
+def markdown_table() -> str:
+    """The table above in Markdown, as docs/USER_GUIDE.md carries it between TABLE_START and
+    TABLE_END (`python scripts/update_shortcut_table.py` writes it there)."""
+    rows = [f"| {s.keys} | {s.description} |" for s in SHORTCUTS]
+    return "\n".join(["| keys | action |", "|---|---|", *rows])
+
+
+def with_markdown_table(document: str) -> str:
+    """`document` with the text between the table markers replaced by `markdown_table()`."""
+    head, start, rest = document.partition(TABLE_START)
+    _, end, tail = rest.partition(TABLE_END)
+    if not start or not end:
+        raise ValueError("the shortcut table markers are missing")
+    return f"{head}{start}\n{markdown_table()}\n{end}{tail}"
 
 
 def key_for(command: str) -> QKeySequence:

@@ -34,6 +34,8 @@ MAX_VALUE_CHARS = 200
 BINARY_VRS = {"OB", "OD", "OF", "OL", "OV", "OW", "UN"}
 COLUMNS = ("Tag", "Name", "VR", "Value")
 SEARCH_DELAY_MS = 150  # rebuild once typing pauses
+MIN_WIDTH = 460  # the dock opens wide enough for tag, name, VR and the start of the value
+NAME_MAX_WIDTH = 220  # a long keyword does not push the value out of sight
 IDENTIFYING_VRS = {"PN", "DA", "DT"}  # person names, dates, date-times
 IDENTIFYING_KEYWORDS = {
     "AccessionNumber",
@@ -153,6 +155,8 @@ class TagBrowser(QWidget):
         self.tree.setHeaderLabels(COLUMNS)
         self.tree.setUniformRowHeights(True)
         self.caption = QLabel("No image.")
+        self.caption.setWordWrap(True)
+        self.setMinimumWidth(MIN_WIDTH)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(2, 2, 2, 2)
         layout.addWidget(self.search)
@@ -173,6 +177,7 @@ class TagBrowser(QWidget):
         self.apply_filter(self.search.text())
         for column in range(len(COLUMNS) - 1):
             self.tree.resizeColumnToContents(column)
+        self.tree.setColumnWidth(1, min(self.tree.columnWidth(1), NAME_MAX_WIDTH))
 
     def apply_filter(self, query: str) -> None:
         """Show the rows the search keeps (every row for an empty search), all expanded."""

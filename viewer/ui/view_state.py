@@ -64,8 +64,9 @@ def image_to_view_matrix(
 def window_choices(
     series, frame: int, user_presets: dict | None = None
 ) -> list[tuple[str, Window]]:
-    """Windows offered on the number keys, in order: the modality's shipped presets, the user's
-    own (settings `presets`), then the file's windows. Empty without a series or for colour."""
+    """Windows offered on the number keys, in order: the modality's shipped presets, the file's
+    windows, then the user's own (settings `presets`, in the order saved), so saving a preset
+    never moves the keys of those already there. Empty without a series or for colour."""
     if series is None or series.is_color:
         return []
     modality = series.info.modality.strip().upper()
@@ -76,14 +77,21 @@ def window_choices(
         for label, c, w in (user_presets or {}).get(modality, [])
     ]
     own = [(p.label, p.window) for p in shipped if p.name.startswith("file-")]
-    return fixed + mine + own
+    return fixed + own + mine
 
 
 def add_user_preset(presets: dict, modality: str, label: str, window: Window) -> dict:
-    """`presets` with `window` saved under `label` for `modality` (same label replaced)."""
+    """`presets` with `window` saved under `label` for `modality`: appended, or replacing the
+    preset of the same label in its place (its number key stays)."""
     key = modality.strip().upper()
-    kept = [p for p in presets.get(key, []) if p[0] != label]
-    return {**presets, key: [*kept, [label, float(window.center), float(window.width)]]}
+    entry = [label, float(window.center), float(window.width)]
+    saved = list(presets.get(key, []))
+    labels = [p[0] for p in saved]
+    if label in labels:
+        saved[labels.index(label)] = entry
+    else:
+        saved.append(entry)
+    return {**presets, key: saved}
 
 
 def pixel_aspect(spacing: tuple[float, float] | None) -> float:

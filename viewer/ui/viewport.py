@@ -14,10 +14,12 @@ Accessors for other parts of the UI (AI overlay, measurement tools, tag browser)
 * `viewport.scene_to_pixel(scene_pos)` — (row, col) floats with pixel centres on integers,
   the convention of `viewer.core.measurements`; `viewport.pixel_spacing()` — (row, col) mm.
 * Signals: `imageChanged(series_key, frame_index)` after a new frame, series or window is
-  shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves; `activated()` on a click;
+  shown (`("", -1)` when the viewport is cleared); `probed(Probe | None)` as the mouse moves and
+  after each new frame (the probe follows the slice); `activated()` on a click;
   `seriesDropped(key)` when a series is dragged here from the browser.
 
-Mouse: left drag pans, Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
+Mouse: left drag pans (or draws, while a measurement tool is active: `left_drag_handler` of the
+view box), Ctrl+wheel zooms, wheel changes slice, right drag sets window/level
 (see `view_state.drag_window` for the sensitivity). Display pixels always come from
 `viewer.core.render.render_frame`; nothing here does pixel maths.
 
@@ -41,8 +43,10 @@ from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
 from viewer.core.atomic import atomic_write_bytes
 from viewer.core.render import render_frame
 from viewer.core.voi import Window, auto_window
+from viewer.report.overlay import with_colour_bar, with_notice
 from viewer.ui import shortcuts
 from viewer.ui.frame_fetcher import FrameFetcher
+from viewer.ui.heatmap_overlay import HEATMAP_Z
 from viewer.ui.overlays import OverlayLayer, overlay_text
 from viewer.ui.view_state import (
     ViewState,
@@ -111,8 +115,21 @@ def png_bytes(image: QImage) -> bytes:
 
 
 def export_view_png(viewport: Viewport, path, with_overlays: bool = True):
-    """Save what `viewport` shows as a PNG, atomically (temp file + rename)."""
-    return atomic_write_bytes(path, png_bytes(viewport.export_image(with_overlays)))
+    """Save what `viewport` shows as a PNG, atomically (temp file + rename). With an AI
+    heatmap on screen, the colour bar and the research-use line are burned in beside it."""
+    image = viewport.export_image(with_overlays)
+    if viewport.heatmap_shown():
+        image = annotated_heatmap_view(image)
+    return atomic_write_bytes(path, png_bytes(image))
+
+
+def annotated_heatmap_view(image: QImage) -> QImage:
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(rgb.constBits(), np.uint8).reshape(rgb.height(), rgb.bytesPerLine())
+    pixels = rows[:, : rgb.width() * 3].reshape(rgb.height(), rgb.width(), 3)
+    out = np.ascontiguousarray(with_notice(with_colour_bar(pixels)))
+    height, width = out.shape[:2]
+    return QImage(out.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
 
 
 class _ImageViewBox(pg.ViewBox):
@@ -123,8 +140,14 @@ class _ImageViewBox(pg.ViewBox):
 
     def __init__(self) -> None:
         super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        # A tool that draws by dragging (a measurement being placed) takes the left drag:
+        # `left_drag_handler(ev)` returns True when it used the event, else the view pans.
+        self.left_drag_handler = None
 
     def mouseDragEvent(self, ev, axis=None):  # noqa: N802 - pyqtgraph API
+        handler = self.left_drag_handler
+        if ev.button() == Qt.MouseButton.LeftButton and handler is not None and handler(ev):
+            return
         if ev.button() == Qt.MouseButton.RightButton:
             ev.accept()
             delta = ev.screenPos() - ev.lastScreenPos()
@@ -171,6 +194,7 @@ class Viewport(QWidget):
         self._overlay_timer.setInterval(0)
         self._overlay_timer.timeout.connect(self._refresh_overlay)
         self._matrix = np.eye(3)
+        self._probe_pos: QPointF | None = None  # scene position of the mouse over the image
         self.fetcher = FrameFetcher(self)
         self._build_layout()
         self._connect()
@@ -302,6 +326,17 @@ class Viewport(QWidget):
         self._cine.stop()
         self.fetcher.shutdown()
 
+    def heatmap_shown(self) -> bool:
+        """Whether an AI heatmap is drawn on this view's image now."""
+        return any(
+            isinstance(item, pg.ImageItem)
+            and item.zValue() == HEATMAP_Z
+            and item.isVisible()
+            and item.image is not None
+            and item.image.size > 0
+            for item in self.image_item.childItems()
+        )
+
     def export_image(self, with_overlays: bool = True) -> QImage:
         """The view as shown (graphics items included), with or without the corner text."""
         shown = self.overlay.isVisible()
@@ -358,6 +393,7 @@ class Viewport(QWidget):
         image = render_frame(state.series, state.frame, state.window, invert=state.invert)
         self.image_item.setImage(image, autoLevels=False, levels=(0, 255))
         self.imageChanged.emit(state.series_key, state.frame)
+        self._probe()
 
     def _on_frame_fetched(self, series, frame: int) -> None:
         if series is self.state.series and frame == self.state.frame:
@@ -399,12 +435,18 @@ class Viewport(QWidget):
         self.state.set_window(drag_window(window, dx, dy))
 
     def _on_mouse_moved(self, scene_pos) -> None:
-        if self.state.series is None:
+        self._probe_pos = QPointF(scene_pos)
+        self._probe()
+
+    def _probe(self) -> None:
+        """The value under the mouse, again after each new frame: the probe follows the slice
+        even while the mouse stands still."""
+        if self.state.series is None or self._probe_pos is None:
             return
         if not self.state.series.frame_ready(self.state.frame):
             self.probed.emit(None)  # no value to show until the frame arrives
             return
-        row, col = self.scene_to_pixel(scene_pos)
+        row, col = self.scene_to_pixel(self._probe_pos)
         self.probed.emit(
             probe_pixel(
                 self.state.series, self.state.frame, math.floor(row + 0.5), math.floor(col + 0.5)
@@ -430,6 +472,8 @@ class Viewport(QWidget):
     def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt API
         if watched is self.graphics and event.type() == QEvent.Type.Resize:
             self.overlay.setGeometry(self.graphics.rect())
+        elif event.type() == QEvent.Type.Leave:
+            self._probe_pos = None
         elif event.type() == QEvent.Type.MouseButtonPress:
             self.setFocus()
             self.activated.emit()
