@@ -57,10 +57,13 @@ class Callbacks:
         elif kind == "skipped":
             self.on_skipped()
         else:
-            handlers = {"post": self.on_post, "done": self.on_done}
-            handlers.get(kind, self.on_cancelled if kind == "cancelled" else self.on_failed)(
-                payload
-            )
+            handlers = {
+                "post": self.on_post,
+                "done": self.on_done,
+                "failed": self.on_failed,
+                "cancelled": self.on_cancelled,
+            }
+            handlers[kind](payload)
 
 
 class _Relay(QObject):
