@@ -47,7 +47,7 @@ from PySide6.QtWidgets import (
 from viewer import RESEARCH_USE_NOTICE, __version__
 from viewer.core.errors import RadLensError
 from viewer.core.series import open_series
-from viewer.core.session import MergeConflict, Session, ViewIdentity, view_identity
+from viewer.core.session import PACS, MergeConflict, Session, ViewIdentity, view_identity
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
 from viewer.ui import addons, shortcuts
@@ -373,10 +373,10 @@ class MainWindow(QMainWindow):
         self._adding = False
         self._index_paths(paths, merge=False)
 
-    def add_paths(self, paths) -> None:
-        """Add `paths` to the session (e.g. a study retrieved from a PACS): only they are
+    def add_paths(self, paths, source: str = PACS) -> None:
+        """Add `paths` to the session (a study retrieved from a PACS, a prior): only they are
         indexed and merged into the session's index; the series on screen stay where they are."""
-        to_index, merge = self.session.request_add([str(p) for p in paths])
+        to_index, merge = self.session.request_add([str(p) for p in paths], source)
         self._adding = self.grid.active.series() is not None
         self._index_paths(to_index, merge)
 
