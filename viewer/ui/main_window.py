@@ -307,6 +307,15 @@ class MainWindow(QMainWindow):
     def current_modality_frame(self):
         return self.grid.active.modality_frame()
 
+    def begin_busy(self, token: str) -> None:
+        self._busy.add(token)
+
+    def end_busy(self, token: str) -> None:
+        self._busy.discard(token)
+
+    def is_idle(self) -> bool:
+        return not self.loader.is_busy() and not self._busy
+
     @property
     def ai(self):
         return self.addons.get(addons.AI_ASSIST)
@@ -326,15 +335,6 @@ class MainWindow(QMainWindow):
     @property
     def report_action(self):
         return self.addons.get(addons.REPORT_ACTION)
-
-    def begin_busy(self, token: str) -> None:
-        self._busy.add(token)
-
-    def end_busy(self, token: str) -> None:
-        self._busy.discard(token)
-
-    def is_idle(self) -> bool:
-        return not self.loader.is_busy() and not self._busy
 
     # --- opening ------------------------------------------------------------------------------
 
