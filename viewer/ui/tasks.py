@@ -12,15 +12,15 @@ dropping, the busy state and shutdown:
 * `context.progress(done, total)` and `context.post(payload)` reach `on_progress` /
   `on_post` in order, then exactly one of `on_done(result)`, `on_cancelled(exc)` (the job
   raised one of `cancel_errors`) or `on_failed(exc)`; all on the UI thread, all only while the
-  request is current.
+  request is current; `on_settled()` follows every job's end, current or not.
 * `is_busy()`: something submitted has not answered yet; `busyChanged(bool)` when that flips.
 * `shutdown()` (also on application quit): every request cancelled, the queue dropped, the
   running job waited for; safe to call twice.
 
 Users: the frame fetcher (`frame_fetcher.py`), the SEG/SR worker (`seg_sr_worker.py`), the PACS
 runner (`pacs_worker.py`), the MPR volume builder (`mpr_view.py`), the report exporter
-(`report_dialog.py`); the study loader and the inference worker still run their own QThread
-(see docs/ARCHITECTURE.md).
+(`report_dialog.py`), the inference runner (`inference_worker.py`, `keep_threads`: the model
+stays on its thread); the study loader still runs its own QThread (see docs/ARCHITECTURE.md).
 """
 
 from __future__ import annotations
@@ -50,6 +50,9 @@ class Callbacks:
     on_progress: Callable[[int, int], None] = _ignore
     on_post: Callable[[object], None] = _ignore
     on_skipped: Callable[[], None] = _ignore
+    on_settled: Callable[[], None] = (
+        _ignore  # the job is over (answered or skipped), current or not
+    )
 
     def deliver(self, kind: str, payload) -> None:
         if kind == "progress":
@@ -110,6 +113,7 @@ class TaskRunner(QObject):
         threads: int = 1,
         cancel_errors: tuple[type[BaseException], ...] = (TaskCancelled,),
         thread_setup: Callable[[], None] | None = None,
+        keep_threads: bool = False,
     ) -> None:
         super().__init__(parent)
         self.setObjectName(f"radlens-{name}")
@@ -120,6 +124,8 @@ class TaskRunner(QObject):
         self._closed = False
         self._pool = QThreadPool(self)
         self._pool.setMaxThreadCount(threads)
+        if keep_threads:  # e.g. a loaded model: its thread stays rather than expiring when idle
+            self._pool.setExpiryTimeout(-1)
         self.relay = _Relay(self)
         self.relay.message.connect(self._on_message)
         app = QCoreApplication.instance()
@@ -153,18 +159,20 @@ class TaskRunner(QObject):
         """Open for work or still running a job; False once `shutdown` has returned."""
         return not self._closed or self._pool.activeThreadCount() > 0
 
-    def shutdown(self, finish_queued: bool = False) -> None:
-        """Cancel everything, drop the queue and wait for the running jobs; safe twice.
-        `finish_queued`: run what was submitted to its end first (an export never lost)."""
+    def shutdown(self, finish_queued: bool = False, timeout_ms: int = -1) -> bool:
+        """Cancel everything, drop the queue and wait for the running jobs (at most
+        `timeout_ms`, -1: as long as they take); safe twice. `finish_queued`: run what was
+        submitted to its end first (an export never lost). True when no job is left running."""
         if finish_queued:
-            self._pool.waitForDone()
+            self._pool.waitForDone(timeout_ms)
         self.requests.cancel_all()
         self._pool.clear()
-        self._pool.waitForDone()
+        stopped = self._pool.waitForDone(timeout_ms)
         self._closed = True
         if self._callbacks:
             self._callbacks.clear()
             self.busyChanged.emit(False)
+        return stopped
 
     @Slot(object, str, object)
     def _on_message(self, ticket: Ticket, kind: str, payload) -> None:
@@ -178,3 +186,5 @@ class TaskRunner(QObject):
             callbacks = self._callbacks.get(ticket.request_id)
         if callbacks is not None and current:
             callbacks.deliver(kind, payload)
+        if callbacks is not None and kind in TERMINAL:
+            callbacks.on_settled()
