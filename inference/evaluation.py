@@ -20,6 +20,7 @@ import numpy as np
 
 from inference.engine import Analyzer
 from inference.errors import InferenceError
+from inference.files import atomic_write_bytes
 from inference.image_io import ImageReader, read_image
 from inference.metrics import (
     bootstrap_auc_ci,
@@ -31,7 +32,7 @@ from inference.metrics import (
     roc_curve,
     threshold_for_sensitivity,
 )
-from inference.model_card import Calibration, ModelCard, Threshold, write_atomic, write_card
+from inference.model_card import Calibration, ModelCard, Threshold, write_card
 from inference.plots import reliability_png, roc_png
 from inference.training import find_labelled_images
 
@@ -155,8 +156,8 @@ def write_outputs(
     roc_png(out / "roc.png", fpr, tpr, report["auc"], point)
     confidence, observed, counts = reliability_bins(labels, probabilities)
     reliability_png(out / "reliability.png", confidence, observed, counts, report["ece"])
-    write_atomic(out / "metrics.json", (json.dumps(report, indent=2) + "\n").encode())
-    write_atomic(
+    atomic_write_bytes(out / "metrics.json", (json.dumps(report, indent=2) + "\n").encode())
+    atomic_write_bytes(
         out / "per_image.csv", per_image_csv(predictions, probabilities, report["threshold"])
     )
 
@@ -240,5 +241,5 @@ def write_reference(card: ModelCard, predictions: Predictions, val_data: Path) -
         },
     }
     target = card.folder / REFERENCE_FILENAME
-    write_atomic(target, (json.dumps(reference, indent=2) + "\n").encode())
+    atomic_write_bytes(target, (json.dumps(reference, indent=2) + "\n").encode())
     return target

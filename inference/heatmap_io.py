@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from inference.model_card import write_atomic
+from inference.files import atomic_write_bytes
 from inference.preprocessing import InputSpec, InvertMonochrome1, Sample, ToGrey, WindowToUnit
 
 # A perceptually ordered blue → cyan → yellow → red ramp (control points, linearly interpolated).
@@ -49,8 +49,8 @@ def write_heatmap(
     npy_path, png_path = out_dir / f"{stem}_{label}.npy", out_dir / f"{stem}_{label}.png"
     buffer = io.BytesIO()
     np.save(buffer, heatmap.astype(np.float32))
-    write_atomic(npy_path, buffer.getvalue())
+    atomic_write_bytes(npy_path, buffer.getvalue())
     buffer = io.BytesIO()
     Image.fromarray(overlay(grey, heatmap)).save(buffer, format="PNG")
-    write_atomic(png_path, buffer.getvalue())
+    atomic_write_bytes(png_path, buffer.getvalue())
     return {"npy": str(npy_path), "png": str(png_path)}

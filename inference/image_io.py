@@ -47,9 +47,9 @@ def read_raster(path: str | Path) -> AnalysisInput:
     """A PNG/JPEG: no header, so its intended use cannot be verified (`from_dicom` False)."""
     path = Path(path)
     try:
-        with Image.open(path) as image:
-            image = image.convert("RGB") if image.mode not in ("L", "I;16", "I", "RGB") else image
-            pixels = np.asarray(image)
+        with Image.open(path) as opened:
+            kept = opened.mode in ("L", "I;16", "I", "RGB")
+            pixels = np.asarray(opened if kept else opened.convert("RGB"))
     except (OSError, UnidentifiedImageError) as exc:
         raise ImageInputError(f"{path.name}: not a readable PNG/JPEG image ({exc})") from exc
     photometric = "RGB" if pixels.ndim == 3 else "MONOCHROME2"

@@ -73,7 +73,7 @@ def age_problems(use: IntendedUse, item: AnalysisInput) -> list[str]:
 
 
 def image_size_problems(use: IntendedUse, item: AnalysisInput) -> list[str]:
-    shape = getattr(item.pixels, "shape", ())
+    shape: tuple[int, ...] = getattr(item.pixels, "shape", ())
     if len(shape) < 2:
         return []
     rows, columns = int(shape[0]), int(shape[1])

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from inference.errors import ModelError, ModelIntegrityError, ModelTrustError
+from inference.files import atomic_write_bytes
 from inference.model_card import ModelCard
 from inference.networks import Ensemble, build_network
 
@@ -139,11 +140,9 @@ def _network_from(card: ModelCard, path: Path) -> nn.Module:
 
 
 def save_safetensors(model: nn.Module, path: Path) -> str:
-    """Write the model's state dict as safetensors (temp file + replace); returns its sha256."""
-    from safetensors.torch import save_file
+    """Write the model's state dict as safetensors (atomically); returns its sha256."""
+    from safetensors.torch import save
 
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    temp = path.with_name(f".tmp-{path.name}")
-    save_file(state, str(temp))
-    temp.replace(path)
+    atomic_write_bytes(path, save(state))
     return sha256_of(path)

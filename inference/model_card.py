@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from inference.errors import ModelError
+from inference.files import atomic_write_bytes
 from inference.preprocessing import InputSpec
 
 CARD_FILENAME = "card.json"
@@ -296,7 +295,7 @@ def write_card(card: ModelCard | Mapping[str, Any], folder: str | Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / CARD_FILENAME
     payload = json.dumps(card.to_dict(), indent=2, ensure_ascii=False) + "\n"
-    write_atomic(target, payload.encode("utf-8"))
+    atomic_write_bytes(target, payload.encode("utf-8"))
     return target
 
 
@@ -617,7 +616,7 @@ def _intended_use_dict(use: IntendedUse) -> dict[str, Any]:
         if use.age_years.below != float("inf"):
             age["below"] = use.age_years.below
         out["age_years"] = age
-    image = {}
+    image: dict[str, float] = {}
     if use.image.min_side_px:
         image["min_side_px"] = use.image.min_side_px
     if use.image.max_aspect != float("inf"):
@@ -637,20 +636,6 @@ def _is_figure(value: Any) -> bool:
 def member_digest(members: list[tuple[str, str]]) -> str:
     """One hash for an ensemble: sha256 of its members' sha256s joined with newlines."""
     return hashlib.sha256("\n".join(sha for _, sha in members).encode()).hexdigest()
-
-
-def write_atomic(target: Path, payload: bytes) -> None:
-    handle, temp_name = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=target.suffix)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(payload)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temp_name, 0o644)
-        os.replace(temp_name, target)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
 
 
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:

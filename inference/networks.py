@@ -94,6 +94,15 @@ class Ensemble(nn.Module):
 
 
 ARCHITECTURES: dict[str, type[nn.Module]] = {"small_resnet": SmallResNet}
+DEFAULT_ARCHITECTURE = "small_resnet"  # what `radlens train` builds when not fine-tuning a card
+
+
+def architecture_name(network: nn.Module) -> str:
+    """The name a card gives `network`'s architecture (the `ARCHITECTURES` entry it is of)."""
+    for name, cls in ARCHITECTURES.items():
+        if type(network) is cls:
+            return name
+    raise ValueError(f"{type(network).__name__} is not a registered architecture")
 
 
 def build_network(name: str, arguments: dict[str, Any] | None = None) -> nn.Module:

@@ -38,7 +38,13 @@ class UnitPlot:
         self.draw.text((SIZE / 2 - 40, SIZE - 28), x_title, fill=INK)
         self.draw.text((6, MARGIN - 24), y_title, fill=INK)
 
-    def line(self, xs: Sequence[float], ys: Sequence[float], colour=CURVE, width: int = 3) -> None:
+    def line(
+        self,
+        xs: Sequence[float] | np.ndarray,
+        ys: Sequence[float] | np.ndarray,
+        colour=CURVE,
+        width: int = 3,
+    ) -> None:
         self.draw.line(
             [self.point(x, y) for x, y in zip(xs, ys, strict=True)], fill=colour, width=width
         )

@@ -15,6 +15,8 @@ from typing import Any, Protocol
 import numpy as np
 from PIL import Image
 
+from inference.intensity import ROBUST_PERCENTILES, percentile_bounds
+
 # ITU-R BT.601 luma weights (what Pillow's "L" conversion uses).
 LUMA_WEIGHTS = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 PERCENTILE_SAMPLE_PIXELS = 262_144  # percentiles on a strided subset: fast on 3000² images
@@ -28,7 +30,7 @@ class InputSpec:
     channels: int = 1
     resize: str = "stretch"  # "stretch" (aspect not kept, as the training data) or "letterbox"
     windowing: str = "percentile"  # "percentile", or "file" (the file's VOI, else percentile)
-    percentiles: tuple[float, float] = (0.5, 99.5)
+    percentiles: tuple[float, float] = ROBUST_PERCENTILES
     mean: float = 0.5
     std: float = 0.25
 
@@ -53,8 +55,10 @@ class InputSpec:
 
 
 class WindowLike(Protocol):
-    center: float
-    width: float
+    @property
+    def center(self) -> float: ...
+    @property
+    def width(self) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -124,7 +128,7 @@ class WindowToUnit:
 
     name = "window"
 
-    def __init__(self, mode: str = "percentile", percentiles: Sequence[float] = (0.5, 99.5)):
+    def __init__(self, mode: str = "percentile", percentiles: Sequence[float] = ROBUST_PERCENTILES):
         if mode not in ("percentile", "file"):
             raise ValueError(f"unknown windowing mode {mode!r}")
         self.mode = mode
@@ -146,12 +150,10 @@ class WindowToUnit:
 
 def robust_range(image: np.ndarray, percentiles: Sequence[float]) -> tuple[float, float]:
     """Percentile bounds of the pixel values, estimated on a strided subset for speed."""
-    flat = image.reshape(-1)
-    stride = max(1, flat.size // PERCENTILE_SAMPLE_PIXELS)
-    low, high = np.percentile(flat[::stride], percentiles)
+    low, high = percentile_bounds(image, percentiles, PERCENTILE_SAMPLE_PIXELS)
     if high <= low:
-        low, high = float(flat.min()), float(flat.max())
-    return float(low), float(high)
+        low, high = float(image.min()), float(image.max())
+    return low, high
 
 
 class InvertMonochrome1:

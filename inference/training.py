@@ -8,6 +8,7 @@ validation AUC improves, the best model is written as safetensors + card (calibr
 
 from __future__ import annotations
 
+import io
 import math
 import platform
 import time
@@ -20,7 +21,9 @@ import torch
 import torch.nn.functional as F
 
 from inference.augmentation import AugmentConfig, augment
+from inference.engine import select_device
 from inference.errors import InferenceError
+from inference.files import atomic_write_bytes
 from inference.image_io import ImageReader, is_image_file, read_image
 from inference.loading import load_model, save_safetensors
 from inference.metrics import (
@@ -33,7 +36,13 @@ from inference.metrics import (
     threshold_for_sensitivity,
 )
 from inference.model_card import ModelCard, deep_merge, write_card
-from inference.networks import build_network, count_parameters, freeze_blocks
+from inference.networks import (
+    DEFAULT_ARCHITECTURE,
+    architecture_name,
+    build_network,
+    count_parameters,
+    freeze_blocks,
+)
 from inference.preprocessing import InputSpec, normalise, prepare
 
 NEGATIVE_NAMES = {"normal", "negative", "no_finding", "nofinding", "healthy"}
@@ -97,7 +106,8 @@ def find_labelled_images(folder: Path, limit: int = 0, seed: int = 0) -> Labelle
         if limit:
             rng = np.random.default_rng(seed)
             share = max(1, round(limit * len(files) / _count_images(folders)))
-            files = sorted(rng.choice(files, min(share, len(files)), replace=False).tolist())
+            picked = rng.choice(len(files), min(share, len(files)), replace=False)
+            files = sorted(files[i] for i in picked)
         paths += files
         labels += [label] * len(files)
     return LabelledSet(
@@ -120,16 +130,6 @@ def preload(
         tensor = torch.from_numpy(unit)
         images[i, 0] = (tensor * 255).round() if dtype == torch.uint8 else tensor
     return images
-
-
-def choose_device(requested: str) -> torch.device:
-    if requested != "auto":
-        return torch.device(requested)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
 
 
 def to_unit(batch: torch.Tensor) -> torch.Tensor:
@@ -159,7 +159,7 @@ class Trainer:
         self.config = config
         self.log = log
         self.spec = InputSpec(size=config.size)
-        self.device = choose_device(config.device)
+        self.device = select_device(config.device)
         torch.manual_seed(config.seed)
         self.generator = torch.Generator().manual_seed(config.seed)
         self.model = self._build_model()
@@ -191,7 +191,7 @@ class Trainer:
                 "stem_width": config.stem_width,
                 "dropout": config.dropout,
             }
-            model = build_network("small_resnet", self.arch_args)
+            model = build_network(DEFAULT_ARCHITECTURE, self.arch_args)
         return model.to(self.device)
 
     def load_data(self) -> None:
@@ -334,9 +334,9 @@ class Trainer:
             "elapsed": self.elapsed,
             "history": [list(h.items()) for h in self.history],
         }
-        temp = self.config.out / f".tmp-{CHECKPOINT_NAME}"
-        torch.save(state, temp)
-        temp.replace(self.config.out / CHECKPOINT_NAME)
+        buffer = io.BytesIO()
+        torch.save(state, buffer)
+        atomic_write_bytes(self.config.out / CHECKPOINT_NAME, buffer.getvalue())
 
     def _resume(self) -> None:
         path = self.config.out / CHECKPOINT_NAME
@@ -376,7 +376,7 @@ class Trainer:
             "version": config.version,
             "task": f"binary classification: {positive} vs {self.train_set.negative_label.lower()}",
             "labels": [positive],
-            "architecture": {"name": "small_resnet", "arguments": self.arch_args},
+            "architecture": {"name": architecture_name(self.model), "arguments": self.arch_args},
             "gradcam_layer": "blocks[-1] (last residual block)",
             "weights": {"file": WEIGHTS_NAME, "format": "safetensors", "sha256": sha256},
             "input": {

@@ -99,3 +99,19 @@ def test_only_stale_landing_folders_of_crashed_retrievals_are_removed(tmp_path):
     os.utime(crashed, (1000, 1000))
     assert remove_stale_landings(tmp_path) == [crashed]
     assert running.exists() and not crashed.exists()
+
+
+def test_received_seg_and_sr_are_kept_beside_their_images(tmp_path, seg_sr_dir):
+    """The header scan gives a SEG or SR back as a study object, not as a skipped file: it is
+    placed by its UIDs like an image (a study retrieved from PACS keeps its SEG/SR)."""
+    folder = seg_sr_dir / "liver-ct-3slice"
+    received = [
+        folder / "ct" / "01.dcm",
+        folder / "liver.dcm",
+        folder / "sr-tid1500-ct-liver-example.dcm",
+    ]
+    with Landing(tmp_path, "test") as landing:
+        for path in received:
+            landing.write(path.read_bytes())
+        result = landing.commit(3)
+    assert len(result.files) == 3 and not result.skipped

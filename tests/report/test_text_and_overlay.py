@@ -92,3 +92,21 @@ def test_arrows_and_comparisons_are_spelled_out():
         pdf_safe("ties → lower loss, sensitivity ≥ 0.98")
         == "ties -> lower loss, sensitivity >= 0.98"
     )
+
+
+def test_every_measurement_kind_is_read_drawn_and_placed_for_the_sr():
+    """A kind is one `KINDS` entry: the reading, the report picture and the SR graphic all
+    follow it (regions with statistics, lines with their length or angle)."""
+    from viewer.core.measurements import KINDS, Measurement, describe
+    from viewer.report.dicom_measurements import scoord_points
+    from viewer.report.overlay import draw_measurements
+
+    values = np.arange(64 * 64, dtype=np.float32).reshape(64, 64)
+    corners = [(10.0, 12.0), (30.0, 40.0), (50.0, 14.0)]
+    for name, kind in KINDS.items():
+        measurement = Measurement(name, corners[: kind.points])
+        reading = describe(measurement, (0.5, 0.5), values)
+        assert ("mean" in reading) == kind.is_region, (name, reading)
+        drawn = draw_measurements(np.zeros((64, 64), np.uint8), [measurement])
+        assert drawn.shape == (64, 64, 3) and drawn.any(), name
+        assert len(scoord_points(measurement)) >= kind.points, name

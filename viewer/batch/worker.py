@@ -24,12 +24,6 @@ def _analyzer(model: str | None, device: str):
     return Analyzer(model, device=device)
 
 
-def model_identity(model: str | None, device: str = "cpu") -> tuple[str, str, str]:
-    """(name, version, weights sha256) of the model a batch would run."""
-    card = _analyzer(model, device).card
-    return card.name, card.version, card.weights_sha256
-
-
 def run_chunk(
     jobs: list, model: str | None, device: str, force: bool, export_dir: str | None = None
 ) -> list[dict]:

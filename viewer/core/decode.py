@@ -93,7 +93,7 @@ def read_raw_into(fp, ref, fmt: PixelFormat, out: np.ndarray) -> bool:
     if _PIXEL_TAG_LE not in (head[:4], head[4:8]):
         return False
     fp.seek(offset)
-    if fp.readinto(memoryview(out).cast("B")) != out.nbytes:
+    if fp.readinto(memoryview(out).cast("B")) != out.nbytes:  # type: ignore[arg-type]
         return False
     sign_extend(out, fmt)
     return True
@@ -136,7 +136,7 @@ def decode_deflated(path: str, frame_indices, frame_bytes: int, header: Dataset 
 
 
 def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
-    photometric = str((header or {}).get("PhotometricInterpretation", "")).upper()
+    photometric = str(header.get("PhotometricInterpretation", "") if header else "").upper()
     if photometric == "PALETTE COLOR" and header is not None:
         return to_uint8(apply_color_lut(values, header))
     if values.ndim == 3:

@@ -97,7 +97,7 @@ def read_deflated_header(fp, meta: FileMetaDataset) -> tuple[Dataset, InflatingR
     inflates past HEADER_LIMIT; zlib.error when the stream is corrupt.
     """
     reader = InflatingReader(fp, fp.tell(), HEADER_LIMIT)
-    ds = read_dataset(reader, False, True, stop_when=_at_pixels)
+    ds = read_dataset(reader, False, True, stop_when=_at_pixels)  # type: ignore[arg-type]
     ds.file_meta = meta
     ds.set_original_encoding(False, True, ds._character_set)
     return ds, reader

@@ -128,7 +128,7 @@ def has_dicm_marker(path: Path) -> bool:
 
 def walk_files(folder: Path) -> list[Path]:
     """Regular files below `folder`, sorted, skipping hidden names and symlinked folders."""
-    result = []
+    result: list[Path] = []
     for root, dirs, names in os.walk(folder, followlinks=False):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         result.extend(Path(root, n) for n in sorted(names) if not n.startswith("."))
@@ -258,10 +258,10 @@ def declared_entries(path: Path) -> int:
     """
     with open(path, "rb") as stream:
         try:
-            end = zipfile._EndRecData(stream)  # noqa: SLF001 - the stdlib's own zip64-aware reader
+            end = zipfile._EndRecData(stream)  # type: ignore[attr-defined]  # noqa: SLF001 - the stdlib's own zip64-aware reader
         except (AttributeError, OSError, struct.error):
             return 0
-    return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else 0  # noqa: SLF001
+    return int(end[zipfile._ECD_ENTRIES_TOTAL]) if end else 0  # type: ignore[attr-defined]  # noqa: SLF001
 
 
 def _safe_members(shown: str, archive: zipfile.ZipFile):

@@ -16,17 +16,5 @@ class DicomReadError(RadLensError):
         self.reason = reason
 
 
-class UnsafeInputError(DicomReadError):
-    """Input refused for safety: a path escaping its media folder, an executable preamble."""
-
-
-class ModelError(RadLensError):
-    """A model could not be found, verified or loaded."""
-
-
-class ModelIntegrityError(ModelError):
-    """Weights whose sha256 differs from the card, or a format that could run code on load."""
-
-
 class LoadCancelled(RadLensError):
     """A background load was cancelled by the user (not an error to report)."""

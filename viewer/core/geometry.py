@@ -8,6 +8,7 @@ column index grows), Y the column direction cosine, Δr = PixelSpacing[0] (betwe
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +19,15 @@ from viewer.core.errors import RadLensError
 _AXIS_LETTERS = (("L", "R"), ("P", "A"), ("H", "F"))
 _OBLIQUE_THRESHOLD = 0.25  # a component smaller than this does not get a letter
 _OPPOSITE = {"L": "R", "R": "L", "A": "P", "P": "A", "H": "F", "F": "H"}
+
+
+def slice_normal(orientation: Sequence[float]) -> np.ndarray:
+    """The unit normal of a frame's plane: row cosine × column cosine (the 6 values of
+    ImageOrientationPatient). The one definition; sorting, volumes, SEG, overlays use it."""
+    row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
+    normal = np.cross(row, col)
+    norm = np.linalg.norm(normal)
+    return normal / norm if norm > 0 else normal
 
 
 @dataclass(frozen=True)
@@ -32,9 +42,9 @@ class FrameGeometry:
     rows: int
     columns: int
     spacing: tuple[float, float] | None  # (between rows, between columns) in mm
-    origin: tuple[float, float, float] | None = None
-    row_cosine: tuple[float, float, float] | None = None
-    column_cosine: tuple[float, float, float] | None = None
+    origin: tuple[float, ...] | None = None  # three values (x, y, z) in mm
+    row_cosine: tuple[float, ...] | None = None  # three values
+    column_cosine: tuple[float, ...] | None = None  # three values
     slice_thickness: float | None = None
     spacing_source: str = ""  # "PixelSpacing", "ImagerPixelSpacing" or ""
     patient_orientation: tuple[str, str] | None = None
@@ -46,7 +56,7 @@ class FrameGeometry:
     @property
     def normal(self) -> np.ndarray:
         self._require_geometry()
-        return np.cross(self.row_cosine, self.column_cosine)
+        return slice_normal((*self.row_cosine, *self.column_cosine))
 
     def pixel_to_patient(self, row: float, col: float) -> np.ndarray:
         """Patient coordinates (mm, LPS) of the centre of pixel (row, col)."""

@@ -42,7 +42,7 @@ class FrameRef:
     frame_index: int  # within a multi-frame file (0-based)
     sop_instance_uid: str
     instance_number: int | None
-    position: tuple[float, float, float] | None
+    position: tuple[float, ...] | None  # three values (x, y, z) in mm
     orientation: tuple[float, ...] | None
     rescale: tuple[float, float] = (1.0, 0.0)  # (slope, intercept) for this frame
     pixel_offset: int | None = None  # file offset of the PixelData value (native syntaxes)
@@ -298,12 +298,14 @@ def group_records(
     return list(patients.values())
 
 
-def make_patient(record: HeaderRecord) -> PatientInfo:
+def make_patient(record: HeaderRecord | StudyObject) -> PatientInfo:
     name, patient_id, birth_date, sex, age = record.patient
     return PatientInfo(name, patient_id, birth_date, sex, age, studies=[])
 
 
-def make_study(record: HeaderRecord, study_uid: str, patient: PatientInfo) -> StudyInfo:
+def make_study(
+    record: HeaderRecord | StudyObject, study_uid: str, patient: PatientInfo
+) -> StudyInfo:
     _, date, time, description, accession, referring, institution = record.study
     return StudyInfo(
         study_uid, date, time, description, accession, referring, institution, [], patient

@@ -213,10 +213,8 @@ class _Loader:
 
     def _store(self, k: int, values: np.ndarray | None, reason: str) -> None:
         if values is not None and values.shape != self.volume.shape[1:]:
-            values, reason = (
-                None,
-                f"decoded frame has shape {values.shape}, expected {self.volume.shape[1:]}",
-            )
+            reason = f"decoded frame has shape {values.shape}, expected {self.volume.shape[1:]}"
+            values = None
         if values is None:
             ref = self.info.frames[k]
             self.skipped.append(SkippedFile(display_path(ref.path), reason))

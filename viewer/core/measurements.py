@@ -12,7 +12,7 @@ import hashlib
 import json
 import math
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -23,7 +23,6 @@ from viewer.core.errors import RadLensError
 from viewer.paths import user_data_dir
 
 LENGTH, ANGLE, ELLIPSE, RECTANGLE = "length", "angle", "ellipse", "rectangle"
-POINTS_NEEDED = {LENGTH: 2, ANGLE: 3, ELLIPSE: 2, RECTANGLE: 2}
 SCHEMA_VERSION = 1
 
 Point = tuple[float, float]
@@ -43,11 +42,11 @@ class Measurement:
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     def __post_init__(self) -> None:
-        if self.kind not in POINTS_NEEDED:
+        if self.kind not in KINDS:
             raise ValueError(f"unknown measurement kind {self.kind!r}")
         self.points = [(float(r), float(c)) for r, c in self.points]
-        if len(self.points) != POINTS_NEEDED[self.kind]:
-            raise ValueError(f"a {self.kind} needs {POINTS_NEEDED[self.kind]} points")
+        if len(self.points) != KINDS[self.kind].points:
+            raise ValueError(f"a {self.kind} needs {KINDS[self.kind].points} points")
 
     def to_json(self) -> dict:
         data = asdict(self)
@@ -126,7 +125,54 @@ def shape_area_mm2(kind: str, corner0: Point, corner1: Point, spacing: Spacing) 
     """Geometric area of the drawn ellipse or rectangle in mm² (not the pixel count)."""
     height = abs(corner1[0] - corner0[0]) * spacing[0]
     width = abs(corner1[1] - corner0[1]) * spacing[1]
-    return math.pi * height * width / 4.0 if kind == ELLIPSE else height * width
+    return KINDS[kind].area_factor * height * width
+
+
+# --- the kinds --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeasurementKind:
+    """What one kind of measurement is; every module that handles kinds asks `KINDS`.
+
+    A region (ellipse, rectangle) is given by two opposite corners of its bounding box and has
+    ROI statistics inside; `outline` says how it is drawn ("polyline", "ellipse", "rectangle").
+    """
+
+    name: str
+    points: int  # how many points the user places
+    quantity: str  # "length", "angle" or "area": what `measure` gives (mm, degrees, mm²)
+    outline: str
+    mask: Callable[[tuple[int, int], Point, Point], np.ndarray] | None = None
+    area_factor: float = 1.0  # the region's area over its bounding box's
+
+    @property
+    def is_region(self) -> bool:
+        return self.mask is not None
+
+    def measure(self, points: Sequence[Point], spacing: Spacing) -> float:
+        """Length in mm, angle in degrees or area in mm² (in pixels when spacing is (1, 1))."""
+        if self.quantity == "length":
+            return length_mm(points[0], points[1], spacing)
+        if self.quantity == "angle":
+            return angle_deg(points[0], points[1], points[2], spacing)
+        return shape_area_mm2(self.name, points[0], points[1], spacing)
+
+
+KINDS: dict[str, MeasurementKind] = {
+    kind.name: kind
+    for kind in (
+        MeasurementKind(LENGTH, 2, "length", "polyline"),
+        MeasurementKind(ANGLE, 3, "angle", "polyline"),
+        MeasurementKind(ELLIPSE, 2, "area", "ellipse", ellipse_mask, math.pi / 4.0),
+        MeasurementKind(RECTANGLE, 2, "area", "rectangle", rectangle_mask),
+    )
+}
+POINTS_NEEDED = {name: kind.points for name, kind in KINDS.items()}
+
+
+def is_region(kind: str) -> bool:
+    return KINDS[kind].is_region
 
 
 def roi_stats(values: np.ndarray, measurement: Measurement, spacing: Spacing) -> RoiStats:
@@ -134,7 +180,7 @@ def roi_stats(values: np.ndarray, measurement: Measurement, spacing: Spacing) ->
     values = np.asarray(values)
     if values.ndim != 2:
         raise ValueError("ROI statistics need a single-channel (grey) frame")
-    make_mask = {ELLIPSE: ellipse_mask, RECTANGLE: rectangle_mask}.get(measurement.kind)
+    make_mask = KINDS[measurement.kind].mask
     if make_mask is None:
         raise ValueError(f"a {measurement.kind} is not a region")
     corner0, corner1 = measurement.points
@@ -157,13 +203,14 @@ def describe(
     """
     unit = "mm" if spacing is not None else "px"
     spacing = spacing if spacing is not None else (1.0, 1.0)
-    if measurement.kind == LENGTH:
-        return f"{length_mm(*measurement.points, spacing):.1f} {unit}"
-    if measurement.kind == ANGLE:
-        return f"{angle_deg(*measurement.points, spacing):.1f}°"
+    kind = KINDS[measurement.kind]
+    value = kind.measure(measurement.points, spacing)
+    if kind.quantity == "length":
+        return f"{value:.1f} {unit}"
+    if kind.quantity == "angle":
+        return f"{value:.1f}°"
     if values is None:
-        area = shape_area_mm2(measurement.kind, *measurement.points, spacing)
-        return f"area {area:.1f} {unit}²"
+        return f"area {value:.1f} {unit}²"
     stats = roi_stats(values, measurement, spacing)
     return (
         f"mean {stats.mean:.1f} SD {stats.sd:.1f} min {stats.min:.0f} max {stats.max:.0f} "

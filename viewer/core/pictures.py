@@ -58,9 +58,8 @@ def read_picture(path: str | os.PathLike) -> np.ndarray:
                 raise DicomReadError(
                     str(path), f"picture of {width}×{height} pixels is larger than allowed"
                 )
-            if image.mode not in ("L", "I;16", "I", "RGB"):
-                image = image.convert("RGB")
-            pixels = np.asarray(image)
+            kept = image.mode in ("L", "I;16", "I", "RGB")
+            pixels = np.asarray(image if kept else image.convert("RGB"))
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
         raise DicomReadError(str(path), f"not a readable PNG/JPEG image ({exc})") from None
     if pixels.ndim == 3 and _grey(pixels):

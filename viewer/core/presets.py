@@ -21,6 +21,7 @@ class Preset:
     name: str
     label: str
     window: Window
+    from_file: bool = False  # one of the image's own windows (`file-N`)
 
 
 CT_PRESETS: tuple[Preset, ...] = (
@@ -35,6 +36,22 @@ CT_PRESETS: tuple[Preset, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class ModalityValues:
+    """What a modality's values are: their unit, and the fixed windows that fit them."""
+
+    unit: str = ""  # "" when the values have no absolute scale (MR, X-ray)
+    presets: tuple[Preset, ...] = ()
+
+
+# Modalities whose values have a fixed meaning; any other modality gets `ModalityValues()`.
+MODALITIES: dict[str, ModalityValues] = {"CT": ModalityValues("HU", CT_PRESETS)}
+
+
+def modality_values(modality: str) -> ModalityValues:
+    return MODALITIES.get(str(modality or "").strip().upper(), ModalityValues())
+
+
 def presets_for(
     modality: str,
     file_windows: Sequence[Window] = (),
@@ -47,8 +64,7 @@ def presets_for(
     """
     usable = [w for w in file_windows if is_usable(w)]
     presets = [_file_preset(i, w) for i, w in enumerate(usable)]
-    if modality.strip().upper() == "CT":
-        presets.extend(CT_PRESETS)
+    presets.extend(modality_values(modality).presets)
     if values is not None:
         presets.append(Preset("auto", "Auto (0.5–99.5 %)", auto_window(values, padding)))
         presets.append(Preset("full", "Full range", full_range_window(values, padding)))
@@ -67,4 +83,4 @@ def find_preset(name: str, presets: Sequence[Preset]) -> Preset:
 
 def _file_preset(index: int, window: Window) -> Preset:
     label = window.explanation or f"File window {index + 1}"
-    return Preset(f"file-{index + 1}", label, window)
+    return Preset(f"file-{index + 1}", label, window, from_file=True)

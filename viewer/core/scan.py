@@ -90,7 +90,7 @@ class HeaderRecord:
     sop_instance_uid: str
     sop_class_uid: str
     instance_number: int | None
-    position: tuple[float, float, float] | None
+    position: tuple[float, ...] | None  # three values (x, y, z) in mm
     orientation: tuple[float, ...] | None
     rows: int
     columns: int
@@ -188,7 +188,7 @@ def _read_header(fp) -> tuple[Dataset, tuple[int, int, int] | None]:
         return _read_deflated_header(fp, meta)
     fp.seek(0)
     try:
-        ds = pydicom.dcmread(fp, stop_before_pixels=True)
+        ds: Dataset = pydicom.dcmread(fp, stop_before_pixels=True)
     except InvalidDicomError:
         ds = _read_without_preamble(fp)
     return ds, peek_pixel_element(fp, ds)

@@ -14,7 +14,8 @@ belongs to a RadLens still running, whose files are left alone. PIDs alone would
   removed at exit; `clean_stale_scratch()` (run at every start and before a new session) removes
   sessions whose lock is free, and session folders whose lock file is gone.
 - Temporary files beside an export target (`.radlens-XXXX.tmp`, `locked_temp_file`) are held
-  locked while written; `clean_stale_temp_files(folder)` removes the free ones.
+  locked while written; `clean_stale_temp_files(folder)` removes the free ones (both in
+  `inference.files`, beside the atomic write that `inference` shares).
 
 Names are random: nothing in them comes from a patient or a study.
 """
@@ -22,18 +23,21 @@ Names are random: nothing in them comes from a patient or a study.
 from __future__ import annotations
 
 import atexit
-import contextlib
 import os
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 
+from inference.files import (  # the temp-file locks live with the atomic writes
+    locked_temp_file,
+    remove_if_stale,
+    unlink_quietly,
+)
 from inference.locations import user_cache_dir
 
 SESSION_PREFIX = "session-"
 LOCK_SUFFIX = ".lock"
-TEMP_PREFIX, TEMP_SUFFIX = ".radlens-", ".tmp"
 
 _session: tuple[Path, int, int] | None = None  # (session folder, fd holding its lock, owner pid)
 _session_guard = threading.Lock()
@@ -75,42 +79,6 @@ def _new_session(root: Path) -> tuple[Path, int, int]:
     return folder, fd, os.getpid()
 
 
-def locked_temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
-    """`mkstemp` in `folder`, with this process holding the file's lock; (fd, path).
-
-    A cleaner may take the lock between `mkstemp` and our lock and remove the file; then the
-    file at the path is no longer ours, and we make another.
-    """
-    while True:
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
-        if try_lock(fd) and _still_at(fd, name):
-            return fd, name
-        os.close(fd)
-
-
-def _still_at(fd: int, name: str) -> bool:
-    try:
-        return os.path.samestat(os.fstat(fd), os.stat(name, follow_symlinks=False))
-    except OSError:
-        return False
-
-
-def try_lock(fd: int) -> bool:
-    """Take the file's exclusive lock without waiting; False when another process holds it."""
-    try:
-        if os.name == "nt":
-            import msvcrt
-
-            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-        else:
-            import fcntl
-
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
-        return False
-    return True
-
-
 def clean_stale_scratch() -> list[Path]:
     """Remove the session folders of RadLens processes that are gone; returns what was removed."""
     root = scratch_root()
@@ -130,49 +98,6 @@ def clean_stale_scratch() -> list[Path]:
     return removed
 
 
-def clean_stale_temp_files(folder: str | os.PathLike) -> list[Path]:
-    """Remove `.radlens-*.tmp` files in `folder` that no running process is writing."""
-    try:
-        with os.scandir(folder) as scan:
-            names = [
-                e.name for e in scan if _is_temp_name(e.name) and e.is_file(follow_symlinks=False)
-            ]
-    except OSError:
-        return []
-    return [Path(folder, n) for n in names if remove_if_stale(Path(folder, n))]
-
-
-def _is_temp_name(name: str) -> bool:
-    return name.startswith(TEMP_PREFIX) and name.endswith(TEMP_SUFFIX)
-
-
-def remove_if_stale(lock: Path, folder: Path | None = None) -> bool:
-    """Remove `lock` (and `folder`) when no process holds `lock`; a missing lock is stale."""
-    try:
-        fd = os.open(lock, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except FileNotFoundError:
-        fd = None
-    except OSError:
-        return False  # not ours to open (another user's, or odd): leave it
-    try:
-        if fd is not None and not try_lock(fd):
-            return False
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
-        _unlink_quietly(lock)
-    finally:
-        if fd is not None:
-            os.close(fd)
-    if os.name == "nt":  # Windows cannot delete a file someone (here: we) still has open
-        _unlink_quietly(lock)
-    return True
-
-
-def _unlink_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink(missing_ok=True)
-
-
 @atexit.register
 def remove_session() -> None:
     """Delete this process's scratch folders (extracted archives) when it ends normally."""
@@ -188,5 +113,5 @@ def _remove(session: tuple[Path, int, int]) -> None:
     if owner != os.getpid():  # a forked child: the session is its parent's
         return
     shutil.rmtree(folder, ignore_errors=True)
-    _unlink_quietly(folder.with_name(folder.name + LOCK_SUFFIX))
+    unlink_quietly(folder.with_name(folder.name + LOCK_SUFFIX))
     os.close(fd)

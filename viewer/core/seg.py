@@ -25,7 +25,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from viewer.core.errors import DicomReadError
-from viewer.core.geometry import FrameGeometry
+from viewer.core.geometry import FrameGeometry, slice_normal
 
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -117,9 +117,6 @@ class Segmentation:
                 return segment
         raise KeyError(number)
 
-    def frames_of(self, number: int) -> list[SegFrame]:
-        return [f for f in self.frames if f.segment in (None, number)]
-
     @property
     def has_plane_geometry(self) -> bool:
         return self.spacing is not None and any(
@@ -148,10 +145,6 @@ class Segmentation:
             row_cosine=tuple(frame.orientation[:3]),
             column_cosine=tuple(frame.orientation[3:]),
         )
-
-
-def is_segmentation(sop_class_uid: str) -> bool:
-    return str(sop_class_uid) in SEG_SOP_CLASSES
 
 
 def read_segmentation(path: str | Path) -> Segmentation:
@@ -278,7 +271,8 @@ def cielab_to_rgb(value) -> tuple[int, int, int]:
     )
     linear = np.clip(to_rgb @ xyz, 0.0, 1.0)
     srgb = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
-    return tuple(int(round(float(v) * 255)) for v in srgb)
+    red, green, blue = (int(round(float(v) * 255)) for v in srgb)
+    return red, green, blue
 
 
 def rgb_to_cielab(rgb) -> tuple[int, int, int]:
@@ -293,7 +287,8 @@ def rgb_to_cielab(rgb) -> tuple[int, int, int]:
     f = np.where(xyz > delta**3, np.cbrt(xyz), xyz / (3 * delta**2) + 4.0 / 29.0)
     lab = (116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2]))
     scaled = (lab[0] / 100.0, (lab[1] + 128) / 255.0, (lab[2] + 128) / 255.0)
-    return tuple(int(round(min(max(v, 0.0), 1.0) * 65535)) for v in scaled)
+    lightness, a, b = (int(round(min(max(v, 0.0), 1.0) * 65535)) for v in scaled)
+    return lightness, a, b
 
 
 def _decode_pixels(seg: Segmentation) -> np.ndarray:
@@ -328,13 +323,6 @@ def segment_layers(seg: Segmentation, target: TargetImage) -> dict[int, np.ndarr
             else:
                 layers[number] = coverage
     return {n: layer for n, layer in layers.items() if layer.any()}
-
-
-def matches_image(seg: Segmentation, target: TargetImage) -> bool:
-    """Whether any frame of `seg` lies on `target` (cheap: no pixels decoded)."""
-    if _geometric(seg, target):
-        return bool(_frames_in_plane(seg, target))
-    return any(_same_source(f, target) for f in seg.frames)
 
 
 def _matching_frames(seg: Segmentation, target: TargetImage):
@@ -538,7 +526,7 @@ def _slice_spacing(frames: tuple[SegFrame, ...], measures: Dataset | None) -> fl
                 candidates.append(value)
     oriented = [f for f in frames if f.position is not None and f.orientation is not None]
     if oriented:
-        normal = np.cross(oriented[0].orientation[:3], oriented[0].orientation[3:])
+        normal = slice_normal(oriented[0].orientation)
         offsets = np.unique(np.round([np.dot(f.position, normal) for f in oriented], 3))
         gaps = np.diff(offsets)
         gaps = gaps[gaps > MIN_TOLERANCE_MM]

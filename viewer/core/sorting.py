@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from viewer.core.geometry import slice_normal
 from viewer.core.scan import HeaderRecord
 
 ORIENTATION_TOLERANCE = 1e-3  # direction cosines closer than this are one orientation
@@ -26,13 +28,6 @@ IMAGE_KIND_WORDS = {
     "I": "imaginary",
     "FIELD_MAP": "field map",
 }
-
-
-def slice_normal(orientation: Sequence[float]) -> np.ndarray:
-    row, col = np.asarray(orientation[:3], float), np.asarray(orientation[3:], float)
-    normal = np.cross(row, col)
-    norm = np.linalg.norm(normal)
-    return normal / norm if norm > 0 else normal
 
 
 def sort_frames(records: list[HeaderRecord]) -> tuple[list[HeaderRecord], list[str]]:
@@ -237,7 +232,7 @@ def split_repeated_positions(records: list[HeaderRecord]) -> list[tuple[list[Hea
     if not has_full_geometry(records) or not _positions_repeat(records):
         return [(records, [])]
     for value_of, label_of in REPEAT_SPLITTERS:
-        groups: dict[object, list[HeaderRecord]] = defaultdict(list)
+        groups: dict[Any, list[HeaderRecord]] = defaultdict(list)  # the splitter's values
         for record in records:
             groups[value_of(record)].append(record)
         if len(groups) > 1 and all(

@@ -14,6 +14,7 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
@@ -272,9 +273,10 @@ def _group(container: Dataset) -> MeasurementGroup:
     fields["graphics"] = [_labelled(g, label) for g in fields["graphics"]]
     fields["algorithm"] = " ".join(p for p in algorithm if p)
     fields["evaluations"] = [tuple(e) for e in fields["evaluations"]]
-    return MeasurementGroup(
-        **{k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
-    )
+    collected: dict[str, Any] = {
+        k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()
+    }
+    return MeasurementGroup(**collected)
 
 
 def _add_measurement(item: Dataset, fields: dict) -> None:
@@ -363,7 +365,7 @@ def _labelled(graphic: Graphic, label: str) -> Graphic:
 
 def graphics_on_image(
     report: StructuredReport, target: TargetImage
-) -> list[tuple[Graphic, tuple[tuple[float, float], ...]]]:
+) -> list[tuple[Graphic, tuple[tuple[float, ...], ...]]]:
     """The report's graphics that lie on `target`, each with its (row, col) pixel points."""
     placed = []
     for group in report.groups:
@@ -374,7 +376,7 @@ def graphics_on_image(
     return placed
 
 
-def place_graphic(graphic: Graphic, target: TargetImage) -> tuple[tuple[float, float], ...]:
+def place_graphic(graphic: Graphic, target: TargetImage) -> tuple[tuple[float, ...], ...]:
     if graphic.value_type == "SCOORD":
         same = graphic.image_uid and graphic.image_uid == target.sop_instance_uid
         frame_ok = graphic.image_frame is None or graphic.image_frame == target.frame_index

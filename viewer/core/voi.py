@@ -14,12 +14,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inference.intensity import ROBUST_PERCENTILES, percentile_bounds
+
 LINEAR = "LINEAR"
 LINEAR_EXACT = "LINEAR_EXACT"
 SIGMOID = "SIGMOID"
 VOI_FUNCTIONS = (LINEAR, LINEAR_EXACT, SIGMOID)
-
-AUTO_PERCENTILES = (0.5, 99.5)
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def full_range_window(values: np.ndarray, padding: Padding = None) -> Window:
 def auto_window(
     values: np.ndarray,
     padding: Padding = None,
-    percentiles: tuple[float, float] = AUTO_PERCENTILES,
+    percentiles: tuple[float, float] = ROBUST_PERCENTILES,
 ) -> Window:
     """A robust automatic window: the 0.5th..99.5th percentile of the non-padding values.
 
@@ -186,8 +186,8 @@ def auto_window(
     kept = _unpadded(values, padding)
     if kept.size == 0:
         return Window(center=0.5, width=1.0, explanation="auto")
-    low, high = np.percentile(kept, percentiles)
-    return window_spanning(float(low), float(high), _is_integral(kept), "auto")
+    low, high = percentile_bounds(kept, percentiles)
+    return window_spanning(low, high, _is_integral(kept), "auto")
 
 
 def window_spanning(

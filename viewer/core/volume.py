@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from viewer.core.errors import RadLensError
+from viewer.core.geometry import slice_normal
 
 ORIENTATION_TOLERANCE = 1e-3  # max difference of direction cosines within one volume
 POSITION_TOLERANCE_MM = 1e-3  # positions closer than this along the normal are "the same"
@@ -71,8 +72,7 @@ class Volume:
     def spacing(self) -> tuple[float, float, float]:
         """Distance between frame planes (along their normal), rows and columns, in mm."""
         frame_step, row_step, col_step = self.matrix.T
-        normal = np.cross(col_step, row_step)
-        normal /= np.linalg.norm(normal)
+        normal = slice_normal((*col_step, *row_step))
         return (
             abs(float(frame_step @ normal)),
             float(np.linalg.norm(row_step)),
@@ -124,12 +124,11 @@ def volume_from_stack(
     row_cos = np.asarray(geometry.row_cosine, float)
     col_cos = np.asarray(geometry.column_cosine, float)
     delta_r, delta_c = geometry.spacing
-    normal = np.cross(row_cos, col_cos)
-    normal /= np.linalg.norm(normal)
+    normal = slice_normal((*row_cos, *col_cos))
     distances = check_positions(name, positions, normal)
     slope = line_slope(name, positions, distances, min(delta_r, delta_c))
     warnings: list[str] = []
-    tilt = float(np.degrees(np.arccos(min(1.0, 1.0 / np.linalg.norm(slope)))))
+    tilt = float(np.degrees(np.arccos(min(1.0, 1.0 / float(np.linalg.norm(slope))))))
     if tilt > 0.01:
         warnings.append(
             f"frames step {tilt:.1f}° off their normal (tilted gantry): reformatted without shear"

@@ -13,17 +13,8 @@ from highdicom.sr import CodedConcept
 from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
-from viewer.core.measurements import (
-    ANGLE,
-    ELLIPSE,
-    LENGTH,
-    RECTANGLE,
-    Measurement,
-    angle_deg,
-    length_mm,
-    roi_stats,
-    shape_area_mm2,
-)
+from viewer.core.measurements import KINDS, Measurement, roi_stats
+from viewer.core.presets import modality_values
 
 PRIVATE_SCHEME = "99RADLENS"  # RadLens local codes (declared in each SR written)
 MODALITY_VALUE = CodedConcept("RL0005", PRIVATE_SCHEME, "Modality value")
@@ -31,6 +22,13 @@ MM, MM2 = codes.UCUM.Millimeter, CodedConcept("mm2", "UCUM", "square millimeter"
 PIXELS = PIXELS2 = CodedConcept("{pixels}", "UCUM", "pixels")
 DEGREES = CodedConcept("deg", "UCUM", "degree")
 HOUNSFIELD = CodedConcept("[hnsf'U]", "UCUM", "Hounsfield unit")
+# per quantity of a kind (`KINDS`): concept, unit with a pixel spacing, unit without
+QUANTITIES = {
+    "length": (codes.SCT.Length, MM, PIXELS),
+    "angle": (codes.DCM.Angle, DEGREES, DEGREES),
+    "area": (codes.SCT.Area, MM2, PIXELS2),
+}
+GRAPHIC_TYPES = {"polyline": "POLYLINE", "ellipse": "ELLIPSE", "rectangle": "POLYLINE"}
 STATISTICS = (
     ("mean", codes.SCT.Mean),
     ("sd", codes.SCT.StandardDeviation),
@@ -70,22 +68,23 @@ def measurement_groups(
 
 def modality_concept(source: Dataset) -> tuple[CodedConcept, CodedConcept]:
     """What ROI statistics measure, and in which unit: HU on CT, else the modality value."""
-    if str(source.get("Modality", "")).upper() == "CT":
+    if modality_values(str(source.get("Modality", ""))).unit == "HU":
         return codes.DCM.AttenuationCoefficient, HOUNSFIELD
     return MODALITY_VALUE, codes.UCUM.NoUnits
 
 
 def _graphic_type(measurement: Measurement) -> str:
-    return "ELLIPSE" if measurement.kind == ELLIPSE else "POLYLINE"
+    return GRAPHIC_TYPES[KINDS[measurement.kind].outline]
 
 
 def scoord_points(measurement: Measurement) -> np.ndarray:
     """(column, row) with (0, 0) the top left corner of the image (pixel centres at +0.5)."""
     points = measurement.points
-    if measurement.kind in (ELLIPSE, RECTANGLE):
+    outline = KINDS[measurement.kind].outline
+    if outline in ("ellipse", "rectangle"):
         (r0, c0), (r1, c1) = points
         top, bottom, left, right = min(r0, r1), max(r0, r1), min(c0, c1), max(c0, c1)
-        if measurement.kind == RECTANGLE:
+        if outline == "rectangle":
             points = [(top, left), (top, right), (bottom, right), (bottom, left), (top, left)]
         else:
             mid_r, mid_c = (top + bottom) / 2, (left + right) / 2
@@ -103,15 +102,11 @@ def _values(
     values: np.ndarray | None,
 ) -> list[hd.sr.Measurement]:
     scale = spacing if spacing is not None else (1.0, 1.0)
-    if measurement.kind == LENGTH:
-        unit = MM if spacing is not None else PIXELS
-        return [_num(codes.SCT.Length, length_mm(*measurement.points, scale), unit)]
-    if measurement.kind == ANGLE:
-        return [_num(codes.DCM.Angle, angle_deg(*measurement.points, scale), DEGREES)]
-    area_unit = MM2 if spacing is not None else PIXELS2
-    area = shape_area_mm2(measurement.kind, *measurement.points, scale)
-    result = [_num(codes.SCT.Area, area, area_unit)]
-    if values is not None:
+    kind = KINDS[measurement.kind]
+    concept, unit, pixel_unit = QUANTITIES[kind.quantity]
+    value = kind.measure(measurement.points, scale)
+    result = [_num(concept, value, unit if spacing is not None else pixel_unit)]
+    if kind.is_region and values is not None:
         stats = roi_stats(values, measurement, scale)
         name, unit = value_concept
         for attribute, derivation in STATISTICS:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from viewer.core.measurements import KINDS
+
 HEATMAP_OPACITY = 0.5
 # Inferno (matplotlib / pyqtgraph) sampled at nine evenly spaced stops; linear in between.
 INFERNO_STOPS = np.array(
@@ -38,7 +40,9 @@ def fit_heatmap(heatmap: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     heatmap = np.asarray(heatmap, dtype=np.float32)
     if heatmap.shape == tuple(shape):
         return heatmap
-    resized = Image.fromarray(heatmap, mode="F").resize((shape[1], shape[0]), Image.BILINEAR)
+    resized = Image.fromarray(heatmap, mode="F").resize(
+        (shape[1], shape[0]), Image.Resampling.BILINEAR
+    )
     return np.asarray(resized, dtype=np.float32)
 
 
@@ -95,14 +99,15 @@ def draw_measurements(display: np.ndarray, measurements) -> np.ndarray:
     font = ImageFont.load_default(size=max(14, round(max(picture.size) / 28)))
     for number, measurement in enumerate(measurements, start=1):
         xy = [(col, row) for row, col in measurement.points]
-        if measurement.kind in ("ellipse", "rectangle"):
+        outline = KINDS[measurement.kind].outline
+        if outline in ("ellipse", "rectangle"):
             box = [
                 min(x for x, _ in xy),
                 min(y for _, y in xy),
                 max(x for x, _ in xy),
                 max(y for _, y in xy),
             ]
-            draw = pen.ellipse if measurement.kind == "ellipse" else pen.rectangle
+            draw = pen.ellipse if outline == "ellipse" else pen.rectangle
             draw(box, outline=MEASUREMENT_COLOUR, width=width)
         else:
             pen.line(xy, fill=MEASUREMENT_COLOUR, width=width, joint="curve")

@@ -290,7 +290,7 @@ def _flowable_image(pixels: np.ndarray, scale: float) -> Image:
     """`pixels` drawn at `scale` points per pixel; embedded at most MAX_IMAGE_PIXELS wide."""
     picture = PILImage.fromarray(np.ascontiguousarray(pixels))
     width, height = picture.width * scale, picture.height * scale
-    picture.thumbnail((MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS), PILImage.LANCZOS)
+    picture.thumbnail((MAX_IMAGE_PIXELS, MAX_IMAGE_PIXELS), PILImage.Resampling.LANCZOS)
     png = io.BytesIO()
     picture.save(png, format="PNG")
     png.seek(0)
@@ -423,7 +423,9 @@ def _appendix(data: ReportData, width: float) -> list:
     row per field (named within its section)."""
     model = data.model
     rows = model.card_rows or (("name", model.name), ("version", model.version))
-    cells, section_rows, section = [], [], None
+    cells: list[list] = []
+    section_rows: list[int] = []
+    section: str | None = None
     for key, value in rows:
         head, _, rest = key.partition(".")
         if rest and head != section:
@@ -432,7 +434,7 @@ def _appendix(data: ReportData, width: float) -> list:
         section = head if rest else None
         cells.append([_cell(rest or key, "appendix"), _cell(value, "appendix")])
     table = Table(cells, colWidths=[0.3 * width, 0.7 * width])
-    shading = [("SPAN", (0, i), (-1, i)) for i in section_rows]
+    shading: list[tuple] = [("SPAN", (0, i), (-1, i)) for i in section_rows]
     shading += [("BACKGROUND", (0, i), (-1, i), HEADER_FILL) for i in section_rows]
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"), *_box_style(), *shading]))
     title = f"Appendix: model card of {model.name} {model.version}".strip()

@@ -175,9 +175,6 @@ class HeatmapOverlay(QObject):
         self._shown = bool(shown)
         self._update_visibility()
 
-    def is_shown(self) -> bool:
-        return self._shown
-
     def set_opacity(self, opacity: float) -> None:
         self._opacity = min(max(float(opacity), 0.0), 1.0)
         self._apply_display(self._layer)

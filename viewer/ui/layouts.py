@@ -12,6 +12,7 @@ import numpy as np
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QFrame, QGridLayout, QWidget
 
+from viewer.core.geometry import slice_normal
 from viewer.ui.viewport import Viewport
 
 LAYOUT_SHAPES = {"1x1": (1, 1), "1x2": (1, 2), "1x3": (1, 3), "2x2": (2, 2)}
@@ -25,9 +26,7 @@ def nearest_frame(point, frames) -> int | None:
     for i, ref in enumerate(frames):
         if ref.position is None or not ref.orientation or len(ref.orientation) != 6:
             continue
-        normal = np.cross(
-            np.asarray(ref.orientation[:3], float), np.asarray(ref.orientation[3:], float)
-        )
+        normal = slice_normal(ref.orientation)
         distance = abs(
             float(np.dot(normal, np.asarray(point, float) - np.asarray(ref.position, float)))
         )

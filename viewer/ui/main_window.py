@@ -304,9 +304,6 @@ class MainWindow(QMainWindow):
     def current_frame_index(self) -> int:
         return self.grid.active.frame_index()
 
-    def current_modality_frame(self):
-        return self.grid.active.modality_frame()
-
     def begin_busy(self, token: str) -> None:
         self._busy.add(token)
 

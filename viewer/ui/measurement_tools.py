@@ -27,7 +27,7 @@ from viewer.ui.addons import MEASUREMENTS
 
 log = logging.getLogger(__name__)
 
-KINDS = (core.LENGTH, core.ANGLE, core.ELLIPSE, core.RECTANGLE)
+KINDS = tuple(core.KINDS)  # the tools, in the core's order
 KIND_TITLES = {
     core.LENGTH: "Length",
     core.ANGLE: "Angle",
@@ -63,7 +63,7 @@ class ImageContext:
 
 def reading(measurement: core.Measurement, context: ImageContext) -> str:
     """The text shown beside a measurement (ROI stats only on single-channel values)."""
-    is_region = measurement.kind in (core.ELLIPSE, core.RECTANGLE)
+    is_region = core.is_region(measurement.kind)
     values = context.values if is_region and context.values.ndim == 2 else None
     try:
         return core.describe(measurement, context.spacing, values)
@@ -119,7 +119,7 @@ def _box_roi(kind: str, points: Sequence[core.Point]) -> pg.ROI:
     top_left, bottom_right = (to_item(p) for p in points)
     size = bottom_right - top_left
     options = {"pen": ROI_PEN, "hoverPen": ROI_HOVER_PEN, "rotatable": False, "removable": True}
-    if kind == core.ELLIPSE:
+    if core.KINDS[kind].outline == "ellipse":
         return BoxEllipseROI(top_left, size, **options)
     roi = pg.RectROI(top_left, size, **options)
     roi.addScaleHandle([0, 0], [1, 1])
@@ -128,7 +128,7 @@ def _box_roi(kind: str, points: Sequence[core.Point]) -> pg.ROI:
 
 def build_roi(measurement: core.Measurement) -> pg.ROI:
     """The pyqtgraph ROI that draws and edits `measurement` (in image-item coordinates)."""
-    if measurement.kind in (core.ELLIPSE, core.RECTANGLE):
+    if core.is_region(measurement.kind):
         return _box_roi(measurement.kind, measurement.points)
     positions = [to_item(p) for p in measurement.points]
     options = {"pen": ROI_PEN, "hoverPen": ROI_HOVER_PEN, "removable": True}
@@ -139,7 +139,7 @@ def build_roi(measurement: core.Measurement) -> pg.ROI:
 
 def roi_points(kind: str, roi: pg.ROI) -> list[core.Point]:
     """The measurement's points read back from an edited ROI (in the ROI's parent coordinates)."""
-    if kind in (core.ELLIPSE, core.RECTANGLE):
+    if core.is_region(kind):
         corner = roi.pos()
         return [to_pixel(corner), to_pixel(corner + roi.size())]
     return [to_pixel(roi.mapToParent(handle.pos())) for handle in roi.getHandles()]
@@ -470,7 +470,7 @@ def _same_image(a: ImageContext | None, b: ImageContext | None) -> bool:
 
 def _ordered(kind: str, points: list[core.Point]) -> list[core.Point]:
     """Boxes keep (top-left, bottom-right) so the ROI has a positive size."""
-    if kind not in (core.ELLIPSE, core.RECTANGLE):
+    if not core.is_region(kind):
         return points
     (r0, c0), (r1, c1) = points
     return [(min(r0, r1), min(c0, c1)), (max(r0, r1), max(c0, c1))]

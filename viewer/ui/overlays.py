@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
 from viewer.core.formatting import dicom_date, person_name, sex_age
-from viewer.core.geometry import opposite_letters
+from viewer.core.geometry import opposite_letters, slice_normal
 from viewer.core.voi import Window
 
 ANONYMISED = "Anonymised"
@@ -70,7 +70,7 @@ def slice_position(frame_ref) -> float | None:
     orientation = getattr(frame_ref, "orientation", None)
     if position is None or not orientation or len(orientation) != 6:
         return None
-    normal = np.cross(np.asarray(orientation[:3], float), np.asarray(orientation[3:], float))
+    normal = slice_normal(orientation)
     return float(np.dot(normal, np.asarray(position, dtype=float)))
 
 

@@ -71,12 +71,12 @@ def window_choices(
         return []
     modality = series.info.modality.strip().upper()
     shipped = presets_for(modality, series.windows(frame))
-    fixed = [(p.label, p.window) for p in shipped if not p.name.startswith("file-")]
+    fixed = [(p.label, p.window) for p in shipped if not p.from_file]
     mine = [
         (str(label), Window(float(c), float(w), explanation=str(label)))
         for label, c, w in (user_presets or {}).get(modality, [])
     ]
-    own = [(p.label, p.window) for p in shipped if p.name.startswith("file-")]
+    own = [(p.label, p.window) for p in shipped if p.from_file]
     return fixed + own + mine
 
 
@@ -178,9 +178,6 @@ class ViewState(QObject):
         self.set_transform(
             ViewTransform(t.rotation, t.flip_h != image_h, t.flip_v != (not image_h))
         )
-
-    def reset_transform(self) -> None:
-        self.set_transform(ViewTransform())
 
     def set_overlays(self, show: bool | None = None, anonymise: bool | None = None) -> None:
         if show is not None:

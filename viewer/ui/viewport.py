@@ -41,6 +41,7 @@ from PySide6.QtGui import QImage, QTransform
 from PySide6.QtWidgets import QSlider, QVBoxLayout, QWidget
 
 from viewer.core.atomic import atomic_write_bytes
+from viewer.core.presets import modality_values
 from viewer.core.render import render_frame
 from viewer.core.voi import Window, auto_window
 from viewer.report.overlay import with_colour_bar, with_notice
@@ -50,7 +51,6 @@ from viewer.ui.heatmap_overlay import HEATMAP_Z
 from viewer.ui.overlays import OverlayLayer, overlay_text
 from viewer.ui.view_state import (
     ViewState,
-    ViewTransform,
     drag_window,
     image_to_view_matrix,
     pixel_aspect,
@@ -86,7 +86,7 @@ def probe_pixel(series, frame: int, row: int, col: int) -> Probe | None:
         return None
     raw = values[row, col]
     value = tuple(int(v) for v in raw) if np.ndim(raw) else float(raw)
-    unit = "HU" if series.info.modality.upper() == "CT" else ""
+    unit = modality_values(series.info.modality).unit
     try:
         position = series.geometry(frame).pixel_to_patient(row, col)
         position = tuple(float(v) for v in position)
@@ -235,9 +235,6 @@ class Viewport(QWidget):
             return None
         return self.state.series.modality_frame(self.state.frame)
 
-    def view_transform(self) -> ViewTransform:
-        return self.state.transform
-
     def view_matrix(self) -> np.ndarray:
         return self._matrix.copy()
 
@@ -312,9 +309,6 @@ class Viewport(QWidget):
             self._cine.start()
         else:
             self._cine.stop()
-        return self._cine.isActive()
-
-    def is_playing(self) -> bool:
         return self._cine.isActive()
 
     def is_waiting_for_frame(self) -> bool:

@@ -189,13 +189,13 @@ class DicomWebClient:
         cancel: Cancel = never_cancelled,
     ) -> int:
         """STOW-RS in batches of STOW_BATCH_FILES files (memory: one batch)."""
-        paths = [Path(p) for p in paths]
+        files = [Path(p) for p in paths]
         stored = 0
-        for start in range(0, len(paths), STOW_BATCH_FILES):
+        for start in range(0, len(files), STOW_BATCH_FILES):
             if cancel():
                 raise PacsCancelled(self.label, f"cancelled after {stored} instance(s)", stored)
             batch = [
-                _read_for_sending(p, self.label) for p in paths[start : start + STOW_BATCH_FILES]
+                _read_for_sending(p, self.label) for p in files[start : start + STOW_BATCH_FILES]
             ]
             with web_errors(self.label, stored):
                 answer = self.api.store_instances(batch)
@@ -208,7 +208,7 @@ class DicomWebClient:
                     stored,
                 )
             stored += len(batch)
-            progress(stored, len(paths))
+            progress(stored, len(files))
         return stored
 
 

@@ -281,15 +281,15 @@ class DimseClient:
         cancel: Cancel = never_cancelled,
     ) -> int:
         """C-STORE each file as stored (no transcoding); returns how many were stored."""
-        paths = [Path(p) for p in paths]
-        headers = [_store_header(p, self.label) for p in paths]
+        files = [Path(p) for p in paths]
+        headers = [_store_header(p, self.label) for p in files]
         ae = self._ae()
         for sop_class, syntax in _contexts_for(headers):
             ae.add_requested_context(sop_class, [syntax])
         assoc = self._associate(ae)
         stored = 0
         try:
-            for number, path in enumerate(paths, 1):
+            for number, path in enumerate(files, 1):
                 if cancel():
                     raise PacsCancelled(self.label, f"cancelled after {stored} instance(s)", stored)
                 try:
@@ -300,7 +300,7 @@ class DimseClient:
                     ) from None
                 self._check_final(status, f"C-STORE of {path.name}", stored)
                 stored += 1
-                progress(number, len(paths))
+                progress(number, len(files))
         finally:
             _close(assoc)
         return stored
@@ -383,7 +383,10 @@ def get_contexts(sop_classes: list[str]) -> list[tuple[str, list[str]]]:
 
 def _sub_operations(status: Dataset) -> tuple[int, int, int, int]:
     keys = ("Completed", "Failed", "Warning", "Remaining")
-    return tuple(int(status.get(f"NumberOf{k}Suboperations", 0) or 0) for k in keys)
+    completed, failed, warning, remaining = (
+        int(status.get(f"NumberOf{k}Suboperations", 0) or 0) for k in keys
+    )
+    return completed, failed, warning, remaining
 
 
 def _close(assoc) -> None:

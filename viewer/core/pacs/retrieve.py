@@ -147,12 +147,13 @@ def instance_uids(path: Path) -> tuple[str, str, str] | SkippedFile:
     if isinstance(scanned, list):
         first = scanned[0]
         return first.study[0], first.series_instance_uid, first.sop_instance_uid
-    if not scanned.reason.startswith(NON_IMAGE_PREFIX):
-        return scanned
+    if isinstance(scanned, SkippedFile) and not scanned.reason.startswith(NON_IMAGE_PREFIX):
+        return scanned  # SEG/SR/KO (`StudyObject` or "no pixel data") go on to their UIDs
     ds = pydicom.dcmread(path, stop_before_pixels=True)
-    uids = tuple(
+    study, series, instance = (
         str(ds.get(k, "")) for k in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")
     )
+    uids = (study, series, instance)
     if not all(uids):
         return SkippedFile(str(path), "missing study, series or instance UID")
     return uids
