@@ -20,9 +20,11 @@ LANE = "frame"
 
 
 def decode_frame(series, frame: int) -> None:
-    """Runs on the pool thread: the frame and its header into the series' caches."""
+    """Runs on the pool thread: the frame's header, then the frame, into the series' caches.
+    Header first: once the frame is decoded the UI thread may show it (`frame_ready`) and read
+    the geometry at once, which must then come from the cache."""
+    series.header(frame)
     series.modality_frame(frame)
-    series.header(frame)  # cached for the geometry the viewport then reads
 
 
 class FrameFetcher(QObject):
