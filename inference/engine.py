@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from inference.errors import ImageInputError, InferenceError
-from inference.gradcam import GradCam, gradcam_layers
+from inference.gradcam import HeatmapSpec
 from inference.intended_use import (
     OUTSIDE_INTENDED_USE,
     IntendedUseCheck,
@@ -69,12 +69,14 @@ class Analyzer:
         folders: Sequence[str | Path] | None = None,
         cache_size: int = 128,
         cache_bytes: int = 256 * 2**20,
+        heatmaps_for_negatives: bool = False,
     ):
         self.card = model if isinstance(model, ModelCard) else find_model(model, folders)
         self.device = select_device(device)
         self.network = load_model(self.card, self.device)
-        layers = gradcam_layers(self.network)
-        self.gradcam = GradCam(self.network, layers) if layers else None
+        self.heatmap_spec = HeatmapSpec.from_card(self.card.raw)
+        self.heatmaps_for_negatives = heatmaps_for_negatives  # else blank below hide_below
+        self.gradcam = self.heatmap_spec.gradcam(self.network)
         self.spec: InputSpec = self.card.input
         self._cache: OrderedDict[tuple, AnalysisResult] = OrderedDict()
         self._cache_size = cache_size
@@ -135,15 +137,17 @@ class Analyzer:
         preprocess = (time.perf_counter() - started) / len(items)
         logits, maps, timing = self._forward(normalise(batch, self.spec))
         mapping = time.perf_counter()
+        findings = [self._findings(row) for row in logits]
         heatmaps = [
-            self._heatmaps(s, None if maps is None else maps[i]) for i, s in enumerate(samples)
+            self._heatmaps(s, None if maps is None else maps[i], findings[i])
+            for i, s in enumerate(samples)
         ]
         timing["gradcam"] += (time.perf_counter() - mapping) / len(items)  # incl. inverse mapping
         timing["preprocess"] = preprocess
         timing["total"] = sum(timing.values())
         return [
             self._result(
-                self._findings(logits[i]),
+                findings[i],
                 heatmaps[i],
                 timing,
                 _run_warnings(checks[i], has_heatmaps=maps is not None),
@@ -204,13 +208,20 @@ class Analyzer:
             )
         return tuple(findings)
 
-    def _heatmaps(self, sample: Sample, maps: np.ndarray | None) -> dict[str, np.ndarray]:
+    def _heatmaps(
+        self, sample: Sample, maps: np.ndarray | None, findings: tuple[Finding, ...]
+    ) -> dict[str, np.ndarray]:
+        """Each label's map on the source grid in [0, 1] (on the card's absolute scale if it has
+        one); a clear negative's map is blank unless `heatmaps_for_negatives`."""
         if maps is None:
             return {}
-        return {
-            label: np.clip(sample.to_source_grid(maps[c]), 0.0, 1.0).astype(np.float32)
-            for c, label in enumerate(self.card.labels)
-        }
+        spec, heatmaps = self.heatmap_spec, {}
+        for c, finding in enumerate(findings):
+            scaled = sample.to_source_grid(spec.scale(maps[c]))
+            if finding.probability < spec.hide_below and not self.heatmaps_for_negatives:
+                scaled = np.zeros_like(scaled)
+            heatmaps[finding.label] = np.clip(scaled, 0.0, 1.0).astype(np.float32)
+        return heatmaps
 
     def _result(
         self, findings, heatmaps, timings, warnings, check: IntendedUseCheck
@@ -226,6 +237,7 @@ class Analyzer:
             warnings=tuple([*self._device_warnings, *warnings]),
             intended_use_ok=check.ok,
             intended_use_reasons=check.reasons,
+            heatmap_scale="absolute" if self.heatmap_spec.absolute else "relative",
         )
 
 

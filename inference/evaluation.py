@@ -24,6 +24,7 @@ from inference.files import atomic_write_bytes
 from inference.image_io import ImageReader, read_image
 from inference.metrics import (
     bootstrap_auc_ci,
+    bootstrap_rate_ci,
     expected_calibration_error,
     fit_platt,
     operating_point,
@@ -31,6 +32,7 @@ from inference.metrics import (
     roc_auc,
     roc_curve,
     threshold_for_sensitivity,
+    threshold_with_margin,
 )
 from inference.model_card import Calibration, ModelCard, Threshold, write_card
 from inference.plots import reliability_png, roc_png
@@ -92,6 +94,10 @@ def summarise(
     """AUC (95 % bootstrap CI), operating point at `threshold`, confusion matrix, ECE."""
     point = operating_point(labels, probabilities, threshold)
     low, high = bootstrap_auc_ci(labels, probabilities, rounds=1000, seed=seed)
+    called = np.asarray(probabilities) >= threshold
+    positive = np.asarray(labels).astype(bool)
+    sensitivity_ci = bootstrap_rate_ci(called[positive], seed=seed)
+    specificity_ci = bootstrap_rate_ci(~called[~positive], seed=seed)
     return {
         "images": int(len(labels)),
         "positives": int(labels.sum()),
@@ -101,6 +107,8 @@ def summarise(
         "accuracy": round(point.accuracy, 5),
         "sensitivity": round(point.sensitivity, 5),
         "specificity": round(point.specificity, 5),
+        "sensitivity_ci95": [round(v, 5) for v in sensitivity_ci],
+        "specificity_ci95": [round(v, 5) for v in specificity_ci],
         "ppv": round(point.ppv, 5),
         "npv": round(point.npv, 5),
         "confusion_matrix": {"tp": point.tp, "fp": point.fp, "tn": point.tn, "fn": point.fn},
@@ -186,8 +194,13 @@ def calibrate(
     target_sensitivity: float = 0.95,
     progress: Callable[[int, int], None] | None = None,
     read: ImageReader = read_image,
+    margin: bool = False,
 ) -> Predictions:
-    """Fit Platt scaling + threshold on validation data, write them with the metrics to the card."""
+    """Fit Platt scaling + threshold on validation data, write them with the metrics to the card.
+
+    `margin`: the threshold is the highest whose 95 % bootstrap sensitivity CI has its lower bound
+    at or above the target (`threshold_with_margin`), not the point estimate.
+    """
     predictions = predict_folder(analyzer, val_data, progress=progress, read=read)
     labels = predictions.labels
     temperature, bias = fit_platt(labels, predictions.logits)
@@ -195,16 +208,20 @@ def calibrate(
     calibration = Calibration(
         temperature=float(temperature),
         bias=float(bias),
-        method="Platt scaling, p = sigmoid(logit / temperature + bias), fitted (NLL) on the "
-        "validation split",
+        method="Platt scaling, p = sigmoid(logit / temperature + bias), fitted (NLL) on "
+        f"{val_data}",
     )
     card = analyzer.card.with_calibration(label, calibration, Threshold(0.5))
     probabilities = card.calibrate(predictions.logits)
-    threshold = threshold_for_sensitivity(labels, probabilities, target_sensitivity)
-    method = (
-        f"highest threshold with sensitivity >= {target_sensitivity} on the validation split "
-        "(after calibration)"
+    choose = threshold_with_margin if margin else threshold_for_sensitivity
+    threshold = choose(labels, probabilities, target_sensitivity)
+    rule = (
+        f"highest threshold whose 95 % bootstrap CI of sensitivity has its lower bound >= "
+        f"{target_sensitivity}"
+        if margin
+        else f"highest threshold with sensitivity >= {target_sensitivity}"
     )
+    method = f"{rule} on {val_data} (after calibration)"
     card = card.with_calibration(label, calibration, Threshold(float(threshold), method))
     validation = summarise(labels, probabilities, threshold)
     card.metrics = {
@@ -219,6 +236,52 @@ def calibrate(
     analyzer.card = card
     write_reference(card, predictions, val_data)
     return predictions
+
+
+HEATMAP_REFERENCE_PERCENTILE = 99.0
+
+
+def fit_heatmap_scale(
+    analyzer: Analyzer,
+    data: Path,
+    blocks: list[int],
+    smooth: float = 0.0,
+    read: ImageReader = read_image,
+) -> dict:
+    """The card's `heatmap` block: evidence maps at `blocks`, 1.0 = the 99th percentile of the map
+    over the positives of `data` (calibration data), blank below min(0.1, threshold / 2)."""
+    import torch
+
+    from inference.gradcam import HeatmapSpec
+    from inference.preprocessing import normalise
+
+    dataset = find_labelled_images(Path(data))
+    spec = HeatmapSpec(method="evidence", blocks=tuple(blocks), smooth=smooth)
+    gradcam = spec.gradcam(analyzer.network)
+    values = []
+    for path in (p for p, y in zip(dataset.paths, dataset.labels, strict=True) if y == 1):
+        image = analyzer._prepare(read(path)).image
+        batch = normalise(torch.from_numpy(image)[None, None], analyzer.spec).to(analyzer.device)
+        _, maps = gradcam(batch)
+        values.append(maps[0, 0].cpu().numpy().ravel()[::7])
+    reference = float(np.percentile(np.concatenate(values), HEATMAP_REFERENCE_PERCENTILE))
+    threshold = analyzer.card.thresholds[analyzer.card.labels[0]]
+    block = {
+        "method": "evidence",
+        "blocks": list(blocks),
+        "reference": round(reference, 4),
+        "hide_below_probability": round(min(0.1, threshold / 2), 4),
+        "smooth_sigma": smooth,
+        "description": "gradient x activation at the listed blocks (logit units per image area), "
+        "smoothed by a Gaussian of smooth_sigma x width, "
+        f"divided by reference = the {HEATMAP_REFERENCE_PERCENTILE:g}th percentile of the map "
+        f"over the positives of {data}; clipped to [0, 1]; blank for a clear negative "
+        "(probability below hide_below_probability) unless asked for",
+    }
+    data_out = analyzer.card.raw
+    data_out["heatmap"] = block
+    write_card(data_out, analyzer.card.folder)
+    return block
 
 
 def write_reference(card: ModelCard, predictions: Predictions, val_data: Path) -> Path:

@@ -76,6 +76,48 @@ def threshold_for_sensitivity(labels: np.ndarray, scores: np.ndarray, target: fl
     return float((deciding + below.max()) / 2.0) if len(below) else float(deciding)
 
 
+def threshold_with_margin(
+    labels: np.ndarray,
+    scores: np.ndarray,
+    target: float,
+    level: float = 0.95,
+    rounds: int = 2000,
+    seed: int = 0,
+) -> float:
+    """The highest threshold whose bootstrap sensitivity CI (`level`, percentile) lies >= `target`.
+
+    Per bootstrap resample of the positives, sensitivity >= target holds for every threshold up to
+    that resample's deciding score q_b; the lower CI bound is >= target up to the (1 - level) / 2
+    quantile of the q_b. Midpoint to the next lower score, as in `threshold_for_sensitivity`.
+    """
+    labels = np.asarray(labels).astype(bool)
+    scores = np.asarray(scores, dtype=np.float64)
+    positives = scores[labels]
+    if len(positives) == 0:
+        raise ValueError("no positive cases to choose a threshold from")
+    rng = np.random.default_rng(seed)
+    samples = np.sort(positives[rng.integers(0, len(positives), (rounds, len(positives)))], axis=1)
+    needed = max(int(np.ceil(target * len(positives) - 1e-9)), 1)
+    deciding = samples[:, len(positives) - needed]  # needed-th largest per resample
+    chosen = float(np.percentile(deciding, (1 - level) / 2 * 100, method="lower"))
+    below = scores[scores < chosen]
+    return float((chosen + below.max()) / 2.0) if len(below) else chosen
+
+
+def bootstrap_rate_ci(
+    hits: np.ndarray, rounds: int = 2000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Percentile bootstrap CI of a proportion (e.g. sensitivity: hits among the positives)."""
+    hits = np.asarray(hits, dtype=np.float64)
+    if len(hits) == 0:
+        return float("nan"), float("nan")
+    rng = np.random.default_rng(seed)
+    rates = hits[rng.integers(0, len(hits), (rounds, len(hits)))].mean(axis=1)
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(rates, [tail, 100 - tail])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class OperatingPoint:
     threshold: float

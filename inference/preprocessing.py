@@ -104,7 +104,19 @@ def _invert_geometry(image: np.ndarray, step: GeometryStep) -> np.ndarray:
     top, left = step.offset
     rows, cols = step.content_shape
     content = image[top : top + rows, left : left + cols]
+    if rows <= step.source_shape[0] and cols <= step.source_shape[1]:
+        return _upsample_float(content, step.source_shape)
     return _resize_float(content, step.source_shape)
+
+
+def _upsample_float(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Bilinear enlargement (pixel centres as PIL's, within 1e-4) on torch's threads: mapping a
+    heatmap back onto a full-size radiograph is the largest array the analysis writes."""
+    import torch  # here, not at import time: the viewer imports this module without torch
+
+    tensor = torch.from_numpy(np.ascontiguousarray(image, dtype=np.float32))[None, None]
+    out = torch.nn.functional.interpolate(tensor, size=shape, mode="bilinear", align_corners=False)
+    return out[0, 0].numpy()
 
 
 class ToGrey:

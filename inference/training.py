@@ -20,12 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from inference.augmentation import AugmentConfig, augment
+from inference.augmentation import AugmentConfig, augment, degrade, random_affine, random_intensity
 from inference.engine import select_device
 from inference.errors import InferenceError
 from inference.files import atomic_write_bytes
 from inference.image_io import ImageReader, is_image_file, read_image
-from inference.loading import load_model, save_safetensors
+from inference.loading import _network_from, load_model, save_safetensors, verify_weights
 from inference.metrics import (
     bootstrap_auc_ci,
     expected_calibration_error,
@@ -68,10 +68,16 @@ class TrainConfig:
     patience: int = 8
     device: str = "auto"
     init: str | None = None
+    init_member: int | None = None  # fine-tune this network of an ensemble `init`
     freeze_blocks: int = 0
+    # > 0: each step takes batch_size / 2 images in two views (shared geometry; one clean, one
+    # with acquisition degradations) and adds consistency * mean((logit_a - logit_b)^2)
+    consistency: float = 0.0
+    selection: str = "best"  # "best" (val AUC, loss tie-break) or "last" (fixed schedule)
     target_sensitivity: float = 0.95
     resume: bool = False
     limit: int = 0  # use at most this many images per split (quick runs and tests)
+    epoch_images: int = 0  # > 0: an epoch is this many random train images (short epochs)
     model_id: str = ""
     model_name: str = ""
     version: str = "1.0.0"
@@ -176,13 +182,16 @@ class Trainer:
                 if Path(config.init).exists()
                 else _named_card(config.init)
             )
-            if len(card.members) > 1:
+            if len(card.members) > 1 and config.init_member is None:
                 raise InferenceError(
                     f"{card.id}: is an ensemble; fine-tune one of its networks instead"
                 )
             self.spec = card.input
             self.arch_args = dict(card.architecture_args)
-            model = load_model(card, "cpu")
+            if config.init_member is None:
+                model = load_model(card, "cpu")
+            else:
+                model = _network_from(card, verify_weights(card)[config.init_member])
         else:
             self.arch_args = {
                 "in_channels": 1,
@@ -235,7 +244,7 @@ class Trainer:
         config.out.mkdir(parents=True, exist_ok=True)
         if not hasattr(self, "train_images"):
             self.load_data()
-        steps = math.ceil(len(self.train_images) / config.batch_size)
+        steps = math.ceil(self._epoch_size() / self._step_images())
         self.optimiser, self.scheduler = self._optimiser(steps)
         positives = float(self.train_labels.sum())
         self.pos_weight = torch.tensor([(len(self.train_labels) - positives) / max(positives, 1.0)])
@@ -265,26 +274,58 @@ class Trainer:
         if self.config.freeze_blocks:
             freeze_blocks(self.model, self.config.freeze_blocks)
         order = torch.randperm(len(self.train_images), generator=self.generator)
+        order = order[: self._epoch_size()]
         total, count = 0.0, 0
-        for start in range(0, len(order), self.config.batch_size):
-            index = order[start : start + self.config.batch_size]
+        step = self._step_images()
+        for start in range(0, len(order), step):
+            index = order[start : start + step]
             if len(index) < 2:
                 continue  # BatchNorm needs two samples
-            images = augment(to_unit(self.train_images[index]), self.config.augment, self.generator)
-            targets = smoothed(self.train_labels[index], self.config.label_smoothing)
-            logits = self.model(normalise(images, self.spec).to(self.device))[:, 0]
-            loss = F.binary_cross_entropy_with_logits(
-                logits, targets.to(self.device), pos_weight=self.pos_weight.to(self.device)
-            )
+            loss = self._batch_loss(index)
             self.optimiser.zero_grad(set_to_none=True)
             loss.backward()
             self.optimiser.step()
             self.scheduler.step()
             total += loss.item() * len(index)
             count += len(index)
-            if count % (self.config.batch_size * 40) == 0:
+            if count % (step * 20) == 0:
                 self.log(f"  {count}/{len(order)} images, loss {total / count:.4f}")
         return total / max(count, 1)
+
+    def _epoch_size(self) -> int:
+        size = len(self.train_images)
+        return min(size, self.config.epoch_images) if self.config.epoch_images else size
+
+    def _step_images(self) -> int:
+        """Images per step: half the batch when each image comes in two views."""
+        return (
+            self.config.batch_size // 2 if self.config.consistency > 0 else self.config.batch_size
+        )
+
+    def _batch_loss(self, index: torch.Tensor) -> torch.Tensor:
+        config = self.config
+        images = to_unit(self.train_images[index])
+        labels = self.train_labels[index]
+        if config.consistency > 0:
+            shared = random_affine(images, config.augment, self.generator)
+            clean = random_intensity(shared, config.augment, self.generator)
+            degraded, heavy = degrade(shared, config.augment, self.generator, with_heavy=True)
+            degraded = random_intensity(degraded, config.augment, self.generator)
+            images, labels = torch.cat([clean, degraded]), torch.cat([labels, labels])
+        else:
+            images = augment(images, config.augment, self.generator)
+        targets = smoothed(labels, config.label_smoothing)
+        logits = self.model(normalise(images, self.spec).to(self.device))[:, 0]
+        loss = F.binary_cross_entropy_with_logits(
+            logits, targets.to(self.device), pos_weight=self.pos_weight.to(self.device)
+        )
+        if config.consistency > 0:
+            # images blurred beyond recognition are meant to lose their evidence: no consistency
+            clean_logits, degraded_logits = logits.chunk(2)
+            kept = (~heavy).to(logits.device).float()
+            gap = (clean_logits - degraded_logits).pow(2) * kept
+            loss = loss + config.consistency * gap.sum() / kept.sum().clamp_min(1.0)
+        return loss
 
     def _validate(self, epoch: int, train_loss: float) -> dict:
         logits = predict_logits(self.model, self.val_images, self.spec, self.device)
@@ -304,6 +345,8 @@ class Trainer:
         return stats
 
     def _is_better(self, stats: dict) -> bool:
+        if self.config.selection == "last":
+            return True  # fixed schedule: every epoch replaces the model, the last one ships
         auc, best = stats["val_auc"], self.best["auc"]
         if not np.isfinite(auc):
             return stats["val_loss"] < self.best["val_loss"]
@@ -464,16 +507,26 @@ def cpu_model() -> str:
 def training_recipe(config: TrainConfig, pos_weight: torch.Tensor) -> dict:
     return {
         "optimiser": f"AdamW lr {config.lr} weight decay {config.weight_decay}",
-        "schedule": "1-epoch linear warm-up, cosine to 0 over the planned epochs",
+        "schedule": "linear warm-up over min(1 epoch, 10 % of the steps), cosine to 0 at the last planned epoch",
         "batch_size": config.batch_size,
         "loss": f"BCE with logits, pos_weight {float(pos_weight[0]):.3f} (class balance), "
         f"label smoothing {config.label_smoothing}",
         "dropout": config.dropout,
-        "early_stopping": f"best val AUC (ties within 0.001 → lower val loss), patience {config.patience}",
+        "early_stopping": (
+            "none: fixed schedule, the last epoch is the model"
+            if config.selection == "last"
+            else f"best val AUC (ties within 0.001 → lower val loss), patience {config.patience}"
+        ),
+        "consistency": config.consistency,
         "augmentation": config.augment.as_dict(),
-        "init": config.init or "random (Kaiming, torch defaults)",
+        "init": (
+            f"{config.init} member {config.init_member}"
+            if config.init_member is not None
+            else config.init or "random (Kaiming, torch defaults)"
+        ),
         "freeze_blocks": config.freeze_blocks,
         "planned_epochs": config.epochs,
+        "epoch_images": config.epoch_images or "all",
     }
 
 

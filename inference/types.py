@@ -46,3 +46,6 @@ class AnalysisResult:
     warnings: tuple[str, ...]
     intended_use_ok: bool  # False: outside the intended use (refused or forced) or not verifiable
     intended_use_reasons: tuple[str, ...] = ()  # why not ok, one short phrase each
+    # "absolute": one fixed scale on every image (1 = the card's reference evidence);
+    # "relative": scaled to [0, 1] per image (compare regions within one image only)
+    heatmap_scale: str = "relative"

@@ -8,12 +8,14 @@ import numpy as np
 import pytest
 
 from inference.metrics import (
+    bootstrap_rate_ci,
     expected_calibration_error,
     fit_platt,
     operating_point,
     roc_auc,
     sigmoid,
     threshold_for_sensitivity,
+    threshold_with_margin,
 )
 
 
@@ -38,6 +40,27 @@ def test_threshold_reaches_the_target_sensitivity_and_is_the_highest_such():
     deciding = np.min(scores[(scores >= threshold) & (labels == 1)])
     assert operating_point(labels, scores, np.nextafter(deciding, 2.0)).sensitivity < 0.95
     assert not np.any((scores >= threshold) & (scores < deciding))  # no case between the two
+
+
+def test_threshold_with_margin_keeps_the_sensitivity_ci_above_the_target():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, 400)
+    scores = rng.random(400) + labels * 0.5
+    point = threshold_for_sensitivity(labels, scores, 0.95)
+    margin = threshold_with_margin(labels, scores, 0.95, rounds=2000, seed=1)
+    assert margin < point  # the margin costs specificity
+    called = scores >= margin
+    low, _ = bootstrap_rate_ci(called[labels == 1], rounds=2000, seed=2)
+    assert low >= 0.95 - 0.01  # an independent bootstrap agrees within its own noise
+    low_at_point, _ = bootstrap_rate_ci((scores >= point)[labels == 1], rounds=2000, seed=2)
+    assert low_at_point < 0.95
+
+
+def test_rate_ci_covers_the_rate_and_narrows_with_more_cases():
+    small = bootstrap_rate_ci(np.r_[np.ones(18), np.zeros(2)], seed=0)
+    large = bootstrap_rate_ci(np.r_[np.ones(900), np.zeros(100)], seed=0)
+    assert small[0] < 0.9 < small[1] and large[0] < 0.9 < large[1]
+    assert large[1] - large[0] < (small[1] - small[0]) / 3
 
 
 def test_operating_point_counts():

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from inference.augmentation import AugmentConfig
 from inference.engine import AnalysisInput, Analyzer
 from inference.training import TrainConfig, Trainer
 from viewer.cli import main
@@ -21,7 +22,10 @@ def small_config(cxr_dir, out, **overrides) -> TrainConfig:
 
 
 def test_two_epochs_lower_the_loss_and_write_a_loadable_model(cxr_dir, tmp_path, radiograph):
-    trainer = Trainer(small_config(cxr_dir, tmp_path / "model"), log=lambda _line: None)
+    # geometric + intensity augmentation only: two tiny epochs must show the loss falling
+    light = AugmentConfig(blur_p=0, rescale_p=0, jpeg_p=0, poisson_p=0, heavy_blur_p=0)
+    config = small_config(cxr_dir, tmp_path / "model", augment=light)
+    trainer = Trainer(config, log=lambda _line: None)
     trainer.load_data()
     labels = trainer.train_set.labels.astype(np.float64)
     before = trainer.dataset_loss(trainer.train_images, labels)
@@ -111,3 +115,27 @@ def test_fine_tuning_an_ensemble_is_a_clear_error(cxr_dir, tmp_path, shipped_mod
         Trainer(
             small_config(cxr_dir, tmp_path / "t", init=str(shipped_model_dir)), log=lambda _l: None
         )
+
+
+def test_fine_tuning_one_member_with_consistency_and_short_epochs(
+    cxr_dir, tmp_path, shipped_model_dir
+):
+    config = small_config(
+        cxr_dir,
+        tmp_path / "tuned",
+        epochs=2,
+        size=224,
+        init=str(shipped_model_dir),
+        init_member=1,
+        consistency=0.1,
+        epoch_images=16,
+        selection="last",
+    )
+    lines: list[str] = []
+    trainer = Trainer(config, log=lines.append)
+    trainer.run()
+    assert [h["epoch"] for h in trainer.history] == [1, 2]
+    assert sum("*best" in line for line in lines) == 2  # "last": every epoch replaces the model
+    recipe = json.loads((tmp_path / "tuned" / "card.json").read_text())["training"]["recipe"]
+    assert recipe["consistency"] == 0.1 and recipe["epoch_images"] == 16
+    assert recipe["init"].endswith("member 1")

@@ -110,3 +110,25 @@ def test_every_measurement_kind_is_read_drawn_and_placed_for_the_sr():
         drawn = draw_measurements(np.zeros((64, 64), np.uint8), [measurement])
         assert drawn.shape == (64, 64, 3) and drawn.any(), name
         assert len(scoord_points(measurement)) >= kind.points, name
+
+
+def test_key_image_carries_a_colour_bar_and_says_what_the_colours_mean():
+    from inference.types import AnalysisResult, Finding
+    from viewer.report.report_data import key_image
+
+    display = np.full((120, 160), 90, np.uint8)
+    heat = np.zeros((120, 160), np.float32)
+    heat[40:80, 60:100] = 0.6
+
+    def result(scale: str) -> AnalysisResult:
+        return AnalysisResult(
+            findings=(Finding("pneumonia", 0.9, 0.5, True),), heatmaps={"pneumonia": heat},
+            model_name="m", model_version="1", model_sha256="0" * 64, device="cpu",
+            timings={}, warnings=(), intended_use_ok=True, heatmap_scale=scale,
+        )  # fmt: skip
+
+    absolute = key_image(display, "key", result("absolute"))
+    rows, cols = absolute.overlay.shape[:2]
+    assert rows >= 120 and cols > 160  # the bar sits right of the image, the research line below
+    assert "same on every image" in absolute.overlay_caption
+    assert "per image" in key_image(display, "key", result("relative")).overlay_caption

@@ -85,3 +85,19 @@ def test_clicking_a_row_emits_its_label(qtbot):
     with qtbot.waitSignal(panel.findingSelected, timeout=1000) as blocker:
         panel.rows[0].button.click()
     assert blocker.args == ["pneumonia"]
+
+
+def test_colour_bar_says_what_the_colours_mean(qtbot):
+    from dataclasses import replace
+
+    panel = FindingsPanel()
+    qtbot.addWidget(panel)
+    result = _result([Finding("pneumonia", 0.9, 0.5, True)])
+    legend = panel.heatmap_controls.legend
+    labels = [legend.itemAt(i).widget() for i in range(3)]
+    panel.show_result(describe_result(replace(result, heatmap_scale="absolute")))
+    assert (labels[0].text(), labels[2].text()) == ("1 strong", "0 none")
+    assert "same on every image" in labels[1].toolTip()
+    panel.show_result(describe_result(result))
+    assert (labels[0].text(), labels[2].text()) == ("1", "0")
+    assert "per image" in labels[1].toolTip()

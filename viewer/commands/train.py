@@ -24,6 +24,24 @@ def register(subparsers) -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument(
+        "--init-member", type=int, default=None, help="with --init MODEL: its Nth network"
+    )
+    parser.add_argument(
+        "--consistency",
+        type=float,
+        default=0.0,
+        help="weight of the clean/degraded logit consistency term (0: off)",
+    )
+    parser.add_argument(
+        "--select",
+        choices=["best", "last"],
+        default="best",
+        help="keep the best epoch by val AUC, or the last one (fixed schedule)",
+    )
+    parser.add_argument(
+        "--epoch-images", type=int, default=0, help="an epoch is N random train images (0: all)"
+    )
     parser.add_argument("--freeze-blocks", type=int, default=0, help="freeze the first K blocks")
     parser.add_argument("--size", type=int, default=224, help="input size in pixels")
     parser.add_argument("--seed", type=int, default=0)
@@ -59,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         val_data=args.val,
         out=args.out,
         init=args.init,
+        init_member=args.init_member,
+        consistency=args.consistency,
+        epoch_images=args.epoch_images,
+        selection=args.select,
         epochs=args.epochs,
         batch_size=args.batch_size,
         lr=args.lr,

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from viewer import RESEARCH_USE_NOTICE
 from viewer.report.report_data import FindingRow, finding_rows, intended_use_caution
-from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_pixmap
+from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_labels, colour_bar_pixmap
 
 OUTSIDE_INTENDED_USE = "This image is outside the model's intended use"
 ENGINE_OUTSIDE_PREFIX = "outside the model's intended use"  # how the engine's warning starts
@@ -53,6 +53,7 @@ class ResultView:
     gated: bool  # outside intended use and not run: offer "Run anyway"
     heatmap_labels: tuple[str, ...]
     caution: str = ""  # run anyway / not verifiable: why, shown above the findings
+    heatmap_scale: str = "relative"  # AnalysisResult.heatmap_scale: what the colours mean
 
 
 def describe_result(result: Any) -> ResultView:
@@ -69,6 +70,7 @@ def describe_result(result: Any) -> ResultView:
         gated=not result.intended_use_ok and not rows,
         heatmap_labels=tuple(label for label in result.heatmaps if label),
         caution=caution,
+        heatmap_scale=getattr(result, "heatmap_scale", "relative"),
     )
 
 
@@ -153,17 +155,27 @@ class HeatmapControls(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         for widget in (self.show_box, self.opacity, self.contour_box):
             layout.addWidget(widget)
-        layout.addLayout(_colour_legend())
+        self.legend = _colour_legend()
+        layout.addLayout(self.legend)
+        self.set_scale("relative")
         self.show_box.toggled.connect(self.shownChanged)
         self.opacity.valueChanged.connect(lambda value: self.opacityChanged.emit(value / 100))
         self.contour_box.toggled.connect(self.contourChanged)
+
+    def set_scale(self, scale: str) -> None:
+        """Label the colour bar with what the colours mean for this result's heatmaps."""
+        top, bottom, meaning = colour_bar_labels(scale)
+        labels = [self.legend.itemAt(i).widget() for i in range(3)]
+        for widget, text in zip(labels, (top, None, bottom), strict=True):
+            if text is not None:
+                widget.setText(text)
+            widget.setToolTip(meaning)
 
 
 def _colour_legend() -> QVBoxLayout:
     """The heatmap colour bar with its scale: 1 at the top, 0 at the bottom."""
     bar = QLabel()
     bar.setPixmap(colour_bar_pixmap(12, 48))
-    bar.setToolTip("Heatmap colour scale (Grad-CAM activation, 0 to 1)")
     legend = QVBoxLayout()
     legend.setSpacing(0)
     for widget in (QLabel("1"), bar, QLabel("0")):
@@ -290,6 +302,7 @@ class FindingsPanel(QWidget):
         self.caution_label.setVisible(bool(view.caution))
         for row in view.rows:
             self._add_row(row, selectable=row.label in view.heatmap_labels)
+        self.heatmap_controls.set_scale(view.heatmap_scale)
         self.model_label.setText(f"Model: {view.model}")
         self.runtime_label.setText(view.runtime)
         self.warnings_label.setText("\n".join(view.warnings))

@@ -31,6 +31,16 @@ def heatmap_lut(name: str = HEATMAP_COLORMAP, size: int = LUT_SIZE) -> np.ndarra
     return lut
 
 
+def colour_bar_labels(scale: str) -> tuple[str, str, str]:
+    """(top label, bottom label, tooltip) of the colour bar for a result's `heatmap_scale`."""
+    from viewer.report.overlay import HEATMAP_MEANING
+
+    meaning = HEATMAP_MEANING.get(scale, HEATMAP_MEANING["relative"])
+    if scale == "absolute":
+        return "1 strong", "0 none", meaning
+    return "1", "0", meaning
+
+
 def colour_bar_pixmap(width: int = 16, height: int = 120, name: str = HEATMAP_COLORMAP) -> QPixmap:
     """A vertical colour bar (1.0 at the top) painted from the same colormap as the overlay."""
     gradient = QLinearGradient(0, height, 0, 0)
