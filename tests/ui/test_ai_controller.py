@@ -73,8 +73,9 @@ def test_a_result_already_on_its_way_is_dropped_after_the_switch(qtbot, screen):
     """The worker has finished and its result is queued when the user changes image."""
     screen.auto_run = False
     finished = threading.Event()
-    screen.runner._worker.result.connect(
-        lambda *_: finished.set(), Qt.ConnectionType.DirectConnection
+    screen.runner.runner.relay.message.connect(  # on the worker thread, as the result leaves
+        lambda _ticket, kind, _payload: kind == "done" and finished.set(),
+        Qt.ConnectionType.DirectConnection,
     )
     screen.open("small", chest_input(2))
     screen.controller.analyze()

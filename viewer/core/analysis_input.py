@@ -18,6 +18,7 @@ from inference.image_io import is_raster_file, read_raster
 from inference.types import AnalysisInput
 from viewer.core.formatting import parse_date
 from viewer.core.pictures import is_picture_format
+from viewer.core.session import view_identity
 
 DAYS_PER_YEAR = 365.2425
 AGE_UNITS = {"D": 1 / DAYS_PER_YEAR, "W": 7 / DAYS_PER_YEAR, "M": 1 / 12, "Y": 1.0}
@@ -36,11 +37,21 @@ def frame_analysis_input(series, index: int, source: str = "") -> AnalysisInput:
         body_part=str(header.get("BodyPartExamined", "") or ""),
         view=str(header.get("ViewPosition", "") or ""),
         window=windows[0] if windows else None,
-        cache_key=(frame.sop_instance_uid, frame.frame_index),
+        cache_key=analysis_cache_key(series, index),
         source=source or frame.path,
         from_dicom=not is_picture_format(series.info.pixel_format),  # a JPEG/PNG: no header
         patient_age_years=patient_age_years(header),
     )
+
+
+def analysis_cache_key(series, index: int) -> tuple:
+    """(SOP Instance UID, frame) of an acquired frame (the same instance opened twice shares
+    its result); a reformatted frame adds its plane and slab (`ViewIdentity`), since a thin
+    plane and a MIP slab of the same position are different images."""
+    frame = series.info.frames[index]
+    identity = view_identity(series, index)
+    reformat = identity.key[2:]  # () for an acquired frame
+    return (frame.sop_instance_uid, frame.frame_index, *reformat)
 
 
 def patient_age_years(header: Any) -> float | None:

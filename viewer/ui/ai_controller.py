@@ -1,8 +1,8 @@
 """AI assist in the viewer: connects the image on screen, the inference worker, the findings
 panel and the heatmap overlay. `install_ai(main_window)` adds the dock, actions and menu.
 
-Every request is tagged with the key of the image it was made for, (series key, frame); a
-result whose key is not the image on screen any more is dropped, so a heatmap or probability
+Every request is tagged with the key of the image it was made for, its `ViewIdentity.key`
+((series key, frame), with plane and slab for a reformat); a result whose key is not the image on screen any more is dropped, so a heatmap or probability
 never lands on another image.
 """
 
@@ -25,7 +25,9 @@ from inference.types import AnalysisInput
 from viewer import RESEARCH_USE_NOTICE
 from viewer.core.analysis_input import frame_analysis_input
 from viewer.core.formatting import figures, percent
+from viewer.core.session import view_identity
 from viewer.ui import shortcuts
+from viewer.ui.addons import AI_ASSIST, ANALYSIS
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
 from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory, import_engine
@@ -64,7 +66,8 @@ def image_for(series: Any, frame: int) -> AiImage | None:
     if series is None:
         return None
     source = Path(series.info.frames[frame].path).name  # folders may carry patient names
-    return AiImage((series.info.key, int(frame)), FrameInput(series, int(frame), source))
+    identity = view_identity(series, int(frame))
+    return AiImage(identity.key, FrameInput(series, int(frame), source))
 
 
 class AiController(QObject):
@@ -264,7 +267,7 @@ class AiInstallation(QObject):
             self._viewport = viewport
             self.controller.overlay.attach(viewport.image_item)
         series, frame = viewport.series(), viewport.frame_index()
-        if series is not None and (series.info.key, frame) == self.controller.current_key():
+        if series is not None and view_identity(series, frame).key == self.controller.current_key():
             return  # e.g. a window/level change: same pixels, nothing to redo
         self.controller.set_image(image_for(series, frame))
 
@@ -385,7 +388,8 @@ def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     controller.messageChanged.connect(lambda text: main_window.statusBar().showMessage(text, 8000))
     main_window.imageChanged.connect(installed.follow_active_image)
     main_window.aboutToClose.connect(installed.shutdown)
-    main_window.ai = installed
+    main_window.addons.register(AI_ASSIST, installed)
+    main_window.addons.register(ANALYSIS, controller)
     installed.follow_loading()  # preload the model once nothing loads
     if main_window.current_series() is not None:
         installed.follow_active_image()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import importlib
 import logging
 import sys
 from collections.abc import Callable
@@ -19,6 +18,12 @@ from PySide6.QtCore import QByteArray, QObject, QTimer
 from PySide6.QtWidgets import QApplication
 
 from viewer.paths import sample_study_dir
+from viewer.ui.addons import AddOn
+from viewer.ui.ai_controller import install_ai
+from viewer.ui.measurement_tools import install_tools
+from viewer.ui.pacs_panel import install_pacs
+from viewer.ui.report_dialog import install_report_action
+from viewer.ui.seg_sr_controller import install_seg_sr
 
 log = logging.getLogger("radlens.ui")
 
@@ -109,30 +114,29 @@ def _configure_pyqtgraph() -> None:
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 
-# Optional UI parts, each `function(main_window)` in its own module, installed in this order:
-# measurement tools + DICOM tag browser, File → Export report…, AI assist (dock, menu, model),
-# the PACS panel, DICOM SEG/SR (segment list, report panel, overlays).
+# Optional UI parts (`viewer/ui/addons.py`), installed in this order: measurement tools + DICOM
+# tag browser, File → Export report…, AI assist (dock, menu, model), the PACS panel, DICOM
+# SEG/SR (segment list, report panel, overlays).
 EXTENSIONS = (
-    ("viewer.ui.measurement_tools", "install_tools", "Measurement tools"),
-    ("viewer.ui.report_dialog", "install_report_action", "Report export"),
-    ("viewer.ui.ai_controller", "install_ai", "AI assist"),
-    ("viewer.ui.pacs_panel", "install_pacs", "PACS"),
-    ("viewer.ui.seg_sr_controller", "install_seg_sr", "Segmentations and reports"),
+    AddOn("Measurement tools", install_tools),
+    AddOn("Report export", install_report_action),
+    AddOn("AI assist", install_ai),
+    AddOn("PACS", install_pacs),
+    AddOn("Segmentations and reports", install_seg_sr),
 )
 
 
 def install_extensions(window) -> list:
     """Let optional UI parts attach themselves; a failing one is reported, not fatal."""
     installed = []
-    for module_name, function_name, title in EXTENSIONS:
+    for addon in EXTENSIONS:
         try:
-            install = getattr(importlib.import_module(module_name), function_name)
-            installed.append(install(window))
+            installed.append(addon.install(window))
         except Exception as exc:  # noqa: BLE001 - the viewer stays usable without the part
             from viewer.ui.errors import details_text, log_exception, show_error, user_message
 
-            log_exception(exc, f"{title} unavailable")
-            show_error(window, f"{title} unavailable", user_message(exc), details_text(exc))
+            log_exception(exc, f"{addon.title} unavailable")
+            show_error(window, f"{addon.title} unavailable", user_message(exc), details_text(exc))
     return installed
 
 
@@ -156,7 +160,7 @@ class ScreenshotWhenReady(QObject):
 
     def _poll(self) -> None:
         self._polls_left -= 1
-        ready = self._load_over and self._window.is_idle() and _extensions_idle(self._window)
+        ready = self._load_over and self._window.is_idle() and not self._window.addons.busy()
         self._stable = self._stable + 1 if ready else 0
         if self._stable >= SCREENSHOT_STABLE_POLLS or self._polls_left <= 0:
             if self._polls_left <= 0:
@@ -176,14 +180,6 @@ class ScreenshotWhenReady(QObject):
             print(f"radlens: could not save the screenshot: {exc}", file=sys.stderr)
             return 1
         return 0
-
-
-def _extensions_idle(window) -> bool:
-    for extension in getattr(window, "extensions", []):
-        is_busy = getattr(extension, "is_busy", None)
-        if callable(is_busy) and is_busy():
-            return False
-    return True
 
 
 def build_window(settings=None, demo: bool = False):

@@ -1,43 +1,30 @@
 """Frames the viewport asks for before the loader reaches them, decoded off the UI thread.
 
 While a series loads, a frame ahead of the loader is not decoded yet, and one JPEG 2000 frame
-takes ~100 ms: too long for the UI thread. `FrameFetcher.fetch(series, frame)` hands it to one
-pool thread, which decodes it through `Series.modality_frame` (so the series caches it), and
-`frameReady(series, frame)` comes back by signal. Only the newest request is wanted: older
-ones still queued are skipped before they decode, and their results are dropped if they come
-back anyway. `shutdown()` drops the queue and waits for the one running (at most one frame).
+takes ~100 ms: too long for the UI thread. `FrameFetcher.fetch(series, frame)` hands it to the
+viewport's `TaskRunner` (one pool thread, `viewer/ui/tasks.py`), which decodes it through
+`Series.modality_frame` (so the series caches it), and `frameReady(series, frame)` comes back by
+signal. Only the newest request is wanted (one lane): older ones still queued are skipped
+before they decode, and their results are dropped if they come back anyway. `shutdown()` drops
+the queue and waits for the one running (at most one frame).
 """
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from viewer.ui.errors import log_exception, user_message
+from viewer.ui.tasks import TaskRunner
+
+LANE = "frame"
 
 
-class _Results(QObject):
-    """Lives in the UI thread; the pool thread emits on it, so Qt queues the calls across."""
-
-    done = Signal(int, object, int, str)  # request id, series, frame, error ("" on success)
-
-
-class _FetchTask(QRunnable):
-    def __init__(self, fetcher: FrameFetcher, request_id: int, series, frame: int) -> None:
-        super().__init__()
-        self._fetcher, self._request_id = fetcher, request_id
-        self._series, self._frame = series, frame
-
-    def run(self) -> None:
-        if not self._fetcher.wants(self._request_id):
-            return  # superseded while queued: never decoded
-        try:
-            self._series.modality_frame(self._frame)
-            self._series.header(self._frame)  # cached for the geometry the viewport then reads
-            error = ""
-        except Exception as exc:  # noqa: BLE001 - a bad frame is reported, the thread lives on
-            log_exception(exc)
-            error = user_message(exc)
-        self._fetcher.results.done.emit(self._request_id, self._series, self._frame, error)
+def decode_frame(series, frame: int) -> None:
+    """Runs on the pool thread: the frame's header, then the frame, into the series' caches.
+    Header first: once the frame is decoded the UI thread may show it (`frame_ready`) and read
+    the geometry at once, which must then come from the cache."""
+    series.header(frame)
+    series.modality_frame(frame)
 
 
 class FrameFetcher(QObject):
@@ -48,29 +35,24 @@ class FrameFetcher(QObject):
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._request_id = 0
         self._pending: tuple[object, int] | None = None
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self.results = _Results(self)
-        self.results.done.connect(self._on_done)
+        self.runner = TaskRunner("frames", self)
 
-    def wants(self, request_id: int) -> bool:
-        """Called from the pool thread: is this request still the newest?"""
-        return request_id == self._request_id
-
-    def fetch(self, series, frame: int) -> int:
+    def fetch(self, series, frame: int) -> None:
         """Decode `frame` of `series` in the background; a repeat of the pending one is merged."""
         if self._pending is not None and self._pending[0] is series and self._pending[1] == frame:
-            return self._request_id
-        self._request_id += 1
+            return
         self._pending = (series, frame)
-        self._pool.start(_FetchTask(self, self._request_id, series, frame))
-        return self._request_id
+        self.runner.submit(
+            lambda _context: decode_frame(series, frame),
+            LANE,
+            on_done=lambda _: self._answer(series, frame, ""),
+            on_failed=lambda exc: self._failed(series, frame, exc),
+        )
 
     def cancel(self) -> None:
         """Nothing asked for so far is wanted any more."""
-        self._request_id += 1
+        self.runner.cancel(LANE)
         self._pending = None
 
     def is_pending(self) -> bool:
@@ -78,14 +60,14 @@ class FrameFetcher(QObject):
 
     def shutdown(self) -> None:
         """Drop queued requests and wait for the running decode; safe to call twice."""
-        self.cancel()
-        self._pool.clear()
-        self._pool.waitForDone()
+        self._pending = None
+        self.runner.shutdown()
 
-    @Slot(int, object, int, str)
-    def _on_done(self, request_id: int, series, frame: int, error: str) -> None:
-        if request_id != self._request_id:
-            return
+    def _failed(self, series, frame: int, exc: BaseException) -> None:
+        log_exception(exc)  # a bad frame is reported, the thread lives on
+        self._answer(series, frame, user_message(exc))
+
+    def _answer(self, series, frame: int, error: str) -> None:
         self._pending = None
         if error:
             self.frameFailed.emit(series, frame, error)

@@ -1,27 +1,28 @@
-"""AI analysis off the UI thread: a QObject worker moved to a QThread, requests tagged with ids.
+"""AI analysis off the UI thread: jobs on the one task runner (`viewer/ui/tasks.py`), requests
+tagged with ids.
 
-The runner (UI thread) hands out request ids and forwards the worker's signals only for
-requests that are still wanted: a cancelled or superseded request's result is dropped here,
-and the controller drops a result for an image that is no longer on screen. torch is imported
-only on the worker thread, when the first analysis builds the analyzer.
+The runner (UI thread) hands out request ids and forwards the answers only for requests that
+are still wanted: a cancelled or superseded request's result is dropped here, and the
+controller drops a result for an image that is no longer on screen. torch is imported
+only on the runner's thread, when the first analysis (or the preload) builds the analyzer.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QElapsedTimer, QObject, QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QElapsedTimer, QObject, QTimer, Signal
 
 from inference.errors import InferenceError
 from inference.types import AnalysisInput
 from viewer.core.errors import RadLensError
 from viewer.ui.errors import log_exception
+from viewer.ui.tasks import TaskRunner
 
 if TYPE_CHECKING:
     from inference.engine import Analyzer
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 AnalyzerFactory = Callable[[], "Analyzer"]
+LANE = "analysis"
 
 
 @dataclass(frozen=True)
@@ -60,105 +62,61 @@ def default_analyzer_factory(model: str | None = None, device: str = "auto") -> 
     return build
 
 
-class CancelledIds:
-    """Ids the UI has given up on; read by the worker thread before and after each analysis."""
+class Model:
+    """The analyzer, built by its factory on the runner's thread when first needed (torch is
+    imported there). Only the runner's one thread touches it, one job at a time."""
 
-    def __init__(self) -> None:
-        self._ids: set[int] = set()
-        self._lock = threading.Lock()
-
-    def add(self, request_id: int) -> None:
-        with self._lock:
-            self._ids.add(request_id)
-
-    def __contains__(self, request_id: object) -> bool:
-        with self._lock:
-            return request_id in self._ids
-
-    def discard(self, request_id: int) -> None:
-        with self._lock:
-            self._ids.discard(request_id)
-
-
-class InferenceWorker(QObject):
-    """Runs on the worker thread; never touches a widget. Results leave as immutable objects."""
-
-    started = Signal(int)
-    progress = Signal(int, str)
-    result = Signal(int, object)
-    error = Signal(int, str)
-    cancelled = Signal(int)
-
-    def __init__(self, analyzer_factory: AnalyzerFactory, cancelled_ids: CancelledIds):
-        super().__init__()
-        self._analyzer_factory = analyzer_factory
+    def __init__(self, factory: AnalyzerFactory) -> None:
+        self._factory = factory
         self._analyzer: Analyzer | None = None
-        self._cancelled = cancelled_ids
 
-    @Slot(object)
-    def run(self, request: InferenceRequest) -> None:
-        request_id = request.request_id
-        if request_id in self._cancelled:
-            self._finish_cancelled(request_id)
-            return
-        self.started.emit(request_id)
-        try:
-            outcome = self._analyze(request)
-        except (RadLensError, InferenceError) as exc:
-            self.error.emit(request_id, str(exc))
-            return
-        except Exception as exc:  # the UI boundary: a message, never a traceback
-            log_exception(exc, f"analysis of request {request_id} failed")
-            self.error.emit(request_id, _describe_failure(request, exc))
-            return
-        if request_id in self._cancelled:
-            self._finish_cancelled(request_id)
-        else:
-            self.result.emit(request_id, outcome)
+    def analyzer(self, loading: Callable[[], None]) -> Analyzer:
+        if self._analyzer is None:
+            loading()
+            self._analyzer = self._factory()
+        return self._analyzer
 
-    @Slot()
-    def preload(self) -> None:
+    def preload(self, _context=None) -> None:
         """Import the engine and load the model now, so the first analysis does not wait."""
-        if self._analyzer is not None:
-            return
         try:
-            self._analyzer = self._analyzer_factory()
+            self.analyzer(lambda: None)
         except Exception as exc:  # the first analysis reports it to the user
             log.warning(
                 "model preload failed (%s); the first analysis will say why", type(exc).__name__
             )
 
-    @Slot(object)
-    def set_analyzer_factory(self, analyzer_factory: AnalyzerFactory) -> None:
-        """Switch model: the next analysis builds a new analyzer (on this thread)."""
-        self._analyzer_factory = analyzer_factory
-        self._analyzer = None
+    def switch(self, factory: AnalyzerFactory) -> None:
+        """Another model: the next analysis builds a new analyzer (on this thread)."""
+        self._factory, self._analyzer = factory, None
 
-    def _analyze(self, request: InferenceRequest) -> Any:
-        if self._analyzer is None:
-            self.progress.emit(request.request_id, "Loading model…")
-            self._analyzer = self._analyzer_factory()
-        self.progress.emit(request.request_id, "Analysing…")
+    def analyze(self, request: InferenceRequest, context) -> Any:
+        context.post(("started", ""))
+        analyzer = self.analyzer(lambda: context.post(("progress", "Loading model…")))
+        context.post(("progress", "Analysing…"))
         analysis_input = request.analysis_input
         if callable(analysis_input):
             analysis_input = analysis_input()  # header read and decode here, not on the UI thread
-        return self._analyzer.analyze(analysis_input, force=request.force)
-
-    def _finish_cancelled(self, request_id: int) -> None:
-        self._cancelled.discard(request_id)
-        self.cancelled.emit(request_id)
+        return analyzer.analyze(analysis_input, force=request.force)
 
 
-def _describe_failure(request: InferenceRequest, exc: Exception) -> str:
+def _describe_failure(request: InferenceRequest, exc: BaseException) -> str:
     source = Path(getattr(request.analysis_input, "source", "") or "").name or "image"
     return f"{source}: analysis failed ({type(exc).__name__}: {exc})"
 
 
+def failure_message(request: InferenceRequest, exc: BaseException) -> str:
+    if isinstance(exc, (RadLensError, InferenceError)):
+        return str(exc)
+    log_exception(exc, f"analysis of request {request.request_id} failed")
+    return _describe_failure(request, exc)  # the UI boundary: a message, never a traceback
+
+
 class InferenceRunner(QObject):
-    """UI-thread front of the worker: submits, cancels, supersedes, and shuts the thread down.
+    """UI-thread front of the analyses on a one-thread `TaskRunner` (`viewer/ui/tasks.py`)
+    that keeps its thread (the model stays loaded): submits, cancels, supersedes, shuts down.
 
     Its signals carry (request_id, ...) and fire only for requests still live; `cancelled`
-    fires at once when the UI cancels, and the worker's late result for that id is dropped.
+    fires at once when the UI cancels, and the late result for that id is dropped.
     """
 
     started = Signal(int)
@@ -169,33 +127,12 @@ class InferenceRunner(QObject):
     busyChanged = Signal(bool)
     settled = Signal(int)  # the worker is done with this id (result, error or cancel), live or not
 
-    _requested = Signal(object)
-    _factoryChanged = Signal(object)
-    _preloadRequested = Signal()
-
     def __init__(self, analyzer_factory: AnalyzerFactory, parent: QObject | None = None):
         super().__init__(parent)
         self._ids = itertools.count(1)
         self._live: dict[int, InferenceRequest] = {}
-        self._cancelled = CancelledIds()
-        self._thread = QThread(self)
-        self._thread.setObjectName("radlens-inference")
-        self._worker = InferenceWorker(analyzer_factory, self._cancelled)
-        self._worker.moveToThread(self._thread)
-        self._connect_worker()
-        self._thread.start()
-
-    def _connect_worker(self) -> None:
-        self._requested.connect(self._worker.run)
-        self._factoryChanged.connect(self._worker.set_analyzer_factory)
-        self._preloadRequested.connect(self._worker.preload)
-        self._worker.started.connect(self._on_started)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.result.connect(self._on_result)
-        self._worker.error.connect(self._on_error)
-        self._worker.cancelled.connect(self._on_worker_cancelled)
-        for finished in (self._worker.result, self._worker.error, self._worker.cancelled):
-            finished.connect(self._settle)
+        self._model = Model(analyzer_factory)
+        self.runner = TaskRunner("inference", self, keep_threads=True)
 
     def submit(
         self, image_key: Hashable, analysis_input: AnalysisInput, force: bool = False
@@ -203,19 +140,27 @@ class InferenceRunner(QObject):
         """Queue an analysis; any earlier request still pending is superseded (cancelled)."""
         self.cancel_all()
         request = InferenceRequest(next(self._ids), image_key, analysis_input, force)
-        self._live[request.request_id] = request
-        self._requested.emit(request)
+        rid = request.request_id
+        self._live[rid] = request
+        self.runner.submit(
+            lambda context: self._model.analyze(request, context),
+            LANE,
+            on_post=lambda message: self._on_message(rid, *message),
+            on_done=lambda outcome: self._end(rid, self.result, outcome),
+            on_failed=lambda exc: self._end(rid, self.error, failure_message(request, exc)),
+            on_settled=lambda: self.settled.emit(rid),
+        )
         self.busyChanged.emit(True)
-        return request.request_id
+        return rid
 
     def preload(self) -> None:
         """Load the model on the worker thread ahead of the first request."""
-        self._preloadRequested.emit()
+        self.runner.submit(self._model.preload)
 
     def cancel(self, request_id: int) -> None:
         if self._live.pop(request_id, None) is None:
             return
-        self._cancelled.add(request_id)
+        self.runner.cancel(LANE)
         self.cancelled.emit(request_id)
         self._emit_busy()
 
@@ -231,47 +176,26 @@ class InferenceRunner(QObject):
 
     def set_analyzer_factory(self, analyzer_factory: AnalyzerFactory) -> None:
         self.cancel_all()
-        self._factoryChanged.emit(analyzer_factory)
+        self.runner.submit(lambda _context: self._model.switch(analyzer_factory))
 
     def shutdown(self, timeout_ms: int = 30_000) -> bool:
-        """Cancel everything, then stop the thread (quit + wait). True when it stopped in time."""
+        """Cancel everything, then wait for the running analysis. True when it stopped in time."""
         self.cancel_all()
-        self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        return self.runner.shutdown(timeout_ms=timeout_ms)
 
     def is_running(self) -> bool:
-        return self._thread.isRunning()
+        return self.runner.is_running()
 
-    @Slot(int)
-    def _on_started(self, request_id: int) -> None:
-        if request_id in self._live:
+    def _on_message(self, request_id: int, kind: str, text: str) -> None:
+        if kind == "started":
             self.started.emit(request_id)
-
-    @Slot(int, str)
-    def _on_progress(self, request_id: int, text: str) -> None:
-        if request_id in self._live:
+        else:
             self.progress.emit(request_id, text)
 
-    @Slot(int, object)
-    def _on_result(self, request_id: int, outcome: object) -> None:
-        self._cancelled.discard(request_id)
+    def _end(self, request_id: int, signal, value) -> None:
         if self._live.pop(request_id, None) is not None:
-            self.result.emit(request_id, outcome)
+            signal.emit(request_id, value)
         self._emit_busy()
-
-    @Slot(int, str)
-    def _on_error(self, request_id: int, message: str) -> None:
-        self._cancelled.discard(request_id)
-        if self._live.pop(request_id, None) is not None:
-            self.error.emit(request_id, message)
-        self._emit_busy()
-
-    @Slot(int)
-    def _on_worker_cancelled(self, request_id: int) -> None:
-        self._cancelled.discard(request_id)  # already reported when the UI cancelled it
-
-    def _settle(self, request_id: int, *_details: object) -> None:
-        self.settled.emit(request_id)
 
     def _emit_busy(self) -> None:
         self.busyChanged.emit(self.is_busy())

@@ -14,10 +14,13 @@ Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
   `window.settings.anonymise`.
 * `window.menu("File" | "View" | "Tools" | "AI" | "Help")`, `window.add_dock(dock, area)`,
   `window.add_toolbar(toolbar)`, `window.statusBar()`.
-* `window.add_paths(paths)` — add files to the open session (a PACS retrieval); the series on
-  screen stay.
+* `window.add_paths(paths)` — add files to the open session (a PACS retrieval); only they are
+  indexed, the series on screen stay. `window.session` (`viewer/core/session.py`) holds what
+  is open and what each view shows; `window.shown_view(viewport)` is a view's `ViewIdentity`.
 * `window.begin_busy(token)` / `window.end_busy(token)` — mark background work (e.g. an
   analysis) so `--screenshot` waits for it; `window.is_idle()` is True when nothing is running.
+* `window.addons` — the optional parts by typed key (`viewer/ui/addons.py`); `window.ai`,
+  `.measurements`, `.seg_sr`, `.report_exporter`, `.report_action` read it.
 * `window.settings` — the typed `Settings`; `window.auto_run_ai` — run the model on open
   (the setting, forced on by `--demo`).
 """
@@ -44,9 +47,10 @@ from PySide6.QtWidgets import (
 from viewer import RESEARCH_USE_NOTICE, __version__
 from viewer.core.errors import RadLensError
 from viewer.core.series import open_series
+from viewer.core.session import PACS, MergeConflict, Session, ViewIdentity, view_identity
 from viewer.core.voi import Window
 from viewer.paths import sample_study_dir
-from viewer.ui import shortcuts
+from viewer.ui import addons, shortcuts
 from viewer.ui.browser_dock import BrowserDock
 from viewer.ui.errors import show_error
 from viewer.ui.layouts import LAYOUT_SHAPES, ViewportGrid
@@ -108,13 +112,15 @@ class MainWindow(QMainWindow):
         self.settings = settings or load_settings()
         self.auto_run_ai = self.settings.auto_run_ai
         self.index = None
+        self.addons = addons.AddOns()  # the optional parts installed (viewer/ui/addons.py)
         self.skipped_message: QMessageBox | None = None
         self._series: dict[str, object] = {}
         self._targets: dict[str, object] = {}  # series key → viewport waiting for its first image
         self._load_paths: list[str] = []  # what the running `open_paths` opens, until it ends
         self._skipped: list = []  # SkippedFile of the running load, reported when it ends
         self._busy: set[str] = set()
-        self._opened: list[str] = []  # the paths of the session (opened, then added)
+        self.session = Session()  # what is open and what each view shows (viewer/core/session.py)
+        self._indexing: tuple[list[str], bool] = ([], False)  # the load's paths, merged or not
         self._adding = False  # the load running adds to the session: images on screen stay
         self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
         self.loader = StudyLoader(self)
@@ -308,6 +314,26 @@ class MainWindow(QMainWindow):
     def is_idle(self) -> bool:
         return not self.loader.is_busy() and not self._busy
 
+    @property
+    def ai(self):
+        return self.addons.get(addons.AI_ASSIST)
+
+    @property
+    def measurements(self):
+        return self.addons.get(addons.MEASUREMENTS)
+
+    @property
+    def seg_sr(self):
+        return self.addons.get(addons.SEG_SR)
+
+    @property
+    def report_exporter(self):
+        return self.addons.get(addons.REPORT_EXPORTER)
+
+    @property
+    def report_action(self):
+        return self.addons.get(addons.REPORT_ACTION)
+
     # --- opening ------------------------------------------------------------------------------
 
     def choose_files(self) -> None:
@@ -341,15 +367,20 @@ class MainWindow(QMainWindow):
         self._skipped.clear()
         self._load_paths = paths
         self.stack.setCurrentWidget(self.grid)
-        self._opened, self._adding = paths, False
-        self.loader.load(paths)
+        self.session.open(paths)
+        self._adding = False
+        self._index_paths(paths, merge=False)
 
-    def add_paths(self, paths) -> None:
-        """Add `paths` to the session (e.g. a study retrieved from a PACS): the index is
-        rebuilt over everything opened, the series on screen stay where they are."""
-        self._opened = self._opened + [str(p) for p in paths if str(p) not in self._opened]
+    def add_paths(self, paths, source: str = PACS) -> None:
+        """Add `paths` to the session (a study retrieved from a PACS, a prior): only they are
+        indexed and merged into the session's index; the series on screen stay where they are."""
+        to_index, merge = self.session.request_add([str(p) for p in paths], source)
         self._adding = self.grid.active.series() is not None
-        self.loader.load(self._opened)
+        self._index_paths(to_index, merge)
+
+    def _index_paths(self, paths: list[str], merge: bool) -> None:
+        self._indexing = (paths, merge)
+        self.loader.load(paths)
 
     def show_series(self, key: str, viewport=None) -> None:
         """Show a series of the index; one not opened yet is decoded in the background first
@@ -384,6 +415,19 @@ class MainWindow(QMainWindow):
         self.seriesShown.emit(series)
 
     def _on_index(self, index) -> None:
+        paths, merge = self._indexing
+        if not merge:
+            self.session.replace_index(index, paths)
+        else:
+            try:
+                self.session.add_index(index, paths)
+            except MergeConflict:  # the files overlap what is open: index everything again
+                self._index_paths(self.session.paths, merge=False)
+                return
+        self._skipped.extend(index.skipped)
+        self._show_index(self.session.index)
+
+    def _show_index(self, index) -> None:
         self.index = index
         if not self._adding:  # images of the previous study go
             for viewport in self.grid.viewports:
@@ -393,7 +437,6 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentWidget(self.welcome)
         self.browser.set_index(index)
         self.indexLoaded.emit(index)
-        self._skipped.extend(index.skipped)
 
     def _show_preview(self, series) -> None:
         """The first file's frame while the other headers are read; `seriesReady` replaces it
@@ -529,7 +572,17 @@ class MainWindow(QMainWindow):
 
     # --- feedback -----------------------------------------------------------------------------
 
+    def view_name(self, viewport) -> str:
+        return f"view-{self.grid.viewports.index(viewport) + 1}"
+
+    def shown_view(self, viewport) -> ViewIdentity | None:
+        """What `viewport` shows (series, plane and slab, frame), as the session records it."""
+        return self.session.view(self.view_name(viewport))
+
     def _on_image_changed(self, viewport, key: str, index: int) -> None:
+        series = viewport.series() if key else None
+        identity = None if series is None else view_identity(series, index)
+        self.session.show(self.view_name(viewport), identity)
         if viewport is self.grid.active:
             self.imageChanged.emit(key, index)
 

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import QToolBar
 from viewer.core import measurements as core
 from viewer.core.errors import RadLensError
 from viewer.ui import shortcuts
+from viewer.ui.addons import MEASUREMENTS
 
 log = logging.getLogger(__name__)
 
@@ -588,7 +589,7 @@ def install_tools(main_window) -> MeasurementInstallation:
     main_window.add_toolbar(toolbar)
     main_window.imageChanged.connect(installed.follow_active)
     installed.tag_browser = install_tag_browser(main_window)
-    main_window.measurements = installed
+    main_window.addons.register(MEASUREMENTS, installed)
     if main_window.current_series() is not None:
         installed.follow_active()
     return installed

@@ -6,8 +6,8 @@ mean, linked window/level). The views are ordinary `Viewport`s showing `PlaneSer
 (`viewer.core.plane_series`), so zoom/pan, the probe, measurements in mm, presets and
 orientation letters work on every plane exactly as on an acquired image.
 
-* The volume is built by `VolumeBuilder` on a pool thread (loading the series' frames first if
-  the loader has not); planes are computed by each viewport's `FrameFetcher` off the UI thread,
+* The volume is built by `VolumeBuilder` on the task runner (`viewer/ui/tasks.py`), loading
+  the series' frames first if the loader has not; planes are computed by each viewport's `FrameFetcher` off the UI thread,
   so the UI never waits for a plane. A stack that is not a volume says why in the status bar.
 * `MprController.cursor` is the crosshair point (mm, LPS). Each plane view shows the other two
   planes as coloured lines through it; dragging a line or Shift+clicking moves the cursor and
@@ -18,12 +18,11 @@ orientation letters work on every plane exactly as on an acquired image.
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLabel, QToolBar
 
 from viewer.core.errors import LoadCancelled, RadLensError
@@ -33,6 +32,7 @@ from viewer.core.plane_series import MODE_TITLES, PlaneSeries
 from viewer.core.volume import build_volume
 from viewer.ui.errors import log_exception, user_message
 from viewer.ui.layouts import nearest_frame
+from viewer.ui.tasks import TaskRunner
 
 PLANE_COLOURS = {"axial": (70, 150, 255), "coronal": (70, 210, 90), "sagittal": (255, 150, 50)}
 LINE_Z = 15  # above the image, below measurements
@@ -41,75 +41,51 @@ MPR_LAYOUTS = {"1x3": "MPR: three planes", "2x2": "MPR: 2×2 with the acquired p
 MAX_SLAB_MM = 200.0
 
 
-class _BuildResults(QObject):
-    done = Signal(int, object, object, str)  # request id, series, Volume | None, error
-
-
-class _BuildTask(QRunnable):
-    def __init__(self, builder: VolumeBuilder, request_id: int, series, cancel) -> None:
-        super().__init__()
-        self._builder, self._request_id, self._series = builder, request_id, series
-        self._cancel = cancel
-
-    def run(self) -> None:
-        volume, error = None, ""
-        try:
-            volume = build_volume(self._series, cancel=self._cancel)
-        except LoadCancelled:
-            error = "cancelled"
-        except RadLensError as exc:
-            error = str(exc)
-        except Exception as exc:  # noqa: BLE001 - reported in the status bar, the UI lives on
-            log_exception(exc)
-            error = user_message(exc)
-        self._builder.results.done.emit(self._request_id, self._series, volume, error)
+def volume_error(exc: BaseException) -> str:
+    """The status-bar line for a stack that did not become a volume."""
+    if isinstance(exc, RadLensError):
+        return str(exc)
+    log_exception(exc)  # reported in the status bar, the UI lives on
+    return user_message(exc)
 
 
 class VolumeBuilder(QObject):
-    """Builds one `Volume` at a time on a pool thread; the newest request wins."""
+    """Builds one `Volume` at a time on the task runner; the newest request wins."""
 
     built = Signal(object, object)  # series, Volume
     failed = Signal(object, str)  # series, message
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._request_id = 0
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)
-        self._cancel = threading.Event()
-        self.results = _BuildResults(self)
-        self.results.done.connect(self._on_done)
+        self.runner = TaskRunner("volume", self, cancel_errors=(LoadCancelled,))
         self._pending = False
 
     def build(self, series) -> None:
-        self.forget()
         self._pending = True
-        self._pool.start(_BuildTask(self, self._request_id, series, self._cancel))
+        self.runner.submit(
+            lambda context: build_volume(series, cancel=context.ticket.cancel_event),
+            "volume",
+            on_done=lambda volume: self._answer(self.built, series, volume),
+            on_failed=lambda exc: self._answer(self.failed, series, volume_error(exc)),
+            on_cancelled=lambda _exc: self._answer(None, series, None),
+        )
 
     def is_busy(self) -> bool:
         return self._pending
 
     def forget(self) -> None:
         """Whatever is being built is not wanted any more (its loading stops early)."""
-        self._request_id += 1
-        self._cancel.set()
-        self._cancel = threading.Event()
+        self.runner.cancel("volume")
         self._pending = False
 
     def shutdown(self) -> None:
-        self.forget()
-        self._pool.clear()
-        self._pool.waitForDone()
-
-    @Slot(int, object, object, str)
-    def _on_done(self, request_id: int, series, volume, error: str) -> None:
-        if request_id != self._request_id:
-            return
         self._pending = False
-        if volume is not None:
-            self.built.emit(series, volume)
-        elif error != "cancelled":
-            self.failed.emit(series, error)
+        self.runner.shutdown()
+
+    def _answer(self, signal, series, value) -> None:
+        self._pending = False
+        if signal is not None:
+            signal.emit(series, value)
 
 
 class Crosshair:

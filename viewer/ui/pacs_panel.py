@@ -33,6 +33,7 @@ from viewer.core.pacs.client import find_tree, open_client, retrieve, send
 from viewer.core.pacs.query import Query
 from viewer.core.pacs.retrieve import RetrievalCache
 from viewer.core.pacs.servers import parse_server, save_secret
+from viewer.ui.addons import PACS
 from viewer.ui.overlays import ANONYMISED, format_date, format_person_name
 from viewer.ui.pacs_worker import PacsRunner
 
@@ -361,4 +362,5 @@ def install_pacs(window) -> PacsPanel:
     window.tabifyDockWidget(window.browser, panel)
     window.browser.raise_()
     window.menu("View").addAction(panel.toggleViewAction())
+    window.addons.register(PACS, panel)
     return panel

@@ -1,43 +1,30 @@
-"""Runs PACS jobs (search, retrieve, send, echo) on one background QThread.
+"""Runs PACS jobs (search, retrieve, send, echo) on the one task runner, one at a time.
 
 A job is a plain callable `job(progress, cancel) -> result` built from `viewer.core.pacs`; it
-never touches a widget. `PacsRunner.start(job)` cancels the job running, gives the new one an
-id and a `threading.Event`; results tagged with an older id are dropped. Signals reach the UI
-thread queued: `progress(done, total)`, `finished(result)`, `failed(message)`, `cancelled(message)`.
+never touches a widget. `PacsRunner.start(job)` submits it on the runner's one lane (the job
+running is cancelled and its answers dropped); `cancel()` asks the current job to stop and
+still answers. Signals reach the UI thread queued: `progress(done, total)`, `finished(result)`,
+`failed(message)`, `cancelled(message)`.
 """
 
 from __future__ import annotations
 
-import threading
-
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal
 
 from viewer.core.errors import RadLensError
 from viewer.core.pacs.servers import PacsCancelled
+from viewer.core.tasks import Ticket
 from viewer.ui.errors import log_exception
+from viewer.ui.tasks import TaskRunner
+
+LANE = "pacs"
 
 
-class _PacsWorker(QObject):
-    progress = Signal(int, int, int)
-    finished = Signal(int, object)
-    failed = Signal(int, str)
-    cancelled = Signal(int, str)
-
-    @Slot(int, object, object)
-    def run(self, request_id: int, job, cancel: threading.Event) -> None:
-        try:
-            result = job(
-                lambda done, total: self.progress.emit(request_id, done, total), cancel.is_set
-            )
-        except PacsCancelled as exc:
-            self.cancelled.emit(request_id, str(exc))
-        except RadLensError as exc:
-            self.failed.emit(request_id, str(exc))
-        except Exception as exc:  # noqa: BLE001 - a crash becomes a message, not a dead thread
-            log_exception(exc, "PACS job failed")
-            self.failed.emit(request_id, f"unexpected {type(exc).__name__}")
-        else:
-            self.finished.emit(request_id, result)
+def failure_message(exc: BaseException) -> str:
+    if isinstance(exc, RadLensError):
+        return str(exc)
+    log_exception(exc, "PACS job failed")  # a crash becomes a message, not a dead thread
+    return f"unexpected {type(exc).__name__}"
 
 
 class PacsRunner(QObject):
@@ -46,76 +33,41 @@ class PacsRunner(QObject):
     failed = Signal(str)
     cancelled = Signal(str)
     busyChanged = Signal(bool)
-    _requested = Signal(int, object, object)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._request_id = 0
-        self._cancel = threading.Event()
+        self._ticket: Ticket | None = None
         self._busy = False
-        self._thread = QThread()
-        self._thread.setObjectName("radlens-pacs")
-        self._worker = _PacsWorker()
-        self._worker.moveToThread(self._thread)
-        self._requested.connect(self._worker.run)
-        self._worker.progress.connect(self._on_progress)
-        self._worker.finished.connect(self._on_finished)
-        self._worker.failed.connect(self._on_failed)
-        self._worker.cancelled.connect(self._on_cancelled)
-        self._thread.start()
-        app = QCoreApplication.instance()
-        if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+        self.runner = TaskRunner("pacs", self, cancel_errors=(PacsCancelled,))
 
     def start(self, job) -> int:
-        self._cancel.set()
-        self._request_id += 1
-        self._cancel = threading.Event()
         self._set_busy(True)
-        self._requested.emit(self._request_id, job, self._cancel)
-        return self._request_id
+        self._ticket = self.runner.submit(
+            lambda context: job(context.progress, context.cancelled),
+            LANE,
+            on_progress=self.progress.emit,
+            on_done=lambda result: self._end(self.finished, result),
+            on_failed=lambda exc: self._end(self.failed, failure_message(exc)),
+            on_cancelled=lambda exc: self._end(self.cancelled, str(exc)),
+        )
+        return self._ticket.request_id
 
     def cancel(self) -> None:
-        self._cancel.set()
+        if self._ticket is not None:
+            self._ticket.stop()
 
     def is_busy(self) -> bool:
         return self._busy
 
-    def thread_running(self) -> bool:
-        return self._thread.isRunning()
-
     def shutdown(self) -> None:
-        self._cancel.set()
-        self._request_id += 1
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
+        self.runner.shutdown()
         self._set_busy(False)
+
+    def _end(self, signal, value) -> None:
+        self._set_busy(False)
+        signal.emit(value)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:
             self._busy = busy
             self.busyChanged.emit(busy)
-
-    @Slot(int, int, int)
-    def _on_progress(self, request_id: int, done: int, total: int) -> None:
-        if request_id == self._request_id:
-            self.progress.emit(done, total)
-
-    @Slot(int, object)
-    def _on_finished(self, request_id: int, result) -> None:
-        if request_id == self._request_id:
-            self._set_busy(False)
-            self.finished.emit(result)
-
-    @Slot(int, str)
-    def _on_failed(self, request_id: int, message: str) -> None:
-        if request_id == self._request_id:
-            self._set_busy(False)
-            self.failed.emit(message)
-
-    @Slot(int, str)
-    def _on_cancelled(self, request_id: int, message: str) -> None:
-        if request_id == self._request_id:
-            self._set_busy(False)
-            self.cancelled.emit(message)

@@ -2,10 +2,10 @@
 
 The dialog only collects inputs (institution, clinical indication, impression, status, reader,
 paper, anonymise, model card appendix, DICOM, target file) on the UI thread, asks before
-overwriting, and hands an immutable `ExportJob` to the window's
-`ReportExporter`: a `ReportExportWorker` on its own QThread runs the Qt-free `viewer.report`
+overwriting, and hands an immutable `ExportJob` to the window's `ReportExporter`: its
+`TaskRunner` thread (`viewer/ui/tasks.py`) runs the Qt-free `viewer.report`
 calls and answers by signal, so the window keeps repainting during the ~2 s export. Closing the
-window waits for a running export (quit + wait), as the study loader does.
+window waits for a running or queued export to finish.
 `install_report_action(main_window)` adds the menu action.
 
 The report goes by default into the user's documents folder (or the folder last used for a
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QStandardPaths, QThread, Signal, Slot
+from PySide6.QtCore import QObject, QStandardPaths, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -43,7 +43,9 @@ import viewer
 from viewer.core.atomic import OutputTargetError, check_output_file, check_output_folder
 from viewer.core.errors import RadLensError
 from viewer.ui import shortcuts
+from viewer.ui.addons import ANALYSIS, REPORT_ACTION, REPORT_EXPORTER
 from viewer.ui.errors import log_exception, show_error
+from viewer.ui.tasks import TaskRunner
 
 PAPERS = {"A4": "a4", "Letter": "letter"}
 STATUSES = {"Preliminary": "preliminary", "Final": "final"}
@@ -167,68 +169,32 @@ def warm_up_report_code() -> None:
         getattr(tables, name, _ignore)()
 
 
-class ReportExportWorker(QObject):
-    """Lives on the export thread; touches no widget, answers by signal only."""
+def warm_up_quietly(_context) -> None:
+    try:
+        warm_up_report_code()
+    except Exception as exc:  # noqa: BLE001 - only a head start; the export reports errors
+        log_exception(exc, "report warm-up failed")
 
-    progress = Signal(object, str)  # job, text
-    finished = Signal(object, object)  # job, tuple[Path, ...] written
-    failed = Signal(object, str)  # job, user message (file + reason)
 
-    @Slot(object)
-    def run(self, job: ExportJob) -> None:
-        try:
-            written = export_report(job.image, job.choices, lambda t: self.progress.emit(job, t))
-        except Exception as exc:  # noqa: BLE001 - every failure goes back to the UI as a message
-            log_exception(exc, "report export failed")  # type and code lines, no paths or names
-            self.failed.emit(job, failure_message(job.choices.out, exc))
-            return
-        self.finished.emit(job, tuple(written))
-
-    @Slot()
-    def warm_up(self) -> None:
-        try:
-            warm_up_report_code()
-        except Exception as exc:  # noqa: BLE001 - only a head start; the export reports errors
-            log_exception(exc, "report warm-up failed")
-
-    @Slot()
-    def stop(self) -> None:
-        """Queued behind any export already requested, so that export finishes first."""
-        QThread.currentThread().quit()
+def export_failed(job: ExportJob, exc: BaseException) -> str:
+    log_exception(exc, "report export failed")  # type and code lines, no paths or names
+    return failure_message(job.choices.out, exc)
 
 
 class ReportExporter(QObject):
-    """UI side: one export thread per window, one export at a time, results by signal."""
+    """UI side: one export at a time on the window's `TaskRunner` thread, results by signal."""
 
     progress = Signal(object, str)
     finished = Signal(object, object)
     failed = Signal(object, str)
     busyChanged = Signal(bool)
 
-    _requested = Signal(object)
-    _warmUpRequested = Signal()
-    _stopRequested = Signal()
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._job: ExportJob | None = None
         self._closed = False
-        self._thread = QThread()
-        self._thread.setObjectName("radlens-report")
-        self._worker = ReportExportWorker()
-        self._worker.moveToThread(self._thread)
-        self._requested.connect(self._worker.run)
-        self._warmUpRequested.connect(self._worker.warm_up)
-        self._stopRequested.connect(self._worker.stop)
-        # Bound slots of this UI-thread object, so Qt queues every answer into the UI thread.
-        self._worker.progress.connect(self._on_progress)
-        self._worker.finished.connect(self._on_finished)
-        self._worker.failed.connect(self._on_failed)
-        self._thread.start()
-        self._warmUpRequested.emit()
-        app = QCoreApplication.instance()
-        if app is not None:  # also stop when the app quits without closing the window
-            app.aboutToQuit.connect(self.shutdown)
+        self.runner = TaskRunner("report", self)
+        self.runner.submit(warm_up_quietly)
 
     def start(self, job: ExportJob) -> bool:
         """Queue `job` on the export thread; False when one is running or the window closed."""
@@ -236,36 +202,33 @@ class ReportExporter(QObject):
             return False
         self._job = job
         self.busyChanged.emit(True)
-        self._requested.emit(job)
+        self.runner.submit(
+            lambda context: tuple(export_report(job.image, job.choices, context.post)),
+            on_post=lambda text: self.progress.emit(job, text),
+            on_done=lambda written: self._finish(job, written),
+            on_failed=lambda exc: self._fail(job, exc),
+        )
         return True
 
     def is_busy(self) -> bool:
         return self._job is not None
 
     def thread_running(self) -> bool:
-        return self._thread.isRunning()
+        return self.runner.is_running()
 
     def shutdown(self) -> None:
-        """Let a running export finish (never leave half a report), then stop; safe twice."""
+        """Let a running or queued export finish (never leave half a report), then stop;
+        safe twice."""
         self._closed = True
-        if self._thread.isRunning():
-            self._stopRequested.emit()
-            self._thread.wait()
+        self.runner.shutdown(finish_queued=True)
 
-    @Slot(object, str)
-    def _on_progress(self, job: ExportJob, text: str) -> None:
-        if job is self._job:
-            self.progress.emit(job, text)
-
-    @Slot(object, object)
-    def _on_finished(self, job: ExportJob, written: tuple[Path, ...]) -> None:
+    def _finish(self, job: ExportJob, written: tuple[Path, ...]) -> None:
         if self._settle(job):
             self.finished.emit(job, written)
 
-    @Slot(object, str)
-    def _on_failed(self, job: ExportJob, message: str) -> None:
+    def _fail(self, job: ExportJob, exc: BaseException) -> None:
         if self._settle(job):
-            self.failed.emit(job, message)
+            self.failed.emit(job, export_failed(job, exc))
 
     def _settle(self, job: ExportJob) -> bool:
         if job is not self._job:
@@ -423,6 +386,14 @@ class ReportDialog(QDialog):
             show_error(self, "Export report", message)
             self.exportFailed.emit(message)
 
+    def _finish(self, job: ExportJob, written: tuple[Path, ...]) -> None:
+        if self._settle(job):
+            self.finished.emit(job, written)
+
+    def _fail(self, job: ExportJob, exc: BaseException) -> None:
+        if self._settle(job):
+            self.failed.emit(job, export_failed(job, exc))
+
     def _settle(self, job: ExportJob) -> bool:
         if job is not self.job:
             return False
@@ -444,8 +415,8 @@ def shown_image(main_window) -> ShownImage | None:
     series = main_window.current_series()
     if series is None:
         return None
-    ai = getattr(main_window, "ai", None)
-    result = ai.controller.shown_result() if ai is not None else None
+    analysis = main_window.addons.get(ANALYSIS)
+    result = analysis.shown_result() if analysis is not None else None
     return ShownImage(
         series=series,
         frame=main_window.current_frame_index(),
@@ -516,7 +487,7 @@ def default_report_path(main_window) -> Path:
 
 def report_exporter(main_window) -> ReportExporter:
     """The window's export thread: progress in the status bar, stopped when the window closes."""
-    exporter = getattr(main_window, "report_exporter", None)
+    exporter = main_window.addons.get(REPORT_EXPORTER)
     if exporter is None:
         exporter = ReportExporter(main_window)
         status = main_window.statusBar()
@@ -527,9 +498,8 @@ def report_exporter(main_window) -> ReportExporter:
         exporter.failed.connect(
             lambda _job, _message: status.showMessage("Report not written.", 8000)
         )
-        if hasattr(main_window, "aboutToClose"):
-            main_window.aboutToClose.connect(exporter.shutdown)
-        main_window.report_exporter = exporter
+        main_window.aboutToClose.connect(exporter.shutdown)
+        main_window.addons.register(REPORT_EXPORTER, exporter)
     return exporter
 
 
@@ -551,7 +521,7 @@ def open_report_dialog(main_window) -> ReportDialog | None:
 
 def install_report_action(main_window) -> QAction:
     """Add File → Export report… (before Quit) to the main window; once only."""
-    existing = getattr(main_window, "report_action", None)
+    existing = main_window.addons.get(REPORT_ACTION)
     if existing is not None:
         return existing
     action = QAction("Export report…", main_window)
@@ -560,5 +530,5 @@ def install_report_action(main_window) -> QAction:
     quit_action = getattr(main_window, "actions_by_name", {}).get("quit")
     main_window.menu("File").insertAction(quit_action, action)  # appended when there is no Quit
     report_exporter(main_window)
-    main_window.report_action = action
+    main_window.addons.register(REPORT_ACTION, action)
     return action

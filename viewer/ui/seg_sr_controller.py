@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from viewer.core.seg import Segmentation
 from viewer.core.study_objects import SEG, SR
+from viewer.ui.addons import SEG_SR
 from viewer.ui.seg_sr_panels import ReportPanel, SegmentPanel
 from viewer.ui.seg_sr_worker import SegSrWorker
 
@@ -45,6 +46,7 @@ class ViewportOverlay:
         self.item.setVisible(False)
         viewport.add_image_overlay(self.item)
         self.graphics: list = []
+        self.identity = None  # the ViewIdentity the overlay was painted for (None: nothing)
 
     def show(self, rgba, graphics) -> None:
         if rgba is None:
@@ -62,6 +64,7 @@ class ViewportOverlay:
 
     def clear(self) -> None:
         self.show(None, [])
+        self.identity = None
 
     def _clear_graphics(self) -> None:
         for item in self.graphics:
@@ -127,6 +130,7 @@ class SegSrController(QObject):
         self.segments = SegmentPanel()
         self.reports = ReportPanel()
         self.overlays: dict[str, ViewportOverlay] = {}
+        self._painting: dict[str, object] = {}  # viewport key → ViewIdentity being painted
         self._requested: set[str] = set()  # paths read (or being read): each read once
         self.segment_dock = self._dock("Segmentations", "SegmentationsDock", self.segments)
         self.report_dock = self._dock("Reports", "ReportsDock", self.reports)
@@ -213,12 +217,16 @@ class SegSrController(QObject):
             self.worker.cancel(_key(viewport))
             overlay.clear()
             return
+        self._painting[_key(viewport)] = self.main_window.shown_view(viewport)
         self.worker.paint(_key(viewport), (series, viewport.frame_index()), styles, reports)
 
     def _on_painted(self, key: str, rgba, graphics) -> None:
+        """Show the picture only on the view identity it was painted for."""
         overlay = self.overlays.get(key)
-        if overlay is not None:
+        identity = self._painting.pop(key, None)
+        if overlay is not None and identity == self.main_window.shown_view(overlay.viewport):
             overlay.show(rgba, graphics)
+            overlay.identity = identity
 
 
 def _key(viewport) -> str:
@@ -238,7 +246,7 @@ def install_seg_sr(main_window) -> SegSrController:
     menu.insertActions(
         actions[recent + 1] if recent + 1 < len(actions) else None, [open_action, close_action]
     )
-    main_window.seg_sr = controller
+    main_window.addons.register(SEG_SR, controller)
     if main_window.index is not None:
         controller.open_index_objects(main_window.index)
     return controller
