@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from inference.augmentation import gaussian_blur
+
 
 def gradcam_layers(model: nn.Module) -> list[nn.Module]:
     """The blocks Grad-CAM hooks: the architecture's own choice, else the last Conv2d."""
@@ -100,8 +102,6 @@ class GradCam:
             total = total + F.interpolate(share, size=size, mode="bilinear", align_corners=False)
         evidence = F.relu(total / self.layers_per_member)
         if self.smooth > 0:
-            from inference.augmentation import gaussian_blur
-
             sigmas = torch.full((evidence.shape[0],), self.smooth * evidence.shape[-1])
             evidence = gaussian_blur(evidence, sigmas)
         return evidence[:, 0]

@@ -154,9 +154,11 @@ def test_the_model_dialog_rounds_thresholds_and_figures():
     from inference.registry import DEFAULT_MODEL, find_model
     from viewer.ui.ai_controller import model_card_text
 
-    text = model_card_text(find_model(DEFAULT_MODEL))
-    assert "0.5405559649393982" not in text
-    assert "pneumonia 54.1 %" in text and "threshold 0.541" in text
+    card = find_model(DEFAULT_MODEL)
+    threshold = card.thresholds["pneumonia"]
+    text = model_card_text(card)
+    assert repr(threshold) not in text  # never the raw float (e.g. 0.5405559649393982)
+    assert f"pneumonia {threshold * 100:.1f} %" in text and f"threshold {threshold:.3f}" in text
 
 
 def test_split_series_rows_differ_where_the_dock_does_not_cut_them(qtbot, window, enhanced_mr_dir):
