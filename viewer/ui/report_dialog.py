@@ -386,14 +386,6 @@ class ReportDialog(QDialog):
             show_error(self, "Export report", message)
             self.exportFailed.emit(message)
 
-    def _finish(self, job: ExportJob, written: tuple[Path, ...]) -> None:
-        if self._settle(job):
-            self.finished.emit(job, written)
-
-    def _fail(self, job: ExportJob, exc: BaseException) -> None:
-        if self._settle(job):
-            self.failed.emit(job, export_failed(job, exc))
-
     def _settle(self, job: ExportJob) -> bool:
         if job is not self.job:
             return False
