@@ -10,6 +10,7 @@ from pydicom.data import get_testdata_file
 
 from viewer.core.analysis_input import analysis_cache_key
 from viewer.core.index import build_index
+from viewer.core.measurements import Measurement, MeasurementStore, image_key, measured_image
 from viewer.core.plane_series import PlaneSeries
 from viewer.core.series import open_series
 from viewer.core.session import MergeConflict, Session, ViewIdentity, merge_index, view_identity
@@ -111,3 +112,23 @@ def test_analysis_results_of_a_slab_are_not_those_of_the_thin_plane(mr_sag):
     thin = analysis_cache_key(plane, 5)
     plane.set_slab(8, "mean")
     assert analysis_cache_key(plane, 5) != thin
+
+
+def test_measurements_on_a_plane_stay_on_its_frame_plane_and_slab(mr_sag):
+    series, volume = mr_sag
+    coronal, axial = PlaneSeries(series, volume, "coronal"), PlaneSeries(series, volume, "axial")
+    study = series.info.study.study_instance_uid
+    line = Measurement("length", [(5, 5), (5, 25)])
+    store = MeasurementStore(study).load()
+    store.add(*measured_image(coronal, 10), line)
+    store.save()
+    again = MeasurementStore(study).load()  # through the sidecar
+    assert again.get(*measured_image(coronal, 10)) == [line]
+    assert again.get(*measured_image(coronal, 11)) == []
+    assert again.get(*measured_image(axial, 10)) == []
+    coronal.set_slab(8, "mip")
+    assert again.get(*measured_image(coronal, 10)) == []  # a slab is not the thin plane
+    assert again.image_keys() == [image_key(ViewIdentity(series.info.key, 10, "coronal"))]
+    ref = series.info.frames[10]  # an acquired frame: SOP Instance UID + frame, as before
+    assert measured_image(series, 10) == (ref.sop_instance_uid, ref.frame_index)
+    assert image_key(*measured_image(series, 10)) == f"{ref.sop_instance_uid}#{ref.frame_index}"

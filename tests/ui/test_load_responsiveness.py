@@ -13,7 +13,7 @@ import gc
 import threading
 
 import pytest
-from PySide6.QtCore import Qt, QThread
+from PySide6.QtCore import Qt
 
 from tests.ui.conftest import LOAD_TIMEOUT_MS
 from tests.ui.long_series import UiGapProbe, build_long_ct_series, peer_gap_ms
@@ -120,9 +120,9 @@ def test_closing_during_a_load_stops_the_worker(qtbot, main_window, long_ct_dir)
     with qtbot.waitSignal(main_window.loader.progress, timeout=LOAD_TIMEOUT_MS):
         main_window.open_paths([long_ct_dir])
     assert main_window.loader.is_busy()
-    thread: QThread = main_window.loader._thread  # noqa: SLF001 - the thing under test
+    assert main_window.loader.thread_running()
     main_window.close()
-    assert thread.isFinished() and not thread.isRunning()
+    assert not main_window.loader.thread_running()  # the job ended, its pool thread is done
     assert not main_window.loader.is_busy()
 
 

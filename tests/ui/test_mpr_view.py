@@ -13,6 +13,7 @@ from tests.ui.conftest import load
 from viewer.core import plane_series
 from viewer.core.plane_series import PlaneSeries
 from viewer.core.voi import Window
+from viewer.ui.addons import MEASUREMENTS
 from viewer.ui.layouts import nearest_frame
 from viewer.ui.measurement_tools import MeasurementLayer, image_context
 from viewer.ui.viewport import probe_pixel
@@ -180,6 +181,32 @@ def test_probe_and_measurements_are_in_millimetres_on_a_reformatted_plane(qtbot,
     layer.place_point((100.0, 100.0))
     graphic = layer.place_point((100.0, 300.0))
     assert graphic.text() == f"{200 * plane.grid.spacing:.1f} mm"
+    layer.clear_image()
+
+
+def test_a_measurement_on_a_plane_shows_only_on_that_plane_frame_and_slab(qtbot, main_window):
+    open_mpr(qtbot, main_window, CT_TILTED, "1x3")
+    planes = views_by_plane(main_window)
+    coronal, axial = planes["coronal"], planes["axial"]
+    tools = main_window.addons.get(MEASUREMENTS)
+
+    def on(viewport, frame):
+        viewport.state.set_frame(frame)
+        qtbot.waitUntil(lambda: settled(main_window), timeout=TIMEOUT_MS)
+        return [g.text() for g in tools.layer_for(viewport).graphics()]
+
+    assert on(coronal, 10) == []
+    layer = tools.layer_for(coronal)
+    layer.begin_placement("length")
+    layer.place_point((20.0, 20.0))
+    reading = layer.place_point((20.0, 60.0)).text()
+    assert on(coronal, 11) == []
+    assert on(axial, 10) == []
+    assert on(coronal, 10) == [reading]
+    main_window.mpr.toolbar.slab.setValue(10.0)
+    assert on(coronal, 10) == []  # the MIP slab is another image than the thin plane
+    main_window.mpr.toolbar.slab.setValue(0.0)
+    assert on(coronal, 10) == [reading]
     layer.clear_image()
 
 

@@ -3,7 +3,10 @@
 Pixel coordinates are (row, column) with pixel centres on integer positions, the order of
 numpy indexing and of DICOM Pixel Spacing (PS3.3 10.7.1.3: row spacing, then column spacing).
 Sidecars live under `user_data_dir()/measurements/`, one per study, named by a hash of the
-StudyInstanceUID; the DICOM files themselves are never written.
+StudyInstanceUID; the DICOM files themselves are never written. An acquired frame's
+measurements are keyed by its SOP Instance UID and frame in the file (what a DICOM export
+references); a reformatted frame has no UID of its own, so its measurements are keyed by the
+`ViewIdentity` it was made on (stack, plane, slab, frame): see `measured_image`.
 """
 
 from __future__ import annotations
@@ -15,12 +18,18 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from viewer.core.atomic import atomic_write_text
 from viewer.core.errors import RadLensError
+from viewer.core.session import ViewIdentity, view_identity
 from viewer.paths import user_data_dir
+
+if TYPE_CHECKING:
+    from viewer.core.plane_series import PlaneSeries
+    from viewer.core.series import Series
 
 LENGTH, ANGLE, ELLIPSE, RECTANGLE = "length", "angle", "ellipse", "rectangle"
 SCHEMA_VERSION = 1
@@ -221,8 +230,29 @@ def describe(
 # --- sidecar store ----------------------------------------------------------------------------
 
 
-def image_key(sop_instance_uid: str, frame: int = 0) -> str:
-    return f"{sop_instance_uid}#{int(frame)}"
+# What measurements are stored under: an acquired frame's SOP Instance UID (with its frame in the
+# file), or the `ViewIdentity` of a reformatted frame (which carries its own frame).
+MeasuredImage = str | ViewIdentity
+
+
+def image_key(image: MeasuredImage, frame: int = 0) -> str:
+    """The sidecar key: `<SOP Instance UID>#<frame>` for an acquired frame (as always), and
+    `view:<stack>|<plane>|<slab>#<frame>` for a reformat (`frame` is then the view's)."""
+    if isinstance(image, ViewIdentity):
+        if not image.is_reformat:
+            raise ValueError("an acquired frame is stored by its SOP Instance UID")
+        return f"view:{image.series_key}|{image.plane}|{image.slab}#{int(image.frame)}"
+    return f"{image}#{int(frame)}"
+
+
+def measured_image(series: Series | PlaneSeries, frame: int) -> tuple[MeasuredImage, int]:
+    """Where the measurements of frame `frame` of `series` are stored: `(view, frame)` for a
+    reformat, `(SOP Instance UID, frame in its file)` for an acquired frame."""
+    view = view_identity(series, frame)
+    if view.is_reformat:
+        return view, view.frame
+    ref = series.info.frames[frame]
+    return ref.sop_instance_uid, ref.frame_index
 
 
 def sidecar_path(study_instance_uid: str, root: Path | None = None) -> Path:
@@ -233,7 +263,8 @@ def sidecar_path(study_instance_uid: str, root: Path | None = None) -> Path:
 
 
 class MeasurementStore:
-    """The measurements of one study, per image (SOPInstanceUID + frame), in a JSON sidecar."""
+    """The measurements of one study, per image (`MeasuredImage` + frame: `image_key`), in a
+    JSON sidecar."""
 
     def __init__(self, study_instance_uid: str, root: Path | None = None) -> None:
         self.path = sidecar_path(study_instance_uid, root)
@@ -256,18 +287,18 @@ class MeasurementStore:
         }
         return atomic_write_text(self.path, json.dumps(payload, indent=1, ensure_ascii=False))
 
-    def get(self, sop_instance_uid: str, frame: int = 0) -> list[Measurement]:
-        return list(self._images.get(image_key(sop_instance_uid, frame), []))
+    def get(self, image: MeasuredImage, frame: int = 0) -> list[Measurement]:
+        return list(self._images.get(image_key(image, frame), []))
 
-    def set(self, sop_instance_uid: str, frame: int, measurements: Sequence[Measurement]) -> None:
-        self._images[image_key(sop_instance_uid, frame)] = list(measurements)
+    def set(self, image: MeasuredImage, frame: int, measurements: Sequence[Measurement]) -> None:
+        self._images[image_key(image, frame)] = list(measurements)
 
-    def add(self, sop_instance_uid: str, frame: int, measurement: Measurement) -> None:
-        self._images.setdefault(image_key(sop_instance_uid, frame), []).append(measurement)
+    def add(self, image: MeasuredImage, frame: int, measurement: Measurement) -> None:
+        self._images.setdefault(image_key(image, frame), []).append(measurement)
 
-    def remove(self, sop_instance_uid: str, frame: int, measurement_id: str) -> bool:
+    def remove(self, image: MeasuredImage, frame: int, measurement_id: str) -> bool:
         """Drop one measurement by id; False when there was none with that id."""
-        key = image_key(sop_instance_uid, frame)
+        key = image_key(image, frame)
         kept = [m for m in self._images.get(key, []) if m.id != measurement_id]
         removed = len(kept) != len(self._images.get(key, []))
         self._images[key] = kept

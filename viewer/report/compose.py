@@ -14,7 +14,7 @@ from typing import Any
 
 from viewer.core.analysis_input import frame_analysis_input
 from viewer.core.errors import RadLensError
-from viewer.core.measurements import MeasurementStore
+from viewer.core.measurements import MeasurementStore, measured_image
 from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
@@ -149,9 +149,8 @@ def frame_key_image(
 
 def stored_measurements(series: Any, frame: int) -> list[Any]:
     """What the user measured on this frame (from the study's measurement sidecar)."""
-    ref = series.info.frames[frame]
     store = MeasurementStore(series.info.study.study_instance_uid).load()
-    return store.get(ref.sop_instance_uid, ref.frame_index)
+    return store.get(*measured_image(series, frame))
 
 
 def frame_measurement_rows(

@@ -1,10 +1,11 @@
-"""Background study loading: a worker QObject on its own QThread, results by signal.
+"""Background study loading on the one task runner (`viewer/ui/tasks.py`), results by signal.
 
-`StudyLoader` (UI side) owns one `QThread` and one `LoadWorker`. Each request gets an id and a
-`threading.Event` for cancel; a new request cancels the one running, and results tagged with
-an older id are dropped here, so the window only ever sees the current load. The worker never
-touches a widget: it emits the `StudyIndex`, opened `Series` objects (first frame decoded),
-thumbnails (uint8 arrays) and progress. `shutdown()` cancels, quits and waits for the thread.
+`StudyLoader` (UI side) submits each request as a job on its own `TaskRunner` (one pool thread
+at a lower OS priority, one lane): a new request cancels the one running and its answers are
+dropped by the runner, so the window only ever sees the current load. The job (`LoadJob`)
+never touches a widget: it posts the `StudyIndex`, opened `Series` objects (first frame
+decoded), thumbnails (uint8 arrays) and progress as `context.post((kind, *values))`, which
+`StudyLoader` re-emits as its signals. `shutdown()` cancels and waits for the running job.
 
 Sequence for `load(paths)`: the first file of a folder (or of several inputs) opened on its own
 and its frame decoded (`previewReady` with that one-file series, shown before any other header
@@ -27,7 +28,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import build_index
@@ -35,7 +36,9 @@ from viewer.core.preview import preview_series
 from viewer.core.render import render_frame
 from viewer.core.scan import SkippedFile
 from viewer.core.series import HEADER_CACHE_FILES, open_series
+from viewer.core.tasks import TaskCancelled, TaskContext, Ticket
 from viewer.ui.errors import details_text, log_exception, user_message
+from viewer.ui.tasks import TaskRunner
 
 THUMBNAIL_SIZE = 96
 PROGRESS_INTERVAL_S = 0.1
@@ -43,21 +46,18 @@ PROGRESS_INTERVAL_S = 0.1
 # on a busy machine the scheduler prefers the UI thread; see docs/PERFORMANCE.md ("Viewer: UI
 # responsiveness while loading") for what it buys and costs.
 LOADER_NICE = 10
-
-
-class Cancelled(Exception):
-    """Raised inside the worker when the request's cancel event is set."""
+LANE = "load"
 
 
 class _Throttle:
-    """Calls `emit(done, total)` at most every PROGRESS_INTERVAL_S seconds, plus the last step."""
+    """Calls `emit(done, total)` at most every PROGRESS_INTERVAL_S seconds, plus the last step;
+    stops the job (`TaskCancelled`) once its request is cancelled."""
 
-    def __init__(self, emit: Callable[[int, int], None], cancel: threading.Event) -> None:
-        self._emit, self._cancel, self._last = emit, cancel, 0.0
+    def __init__(self, emit: Callable[[int, int], None], context: TaskContext) -> None:
+        self._emit, self._context, self._last = emit, context, 0.0
 
     def __call__(self, done: int, total: int, *_) -> None:
-        if self._cancel.is_set():
-            raise Cancelled
+        self._context.check()
         time.sleep(0)  # hand the interpreter lock to the UI thread if it is waiting for it
         now = time.monotonic()
         if done >= total or now - self._last >= PROGRESS_INTERVAL_S:
@@ -116,74 +116,51 @@ def thumbnail(series, frame: int) -> np.ndarray:
     return np.ascontiguousarray(image[::step, ::step])
 
 
-class LoadWorker(QObject):
-    """Runs in the loader thread. Every signal carries the request id first."""
+class LoadJob:
+    """One request, run on the loader's pool thread; everything it finds goes out as
+    `context.post((kind, *values))` (kinds: `StudyLoader._signal_for`)."""
 
-    indexReady = Signal(int, object)  # StudyIndex
-    seriesReady = Signal(int, object)  # Series, first frame decoded
-    previewReady = Signal(int, object)  # the first file alone as a Series, frame 0 decoded
-    thumbnailReady = Signal(int, str, object)  # series key, uint8 array
-    progress = Signal(int, str, int, int)  # stage, done, total
-    framesSkipped = Signal(int, object)  # list[SkippedFile] of frames that failed to decode
-    finished = Signal(int)
-    failed = Signal(int, str, str)  # user message, details
-    cancelled = Signal(int)
+    def __init__(self, context: TaskContext) -> None:
+        self.context = context
 
-    @Slot(int, object, object)
-    def load(self, request_id: int, paths: list, cancel: threading.Event) -> None:
-        self._guarded(request_id, cancel, lambda: self._load(request_id, paths, cancel))
+    def _post(self, kind: str, *values) -> None:
+        self.context.post((kind, *values))
 
-    @Slot(int, object, object)
-    def prefetch(self, request_id: int, series, cancel: threading.Event) -> None:
-        self._guarded(request_id, cancel, lambda: self._open(request_id, series, cancel))
+    def _progress(self, stage: str) -> _Throttle:
+        return _Throttle(lambda d, t: self._post("progress", stage, d, t), self.context)
 
-    def _open(self, request_id: int, series, cancel: threading.Event) -> None:
-        series.modality_frame(0)  # a JPEG 2000 radiograph takes ~100 ms: not on the UI thread
-        self.seriesReady.emit(request_id, series)
-        self._emit_thumbnail(request_id, series)  # in case the load that made it was cut short
-        self._decode_all(request_id, series, cancel)
-
-    def _guarded(self, request_id: int, cancel: threading.Event, task: Callable[[], None]) -> None:
-        lower_thread_priority()
-        if cancel.is_set():
-            self.cancelled.emit(request_id)
-            return
-        try:
-            task()
-        except (Cancelled, LoadCancelled):
-            self.cancelled.emit(request_id)
-            return
-        except Exception as exc:  # noqa: BLE001 - every crash becomes a dialog, not a dead thread
-            log_exception(exc)
-            self.failed.emit(request_id, user_message(exc), details_text(exc))
-            return
-        self.finished.emit(request_id)
-
-    def _load(self, request_id: int, paths: list, cancel: threading.Event) -> None:
-        preview = self._preview(request_id, paths)
-        scan_progress = _Throttle(
-            lambda d, t: self.progress.emit(request_id, "Reading headers", d, t), cancel
+    def load(self, paths: list) -> None:
+        self.context.check()
+        preview = self._preview(paths)
+        index = build_index(
+            [str(p) for p in paths],
+            progress=self._progress("Reading headers"),
+            cancel=self.context.cancelled,
         )
-        index = build_index([str(p) for p in paths], progress=scan_progress, cancel=cancel)
-        if cancel.is_set():
-            raise Cancelled
-        self.indexReady.emit(request_id, index)
+        self.context.check()
+        self._post("index", index)
         infos = [info for info in index.all_series() if info.frames]
         opened = [open_series(info) for info in infos]
         if preview is not None:  # the series already on screen comes first, with its frame
             holding = {id(s) for s in opened if s.adopt_frames(preview)}
             opened.sort(key=lambda s: id(s) not in holding)  # stable: the rest keep their order
-        first = self._first_displayable(request_id, opened)
+        first = self._first_displayable(opened)
         if first is None:
             return
-        self.seriesReady.emit(request_id, first)
+        self._post("series", first)
         for series in opened:
-            if cancel.is_set():
-                raise Cancelled
-            self._emit_thumbnail(request_id, series)
-        self._decode_all(request_id, first, cancel)
+            self.context.check()
+            self._post_thumbnail(series)
+        self._decode_all(first)
 
-    def _preview(self, request_id: int, paths: list):
+    def open(self, series) -> None:
+        self.context.check()
+        series.modality_frame(0)  # a JPEG 2000 radiograph takes ~100 ms: not on the UI thread
+        self._post("series", series)
+        self._post_thumbnail(series)  # in case the load that made it was cut short
+        self._decode_all(series)
+
+    def _preview(self, paths: list):
         """Show the first file's frame before the header scan; None when there is nothing to
         gain (a single file: the scan is that file) or it does not open (the scan reports it)."""
         if len(paths) == 1 and not os.path.isdir(paths[0]):
@@ -198,10 +175,10 @@ class LoadWorker(QObject):
             log_exception(exc)
             return None
         if series is not None:
-            self.previewReady.emit(request_id, series)
+            self._post("preview", series)
         return series
 
-    def _first_displayable(self, request_id: int, opened: list):
+    def _first_displayable(self, opened: list):
         """The first series whose first frame decodes; the ones before it are reported."""
         failed = []
         for series in opened:
@@ -214,44 +191,41 @@ class LoadWorker(QObject):
         else:
             series = None
         if failed:
-            self.framesSkipped.emit(request_id, failed)
+            self._post("skipped", failed)
         return series
 
-    def _emit_thumbnail(self, request_id: int, series) -> None:
+    def _post_thumbnail(self, series) -> None:
         try:
             picture = thumbnail(series, len(series) // 2)
         except Exception as exc:  # noqa: BLE001 - a bad frame costs its thumbnail, not the load
             log_exception(exc)
             return
-        self.thumbnailReady.emit(request_id, series.info.key, picture)
+        self._post("thumbnail", series.info.key, picture)
 
-    def _read_headers(self, request_id: int, series, cancel: threading.Event) -> None:
+    def _read_headers(self, series) -> None:
         """Every file's header into the series' cache (one read per file), here rather than
         on the UI thread when a frame of that file is first shown."""
         first_frame_of = {}
         for i, ref in enumerate(series.info.frames):
             first_frame_of.setdefault(ref.path, i)
         frames = list(first_frame_of.values())[:HEADER_CACHE_FILES]
-        report = _Throttle(
-            lambda d, t: self.progress.emit(request_id, "Reading headers", d, t), cancel
-        )
+        report = self._progress("Reading headers")
         for done, frame in enumerate(frames, start=1):
             with contextlib.suppress(DicomReadError):  # reported when that frame is decoded
                 series.header(frame)
             report(done, len(frames))
 
-    def _decode_all(self, request_id: int, series, cancel: threading.Event) -> None:
-        self._read_headers(request_id, series, cancel)
-        report = _Throttle(
-            lambda d, t: self.progress.emit(request_id, "Loading images", d, t), cancel
+    def _decode_all(self, series) -> None:
+        self._read_headers(series)
+        skipped = series.load_all(
+            progress=self._progress("Loading images"), cancel=self.context.cancelled
         )
-        skipped = series.load_all(progress=report, cancel=cancel)
         if skipped:
-            self.framesSkipped.emit(request_id, list(skipped))
+            self._post("skipped", list(skipped))
 
 
 class StudyLoader(QObject):
-    """UI-side handle: starts, cancels and stops background loads; drops stale results."""
+    """UI-side handle: starts, cancels and stops background loads on its `TaskRunner`."""
 
     indexReady = Signal(object)
     previewReady = Signal(object)  # shown until `seriesReady`; not a series of the index
@@ -264,129 +238,79 @@ class StudyLoader(QObject):
     cancelled = Signal()
     busyChanged = Signal(bool)
 
-    _loadRequested = Signal(int, object, object)
-    _prefetchRequested = Signal(int, object, object)
-
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._request_id = 0
-        self._cancel = threading.Event()
+        self._ticket: Ticket | None = None
         self._busy = False
-        self._thread = QThread()
-        self._thread.setObjectName("radlens-loader")
-        self._worker = LoadWorker()
-        self._worker.moveToThread(self._thread)
-        self._loadRequested.connect(self._worker.load)
-        self._prefetchRequested.connect(self._worker.prefetch)
-        self._connect_results()
-        self._thread.start()
+        self.runner = TaskRunner(
+            "loader",
+            self,
+            cancel_errors=(TaskCancelled, LoadCancelled),
+            thread_setup=lower_thread_priority,
+        )
+        self._signal_for = {  # what a job posts → the signal that carries it on
+            "index": self.indexReady,
+            "preview": self.previewReady,
+            "series": self.seriesReady,
+            "thumbnail": self.thumbnailReady,
+            "progress": self.progress,
+            "skipped": self.framesSkipped,
+        }
         app = QCoreApplication.instance()
         if app is not None:  # also stop when the app quits without closing the window
             app.aboutToQuit.connect(self.shutdown)
 
-    def _connect_results(self) -> None:
-        # Bound slots of this UI-thread object, so Qt queues every call into the UI thread.
-        w = self._worker
-        w.indexReady.connect(self._on_index)
-        w.seriesReady.connect(self._on_series)
-        w.previewReady.connect(self._on_preview)
-        w.thumbnailReady.connect(self._on_thumbnail)
-        w.progress.connect(self._on_progress)
-        w.framesSkipped.connect(self._on_frames_skipped)
-        w.finished.connect(self._on_finished)
-        w.failed.connect(self._on_failed)
-        w.cancelled.connect(self._on_cancelled)
+    def is_busy(self) -> bool:
+        return self._busy
 
-    @Slot(int, object)
-    def _on_index(self, request_id: int, index) -> None:
-        if request_id == self._request_id:
-            self.indexReady.emit(index)
+    def load(self, paths: list) -> int:
+        paths = list(paths)
+        return self._submit(lambda context: LoadJob(context).load(paths))
 
-    @Slot(int, object)
-    def _on_series(self, request_id: int, series) -> None:
-        if request_id == self._request_id:
-            self.seriesReady.emit(series)
+    def prefetch(self, series) -> int:
+        """Decode the first frame of `series` (then `seriesReady`), then all of them, in the
+        background; frames asked for before that are decoded on demand."""
+        return self._submit(lambda context: LoadJob(context).open(series))
 
-    @Slot(int, object)
-    def _on_preview(self, request_id: int, series) -> None:
-        if request_id == self._request_id:
-            self.previewReady.emit(series)
+    def cancel(self) -> None:
+        """Ask the current request to stop; it answers `cancelled`."""
+        if self._ticket is not None:
+            self._ticket.stop()
 
-    @Slot(int, str, object)
-    def _on_thumbnail(self, request_id: int, key: str, picture) -> None:
-        if request_id == self._request_id:
-            self.thumbnailReady.emit(key, picture)
-
-    @Slot(int, str, int, int)
-    def _on_progress(self, request_id: int, stage: str, done: int, total: int) -> None:
-        if request_id == self._request_id:
-            self.progress.emit(stage, done, total)
-
-    @Slot(int, object)
-    def _on_frames_skipped(self, request_id: int, skipped) -> None:
-        if request_id == self._request_id:
-            self.framesSkipped.emit(skipped)
-
-    @Slot(int)
-    def _on_finished(self, request_id: int) -> None:
-        if self._end(request_id):
-            self.finished.emit()
-
-    @Slot(int, str, str)
-    def _on_failed(self, request_id: int, message: str, details: str) -> None:
-        if self._end(request_id):
-            self.failed.emit(message, details)
-
-    @Slot(int)
-    def _on_cancelled(self, request_id: int) -> None:
-        if self._end(request_id):
-            self.cancelled.emit()
-
-    def _end(self, request_id: int) -> bool:
-        if request_id != self._request_id:
-            return False
+    def shutdown(self) -> None:
+        """Cancel every request, drop the queue and wait for the running job; safe twice."""
+        self.runner.shutdown()
         self._set_busy(False)
-        return True
+
+    def thread_running(self) -> bool:
+        return self.runner.is_running()
+
+    def _submit(self, job: Callable[[TaskContext], None]) -> int:
+        self._set_busy(True)
+        self._ticket = self.runner.submit(
+            job,
+            LANE,
+            on_post=self._on_post,
+            on_done=lambda _: self._end(self.finished),
+            on_failed=self._on_failed,
+            on_cancelled=lambda _: self._end(self.cancelled),
+        )
+        return self._ticket.request_id
+
+    def _on_post(self, message) -> None:
+        kind, *values = message
+        self._signal_for[kind].emit(*values)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        log_exception(exc)  # every crash becomes a dialog, the runner's thread lives on
+        self._end(self.failed, user_message(exc), details_text(exc))
+
+    def _end(self, signal, *values) -> None:
+        self._set_busy(False)
+        signal.emit(*values)
 
     def _set_busy(self, busy: bool) -> None:
         if busy != self._busy:
             self._busy = busy
             hold_garbage_collection(busy)
             self.busyChanged.emit(busy)
-
-    def _next_request(self) -> tuple[int, threading.Event]:
-        self._cancel.set()
-        self._request_id += 1
-        self._cancel = threading.Event()
-        self._set_busy(True)
-        return self._request_id, self._cancel
-
-    def is_busy(self) -> bool:
-        return self._busy
-
-    def load(self, paths: list) -> int:
-        request_id, cancel = self._next_request()
-        self._loadRequested.emit(request_id, list(paths), cancel)
-        return request_id
-
-    def prefetch(self, series) -> int:
-        """Decode the first frame of `series` (then `seriesReady`), then all of them, in the
-        background; frames asked for before that are decoded on demand."""
-        request_id, cancel = self._next_request()
-        self._prefetchRequested.emit(request_id, series, cancel)
-        return request_id
-
-    def cancel(self) -> None:
-        self._cancel.set()
-
-    def shutdown(self) -> None:
-        """Cancel the running request and stop the thread; safe to call twice."""
-        self._cancel.set()
-        self._request_id += 1  # drop anything still queued
-        if self._thread.isRunning():
-            self._thread.quit()
-            self._thread.wait()
-        self._set_busy(False)
-
-    def thread_running(self) -> bool:
-        return self._thread.isRunning()

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import QToolBar
 
 from viewer.core import measurements as core
 from viewer.core.errors import RadLensError
+from viewer.core.session import ViewIdentity
 from viewer.ui import shortcuts
 from viewer.ui.addons import MEASUREMENTS
 
@@ -59,6 +60,12 @@ class ImageContext:
     frame: int
     values: np.ndarray  # modality values on the pixel grid (HU for CT)
     spacing: core.Spacing | None  # (row, column) mm; None → readings in pixels
+    view: ViewIdentity | None = None  # a reformat's view: its measurements are stored by it
+
+    @property
+    def stored_as(self) -> tuple[core.MeasuredImage, int]:
+        """What the store keys this image's measurements by (`measurements.measured_image`)."""
+        return (self.view if self.view is not None else self.sop_uid), self.frame
 
 
 def reading(measurement: core.Measurement, context: ImageContext) -> str:
@@ -284,7 +291,7 @@ class MeasurementLayer(QObject):
         store = self._store()
         if store is None:
             return
-        for measurement in store.get(self._context.sop_uid, self._context.frame):
+        for measurement in store.get(*self._context.stored_as):
             self._draw(measurement)
 
     # --- editing -------------------------------------------------------------------------------
@@ -293,7 +300,7 @@ class MeasurementLayer(QObject):
         store = self._store()
         if store is None:
             return None
-        store.add(self._context.sop_uid, self._context.frame, measurement)
+        store.add(*self._context.stored_as, measurement)
         graphic = self._draw(measurement)
         self._save()
         return graphic
@@ -304,7 +311,7 @@ class MeasurementLayer(QObject):
         if graphic is None or store is None:
             return
         graphic.remove_from_scene()
-        store.remove(self._context.sop_uid, self._context.frame, measurement_id)
+        store.remove(*self._context.stored_as, measurement_id)
         if self._selected == measurement_id:
             self._selected = ""
         self._save()
@@ -465,7 +472,7 @@ class MeasurementLayer(QObject):
 def _same_image(a: ImageContext | None, b: ImageContext | None) -> bool:
     if a is None or b is None:
         return False
-    return (a.study_uid, a.sop_uid, a.frame) == (b.study_uid, b.sop_uid, b.frame)
+    return (a.study_uid, a.stored_as) == (b.study_uid, b.stored_as)
 
 
 def _ordered(kind: str, points: list[core.Point]) -> list[core.Point]:
@@ -488,13 +495,14 @@ def image_context(viewport) -> ImageContext | None:
     if series is None:
         return None
     frame = viewport.frame_index()
-    ref = series.info.frames[frame]
+    image, stored_frame = core.measured_image(series, frame)
     return ImageContext(
         study_uid=series.info.study.study_instance_uid,
-        sop_uid=ref.sop_instance_uid,
-        frame=ref.frame_index,
+        sop_uid=series.info.frames[frame].sop_instance_uid,
+        frame=stored_frame,
         values=series.modality_frame(frame),
         spacing=viewport.pixel_spacing(),
+        view=image if isinstance(image, ViewIdentity) else None,
     )
 
 

@@ -20,7 +20,7 @@ dropping, the busy state and shutdown:
 Users: the frame fetcher (`frame_fetcher.py`), the SEG/SR worker (`seg_sr_worker.py`), the PACS
 runner (`pacs_worker.py`), the MPR volume builder (`mpr_view.py`), the report exporter
 (`report_dialog.py`), the inference runner (`inference_worker.py`, `keep_threads`: the model
-stays on its thread); the study loader still runs its own QThread (see docs/ARCHITECTURE.md).
+stays on its thread), the study loader (`load_task.py`, `thread_setup`: a lower OS priority).
 """
 
 from __future__ import annotations
