@@ -32,7 +32,7 @@ _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 # chunk frame by frame, so only the bad frame is lost).
 INTERACTIVE_PLUGINS = ("pylibjpeg", "pyjpegls", "pillow", "pydicom")
 THROUGHPUT_PLUGINS = ("pyjpegls", "pylibjpeg", "pillow", "gdcm", "pydicom")
-_preferred_plugins = INTERACTIVE_PLUGINS
+_preferred_plugins: tuple[str, ...] = INTERACTIVE_PLUGINS
 
 
 def prefer_throughput() -> None:
