@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QMenu,
+    QPlainTextEdit,
     QTextEdit,
     QTreeWidget,
     QTreeWidgetItemIterator,
@@ -72,7 +73,7 @@ def shown_texts(window) -> list[str]:
     texts = [window.windowTitle(), window.statusBar().currentMessage()]
     for widget in window.findChildren(QLabel):
         texts += [widget.text(), widget.toolTip()]
-    for widget in window.findChildren(QTextEdit):
+    for widget in window.findChildren(QTextEdit) + window.findChildren(QPlainTextEdit):
         texts.append(widget.toPlainText())
     for widget in window.findChildren(QLineEdit):
         texts.append(widget.text())

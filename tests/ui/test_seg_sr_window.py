@@ -118,3 +118,20 @@ def test_segment_opacity_slider_changes_the_overlay(qtbot, window, seg_sr_dir):
     item = window.seg_sr.segments.segment_items()[0]
     assert item.text(2) == "100 %" and item.checkState(0) == Qt.CheckState.Checked
     assert np.count_nonzero(overlay_of(window).item.image[..., 3]) > 30000
+
+
+def test_report_text_hides_observer_names_and_dates_when_anonymised(qtbot, window, seg_sr_dir):
+    """An SR's content tree names its observer and dates its study: "Anonymise on screen" hides
+    them in the Reports dock at once, and they come back when it is switched off."""
+    load(qtbot, window, [seg_sr_dir / "refs-missing" / "tcga-kirc-ct-length"])
+    settle(qtbot, window)
+    panel = window.seg_sr.reports
+    assert "accomplished_peafowl" in panel.text.toPlainText()
+    assert "19870620" in panel.text.toPlainText()
+    window.anonymise_action.setChecked(True)
+    text = panel.text.toPlainText()
+    assert "accomplished_peafowl" not in text and "19870620" not in text
+    assert "Person Observer Name: (hidden" in text and "Length: 66.4386 mm" in text
+    assert all("refs-missing" not in panel.tree.topLevelItem(0).toolTip(c) for c in (0, 1))
+    window.anonymise_action.setChecked(False)
+    assert "accomplished_peafowl" in panel.text.toPlainText()

@@ -38,6 +38,7 @@ DERIVATION = ("121401",)
 METHOD = ("370129005", "G-C036", "measurement method")
 ALGORITHM_NAME, ALGORITHM_VERSION = ("111001",), ("111003", "111002")  # + parameters
 MEASUREMENT_GROUP = ("125007",)
+IDENTIFYING_VALUE_TYPES = ("PNAME", "DATE", "TIME", "DATETIME")  # hidden when anonymised
 IMAGE_LIBRARY = ("111028",)
 ATTRIBUTES = FINDING + FINDING_SITE + DERIVATION + METHOD + ("276214006", "finding category")
 
@@ -100,6 +101,7 @@ class StructuredReport:
     lines: tuple[str, ...]
     referenced_instances: tuple[str, ...]
     truncated: bool = False
+    identifying_lines: frozenset[int] = frozenset()  # lines holding a person name or a date
 
     @property
     def is_measurement_report(self) -> bool:
@@ -109,8 +111,22 @@ class StructuredReport:
     def kind(self) -> str:
         return UID(self.sop_class_uid).name or "Structured Report"
 
-    def text(self) -> str:
-        return "\n".join(self.lines)
+    def text(self, anonymise: bool = False) -> str:
+        """The content tree as text; with `anonymise`, names and dates (observers, verifiers,
+        content dates) are hidden."""
+        if not anonymise:
+            return "\n".join(self.lines)
+        return "\n".join(
+            _hidden_value(line) if i in self.identifying_lines else line
+            for i, line in enumerate(self.lines)
+        )
+
+
+def _hidden_value(line: str) -> str:
+    name, separator, _ = line.partition(": ")
+    return (
+        f"{name}: (hidden: anonymise on screen)" if separator else "(hidden: anonymise on screen)"
+    )
 
 
 def is_structured_report(sop_class_uid: str, modality: str = "") -> bool:
@@ -156,6 +172,7 @@ def report_from_dataset(path: str, ds: Dataset) -> StructuredReport:
         lines=tuple(walker.lines),
         referenced_instances=tuple(dict.fromkeys(walker.references)),
         truncated=walker.truncated,
+        identifying_lines=frozenset(walker.identifying),
     )
 
 
@@ -165,6 +182,7 @@ def report_from_dataset(path: str, ds: Dataset) -> StructuredReport:
 class _Walker:
     def __init__(self) -> None:
         self.lines: list[str] = []
+        self.identifying: list[int] = []
         self.references: list[str] = []
         self.count = 0
         self.truncated = False
@@ -179,6 +197,8 @@ class _Walker:
             uid = _referenced_uid(item)
             if uid:
                 self.references.append(uid)
+            if str(item.get("ValueType", "")) in IDENTIFYING_VALUE_TYPES:
+                self.identifying.append(len(self.lines))
             self.lines.append("  " * depth + item_text(item))
             self.walk(item.get("ContentSequence", []), depth + 1)
 

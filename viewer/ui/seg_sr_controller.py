@@ -141,6 +141,8 @@ class SegSrController(QObject):
         self.segments.styleChanged.connect(self.repaint_all)
         main_window.indexLoaded.connect(self.open_index_objects)
         main_window.aboutToClose.connect(self.worker.shutdown)
+        self.reports.set_anonymise(main_window.settings.anonymise)
+        main_window.anonymiseChanged.connect(self.reports.set_anonymise)
         for viewport in main_window.grid.viewports:
             self.overlays[_key(viewport)] = ViewportOverlay(viewport)
             viewport.imageChanged.connect(lambda *_, v=viewport: self.repaint(v))

@@ -171,6 +171,7 @@ class ReportPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._reports: dict[str, object] = {}
+        self.anonymise = False
         self.tree = QTreeWidget()
         self.tree.setHeaderLabels(["Report / finding", "Value"])
         self.tree.currentItemChanged.connect(self._show_text)
@@ -192,7 +193,7 @@ class ReportPanel(QWidget):
         status = ", ".join(p for p in (report.completion, report.verification) if p)
         top = QTreeWidgetItem([report.title, status])
         top.setData(0, ROLE_KEY, report.path)
-        top.setToolTip(0, f"{report.kind}\n{report.path}")
+        top.setToolTip(0, report.kind)  # not the path: folders may be named after the patient
         self.tree.addTopLevelItem(top)
         for group in report.groups:
             node = QTreeWidgetItem([group.title, group.algorithm])
@@ -216,9 +217,14 @@ class ReportPanel(QWidget):
         self.text.clear()
         self.empty.setVisible(True)
 
+    def set_anonymise(self, anonymise: bool) -> None:
+        """Names and dates in the reports' text follow "Anonymise on screen" at once."""
+        self.anonymise = anonymise
+        self._show_text(self.tree.currentItem())
+
     def _show_text(self, item: QTreeWidgetItem | None, _previous=None) -> None:
         report = self._reports.get(item.data(0, ROLE_KEY)) if item is not None else None
-        self.text.setPlainText(report.text() if report is not None else "")
+        self.text.setPlainText(report.text(self.anonymise) if report is not None else "")
 
 
 def _group_rows(group) -> list[tuple[str, str]]:
