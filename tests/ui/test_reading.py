@@ -283,7 +283,8 @@ def test_a_jpeg_chest_x_ray_opens_as_a_secondary_image(qtbot, window, cxr_dir, t
             series.info.study.patient.name == ""
             and window.active_viewport().pixel_spacing() is None
         )
-        assert "pixel spacing unknown" in window.browser.details.toPlainText()
+        # the details pane follows the browser's selection one event-loop pass later
+        qtbot.waitUntil(lambda: "pixel spacing unknown" in window.browser.details.toPlainText())
         layer = window.measurements.active_layer()
         graphic = layer.add(core.Measurement(core.LENGTH, [(10, 10), (10, 110)]))
         assert graphic.text() == "100.0 px"  # measurements in pixels, and they say so
