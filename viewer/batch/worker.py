@@ -14,8 +14,6 @@ from pathlib import Path
 
 from viewer.batch.results import TRANSIENT
 
-RASTER = (".png", ".jpg", ".jpeg")  # no DICOM header to export results into
-
 
 @cache
 def _analyzer(model: str | None, device: str):
@@ -35,42 +33,38 @@ def run_chunk(
     options = argparse.Namespace(force=force, heatmaps=None)
     entries = analyze_chunk(analyzer, jobs, options)
     if export_dir:
-        for entry in entries:
-            _export_entry(analyzer, entry, Path(export_dir), force)
+        for job, entry in zip(jobs, entries, strict=True):
+            _export_entry(analyzer, job, entry, Path(export_dir), force)
     return [row for entry in entries for row in entry_rows(entry)]
 
 
-def _export_entry(analyzer, entry: dict, export_dir: Path, force: bool) -> None:
+def _export_entry(analyzer, job, entry: dict, export_dir: Path, force: bool) -> None:
     """SC + TID1500 SR + heatmap SEG of an analysed DICOM image into
     `export_dir/<study>/<source SOP>_<frame>/` (replaced whole, so a rerun never duplicates)."""
-    if "error" in entry or not entry["findings"] or Path(entry["path"]).suffix.lower() in RASTER:
+    if "error" in entry or not entry["findings"] or job.info is None:
         return
     try:
-        _export_dicom(analyzer, entry["path"], entry.get("frame") or 0, export_dir, force)
+        _export_dicom(analyzer, job, export_dir, force)
     except Exception as exc:  # noqa: BLE001 - the row still holds the result; say why
         entry["warnings"] = [*entry.get("warnings", []), f"DICOM export failed: {exc}"]
 
 
-def _export_dicom(analyzer, path: str, frame: int, export_dir: Path, force: bool) -> None:
+def _export_dicom(analyzer, job, export_dir: Path, force: bool) -> None:
+    """The job's own open series and frame: the engine's cache returns the result just computed."""
     from viewer.core.analysis_input import frame_analysis_input
-    from viewer.core.index import build_index
     from viewer.core.pacs.retrieve import safe_name
     from viewer.report.compose import Analysis, compose_report, export_dicom
 
-    series = open_series_of(build_index([Path(path)]))
-    result = analyzer.analyze(frame_analysis_input(series, frame, Path(path).name), force=force)
+    series, frame = job.series(), job.index
+    result = analyzer.analyze(frame_analysis_input(series, frame), force=force)
     data = compose_report(series, frame, Analysis(result, analyzer.card.summary()))
-    info = series.info.frames[frame]
     study = safe_name(str(series.header(frame).get("StudyInstanceUID", "")))
-    target = export_dir / study / f"{safe_name(info.sop_instance_uid)}_{frame}"
+    number = series.info.frames[frame].frame_index
+    target = (
+        export_dir / study / f"{safe_name(series.info.frames[frame].sop_instance_uid)}_{number}"
+    )
     shutil.rmtree(target, ignore_errors=True)
     export_dicom(series, frame, data, target, result)
-
-
-def open_series_of(index):
-    from viewer.core.series import open_series
-
-    return open_series(index.all_series()[0])
 
 
 def entry_rows(entry: dict) -> list[dict]:

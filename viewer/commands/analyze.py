@@ -29,6 +29,12 @@ class Job:
     frame: int | None
     load: Callable[[], object]  # -> inference.types.AnalysisInput
     opener: SeriesOpener | None = None  # DICOM jobs: shared by every job of one run
+    info: object | None = None  # DICOM jobs: the SeriesInfo the frame belongs to
+    index: int = 0  # DICOM jobs: the frame's index in that series
+
+    def series(self):
+        """The open series of a DICOM job (None for a picture)."""
+        return None if self.info is None else self.opener.get(self.info)
 
 
 class SeriesOpener:
@@ -133,7 +139,8 @@ def _dicom_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
         multi = len(info.frames) > 1
         for i, frame in enumerate(info.frames):
             load = _frame_loader(opener, info, i)
-            jobs.append(Job(frame.path, frame.frame_index if multi else None, load, opener))
+            number = frame.frame_index if multi else None
+            jobs.append(Job(frame.path, number, load, opener, info, i))
     return jobs, skipped
 
 
