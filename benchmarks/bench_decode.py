@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 from pydicom.pixels import pixel_array
 from pydicom.uid import JPEG2000Lossless, JPEGLSLossless
 
 from benchmarks.bench_load import CT_DIR, build_ct_stack
+from benchmarks.interleave import interleaved_medians
 from viewer.core.index import build_index
 from viewer.core.loader import choose_workers, load_volume, shutdown_workers
 
@@ -37,12 +36,6 @@ PEER_PLUGIN = {JPEG2000Lossless: "pylibjpeg", JPEGLSLossless: "pyjpegls"}
 def peer(paths: list[Path], plugin: str) -> None:
     for path in paths:
         pixel_array(str(path), decoding_plugin=plugin)
-
-
-def timed(function) -> float:
-    start = time.perf_counter()
-    function()
-    return time.perf_counter() - start
 
 
 def measure(folder: Path, syntax, rounds: int) -> dict[str, float]:
@@ -55,11 +48,7 @@ def measure(folder: Path, syntax, rounds: int) -> dict[str, float]:
         "radlens 0": lambda: load_volume(info, workers=0),
         f"radlens {workers}": lambda: load_volume(info),
     }
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(rounds):
-        for name, way in ways.items():
-            times[name].append(timed(way))
-    return {name: statistics.median(values) for name, values in times.items()}
+    return interleaved_medians(ways, rounds)
 
 
 def main() -> None:

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import pydicom
 
 from benchmarks.bench_load import CT_DIR, build_ct_stack
+from benchmarks.interleave import interleaved_medians
 from viewer.core.index import build_index
 from viewer.core.preview import preview_series
 from viewer.core.series import open_series
@@ -53,15 +52,11 @@ def main() -> None:
         build_ct_stack(CT_DIR, folder, args.slices)
         print(f"load average {os.getloadavg()[0]:.1f}; {args.slices}-slice 512x512 CT")
         ways = {"preview": preview, "index first": index_first, "pydicom scan": peer}
-        times: dict[str, list[float]] = {name: [] for name in ways}
-        for _ in range(args.rounds):
-            for name, way in ways.items():
-                start = time.perf_counter()
-                way(folder)
-                times[name].append(time.perf_counter() - start)
-        base = statistics.median(times["pydicom scan"])
-        for name, values in times.items():
-            median = statistics.median(values)
+        medians = interleaved_medians(
+            {name: lambda way=way: way(folder) for name, way in ways.items()}, args.rounds
+        )
+        base = medians["pydicom scan"]
+        for name, median in medians.items():
             print(f"{name:14s} {median * 1000:8.1f} ms  {median / base:5.2f} x pydicom scan")
     print(f"load average {os.getloadavg()[0]:.1f}")
 

@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ import pyqtgraph as pg
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 from PySide6.QtWidgets import QApplication
 
+from benchmarks.interleave import interleaved_medians
 from viewer.core.index import build_index
 from viewer.core.render import render_frame
 from viewer.core.series import open_series
@@ -123,19 +122,9 @@ class Case:
             self.before.viewport().repaint()
 
 
-def timed(function) -> float:
-    start = time.perf_counter()
-    function()
-    return (time.perf_counter() - start) / UPDATES
-
-
 def measure(case: Case, rounds: int) -> dict[str, float]:
     ways = {"radlens": case.radlens, "pyqtgraph": case.pyqtgraph, "before": case.previous}
-    times: dict[str, list[float]] = {name: [] for name in ways}
-    for _ in range(rounds):
-        for name, way in ways.items():
-            times[name].append(timed(way))
-    return {name: statistics.median(values) for name, values in times.items()}
+    return interleaved_medians(ways, rounds, calls_per_way=UPDATES)
 
 
 def main() -> None:
