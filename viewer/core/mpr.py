@@ -204,14 +204,17 @@ def separable_axes(du, dv, dw) -> tuple[int, int, int] | None:
 # --- axis-aligned planes: slicing plus separable linear interpolation ------------------------
 
 
+def _cut_across(volume, axis: int, centre: float, steps: np.ndarray, mode) -> np.ndarray | None:
+    """The voxel plane across `axis` at `centre` (voxels), or the slab through `centre + steps`
+    projected by `mode`; None when it lies outside the volume."""
+    if len(steps) > 1:
+        return _slab_along(volume.values, axis, centre + steps, mode)
+    return _plane_along(volume.values, axis, centre)
+
+
 def _separable(volume, grid, start, du, dv, dw, offsets, axes, mode) -> np.ndarray:
     axis_u, axis_v, axis_w = axes
-    values = volume.values
-    centre = start[axis_w]
-    if len(offsets) > 1:
-        plane = _slab_along(values, axis_w, centre + offsets * dw[axis_w], mode)
-    else:
-        plane = _plane_along(values, axis_w, centre)
+    plane = _cut_across(volume, axis_w, start[axis_w], offsets * dw[axis_w], mode)
     if plane is None:
         return np.full((grid.rows, grid.columns), volume.fill, np.float32)
     kept = [a for a in range(3) if a != axis_w]  # the plane's axes, in array order
@@ -324,12 +327,7 @@ def _exact_run(plane: np.ndarray, first: int, count: int, step: int, axis: int):
 
 def _section(volume, grid, start, du, dv, dw, offsets, mode, axis) -> np.ndarray:
     """The plane is one section across `axis` (e.g. sagittal of a tilted axial CT)."""
-    values = volume.values
-    centre = start[axis]
-    if len(offsets) > 1:
-        section = _slab_along(values, axis, centre + offsets * dw[axis], mode)
-    else:
-        section = _plane_along(values, axis, centre)
+    section = _cut_across(volume, axis, start[axis], offsets * dw[axis], mode)
     if section is None:
         return np.full((grid.rows, grid.columns), volume.fill, np.float32)
     section = np.ascontiguousarray(section)
