@@ -2,11 +2,11 @@
 # After scripts/train_pneumonia_1_2_0.sh: combine the two fine-tuned members, calibrate on
 # val-calib (Platt + a threshold with a bootstrap margin + the heatmap scale), then measure once
 # on val-test, which no choice has looked at, next to 1.1.0 recalibrated the same way.
-#   RUNS=/work/runs/m120 bash scripts/release_pneumonia_1_2_0.sh
+#   RUNS=runs/m120 bash scripts/release_pneumonia_1_2_0.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-/work/shared/data/cxr}
-RUNS=${RUNS:-/work/runs/m120}
+DATA=${DATA:-../shared/data/cxr}
+RUNS=${RUNS:-runs/m120}
 PY=${PY:-python}
 OUT=$RUNS/release
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

@@ -2,7 +2,7 @@
 # Fine-tune the two networks of pneumonia-cxr 1.1.0 into 1.2.0 (acquisition-robust augmentation
 # + clean/degraded consistency), on CPU in the background, resumable: run it again after a stop
 # and each member continues from its last per-epoch checkpoint (--resume).
-#   RUNS=/work/runs/m120 bash scripts/train_pneumonia_1_2_0.sh
+#   RUNS=runs/m120 bash scripts/train_pneumonia_1_2_0.sh
 # The val split is divided by patient first: val-calib (monitoring during training, then
 # calibration + threshold) and val-test (never used for any choice: the held-out figures).
 # History of the shipped run: epochs 1-2 ran without the heavy-blur degradation (AugmentConfig
@@ -10,8 +10,8 @@
 # after epoch 2 and resumed with this script (heavy_blur_p 0.2) for epochs 3-4.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA=${DATA:-/work/shared/data/cxr}
-RUNS=${RUNS:-/work/runs/m120}
+DATA=${DATA:-../shared/data/cxr}
+RUNS=${RUNS:-runs/m120}
 PY=${PY:-python}
 EPOCHS=${EPOCHS:-4}
 EPOCH_IMAGES=${EPOCH_IMAGES:-1200}  # 4 x 1,200 ≈ one pass over the 4,686 train images

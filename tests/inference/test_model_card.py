@@ -126,3 +126,15 @@ def test_calibrate_writes_the_card_through_the_one_writer(shipped_model_dir, tmp
     assert card.thresholds == analyzer.card.thresholds
     assert card.metrics["validation"]["images"] == 12
     assert card.intended_use == ModelCard.read(shipped_model_dir).intended_use
+
+
+def test_shipped_model_files_name_no_path_of_the_machine_they_were_made_on():
+    """The card's data descriptions are printed in every report: no absolute build-machine path."""
+    import re
+
+    from inference.registry import DEFAULT_MODEL, find_model
+
+    folder = find_model(DEFAULT_MODEL).folder
+    for name in ("card.json", "reference_subset.json"):
+        text = (folder / name).read_text(encoding="utf-8")
+        assert not re.search(r"(?<![\w.])/(work|home|root|tmp|Users)/", text), name
