@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import zipfile
@@ -10,7 +11,10 @@ from pathlib import Path
 import pydicom
 import pytest
 
-from viewer.core.discovery import expand_inputs, resolve_file_id
+from tests.core.hostile import run_limited
+from viewer.core import dicomdir
+from viewer.core.dicomdir import resolve_file_id
+from viewer.core.discovery import expand_inputs
 from viewer.core.index import build_index
 
 DICOMDIR_TREE = Path(pydicom.data.__file__).parent / "test_files" / "dicomdirtests"
@@ -143,3 +147,116 @@ def test_a_folder_of_documents_only_explains_why_nothing_opened(tmp_path):
     assert not index.all_series()
     assert [Path(s.path).name for s in index.skipped] == ["notes.txt"]
     assert "document or picture" in index.skipped[0].reason
+
+
+# A hostile DICOMDIR (issue 10, left from 0.2.0): read within bounds whatever its records claim,
+# one message naming it and why, and the files beside it still open.
+
+
+def _image_count(paths) -> int:
+    return sum(len(s.frames) for s in build_index(paths).all_series())
+
+
+def _dicomdir_reasons(found, media: Path) -> list[str]:
+    return [s.reason for s in found.skipped if s.path == str(media / "DICOMDIR")]
+
+
+def test_dicomdir_value_claiming_gigabytes_is_read_in_bounded_memory(media):
+    """The last record's last element claims 4 GiB in an 11 KB DICOMDIR: `radlens info` in an
+    address space of 1 GiB reads every record (pydicom alone asks for the 4 GiB)."""
+    ds = pydicom.dcmread(media / "DICOMDIR")
+    ds.DirectoryRecordSequence[-1].add_new(0x00420011, "OB", b"\0" * 8)  # Encapsulated Document
+    ds.save_as(media / "DICOMDIR")
+    raw = (media / "DICOMDIR").read_bytes()
+    head = b"\x42\x00\x11\x00OB\0\0" + (8).to_bytes(4, "little")
+    assert raw.count(head) == 1
+    (media / "DICOMDIR").write_bytes(raw.replace(head, head[:8] + b"\xf0\xff\xff\xff"))
+    done = run_limited(["info", "--json", str(media / "DICOMDIR")], 1024)
+    report = json.loads(done.stdout)
+    frames = sum(
+        s["frames"] for p in report["patients"] for st in p["studies"] for s in st["series"]
+    )
+    assert frames == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR"))
+    [refusal] = [s for s in report["skipped"] if s["path"] == str(media / "DICOMDIR")]
+    assert "claims more bytes for element (0042,0011) than the file holds" in refusal["reason"]
+    assert "\n" not in refusal["reason"] and "MemoryError" not in done.stdout + done.stderr
+
+
+def test_dicomdir_record_claiming_more_than_the_file_stops_there(media):
+    raw = bytearray((media / "DICOMDIR").read_bytes())
+    record = pydicom.dcmread(media / "DICOMDIR").DirectoryRecordSequence[10].seq_item_tell
+    raw[record + 4 : record + 8] = (0xFFFFFFF0).to_bytes(4, "little")
+    (media / "DICOMDIR").write_bytes(bytes(raw))
+    found = expand_inputs([media / "DICOMDIR"])
+    assert _dicomdir_reasons(found, media) == [
+        f"DICOMDIR record at byte {record:,} claims 4,294,967,280 bytes, beyond the end of the "
+        f"file ({len(raw):,} bytes); read as far as the file goes"
+    ]
+    assert 0 < len(found.files) < len(referenced_ids(DICOMDIR_TREE / "DICOMDIR"))
+    assert _image_count([media]) == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR"))
+
+
+def test_dicomdir_larger_than_the_header_limit_is_not_read(media):
+    """A DICOMDIR of 65 MiB (sparse trailing padding) is refused unread; the folder opens."""
+    with open(media / "DICOMDIR", "r+b") as fp:
+        fp.seek(0, os.SEEK_END)
+        fp.write(b"\xfc\xff\xfc\xffOB\0\0" + (65 * 1024**2).to_bytes(4, "little"))
+        fp.truncate(65 * 1024**2 + fp.tell())
+    found = expand_inputs([media])
+    [reason] = _dicomdir_reasons(found, media)
+    assert reason == "DICOMDIR too large (65.0 MB; at most 64 MB are read); not read"
+    assert _image_count([media]) == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR"))
+
+
+def test_dicomdir_records_are_counted(media, monkeypatch):
+    monkeypatch.setattr(dicomdir, "MAX_DICOMDIR_RECORDS", 20)
+    records, problem = dicomdir.read_records(media / "DICOMDIR")
+    assert len(records) == 20
+    assert problem == "holds more than 20 records; only the first 20 are read"
+
+
+def _nested(depth: int) -> bytes:
+    """`depth` undefined-length sequences, each in an item of the one above."""
+    sq = b"\x08\x00\x40\x11SQ\0\0\xff\xff\xff\xff"  # Referenced Image Sequence
+    item, item_end = b"\xfe\xff\x00\xe0\xff\xff\xff\xff", b"\xfe\xff\x0d\xe0\0\0\0\0"
+    seq_end = b"\xfe\xff\xdd\xe0\0\0\0\0"
+    return (sq + item) * depth + (item_end + seq_end) * depth
+
+
+def test_dicomdir_record_nested_too_deeply_stops_there(media):
+    """A last record holding 20,000 nested sequences (700 KB): one message, the records before
+    it read, no traceback."""
+    raw = (media / "DICOMDIR").read_bytes()
+    ds = pydicom.dcmread(media / "DICOMDIR")
+    start = ds.DirectoryRecordSequence[-1].seq_item_tell
+    record = b"\xfe\xff\x00\xe0\xff\xff\xff\xff" + b"\x04\x00\x30\x14CS\x06\x00IMAGE "
+    record += _nested(20_000) + b"\xfe\xff\x0d\xe0\0\0\0\0"
+    sequence = raw.index(b"\x04\x00\x20\x12SQ")
+    patched = bytearray(raw[:start] + record + b"\xfe\xff\xdd\xe0\0\0\0\0")
+    patched[sequence + 8 : sequence + 12] = b"\xff\xff\xff\xff"  # now delimited, not counted
+    (media / "DICOMDIR").write_bytes(bytes(patched))
+    found = expand_inputs([media / "DICOMDIR"])
+    assert _dicomdir_reasons(found, media) == [
+        f"DICOMDIR record at byte {start:,} is nested too deeply; the records before it are read"
+    ]
+    assert len(found.files) == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR")) - 1
+
+
+def test_dicomdir_offsets_looping_back_are_reported_not_followed(media):
+    """The last record's Offset of the Next Directory Record points back at the root's first
+    record: reported once, every file still found (records are read in file order)."""
+    ds = pydicom.dcmread(media / "DICOMDIR")
+    root = ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity
+    last = ds.DirectoryRecordSequence[-1]
+    assert last.OffsetOfTheNextDirectoryRecord == 0
+    raw = (media / "DICOMDIR").read_bytes()
+    field = b"\x04\x00\x00\x14UL\x04\x00" + (0).to_bytes(4, "little")
+    at = raw.index(field, last.seq_item_tell)
+    looped = raw[: at + 8] + root.to_bytes(4, "little") + raw[at + 12 :]
+    (media / "DICOMDIR").write_bytes(looped)
+    found = expand_inputs([media / "DICOMDIR"])
+    assert _dicomdir_reasons(found, media) == [
+        f"DICOMDIR record offsets loop back (the record at byte {root:,} is reached twice); "
+        "its records are read in file order"
+    ]
+    assert len(found.files) == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR"))

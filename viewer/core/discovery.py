@@ -4,7 +4,8 @@
 folders are walked recursively (hidden entries and symlinked folders are not followed), zip
 archives are extracted into a private scratch folder with a random name (`viewer.core.scratch`:
 removed at exit, or at the next start after a crash), and DICOMDIR directory records are followed
-with every referenced path checked to stay inside the media folder.
+(`viewer.core.dicomdir`: read within bounds) with every referenced path checked to stay inside
+the media folder.
 
 Archives are bounded as a whole open, not one by one: at most `MAX_ARCHIVE_DEPTH` levels of
 archives inside archives, and one `ExtractionBudget` (bytes and files) shared by every archive
@@ -25,14 +26,12 @@ from __future__ import annotations
 import os
 import shutil
 import struct
-import warnings
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-import pydicom
-
+from viewer.core.dicomdir import read_dicomdir
 from viewer.core.scan import SkippedFile, short_error
 from viewer.core.scratch import new_scratch_dir, session_dir
 
@@ -137,65 +136,6 @@ def walk_files(folder: Path) -> list[Path]:
 
 def is_dicomdir(path: Path) -> bool:
     return path.name.upper() == "DICOMDIR"
-
-
-def read_dicomdir(path: Path) -> tuple[list[Path], list[SkippedFile]]:
-    """Files referenced by a DICOMDIR; references leaving the media folder are refused."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(path, force=True)
-        records = list(ds.get("DirectoryRecordSequence") or [])
-    except Exception as exc:  # noqa: BLE001 - a broken DICOMDIR is reported, not raised
-        return [], [SkippedFile(str(path), f"DICOMDIR not readable ({short_error(exc)})")]
-    root = path.parent.resolve()
-    files: list[Path] = []
-    skipped: list[SkippedFile] = []
-    for record in records:
-        file_id = record.get("ReferencedFileID")
-        if not file_id:
-            continue
-        target, reason = resolve_file_id(root, file_id)
-        if reason:
-            skipped.append(SkippedFile(f"{path} → {_file_id_text(file_id)}", reason))
-        else:
-            files.append(target)
-    return files, skipped
-
-
-def _file_id_text(file_id) -> str:
-    parts = [file_id] if isinstance(file_id, str) else list(file_id)
-    return "/".join(str(p) for p in parts)[:200]
-
-
-def resolve_file_id(root: Path, file_id) -> tuple[Path | None, str]:
-    """Map a ReferencedFileID onto the media folder; (None, reason) when refused or missing."""
-    parts = [file_id] if isinstance(file_id, str) else [str(p) for p in file_id]
-    if any(p in ("", ".", "..") or "/" in p or "\\" in p or ":" in p for p in parts):
-        return None, "DICOMDIR reference points outside the media folder; refused"
-    target = root.joinpath(*parts)
-    if not target.exists():
-        target = _case_insensitive(root, parts) or target
-    resolved = target.resolve()
-    if not resolved.is_relative_to(root):
-        return None, "DICOMDIR reference points outside the media folder; refused"
-    if not resolved.is_file():
-        return None, "referenced by DICOMDIR but missing"
-    return resolved, ""
-
-
-def _case_insensitive(root: Path, parts: list[str]) -> Path | None:
-    """Media file IDs are upper case; copies on case-sensitive disks may not be."""
-    current = root
-    for part in parts:
-        try:
-            matches = [c for c in current.iterdir() if c.name.upper() == part.upper()]
-        except OSError:
-            return None
-        if not matches:
-            return None
-        current = matches[0]
-    return current
 
 
 def extract_zip(path: Path, budget: ExtractionBudget | None = None, depth: int = 1) -> Discovered:
