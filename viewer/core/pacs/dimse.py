@@ -10,6 +10,7 @@ server never has to transcode; received instances are written raw (`encoded_data
 
 from __future__ import annotations
 
+import io
 import logging
 import socket
 import ssl
@@ -21,6 +22,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pynetdicom import AE, StoragePresentationContexts, build_role, evt
+from pynetdicom.dimse_messages import C_STORE_RQ
 from pynetdicom.sop_class import (
     StudyRootQueryRetrieveInformationModelFind,
     StudyRootQueryRetrieveInformationModelGet,
@@ -41,6 +43,7 @@ from viewer.core.pacs.servers import (
     never_cancelled,
     no_progress,
 )
+from viewer.core.scan import max_image_bytes
 
 # pynetdicom logs rejected associations and failed connections at ERROR with its own wording;
 # we report them once, in our words, and its debug output could carry identifiers.
@@ -68,7 +71,11 @@ STILL_IMAGE_SYNTAXES = [
 ]
 SUCCESS, PENDING = 0x0000, (0xFF00, 0xFF01)
 CANCEL_STATUS = 0xFE00
-STORE_REFUSED = 0xA700  # out of resources: the limit was reached or the user cancelled
+STORE_REFUSED = 0xA700  # out of resources: a limit was reached or the user cancelled
+# An instance over the per-file cap is answered "warning: elements discarded" (it was, all of
+# them), not a failure: some servers (Orthanc) end a whole C-MOVE at the first failed store.
+STORE_DROPPED = 0xB006
+SUB_OPERATION_WARNINGS = 0xB000  # C-GET/C-MOVE: complete, with failures or warnings
 MAX_CONTEXTS = 128
 
 
@@ -207,7 +214,7 @@ class DimseClient:
             ae.add_requested_context(sop_class, syntaxes)
         roles = [build_role(uid, scp_role=True) for uid in dict.fromkeys(c for c, _ in contexts)]
         receiver = _Receiver(landing, cancel)
-        assoc = self._associate(ae, roles, [(evt.EVT_C_STORE, receiver)])
+        assoc = self._associate(ae, roles, receiver.handlers())
         try:
             responses = assoc.send_c_get(identifier, StudyRootQueryRetrieveInformationModelGet)
             return self._follow(assoc, responses, landing, progress, cancel, receiver, "C-GET")
@@ -222,7 +229,7 @@ class DimseClient:
         receiver = _Receiver(landing, cancel)
         try:
             listener = listener_ae.start_server(
-                ("", listen_port), block=False, evt_handlers=[(evt.EVT_C_STORE, receiver)]
+                ("", listen_port), block=False, evt_handlers=receiver.handlers()
             )
         except OSError as exc:
             raise PacsError(
@@ -306,6 +313,8 @@ class DimseClient:
         return stored
 
     def _check_final(self, status, what: str, received: int = 0, failed: int = 0) -> None:
+        """Raise unless the final status is success, or warnings without a failed sub-operation
+        (an instance we dropped as too large is one: the landing lists it)."""
         if not status:
             raise PacsError(
                 self.label,
@@ -313,7 +322,7 @@ class DimseClient:
                 received,
             )
         code = int(status.Status)
-        if code == SUCCESS and not failed:
+        if not failed and code in (SUCCESS, SUB_OPERATION_WARNINGS):
             return
         if code == CANCEL_STATUS:
             raise PacsCancelled(self.label, f"{what} cancelled", received)
@@ -326,16 +335,39 @@ class DimseClient:
 
 
 class _Receiver:
-    """EVT_C_STORE handler: each received instance goes raw into the landing folder."""
+    """EVT_C_STORE handler: each received instance goes raw into the landing folder.
+
+    An instance larger than the per-file cap (`scan.max_image_bytes`, RADLENS_MAX_IMAGE_GB) is
+    dropped as it arrives (`watch`, on each PDU before it joins the message, so memory stays
+    bounded), answered STORE_DROPPED and listed by the landing as refused; the retrieval goes on.
+    """
 
     def __init__(self, landing: Landing, cancel: Cancel) -> None:
         self.landing, self.cancel = landing, cancel
         self.error: PacsError | None = None
+        self.limit = max_image_bytes()
         self._lock = threading.Lock()
+
+    def handlers(self) -> list:
+        return [(evt.EVT_C_STORE, self), (evt.EVT_PDU_RECV, self.watch)]
+
+    def watch(self, event) -> None:
+        """On the association's reader thread, before the PDU's data joins the message."""
+        message = event.assoc.dimse.message
+        if not isinstance(message, C_STORE_RQ) or isinstance(message.data_set, _Dropped):
+            return
+        items = getattr(event.pdu, "presentation_data_value_items", [])
+        incoming = sum(len(item.presentation_data_value or b"") for item in items)
+        if message.data_set.tell() + incoming > self.limit:
+            message.data_set = _Dropped(message.data_set.tell())
 
     def __call__(self, event) -> int:
         if self.cancel() or self.error is not None:
             return STORE_REFUSED
+        received = event.request.DataSet
+        size = received.size if isinstance(received, _Dropped) else len(received.getbuffer())
+        if size > self.limit:
+            return self._refuse(event.request, size)
         try:
             data = event.encoded_dataset()
             with self._lock:
@@ -347,6 +379,27 @@ class _Receiver:
             self.error = PacsError(self.landing.server, f"cannot write a received instance ({exc})")
             return STORE_REFUSED
         return SUCCESS
+
+    def _refuse(self, request, size: int) -> int:
+        reason = (
+            f"too large ({size / 1024**3:.1f} GB): over the {self.limit / 1024**3:g} GB limit "
+            "per file (RADLENS_MAX_IMAGE_GB); refused, the rest of the retrieval goes on"
+        )
+        with self._lock:
+            self.landing.refuse(str(request.AffectedSOPInstanceUID or ""), reason)
+        return STORE_DROPPED
+
+
+class _Dropped(io.BytesIO):
+    """Stands in for the data set of an instance over the cap: counts its bytes, keeps none."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self.size += len(data)
+        return len(data)
 
 
 def all_storage_contexts() -> list[str]:

@@ -1,12 +1,14 @@
 """Where retrieved instances land, how they are checked, and the local cache.
 
 A `Landing` is a temporary folder beside the destination (`.radlens-partial-*`, a random name).
-The protocol writes each received instance into it (`write` for a whole instance, `part` for
-one streamed to disk); `commit(expected)` verifies the instance count, checks every file like a
-file opened from disk (`viewer.core.scan`: executable preambles, bad headers, pixel data longer
-than the file) and only then moves the good ones into `DEST/<study>/<series>/<instance>.dcm`,
-each with one `os.replace`. A cancelled or failed retrieval removes the landing folder: nothing
-half-written stays behind, and the error says how many instances had arrived.
+The protocol writes each received instance into it (`write`: a whole instance, atomically, so a
+file there is whole or absent; a streamed one goes to `next_path()`; `refuse`: one dropped
+unwritten, over the per-file cap); `commit(expected)` verifies the instance count, checks every
+file like a file opened from disk (`viewer.core.scan`: executable preambles, bad headers, pixel
+data longer than the file) and only then moves the good ones into
+`DEST/<study>/<series>/<instance>.dcm`, each with one `os.replace`; refused ones are listed with
+their reason. A cancelled or failed retrieval removes the landing folder: nothing half-written
+stays behind, and the error says how many instances had arrived.
 
 `RetrievalCache` keeps retrieved studies under a size limit, least recently retrieved first out.
 """
@@ -26,6 +28,7 @@ from pathlib import Path
 
 import pydicom
 
+from viewer.core.atomic import atomic_write_bytes
 from viewer.core.pacs.servers import PacsError
 from viewer.core.scan import SkippedFile, scan_file
 from viewer.paths import user_cache_dir
@@ -76,6 +79,7 @@ class Landing:
         self.folder = Path(tempfile.mkdtemp(prefix=LANDING_PREFIX, dir=self.dest))
         self.received = 0
         self.bytes = 0
+        self.refused: list[SkippedFile] = []  # not written: over the per-file cap
 
     def __enter__(self) -> Landing:
         return self
@@ -88,11 +92,14 @@ class Landing:
         return self.folder / f"{self.received:06d}.dcm"
 
     def write(self, data: bytes) -> Path:
-        """One whole received instance."""
+        """One whole received instance, written atomically: whole or absent, even if killed."""
         self.add_bytes(len(data))
-        path = self.next_path()
-        path.write_bytes(data)
-        return path
+        return atomic_write_bytes(self.next_path(), data)
+
+    def refuse(self, sop_instance_uid: str, reason: str) -> None:
+        """An instance the protocol dropped unwritten (too large); listed by `commit`."""
+        name = f"received instance {safe_name(sop_instance_uid)}"
+        self.refused.append(SkippedFile(name, reason))
 
     def add_bytes(self, count: int) -> None:
         self.bytes += count
@@ -105,13 +112,14 @@ class Landing:
 
     def commit(self, expected: int | None) -> Retrieved:
         """Verify the count, check each file, move the good ones into DEST; then clean up."""
-        if expected is not None and self.received != expected:
+        arrived = self.received + len(self.refused)
+        if expected is not None and arrived != expected:
             raise PacsError(
                 self.server,
-                f"incomplete retrieval: {self.received} of {expected} instance(s) arrived",
+                f"incomplete retrieval: {arrived} of {expected} instance(s) arrived",
                 self.received,
             )
-        result = Retrieved()
+        result = Retrieved(skipped=list(self.refused))
         for path in sorted(self.folder.glob("*.dcm")):
             self._place(path, result)
         self.discard()
