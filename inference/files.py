@@ -38,7 +38,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         _make_parent(target)
         clean_stale_temp_files(target.parent)
-        mode = _final_mode(target)
+        mode = final_mode(target)
         fd, tmp_name = locked_temp_file(target.parent, TEMP_PREFIX, TEMP_SUFFIX)
     except OSError as exc:
         raise naming_target(target, exc) from exc
@@ -79,7 +79,7 @@ def naming_target(target: Path, exc: OSError) -> OSError:
     return OSError(exc.errno, exc.strerror or str(exc), str(target))
 
 
-def _final_mode(target: Path) -> int:
+def final_mode(target: Path) -> int:
     """The replaced file's permissions, else what a plain `open(..., "w")` would give.
 
     `mkstemp` creates files readable by the owner only; an exported report should not differ

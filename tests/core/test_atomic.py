@@ -7,11 +7,14 @@ import pytest
 
 from tests.unwritable import unwritable_folder  # noqa: F401 - the fixture is used by name
 from viewer.core.atomic import (
+    ExportPartError,
     OutputTargetError,
+    Part,
     atomic_write_bytes,
     atomic_write_text,
     check_output_file,
     check_output_folder,
+    write_all_or_nothing,
 )
 
 
@@ -112,3 +115,41 @@ def test_a_nearly_full_disk_is_refused(tmp_path, monkeypatch):
     monkeypatch.setattr(atomic, "MIN_FREE_BYTES", shutil.disk_usage(tmp_path).free * 2)
     with pytest.raises(OutputTargetError, match="disk full"):
         check_output_file(tmp_path / "r.pdf")
+
+
+# One export of several files is written all or none (issue 10, left from 0.2.0).
+
+
+def test_all_parts_are_written_and_no_temp_is_left(tmp_path):
+    parts = [Part(n, tmp_path / f"{n}.dcm", n.encode() * 100) for n in ("SC", "SR", "SEG")]
+    assert write_all_or_nothing(parts) == [p.path for p in parts]
+    assert sorted(os.listdir(tmp_path)) == ["SC.dcm", "SEG.dcm", "SR.dcm"]
+    assert (tmp_path / "SEG.dcm").read_bytes() == b"SEG" * 100
+
+
+def test_a_later_part_failing_takes_back_the_earlier_ones(tmp_path):
+    """The SEG's name is taken by a folder: renaming it in fails after the SC and SR are in
+    place; they go again, the file the SC replaced comes back, no temporary file stays."""
+    (tmp_path / "SC.dcm").write_bytes(b"an earlier export")
+    (tmp_path / "SEG.dcm").mkdir()
+    parts = [Part(n, tmp_path / f"{n}.dcm", n.encode()) for n in ("SC", "SR", "SEG")]
+    with pytest.raises(ExportPartError) as raised:
+        write_all_or_nothing(parts)
+    assert raised.value.part == "SEG" and raised.value.target == str(tmp_path / "SEG.dcm")
+    assert str(raised.value) == (
+        f"{tmp_path / 'SEG.dcm'}: SEG not written (Is a directory); nothing of this export is kept"
+    )
+    assert sorted(os.listdir(tmp_path)) == ["SC.dcm", "SEG.dcm"]
+    assert (tmp_path / "SC.dcm").read_bytes() == b"an earlier export"
+
+
+def test_a_part_that_cannot_be_staged_leaves_nothing(tmp_path):
+    """A file where the SEG's folder should be: the SEG cannot even be staged."""
+    (tmp_path / "seg").write_bytes(b"in the way")
+    parts = [
+        Part("SC", tmp_path / "sc" / "SC.dcm", b"sc"),
+        Part("SEG", tmp_path / "seg" / "SEG.dcm", b"seg"),
+    ]
+    with pytest.raises(ExportPartError, match=r"SEG not written \(File exists\)"):
+        write_all_or_nothing(parts)
+    assert os.listdir(tmp_path / "sc") == []

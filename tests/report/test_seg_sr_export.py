@@ -11,6 +11,7 @@ import pydicom
 import pytest
 
 from tests.report.conftest import PATIENT_ID, PATIENT_NAME, need_tool
+from viewer.core.atomic import ExportPartError, write_all_or_nothing
 from viewer.core.index import build_index
 from viewer.core.measurements import Measurement
 from viewer.core.render import render_array
@@ -18,7 +19,7 @@ from viewer.core.seg import read_segmentation, segment_layers, target_image
 from viewer.core.series import open_series
 from viewer.core.sr import graphics_on_image, read_report
 from viewer.core.voi import Window
-from viewer.report.dicom_export import ExportExtras, export_ai_dicom
+from viewer.report.dicom_export import ExportExtras, dicom_objects, dicom_parts, export_ai_dicom
 from viewer.report.overlay import burn_in_heatmap
 from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
 
@@ -141,3 +142,25 @@ def test_anonymised_export_holds_no_identifiers_and_still_hangs_together(
     source = sc.SourceImageSequence[0].ReferencedSOPInstanceUID
     assert read_report(result.sr_path).referenced_instances == (source,)
     assert read_segmentation(result.seg_path).referenced_instances == (source,)
+
+
+def test_an_export_whose_seg_cannot_be_written_leaves_nothing(cxr_dicom, cxr_header, tmp_path):
+    """The SEG's file name is taken (a folder): the SC and SR, renamed in before it, go again;
+    the error names the SEG and why (issue 10: one export is all or nothing)."""
+    pixels = pydicom.dcmread(cxr_dicom).pixel_array
+    display = render_array(pixels, Window(2048, 4096))
+    heatmap = heatmap_for(display.shape)
+    key = KeyImage("key", display, burn_in_heatmap(display, heatmap), "heatmap: pneumonia")
+    extras = ExportExtras(heatmap=heatmap, heatmap_label="pneumonia")
+    out = tmp_path / "ai"
+    export = dicom_objects(cxr_header, key, FINDINGS, MODEL, out, extras)
+    parts = dicom_parts(export)
+    assert [p.name for p in parts] == ["SC", "SR", "SEG"]
+    export.seg_path.mkdir(parents=True)
+    with pytest.raises(ExportPartError) as raised:
+        write_all_or_nothing(parts)
+    assert str(raised.value).startswith(f"{export.seg_path}: SEG not written (")
+    assert [p.name for p in out.iterdir()] == [export.seg_path.name]  # the folder put in the way
+    export.seg_path.rmdir()
+    assert write_all_or_nothing(parts) == export.paths
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in export.paths)

@@ -1,5 +1,6 @@
-"""Output files: atomic writes (a temporary file in the target folder, then `os.replace`), and
-checking a target before a long job so that it fails first, not after the work.
+"""Output files: atomic writes (a temporary file in the target folder, then `os.replace`), exports
+of several files written all or none (`write_all_or_nothing`), and checking a target before a
+long job so that it fails first, not after the work.
 
 Errors name the target the user chose, never the hidden temporary file. The temporary file is
 held locked by its writer (`inference.files`, the one home of the atomic write), so one left by a killed RadLens is recognised
@@ -8,8 +9,12 @@ and removed the next time anything is written into that folder.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from inference.files import (  # the one atomic write, shared with inference (re-exported)
@@ -18,17 +23,21 @@ from inference.files import (  # the one atomic write, shared with inference (re
     atomic_write_bytes,
     atomic_write_text,
     clean_stale_temp_files,
+    final_mode,
     locked_temp_file,
 )
 from viewer.core.errors import RadLensError
 
 __all__ = [
     "MIN_FREE_BYTES",
+    "ExportPartError",
     "OutputTargetError",
+    "Part",
     "atomic_write_bytes",
     "atomic_write_text",
     "check_output_file",
     "check_output_folder",
+    "write_all_or_nothing",
 ]
 
 MIN_FREE_BYTES = 16 * 1024**2  # a report or an SC/SR pair needs a few MB; refuse a full disk
@@ -87,3 +96,129 @@ def _check_writable(folder: Path, target: Path) -> None:
         raise OutputTargetError(target, f"cannot write there ({exc.strerror or exc})") from exc
     if free < MIN_FREE_BYTES:
         raise OutputTargetError(target, f"disk full ({free / 1024**2:.1f} MB free)")
+
+
+@dataclass(frozen=True)
+class Part:
+    """One file of an export that is written whole or not at all: its name for people (SC, SR,
+    SEG, PDF), where it goes, and its bytes."""
+
+    name: str
+    path: Path
+    data: bytes
+
+
+class ExportPartError(OutputTargetError):
+    """A part of an export failed; nothing of that export was kept. `target: reason`."""
+
+    def __init__(self, part: Part | str, target: str | os.PathLike, why: str) -> None:
+        self.part = part.name if isinstance(part, Part) else part
+        super().__init__(target, f"{self.part} not written ({why}); nothing of this export is kept")
+
+
+@dataclass
+class _Staged:
+    part: Part
+    fd: int  # held open: the temp file's lock says its writer is alive
+    temp: str
+    old: str | None = None  # a link to the file the part replaces, until the export is whole
+    placed: bool = False
+
+
+def write_all_or_nothing(parts: Sequence[Part]) -> list[Path]:
+    """Write every part, or none: each to a locked temporary file in its target's folder
+    (written and synced), and only when all are there, renamed in one after another. If any step
+    fails, the temporary files go, the parts already renamed in are taken back (a file one
+    replaced is put back), and `ExportPartError` names the part and the reason."""
+    staged: list[_Staged] = []
+    try:
+        for part in parts:
+            staged.append(_stage(part))
+        for item in staged:
+            _place(item)
+    except BaseException:
+        for item in reversed(staged):
+            _take_back(item)
+        raise
+    finally:
+        for item in staged:
+            _release(item)
+    return [part.path for part in parts]
+
+
+def _stage(part: Part) -> _Staged:
+    folder = part.path.parent
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_temp_files(folder)
+        fd, temp = locked_temp_file(folder, TEMP_PREFIX, TEMP_SUFFIX)
+    except OSError as exc:
+        raise ExportPartError(part, part.path, exc.strerror or str(exc)) from exc
+    item = _Staged(part, fd, temp)
+    try:
+        _write_all(fd, part.data)
+        os.fsync(fd)
+        os.chmod(temp, final_mode(part.path))
+    except OSError as exc:
+        _release(item)
+        Path(temp).unlink(missing_ok=True)
+        raise ExportPartError(part, part.path, exc.strerror or str(exc)) from exc
+    return item
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view[: 1 << 30]) :]
+
+
+def _place(item: _Staged) -> None:
+    target = item.part.path
+    try:
+        if target.is_file():
+            item.old = _link_aside(target)
+        if os.name == "nt":  # Windows cannot rename an open file
+            _release(item)
+        os.replace(item.temp, target)
+    except OSError as exc:
+        raise ExportPartError(item.part, target, exc.strerror or str(exc)) from exc
+    item.placed = True
+
+
+def _link_aside(target: Path) -> str:
+    """A second name for the file about to be replaced, to put it back if the export fails."""
+    aside = str(target.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+    try:
+        os.link(target, aside)
+    except OSError:
+        shutil.copy2(target, aside)
+    return aside
+
+
+def _take_back(item: _Staged) -> None:
+    """Undo one part: the file it replaced back in place (else no file there), no temp left."""
+    if item.placed and item.old is not None:
+        _quietly(os.replace, item.old, item.part.path)
+        item.old = None
+    elif item.placed:
+        _quietly(os.unlink, item.part.path)
+    item.placed = False
+    for leftover in (item.old, item.temp):
+        if leftover is not None:
+            _quietly(os.unlink, leftover)
+    item.old = None
+
+
+def _release(item: _Staged) -> None:
+    """Close the temp file (its lock goes); once the export is whole, drop the old file's link."""
+    if item.fd >= 0:
+        _quietly(os.close, item.fd)
+        item.fd = -1
+    if item.old is not None:
+        _quietly(os.unlink, item.old)
+        item.old = None
+
+
+def _quietly(action, *args) -> None:
+    with contextlib.suppress(OSError):
+        action(*args)

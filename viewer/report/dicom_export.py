@@ -11,6 +11,8 @@ notice; then every measurement made in RadLens on the key image with its graphic
 Each object gets its own new series (a series holds one modality) and new UIDs; the source
 files are never written. highdicom validates the objects while constructing them. Asked to
 anonymise, the objects are de-identified together (`dicom_anonymize.py`) before writing.
+One export is written all or none (`viewer.core.atomic.write_all_or_nothing`): a part that
+cannot be encoded or written names itself, and nothing of that export stays.
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian
 
 import viewer
-from viewer.core.atomic import atomic_write_bytes
+from viewer.core.atomic import ExportPartError, Part, write_all_or_nothing
+from viewer.core.scan import short_error
 from viewer.report.dicom_anonymize import anonymized
 from viewer.report.dicom_heatmap import heatmap_segmentation
 from viewer.report.dicom_measurements import PRIVATE_SCHEME, measurement_groups
@@ -85,7 +88,22 @@ def export_ai_dicom(
     out_dir: str | Path,
     extras: ExportExtras | None = None,
 ) -> DicomExport:
-    """Write SC + SR (+ heatmap SEG) for the key image of `source` (its header is enough)."""
+    """Write SC + SR (+ heatmap SEG) for the key image of `source` (its header is enough), all
+    of them or none (`atomic.write_all_or_nothing`: a failing part names itself)."""
+    export = dicom_objects(source, key, findings, model, out_dir, extras)
+    write_all_or_nothing(dicom_parts(export))
+    return export
+
+
+def dicom_objects(
+    source: Dataset,
+    key: KeyImage,
+    findings: Sequence[FindingRow],
+    model: ModelSummary,
+    out_dir: str | Path,
+    extras: ExportExtras | None = None,
+) -> DicomExport:
+    """The SC, SR (and SEG) built, de-identified if asked, and where each will go; unwritten."""
     extras = extras or ExportExtras()
     if key.overlay is None:
         raise ValueError("the key image has no heatmap to export")
@@ -97,13 +115,21 @@ def export_ai_dicom(
         seg = rest[0] if rest else None
     out = Path(out_dir)
     return DicomExport(
-        sc_path=_write(sc, out / f"SC_{sc.SOPInstanceUID}.dcm"),
-        sr_path=_write(sr, out / f"SR_{sr.SOPInstanceUID}.dcm"),
+        sc_path=out / f"SC_{sc.SOPInstanceUID}.dcm",
+        sr_path=out / f"SR_{sr.SOPInstanceUID}.dcm",
         sc=sc,
         sr=sr,
-        seg_path=None if seg is None else _write(seg, out / f"SEG_{seg.SOPInstanceUID}.dcm"),
+        seg_path=None if seg is None else out / f"SEG_{seg.SOPInstanceUID}.dcm",
         seg=seg,
     )
+
+
+def dicom_parts(export: DicomExport) -> list[Part]:
+    """Each object encoded as a file (Part 10), ready to be written with the others."""
+    objects = [("SC", export.sc, export.sc_path), ("SR", export.sr, export.sr_path)]
+    if export.seg is not None and export.seg_path is not None:
+        objects.append(("SEG", export.seg, export.seg_path))
+    return [_encoded(name, dataset, path) for name, dataset, path in objects]
 
 
 def _heatmap_seg(source: Dataset, model: ModelSummary, extras: ExportExtras):
@@ -289,7 +315,10 @@ def _private_scheme() -> Dataset:
     return item
 
 
-def _write(dataset: Dataset, path: Path) -> Path:
+def _encoded(name: str, dataset: Dataset, path: Path) -> Part:
     buffer = io.BytesIO()
-    dataset.save_as(buffer, enforce_file_format=True)
-    return atomic_write_bytes(path, buffer.getvalue())
+    try:
+        dataset.save_as(buffer, enforce_file_format=True)
+    except Exception as exc:  # noqa: BLE001 - named with its part, never a traceback
+        raise ExportPartError(name, path, f"cannot be encoded: {short_error(exc)}") from exc
+    return Part(name, path, buffer.getvalue())
