@@ -251,3 +251,34 @@ def test_a_later_frame_claiming_another_size_fails_alone(tmp_path):
         done = run_limited(args, LIMIT_MIB)
         assert done.returncode == code, done.stderr
     assert "frame 2: the compressed frame declares 60000×60000 pixels" in done.stderr
+
+
+def test_scrolling_a_deflated_multiframe_inflates_each_frame_once(tmp_path):
+    """Issue 10 (left from 0.2.0): frame k+1 after frame k goes on from where the inflater
+    stopped instead of inflating the file from its start again; an earlier frame is read back
+    from the scratch copy. Counted in bytes inflated, per scroll step."""
+    import numpy as np
+    from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+    from viewer.core.series import open_series
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    frames = np.stack([ds.pixel_array + 7 * k for k in range(8)])
+    ds.PixelData, ds.NumberOfFrames = frames.tobytes(), len(frames)
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "multi.dcm", enforce_file_format=True)
+    info = build_index([tmp_path]).all_series()[0]
+    series = open_series(info)
+    path, frame_bytes = info.frames[0].path, frames[0].nbytes
+    steps = []
+    for k in range(len(frames)):
+        before = series._deflated.inflated(path)
+        assert (series.stored_frame(k) == frames[k]).all()
+        steps.append(series._deflated.inflated(path) - before)
+    header_bytes = steps[0] - frame_bytes
+    assert 0 < header_bytes < frame_bytes  # the first step inflates the header and frame 0
+    assert steps[1:] == [frame_bytes] * (len(frames) - 1)  # then one frame per step, not k + 1
+    before = series._deflated.inflated(path)
+    assert (series.stored_frame(2) == frames[2]).all()  # back up: read back, nothing inflated
+    assert series._deflated.inflated(path) == before
+    assert not series.frame_ready(5)  # a deflated frame is inflated off the UI thread

@@ -16,7 +16,7 @@ from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pix
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
 
 from viewer.core.codestream import HEAD_BYTES, size_mismatch
-from viewer.core.deflated import frame_datasets
+from viewer.core.deflated import DeflatedFiles, frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
 from viewer.core.pictures import is_picture_format, read_picture
@@ -126,13 +126,22 @@ def read_raw_frame(ref, fmt: PixelFormat, rows: int, columns: int) -> np.ndarray
 
 
 def decode_with_pydicom(
-    path: str, frame_index: int, header: Dataset | None = None, syntax: str = "", frame_bytes=0
+    path: str,
+    frame_index: int,
+    header: Dataset | None = None,
+    syntax: str = "",
+    frame_bytes=0,
+    deflated: DeflatedFiles | None = None,
 ) -> np.ndarray:
     """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images.
 
     `frame_bytes` (a native frame's size) is needed for deflated files only, which are inflated
-    up to the frame asked for rather than whole.
+    up to the frame asked for rather than whole; with `deflated` (the series' open files) the
+    inflater goes on from where the last frame left it.
     """
+    if syntax == DeflatedExplicitVRLittleEndian and deflated is not None:
+        ds = deflated.frame(path, frame_index, frame_bytes)
+        return _decoded(_decode_with_plugins(ds, 0, ""), header)
     if syntax == DeflatedExplicitVRLittleEndian:
         return next(decode_deflated(path, [frame_index], frame_bytes, header))[1]
     return _decoded(_decode_with_plugins(path, frame_index, syntax), header)
@@ -194,11 +203,18 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def read_stored_frame(
-    ref, fmt: PixelFormat | None, rows: int, columns: int, header=None, raw: bool = True
+    ref,
+    fmt: PixelFormat | None,
+    rows: int,
+    columns: int,
+    header=None,
+    raw: bool = True,
+    deflated: DeflatedFiles | None = None,
 ) -> np.ndarray:
     """Stored values of one frame; DicomReadError names the file and the reason.
 
-    `raw=False` skips the direct-read attempt (the caller already tried it).
+    `raw=False` skips the direct-read attempt (the caller already tried it); `deflated`: the
+    series' open deflated files, used for frames of multi-frame ones.
     """
     if is_picture_format(fmt):  # a JPEG/PNG secondary image
         return read_picture(ref.path)
@@ -208,7 +224,10 @@ def read_stored_frame(
             check_codestream(ref, rows, columns)
             syntax = fmt.transfer_syntax if fmt else ""
             frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
-            values = decode_with_pydicom(ref.path, ref.frame_index, header, syntax, frame_bytes)
+            opened = deflated if getattr(ref, "number_of_frames", 1) > 1 else None
+            values = decode_with_pydicom(
+                ref.path, ref.frame_index, header, syntax, frame_bytes, opened
+            )
     except DicomReadError:
         raise
     except (KeyboardInterrupt, SystemExit):

@@ -15,8 +15,10 @@ from collections import OrderedDict
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.uid import DeflatedExplicitVRLittleEndian
 
 from viewer.core.decode import is_colour, modality_dtype, read_stored_frame, to_modality
+from viewer.core.deflated import DeflatedFiles
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.geometry import FrameGeometry
@@ -30,6 +32,7 @@ from viewer.core.scan import (
     read_header_dataset,
     short_error,
 )
+from viewer.core.scratch import session_dir
 from viewer.core.voi import (
     VoiLut,
     Window,
@@ -72,6 +75,11 @@ class Series:
         self._cached_bytes = 0
         self._volume: np.ndarray | None = None
         self._lock = threading.RLock()
+        self._deflated = (
+            DeflatedFiles(session_dir)
+            if info.transfer_syntax == DeflatedExplicitVRLittleEndian
+            else None
+        )
         self.is_color = is_colour(info)
         self.pixel_padding = self._pixel_padding()
 
@@ -94,7 +102,12 @@ class Series:
                 return self._frames[i]
         header = self.header(i) if self._needs_header_for_pixels() else None
         stored = read_stored_frame(
-            ref, self.info.pixel_format, self.info.rows, self.info.columns, header
+            ref,
+            self.info.pixel_format,
+            self.info.rows,
+            self.info.columns,
+            header,
+            deflated=self._deflated,
         )
         values = to_modality(stored, ref.rescale, self._modality, header)
         values.flags.writeable = False
@@ -103,12 +116,13 @@ class Series:
 
     def frame_ready(self, i: int) -> bool:
         """Whether `modality_frame(i)` returns without decoding compressed data: the frame is
-        in the volume or the frame cache, or it is stored uncompressed (one read)."""
+        in the volume or the frame cache, or it is stored uncompressed (one read; a deflated
+        frame has to be inflated)."""
         with self._lock:
             if self._volume is not None or i in self._frames:
                 return True
         fmt = self.info.pixel_format
-        return fmt is not None and not fmt.encapsulated
+        return fmt is not None and not fmt.encapsulated and self._deflated is None
 
     @_reported
     def stored_frame(self, i: int) -> np.ndarray:
@@ -116,7 +130,12 @@ class Series:
         ref = self.info.frames[self._check(i)]
         header = self.header(i) if self._needs_header_for_pixels() else None
         return read_stored_frame(
-            ref, self.info.pixel_format, self.info.rows, self.info.columns, header
+            ref,
+            self.info.pixel_format,
+            self.info.rows,
+            self.info.columns,
+            header,
+            deflated=self._deflated,
         )
 
     def load_all(self, progress=None, cancel=None, workers=None):
@@ -139,6 +158,8 @@ class Series:
             self._volume = volume
             self._frames.clear()
             self._cached_bytes = 0
+        if self._deflated is not None:  # frames come from the volume now: free the scratch
+            self._deflated.close()
         return skipped
 
     def _volume_from_cache(self) -> np.ndarray | None:
