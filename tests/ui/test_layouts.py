@@ -14,7 +14,8 @@ from PySide6.QtCore import QMimeData, QPoint, Qt
 from tests.ui.conftest import load, send_drop
 from tests.ui.test_ai_worker import analysis_model_dir
 from viewer.paths import sample_study_dir
-from viewer.ui.settings import Settings
+from viewer.ui.layouts import LAYOUT_SHAPES
+from viewer.ui.settings import Settings, load_settings
 from viewer.ui.viewport import SERIES_MIME
 
 pytestmark = pytest.mark.gui
@@ -109,3 +110,19 @@ def test_a_series_shown_in_another_viewport_moves_the_heatmap_safely(qtbot, anal
     for item, scene in scenes_before.items():
         assert scenes_after[item] is scene, "a heatmap item changed scenes"
     assert len(scenes_after) == 2  # one per viewport that showed a heatmap, no more
+
+
+@pytest.mark.parametrize("layout", ["1x3", "1x2", "2x2"])
+def test_a_saved_layout_reopens(make_window, layout):
+    """Chosen from View → Layout, saved when the window closes, shown again by the next window
+    built from the saved settings, as `radlens` starts (1×3 came back as 1×1 in 0.2.0)."""
+    first = make_window(Settings(auto_run_ai=False))
+    first.layout_actions[layout].trigger()
+    assert first.grid.layout_name == layout
+    first.close()
+    assert load_settings().layout == layout
+    again = make_window(load_settings())
+    rows, columns = LAYOUT_SHAPES[layout]
+    assert again.grid.layout_name == layout
+    assert len(again.grid.shown()) == rows * columns
+    assert again.layout_actions[layout].isChecked()

@@ -19,10 +19,10 @@ from pathlib import Path
 from PySide6.QtCore import QSettings
 
 from viewer.paths import user_data_dir
+from viewer.ui.layouts import LAYOUT_SHAPES  # the one list of layouts (1×3 included)
 
 SCHEMA_VERSION = 1
 MAX_RECENT = 10
-LAYOUTS = ("1x1", "1x2", "2x2")
 
 
 @dataclass
@@ -104,7 +104,7 @@ def load_settings(path: Path | None = None) -> Settings:
         # A damaged value keeps its default rather than stopping the app.
         with contextlib.suppress(ValueError, TypeError):
             setattr(settings, f.name, _decode(stored[f.name], getattr(settings, f.name)))
-    if settings.layout not in LAYOUTS:
+    if settings.layout not in LAYOUT_SHAPES:
         settings.layout = "1x1"
     return settings
 
