@@ -75,8 +75,7 @@ def test_export_dicom_target_is_checked_first(tmp_path, capsys):
     assert one_line_error(capsys) == f"radlens export-dicom: {tmp_path / 'out'}: is not a folder"
 
 
-def test_a_write_failing_midway_names_the_target_and_leaves_nothing(tmp_path):
-    """The disk fills while the PDF is written (a file-size limit makes the write fail)."""
+def _need_default_model() -> None:
     from inference.errors import ModelError
     from inference.registry import find_model
 
@@ -84,16 +83,19 @@ def test_a_write_failing_midway_names_the_target_and_leaves_nothing(tmp_path):
         find_model(None)
     except ModelError as exc:
         pytest.skip(f"no default model shipped: {exc}")
-    out = tmp_path / "r.pdf"
+
+
+def _report_with_file_size_limit(limit: int, *args: str) -> subprocess.CompletedProcess:
+    """`radlens report` in a subprocess that cannot write a file past `limit` bytes (EFBIG)."""
 
     def limit_file_size():
         import resource
 
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # EFBIG instead of a signal
-        resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, 64 * 1024))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
-    run = subprocess.run(
-        [sys.executable, "-m", "viewer.cli", "report", str(sample_study_dir()), "--out", str(out)],
+    return subprocess.run(
+        [sys.executable, "-m", "viewer.cli", "report", str(sample_study_dir()), *args],
         cwd=REPO_ROOT,
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT), "PYTHONDONTWRITEBYTECODE": "1"},
         preexec_fn=limit_file_size,
@@ -101,6 +103,30 @@ def test_a_write_failing_midway_names_the_target_and_leaves_nothing(tmp_path):
         text=True,
         timeout=600,
     )
+
+
+def test_a_write_failing_midway_names_the_target_and_leaves_nothing(tmp_path):
+    """The disk fills while the PDF is written (a file-size limit makes the write fail)."""
+    _need_default_model()
+    out = tmp_path / "r.pdf"
+    run = _report_with_file_size_limit(64 * 1024, "--out", str(out))
     assert run.returncode == 1, run.stdout + run.stderr
-    assert run.stderr.strip() == f"radlens report: {out}: File too large"
+    assert (
+        run.stderr.strip()
+        == f"radlens report: {out}: PDF not written (File too large); nothing of this export is kept"
+    )
     assert os.listdir(tmp_path) == []
+
+
+def test_a_later_part_failing_leaves_nothing_of_the_export(tmp_path):
+    """PDF + DICOM are one export: the PDF (about 2.4 MB) fits under a 4 MiB file-size limit,
+    the Secondary Capture (about 5.8 MB) does not. Before, the PDF stayed behind an error that
+    said the report was not written; now nothing of the export is left."""
+    _need_default_model()
+    out, dicom = tmp_path / "r.pdf", tmp_path / "dicom"
+    run = _report_with_file_size_limit(4 * 1024**2, "--out", str(out), "--dicom-out", str(dicom))
+    assert run.returncode == 1, run.stdout + run.stderr
+    message = run.stderr.strip()
+    assert message.startswith(f"radlens report: {dicom}{os.sep}SC_"), message
+    assert message.endswith(": SC not written (File too large); nothing of this export is kept")
+    assert os.listdir(tmp_path) == ["dicom"] and os.listdir(dicom) == []

@@ -125,8 +125,8 @@ def header_from(args: argparse.Namespace) -> Any:
 
 
 def run(args: argparse.Namespace) -> int:
-    from viewer.report.compose import analyze_frame, compose_report, export_dicom
-    from viewer.report.pdf import write_pdf
+    from viewer.core.atomic import write_all_or_nothing
+    from viewer.report.compose import analyze_frame, compose_report, report_parts
 
     try:
         header = header_from(args)
@@ -142,10 +142,10 @@ def run(args: argparse.Namespace) -> int:
             header=header,
             appendix=args.appendix,
         )
-        written = [write_pdf(data, args.out, args.paper)]
-        if args.dicom_out:
-            exported = export_dicom(series, frame, data, args.dicom_out, analysis.result)
-            written += exported.paths
+        parts = report_parts(
+            series, frame, data, args.out, args.paper, args.dicom_out, analysis.result
+        )
+        written = write_all_or_nothing(parts)  # the PDF and the DICOM objects, all or none
     except expected_errors() as exc:
         return fail("report", exc)
     calls = ", ".join(f"{f.label} {f.probability_text} ({f.call})" for f in data.findings)

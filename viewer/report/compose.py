@@ -13,12 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from viewer.core.analysis_input import frame_analysis_input
+from viewer.core.atomic import Part, write_all_or_nothing
 from viewer.core.errors import RadLensError
 from viewer.core.measurements import MeasurementStore, measured_image
 from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
-from viewer.report.dicom_export import DicomExport, ExportExtras, export_ai_dicom
+from viewer.report.dicom_export import DicomExport, ExportExtras, dicom_objects, dicom_parts
 from viewer.report.overlay import draw_measurements
 from viewer.report.report_data import (
     KeyImage,
@@ -214,7 +215,35 @@ def export_dicom(
 ) -> DicomExport:
     """SC + SR (+ heatmap SEG) for the report's key image, in the study of `series`; with
     `result` (the AnalysisResult) the SR carries the intended-use verdict and the heatmap is
-    written as a FRACTIONAL SEG. Anonymised when the report is."""
+    written as a FRACTIONAL SEG. Anonymised when the report is. All written, or none."""
+    export = dicom_export_objects(series, frame, data, out_dir, result)
+    write_all_or_nothing(dicom_parts(export))
+    return export
+
+
+def report_parts(
+    series: Any,
+    frame: int,
+    data: ReportData,
+    pdf_path: str | Path,
+    paper: str = "a4",
+    dicom_dir: str | Path | None = None,
+    result: Any = None,
+) -> list[Part]:
+    """One report export as files to write together (`atomic.write_all_or_nothing`): the PDF,
+    and with `dicom_dir` the SC, SR (and SEG) of `export_dicom`."""
+    from viewer.report.pdf import build_pdf
+
+    parts = [Part("PDF", Path(pdf_path), build_pdf(data, paper))]
+    if dicom_dir is not None:
+        parts += dicom_parts(dicom_export_objects(series, frame, data, dicom_dir, result))
+    return parts
+
+
+def dicom_export_objects(
+    series: Any, frame: int, data: ReportData, out_dir: str | Path, result: Any = None
+) -> DicomExport:
+    """What `export_dicom` writes, built and not written."""
     if data.model is None or not data.findings:
         why = f": {intended_use_caution(data.intended_use_reasons, False)}"
         raise RadLensError(
@@ -224,7 +253,7 @@ def export_dicom(
     caution = (
         intended_use_caution(data.intended_use_reasons, True) if data.intended_use_reasons else ""
     )
-    return export_ai_dicom(
+    return dicom_objects(
         series.header(frame),
         data.key_images[0],
         data.findings,

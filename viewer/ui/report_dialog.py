@@ -95,8 +95,8 @@ def export_report(
     image: ShownImage, choices: ReportChoices, progress: Callable[[str], None] = _ignore
 ) -> list[Path]:
     """Write the PDF (and the DICOM objects if chosen); returns the files written. Qt-free."""
-    from viewer.report.compose import Analysis, card_summary_for, compose_report, export_dicom
-    from viewer.report.pdf import write_pdf
+    from viewer.core.atomic import write_all_or_nothing
+    from viewer.report.compose import Analysis, card_summary_for, compose_report, report_parts
     from viewer.report.report_data import report_header
 
     header = report_header(choices.institution, choices.indication, choices.status, choices.reader)
@@ -119,15 +119,12 @@ def export_report(
         header=header,
         appendix=choices.appendix,
     )
-    progress(f"Writing {choices.out.name}…")
-    written = [write_pdf(data, choices.out, choices.paper)]
-    if choices.dicom:
-        progress("Writing the DICOM Secondary Capture and SR…")
-        exported = export_dicom(
-            image.series, image.frame, data, dicom_folder(choices.out), image.result
-        )
-        written += exported.paths
-    return written
+    dicom_dir = dicom_folder(choices.out) if choices.dicom else None
+    parts = report_parts(
+        image.series, image.frame, data, choices.out, choices.paper, dicom_dir, image.result
+    )
+    progress(f"Writing {choices.out.name}" + (" and its DICOM objects…" if dicom_dir else "…"))
+    return write_all_or_nothing(parts)  # the PDF and the DICOM objects, all or none
 
 
 def dicom_folder(out: Path) -> Path:
