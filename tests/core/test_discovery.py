@@ -260,3 +260,14 @@ def test_dicomdir_offsets_looping_back_are_reported_not_followed(media):
         "its records are read in file order"
     ]
     assert len(found.files) == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR"))
+
+
+@pytest.mark.parametrize("variant", ["DICOMDIR-implicit", "DICOMDIR-bigEnd", "DICOMDIR-reordered"])
+def test_dicomdir_encodings_and_record_orders_read_alike(media, variant):
+    """pydicom's implicit VR, big endian and reordered copies of the same media directory."""
+    shutil.copy(DICOMDIR_TREE / variant, media / "DICOMDIR")
+    found = expand_inputs([media / "DICOMDIR"])
+    assert not found.skipped
+    assert {f.relative_to(media.resolve()).parts for f in found.files} == set(
+        referenced_ids(DICOMDIR_TREE / "DICOMDIR")
+    )

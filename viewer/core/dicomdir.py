@@ -90,13 +90,7 @@ def read_records(path: Path) -> tuple[list[DirectoryRecord], str]:
 def _read_into(records: list[DirectoryRecord], data: bytes) -> int:
     """Append the records in file order; return the root's first record offset (0: unknown)."""
     fp = io.BytesIO(data)
-    if is_deflated(read_file_meta(fp)):
-        raise _Damaged("deflated; not read (a DICOMDIR is Explicit VR Little Endian, PS3.10)")
-    fp.seek(0)
-    try:
-        top = read_partial(fp, stop_when=_at_records, force=True)
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a reason, never a traceback
-        raise _Damaged(f"not readable ({short_error(exc)})") from None
+    top = _top_level(fp)
     implicit, little = (bool(flag) for flag in top.original_encoding)
     order: Literal["little", "big"] = "little" if little else "big"
     end = _sequence_end(fp, implicit, order, len(data))
@@ -108,11 +102,7 @@ def _read_into(records: list[DirectoryRecord], data: bytes) -> int:
             break
         if tag != ITEM:
             raise _Damaged(_stopped_at(start, "is not a sequence item (truncated or damaged)"))
-        if len(records) >= MAX_DICOMDIR_RECORDS:
-            raise _Damaged(
-                f"holds more than {MAX_DICOMDIR_RECORDS:,} records; only the first "
-                f"{MAX_DICOMDIR_RECORDS:,} are read"
-            )
+        _check_count(records)
         item = _read_item(fp, implicit, little, encoding)
         records.append(_record(item, start))
         claim = _claim_past_the_end(item, int.from_bytes(head[4:8], order), start, len(data))
@@ -122,6 +112,25 @@ def _read_into(records: list[DirectoryRecord], data: bytes) -> int:
         if end is None:
             raise _Damaged("ends inside its records (truncated?); the records before are read")
     return int(top.get("OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity") or 0)
+
+
+def _top_level(fp: BinaryIO) -> Dataset:
+    """The DICOMDIR's elements before its records; fp left on the Directory Record Sequence."""
+    if is_deflated(read_file_meta(fp)):
+        raise _Damaged("deflated; not read (a DICOMDIR is Explicit VR Little Endian, PS3.10)")
+    fp.seek(0)
+    try:
+        return read_partial(fp, stop_when=_at_records, force=True)
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a reason, never a traceback
+        raise _Damaged(f"not readable ({short_error(exc)})") from None
+
+
+def _check_count(records: list[DirectoryRecord]) -> None:
+    if len(records) >= MAX_DICOMDIR_RECORDS:
+        raise _Damaged(
+            f"holds more than {MAX_DICOMDIR_RECORDS:,} records; only the first "
+            f"{MAX_DICOMDIR_RECORDS:,} are read"
+        )
 
 
 def _stopped_at(start: int, why: str) -> str:
