@@ -110,7 +110,7 @@ class Analyzer:
         return [results[i] for i in range(len(items))]
 
     def _key(self, item: AnalysisInput) -> tuple:
-        return (*item.cache_key, self.card.weights_sha256)
+        return (*item.cache_key, self.card.weights_sha256, self.heatmaps_for_negatives)
 
     def _remember(self, item: AnalysisInput, result: AnalysisResult) -> None:
         if item.cache_key is None:
@@ -152,6 +152,7 @@ class Analyzer:
                 timing,
                 _run_warnings(checks[i], has_heatmaps=maps is not None),
                 checks[i],
+                self._on_request(findings[i], heatmaps[i]),
             )
             for i in range(len(items))
         ]
@@ -223,8 +224,17 @@ class Analyzer:
             heatmaps[finding.label] = np.clip(scaled, 0.0, 1.0).astype(np.float32)
         return heatmaps
 
+    def _on_request(self, findings: tuple[Finding, ...], heatmaps: dict) -> tuple[str, ...]:
+        """The labels whose map is shown only because clear negatives' maps were asked for."""
+        if not self.heatmaps_for_negatives:
+            return ()
+        hide_below = self.heatmap_spec.hide_below
+        return tuple(
+            f.label for f in findings if f.label in heatmaps and f.probability < hide_below
+        )
+
     def _result(
-        self, findings, heatmaps, timings, warnings, check: IntendedUseCheck
+        self, findings, heatmaps, timings, warnings, check: IntendedUseCheck, on_request=()
     ) -> AnalysisResult:
         return AnalysisResult(
             findings=tuple(findings),
@@ -238,6 +248,8 @@ class Analyzer:
             intended_use_ok=check.ok,
             intended_use_reasons=check.reasons,
             heatmap_scale="absolute" if self.heatmap_spec.absolute else "relative",
+            heatmaps_on_request=tuple(on_request),
+            heatmap_hide_below=self.heatmap_spec.hide_below,
         )
 
 

@@ -75,8 +75,19 @@ def register(subparsers) -> None:
         "--heatmaps", type=Path, metavar="DIR", help="write NPY + PNG overlays here"
     )
     parser.add_argument("--force", action="store_true", help="run even outside the intended use")
+    add_negatives_argument(parser)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.set_defaults(func=run)
+
+
+def add_negatives_argument(parser: argparse.ArgumentParser) -> None:
+    """--heatmap-for-negatives: shared by analyze, report and export-dicom."""
+    parser.add_argument(
+        "--heatmap-for-negatives",
+        action="store_true",
+        help="draw the heatmap of a clear negative too (probability below the model card's "
+        "display threshold; said so wherever the map appears)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +108,9 @@ def run(args: argparse.Namespace) -> int:
 def _analyzer(args: argparse.Namespace):
     from inference.engine import Analyzer
 
-    return Analyzer(args.model, device=args.device)
+    return Analyzer(
+        args.model, device=args.device, heatmaps_for_negatives=args.heatmap_for_negatives
+    )
 
 
 def collect_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
@@ -222,6 +235,9 @@ def _entry(job: Job, item, result, decode_s: float, heatmap_dir, analyzer) -> di
         intended_use_ok=result.intended_use_ok,
         reasons=list(result.intended_use_reasons),
     )
+    if result.heatmaps_on_request:  # clear negatives' maps drawn because they were asked for
+        entry["heatmaps_on_request"] = list(result.heatmaps_on_request)
+        entry["heatmap_hide_below"] = result.heatmap_hide_below
     if heatmap_dir is not None and result.heatmaps:
         entry["heatmaps"] = _write_heatmaps(heatmap_dir, job, item, result, analyzer)
     return entry
@@ -267,6 +283,11 @@ def _print(entries: list[dict], as_json: bool) -> None:
             for f in entry["findings"]
         )
         warnings = "".join(f"\n  warning: {w}" for w in entry["warnings"])
+        warnings += "".join(
+            f"\n  note: {label} heatmap drawn on request (probability below the display "
+            f"threshold {entry['heatmap_hide_below']:.3f})"
+            for label in entry.get("heatmaps_on_request", ())
+        )
         print(
             f"{where}: {findings or 'not analysed'}  [{entry['timings'].get('total', 0):.2f} s]{warnings}"
         )

@@ -311,10 +311,21 @@ class AiInstallation(QObject):
     def select_model(self, model_id: str) -> None:
         if model_id == self.selected_model():
             return
+        self.main_window.settings.model_name = model_id
+        self.controller.set_analyzer_factory(analyzer_factory_for(self.main_window.settings))
+
+    def set_heatmap_for_negatives(self, enabled: bool) -> None:
+        """Draw (or not) the heatmap of a clear negative; the image on screen is analysed
+        again when it had a result, so its map appears (or goes) at once."""
         settings = self.main_window.settings
-        settings.model_name = model_id
-        factory = default_analyzer_factory(model_id, settings.device or "auto")
-        self.controller.set_analyzer_factory(factory)
+        if settings.heatmap_for_negatives == bool(enabled):
+            return
+        settings.heatmap_for_negatives = bool(enabled)
+        controller = self.controller
+        shown = controller.shown_result()
+        controller.set_analyzer_factory(analyzer_factory_for(settings))
+        if shown is not None and not controller.runner.is_busy():
+            controller.analyze(force=not shown.intended_use_ok)
 
     def rebuild_model_menu(self) -> None:
         """AI → Model: one checkable entry per model the registry finds, problems greyed out."""
@@ -362,6 +373,13 @@ def model_card_text(card) -> str:
     return "\n".join(lines)
 
 
+def analyzer_factory_for(settings) -> Callable[[], Any]:
+    """The analyzer the settings ask for: model, device, clear negatives' heatmaps."""
+    return default_analyzer_factory(
+        settings.model_name or None, settings.device or "auto", settings.heatmap_for_negatives
+    )
+
+
 def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     """Add the findings dock, the AI menu/toolbar actions, and follow the active image.
 
@@ -369,9 +387,7 @@ def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     on the worker would hold the GIL and freeze the UI for the first analysis."""
     import_engine()
     settings = main_window.settings
-    factory = analyzer_factory or default_analyzer_factory(
-        settings.model_name or None, settings.device or "auto"
-    )
+    factory = analyzer_factory or analyzer_factory_for(settings)
     panel = FindingsPanel()
     overlay = HeatmapOverlay(main_window.active_viewport().image_item)
     runner = InferenceRunner(factory)
@@ -433,8 +449,18 @@ def _add_toggles(main_window, installed: AiInstallation, menu) -> None:
     auto = QAction("Analyze automatically on open", main_window, checkable=True)
     auto.setChecked(bool(main_window.auto_run_ai))
     auto.toggled.connect(installed.set_auto_run)
+    negatives = QAction("Show heatmap for clear negatives", main_window, checkable=True)
+    negatives.setChecked(bool(main_window.settings.heatmap_for_negatives))
+    negatives.setToolTip("Draw the map even when the probability is below the display threshold")
+    negatives.toggled.connect(installed.set_heatmap_for_negatives)
     panel_action = installed.dock.toggleViewAction()
     panel_action.setText("Findings panel")
-    for name, action in (("toggle_heatmap", heatmap), ("auto_run", auto), ("panel", panel_action)):
+    toggles = (
+        ("toggle_heatmap", heatmap),
+        ("heatmap_for_negatives", negatives),
+        ("auto_run", auto),
+        ("panel", panel_action),
+    )
+    for name, action in toggles:
         menu.addAction(action)
         installed.actions[name] = action

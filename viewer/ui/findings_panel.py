@@ -28,7 +28,12 @@ from PySide6.QtWidgets import (
 )
 
 from viewer import RESEARCH_USE_NOTICE
-from viewer.report.report_data import FindingRow, finding_rows, intended_use_caution
+from viewer.report.report_data import (
+    FindingRow,
+    finding_rows,
+    heatmap_on_request_note,
+    intended_use_caution,
+)
 from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_labels, colour_bar_pixmap
 
 OUTSIDE_INTENDED_USE = "This image is outside the model's intended use"
@@ -54,6 +59,7 @@ class ResultView:
     heatmap_labels: tuple[str, ...]
     caution: str = ""  # run anyway / not verifiable: why, shown above the findings
     heatmap_scale: str = "relative"  # AnalysisResult.heatmap_scale: what the colours mean
+    heatmap_note: str = ""  # a clear negative's map drawn on request: says so
 
 
 def describe_result(result: Any) -> ResultView:
@@ -71,6 +77,15 @@ def describe_result(result: Any) -> ResultView:
         heatmap_labels=tuple(label for label in result.heatmaps if label),
         caution=caution,
         heatmap_scale=getattr(result, "heatmap_scale", "relative"),
+        heatmap_note=on_request_text(result),
+    )
+
+
+def on_request_text(result: Any) -> str:
+    """One line per finding whose heatmap is shown only because it was asked for."""
+    notes = {label: heatmap_on_request_note(result, label) for label in result.heatmaps}
+    return "\n".join(
+        f"{label[:1].upper()}{label[1:]} heatmap: {note}." for label, note in notes.items() if note
     )
 
 
@@ -254,6 +269,11 @@ class FindingsPanel(QWidget):
         self.caution_label.setStyleSheet("font-weight: bold; color: #b00020;")
         self.caution_label.hide()
         self.heatmap_controls = HeatmapControls()
+        self.heatmap_note = QLabel()
+        self.heatmap_note.setObjectName("HeatmapOnRequest")
+        self.heatmap_note.setWordWrap(True)
+        self.heatmap_note.setStyleSheet("color: #b35900;")
+        self.heatmap_note.hide()
         self.notice = QLabel(RESEARCH_USE_NOTICE)
         self.notice.setObjectName("ResearchUseNotice")
         self.notice.setWordWrap(True)
@@ -276,6 +296,7 @@ class FindingsPanel(QWidget):
         for widget in (self.model_label, self.runtime_label, self.warnings_label):
             layout.addWidget(widget)
         layout.addWidget(self.heatmap_controls)
+        layout.addWidget(self.heatmap_note)
         layout.addStretch(1)
         layout.addWidget(self.notice)
 
@@ -303,6 +324,8 @@ class FindingsPanel(QWidget):
         for row in view.rows:
             self._add_row(row, selectable=row.label in view.heatmap_labels)
         self.heatmap_controls.set_scale(view.heatmap_scale)
+        self.heatmap_note.setText(view.heatmap_note)
+        self.heatmap_note.setVisible(bool(view.heatmap_note))
         self.model_label.setText(f"Model: {view.model}")
         self.runtime_label.setText(view.runtime)
         self.warnings_label.setText("\n".join(view.warnings))
@@ -317,6 +340,8 @@ class FindingsPanel(QWidget):
         self.gate.hide()
         self.caution_label.hide()
         self.caution_label.clear()
+        self.heatmap_note.hide()
+        self.heatmap_note.clear()
         for label in (self.model_label, self.runtime_label, self.warnings_label):
             label.clear()
 

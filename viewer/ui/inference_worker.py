@@ -51,13 +51,15 @@ def import_engine() -> None:
     import inference.engine  # noqa: F401
 
 
-def default_analyzer_factory(model: str | None = None, device: str = "auto") -> AnalyzerFactory:
+def default_analyzer_factory(
+    model: str | None = None, device: str = "auto", heatmaps_for_negatives: bool = False
+) -> AnalyzerFactory:
     """A factory that imports the engine (and torch) only when the worker first calls it."""
 
     def build() -> Analyzer:
         from inference.engine import Analyzer
 
-        return Analyzer(model=model, device=device)
+        return Analyzer(model=model, device=device, heatmaps_for_negatives=heatmaps_for_negatives)
 
     return build
 
