@@ -324,7 +324,7 @@ class AiInstallation(QObject):
         controller = self.controller
         shown = controller.shown_result()
         controller.set_analyzer_factory(analyzer_factory_for(settings))
-        if shown is not None and not controller.runner.is_busy():
+        if shown is not None:  # as it was run: a "Run anyway" result is forced again
             controller.analyze(force=not shown.intended_use_ok)
 
     def rebuild_model_menu(self) -> None:

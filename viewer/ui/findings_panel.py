@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QVBoxLayout,
@@ -43,6 +44,7 @@ ENGINE_OUTSIDE_PREFIX = "outside the model's intended use"  # how the engine's w
 ENGINE_CLI_ADVICE = re.compile(r"[;,]?\s*not analysed\b.*$|\s*\([^)]*\bforce\b[^)]*\)", re.I)
 POSITIVE_COLOUR = QColor(214, 69, 65)
 NEGATIVE_COLOUR = QColor(90, 150, 200)
+PREFERRED_HEIGHT = 460  # px: findings, model, heatmap controls and notes of one result
 
 
 def finding_text(row: FindingRow) -> str:
@@ -141,6 +143,7 @@ class FindingRowWidget(QWidget):
         self.button.setToolTip("Show this finding's heatmap")
         self.bar = ProbabilityBar(row)
         self.text = QLabel(finding_text(row))
+        self.text.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 2)
         top = QHBoxLayout()
@@ -166,10 +169,12 @@ class HeatmapControls(QWidget):
         self.opacity.setValue(round(DEFAULT_OPACITY * 100))
         self.opacity.setToolTip("Heatmap opacity")
         self.contour_box = QCheckBox("Contour")
+        controls = QVBoxLayout()  # stacked, so a narrow dock still shows all of them
+        for widget in (self.show_box, self.contour_box, self.opacity):
+            controls.addWidget(widget)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.show_box, self.opacity, self.contour_box):
-            layout.addWidget(widget)
+        layout.addLayout(controls, 1)
         self.legend = _colour_legend()
         layout.addLayout(self.legend)
         self.set_scale("relative")
@@ -260,6 +265,7 @@ class FindingsPanel(QWidget):
         self.gate.hide()
         self.findings_box = QVBoxLayout()
         self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
         self.runtime_label = QLabel()
         self.warnings_label = QLabel()
         self.warnings_label.setWordWrap(True)
@@ -284,10 +290,14 @@ class FindingsPanel(QWidget):
         self.gate.runAnywayRequested.connect(self.runAnywayRequested)
 
     def _lay_out(self) -> None:
+        """Everything but the research-use notice scrolls (vertically only), so wrapped text
+        keeps the height it needs in a short or narrow dock; the notice stays below it."""
         buttons = QHBoxLayout()
         buttons.addWidget(self.analyze_button)
         buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.gate)
@@ -298,7 +308,21 @@ class FindingsPanel(QWidget):
         layout.addWidget(self.heatmap_controls)
         layout.addWidget(self.heatmap_note)
         layout.addStretch(1)
-        layout.addWidget(self.notice)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(content)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll_bar = self.scroll.verticalScrollBar().sizeHint().width()
+        self.scroll.setMinimumWidth(content.minimumSizeHint().width() + scroll_bar)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.scroll, 1)
+        outer.addWidget(self.notice)
+
+    def sizeHint(self) -> QSize:
+        """Room for a result without scrolling, when the dock's column has it."""
+        hint = super().sizeHint()
+        return QSize(hint.width(), max(hint.height(), PREFERRED_HEIGHT))
 
     def show_running(self, text: str = "Analysing…") -> None:
         self.status.setText(text)
