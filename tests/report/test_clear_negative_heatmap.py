@@ -89,3 +89,22 @@ def test_report_says_the_map_was_drawn_on_request_and_quotes_the_held_out_test(
     )
     assert "Validation:" not in asked_text and f"{calib['images']} images" not in asked_text
     assert RESEARCH_USE_NOTICE in asked_text
+
+
+def test_export_dicom_burns_in_the_map_only_when_asked(clear_negative_dx, tmp_path, capsys):
+    import pydicom
+
+    def exported_sc(name: str, *options: str):
+        out = tmp_path / name
+        out.mkdir()
+        folder = str(clear_negative_dx.parent)
+        assert main(["export-dicom", folder, "--out", str(out), *options]) == 0
+        capsys.readouterr()
+        (sc,) = out.glob("SC_*.dcm")
+        return pydicom.dcmread(sc)
+
+    plain, asked = exported_sc("plain"), exported_sc("asked", "--heatmap-for-negatives")
+    pixels = [ds.pixel_array.astype(int) for ds in (plain, asked)]
+    assert pixels[0].shape == pixels[1].shape and np.abs(pixels[1] - pixels[0]).max() > 50
+    assert ON_REQUEST in asked.DerivationDescription
+    assert ON_REQUEST not in plain.DerivationDescription

@@ -363,6 +363,7 @@ def model_card_text(card) -> str:
         f"Thresholds: {thresholds}",
         f"Validation: {metrics or 'not stated'}",
         f"Validation data: {summary['validation_data'] or 'not stated'}",
+        f"Held-out test: {held_out_text(summary)}",
         f"Training data: {summary['training_data'] or 'not stated'}",
         f"Licence: {summary['license'] or 'not stated'}",
         f"Citation: {summary['citation'] or 'not stated'}",
@@ -378,6 +379,15 @@ def analyzer_factory_for(settings) -> Callable[[], Any]:
     return default_analyzer_factory(
         settings.model_name or None, settings.device or "auto", settings.heatmap_for_negatives
     )
+
+
+def held_out_text(summary: dict) -> str:
+    """The card's held-out test as the report quotes it: key figures, then where from."""
+    from viewer.report.report_data import key_figures
+
+    figures_text = key_figures(summary.get("held_out_metrics") or {})
+    where = summary.get("held_out_data", "")
+    return " - ".join(p for p in (figures_text, where) if p) if figures_text else "not in the card"
 
 
 def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
