@@ -44,7 +44,8 @@ ENGINE_OUTSIDE_PREFIX = "outside the model's intended use"  # how the engine's w
 ENGINE_CLI_ADVICE = re.compile(r"[;,]?\s*not analysed\b.*$|\s*\([^)]*\bforce\b[^)]*\)", re.I)
 POSITIVE_COLOUR = QColor(214, 69, 65)
 NEGATIVE_COLOUR = QColor(90, 150, 200)
-PREFERRED_HEIGHT = 460  # px: findings, model, heatmap controls and notes of one result
+PREFERRED_SIZE = (400, 600)  # px: one result's findings, model, controls and notes, unwrapped
+MIN_WIDTH = 300  # px, as the study browser: the dock opens this wide; narrower, text wraps
 
 
 def finding_text(row: FindingRow) -> str:
@@ -251,6 +252,7 @@ class FindingsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("FindingsPanel")
+        self.setMinimumWidth(MIN_WIDTH)
         self.rows: list[FindingRowWidget] = []
         self._row_group = QButtonGroup(self)
         self._build()
@@ -322,7 +324,7 @@ class FindingsPanel(QWidget):
     def sizeHint(self) -> QSize:
         """Room for a result without scrolling, when the dock's column has it."""
         hint = super().sizeHint()
-        return QSize(hint.width(), max(hint.height(), PREFERRED_HEIGHT))
+        return QSize(max(hint.width(), PREFERRED_SIZE[0]), max(hint.height(), PREFERRED_SIZE[1]))
 
     def show_running(self, text: str = "Analysing…") -> None:
         self.status.setText(text)
