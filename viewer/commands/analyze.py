@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-RASTER_SUFFIXES = {".png", ".jpg", ".jpeg"}
-
 
 @dataclass
 class Job:
@@ -119,18 +117,25 @@ def collect_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
     for path in paths:
         if not path.exists():
             errors.append({"path": str(path), "error": "no such file or folder"})
-        elif path.is_file() and path.suffix.lower() in RASTER_SUFFIXES:
+        elif path.is_file() and _is_picture(path):
             rasters.append(path)
         else:
             others.append(path)
             if path.is_dir():
-                rasters += sorted(p for p in path.rglob("*") if p.suffix.lower() in RASTER_SUFFIXES)
+                rasters += sorted(p for p in path.rglob("*") if p.is_file() and _is_picture(p))
     jobs = [Job(str(p), None, _raster_loader(p)) for p in rasters]
     if others:
         dicom_jobs, skipped = _dicom_jobs(others)
         jobs += dicom_jobs
-        errors += [s for s in skipped if Path(s["path"]).suffix.lower() not in RASTER_SUFFIXES]
+        errors += [s for s in skipped if not _is_picture(s["path"])]
     return jobs, errors
+
+
+def _is_picture(path) -> bool:
+    """A PNG/JPEG by name and not a DICOM file in disguise (one rule with the index)."""
+    from viewer.core.pictures import is_picture
+
+    return is_picture(path)
 
 
 def _raster_loader(path: Path) -> Callable[[], object]:
@@ -149,6 +154,8 @@ def _dicom_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
     skipped = [{"path": s.path, "error": s.reason} for s in index.skipped]
     opener, jobs = SeriesOpener(), []
     for info in index.all_series():
+        if _is_picture(info.frames[0].path):  # collected as raster jobs by `collect_jobs`
+            continue
         multi = len(info.frames) > 1
         for i, frame in enumerate(info.frames):
             load = _frame_loader(opener, info, i)
