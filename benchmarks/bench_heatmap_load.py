@@ -28,8 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from inference.engine import AnalysisInput, Analyzer  # noqa: E402
-from inference.image_io import read_image  # noqa: E402
 from inference.preprocessing import normalise  # noqa: E402
+from viewer.core.analysis_input import file_analysis_input  # noqa: E402
 
 SAMPLE = REPO_ROOT / "resources" / "samples" / "demo-study" / "chest-ap-1.dcm"
 SPIN = "while True: pass"
@@ -79,8 +79,8 @@ def main() -> int:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     analyzer = Analyzer(args.model, device="cpu")
-    image = read_image(args.image)
-    item = AnalysisInput(np.asarray(image.pixels), image.photometric, window=image.window)
+    decoded = file_analysis_input(args.image)  # the viewer's reader: the pixels the UI passes
+    item = AnalysisInput(np.asarray(decoded.pixels), decoded.photometric, window=decoded.window)
     print(f"model {analyzer.card.id} {analyzer.card.version}, cpu, {args.threads} threads")
     print(f"image {args.image.name} {item.pixels.shape[1]}x{item.pixels.shape[0]} (decoded)")
     idle = measure(analyzer, item, args.runs)
