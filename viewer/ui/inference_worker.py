@@ -45,9 +45,10 @@ class InferenceRequest:
 
 
 def import_engine() -> None:
-    """Import the engine, and so torch, on the calling thread. The import holds the GIL for
-    about half a second or more: `install_ai` calls this on the UI thread before the window
-    shows, so the worker's later model load and first analysis leave the UI responsive."""
+    """Import the engine, and so torch (with its threading set, `inference.torch_setup`), on the
+    calling thread: the runner's, through the analyzer factory. One step of torch's import (its
+    C extension's initialisation) holds the GIL for ~0.15–0.35 s on a busy 2-core machine; it
+    happens once, at the preload after loading or the first analysis."""
     import inference.engine  # noqa: F401
 
 
@@ -55,6 +56,7 @@ def default_analyzer_factory(model: str | None = None, device: str = "auto") -> 
     """A factory that imports the engine (and torch) only when the worker first calls it."""
 
     def build() -> Analyzer:
+        import_engine()
         from inference.engine import Analyzer
 
         return Analyzer(model=model, device=device)
