@@ -7,8 +7,8 @@ Prints medians (ms) and ratios to a bare forward pass of the same network measur
 run: the whole analysis (preprocess, forward + backward for the evidence map, mapping back to the
 source grid), the same with one torch thread, and, for an ensemble, the cost of one member.
 "busy" runs a pure-Python spin loop in a second process (killed by PID afterwards), as another
-program on the machine would; it is paused (SIGSTOP) for the idle half of every round, so idle
-and busy are measured in the same rounds.
+program on the machine would; it is paused (SIGSTOP) for every idle call, and each call is
+timed idle and busy back to back, so both see the same machine.
 The goal of issue 11: ≤ 0.15 s per radiograph on 2 cores idle, ≤ 2× that with a busy core.
 """
 
@@ -56,17 +56,17 @@ def busy_core() -> subprocess.Popen:
 def measure(
     ways: dict[str, Callable[[], object]], spinner: subprocess.Popen, rounds: int
 ) -> dict[str, dict[str, float]]:
-    """Median ms of each way, idle and beside the busy core, round by round: the spinner is
-    stopped (SIGSTOP) for the idle half of each round and resumed for the busy half, so whatever
-    else the machine does falls on both alike."""
+    """Median ms of each way, idle and beside the busy core: every call is timed once with the
+    spinner stopped (SIGSTOP) and once right after with it resumed, so whatever else the
+    machine does falls on both alike."""
     times: dict[str, dict[str, list[float]]] = {"idle": {}, "busy core": {}}
     for way in ways.values():
         way()  # warm-up
     for _ in range(rounds):
-        for phase, sig in (("idle", signal.SIGSTOP), ("busy core", signal.SIGCONT)):
-            spinner.send_signal(sig)
-            time.sleep(0.05)
-            for name, way in ways.items():
+        for name, way in ways.items():
+            for phase, sig in (("idle", signal.SIGSTOP), ("busy core", signal.SIGCONT)):
+                spinner.send_signal(sig)
+                time.sleep(0.02)
                 started = time.perf_counter()
                 way()
                 times[phase].setdefault(name, []).append(time.perf_counter() - started)

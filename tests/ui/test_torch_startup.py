@@ -122,3 +122,14 @@ def test_the_demo_imports_torch_on_the_runner_after_the_window_shows(tmp_path):
     assert imports["torch"] == (False, True)
     assert imports["inference.engine"] == (False, True)
     assert imported_on_the_ui_thread(imports) == []
+
+
+def test_the_engine_import_leaves_collection_on_and_torch_out_of_later_full_collections(tmp_path):
+    script = (
+        "import gc, json, sys\n"
+        "from viewer.ui.inference_worker import import_engine\n"
+        "import_engine()\n"
+        "print(json.dumps({'torch': 'torch' in sys.modules, 'enabled': gc.isenabled(),"
+        " 'frozen': gc.get_freeze_count() > 100_000}))\n"
+    )
+    assert run_script(script, tmp_path) == {"torch": True, "enabled": True, "frozen": True}

@@ -9,8 +9,10 @@ only on the runner's thread, when the first analysis (or the preload) builds the
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
+import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +47,25 @@ class InferenceRequest:
 
 
 def import_engine() -> None:
-    """Import the engine, and so torch (with its threading set, `inference.torch_setup`), on the
-    calling thread: the runner's, through the analyzer factory. One step of torch's import (its
-    C extension's initialisation) holds the GIL for ~0.15–0.35 s on a busy 2-core machine; it
-    happens once, at the preload after loading or the first analysis."""
-    import inference.engine  # noqa: F401
+    """Import torch (through `inference.torch_setup`: threading set, native libraries loaded
+    without the GIL) and the engine on the calling thread: the runner's, through the analyzer
+    factory, at the preload after a load or the first analysis.
+
+    The import creates millions of objects, and the full garbage collections it triggers hold
+    the GIL 0.2–0.3 s each (the UI thread stalls): collections wait until it is done, and what
+    it created is then frozen (`gc.freeze`: left out of every later collection, so no full
+    collection in the session walks torch's objects again)."""
+    if "inference.engine" in sys.modules:
+        return
+    from inference.torch_setup import configure_torch
+
+    gc.disable()
+    try:
+        configure_torch()
+        import inference.engine  # noqa: F401
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
 def default_analyzer_factory(model: str | None = None, device: str = "auto") -> AnalyzerFactory:
