@@ -1,7 +1,7 @@
 """The window shows before torch is imported: torch (which holds the GIL for a few hundred ms
 while it initialises, and takes seconds on a busy machine) is imported only on the inference
 runner's thread, by the model preload after a load or by the first analysis; the report code's
-warm-up (highdicom's 22 MB table parse) waits for an open study too. Each check runs in a fresh
+warm-up (highdicom's 22 MB table parse) waits for the report dialog. Each check runs in a fresh
 interpreter, so no other test's imports count."""
 
 from __future__ import annotations

@@ -153,9 +153,10 @@ def warm_up_report_code() -> None:
     """Import the report code and parse highdicom's standard tables ahead of the first export.
 
     highdicom parses its JSON tables (22 MB) once per process in C, holding the GIL for
-    0.4–0.8 s, and the imports take 1–2 s more. Done on the export thread once a study is open
-    (or when the report dialog opens first), not at start-up: the window shows without it, and
-    a session that exports nothing never pays it. No export later pauses the window that long.
+    0.4–0.8 s, and the imports take 1–2 s more. Done on the export thread when the report
+    dialog first opens (while the user reads it), not at start-up or after a load, where it
+    would pause the first image and the first analysis; a session that exports nothing never
+    pays it.
     """
     from highdicom import _standard_utils as tables  # private; if renamed, the first export pays
 
@@ -203,11 +204,6 @@ class ReportExporter(QObject):
         if not (self._warming or self._closed):
             self._warming = True
             self.runner.submit(warm_up_quietly)
-
-    def warm_up_when_opened(self, main_window) -> None:
-        """Warm up once a load is over with an image open (off the start-up path)."""
-        if not main_window.loader.is_busy() and main_window.current_series() is not None:
-            self.warm_up()
 
     def start(self, job: ExportJob) -> bool:
         """Queue `job` on the export thread; False when one is running or the window closed."""
@@ -504,9 +500,6 @@ def report_exporter(main_window) -> ReportExporter:
             lambda _job, _message: status.showMessage("Report not written.", 8000)
         )
         main_window.aboutToClose.connect(exporter.shutdown)
-        main_window.loader.busyChanged.connect(
-            lambda _busy: exporter.warm_up_when_opened(main_window)
-        )
         main_window.addons.register(REPORT_EXPORTER, exporter)
     return exporter
 
@@ -521,7 +514,7 @@ def open_report_dialog(main_window) -> ReportDialog | None:
         main_window.statusBar().showMessage("Open an image first.", 5000)
         return None
     exporter = report_exporter(main_window)
-    exporter.warm_up()  # no-op when a study's load already started it
+    exporter.warm_up()  # once per window, on the export thread
     dialog = ReportDialog(image, default_report_path(main_window), exporter, main_window)
     dialog.anonymize.setChecked(bool(main_window.settings.anonymise))  # as on screen, to start
     dialog.open()
