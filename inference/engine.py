@@ -218,10 +218,12 @@ class Analyzer:
             return {}
         spec, heatmaps = self.heatmap_spec, {}
         for c, finding in enumerate(findings):
-            scaled = sample.to_source_grid(spec.scale(maps[c]))
             if finding.probability < spec.hide_below and not self.heatmaps_for_negatives:
-                scaled = np.zeros_like(scaled)
-            heatmaps[finding.label] = np.clip(scaled, 0.0, 1.0).astype(np.float32)
+                heatmaps[finding.label] = np.zeros(sample.source_shape, dtype=np.float32)
+                continue
+            # clipped on the model grid: bilinear enlargement keeps values within [0, 1]
+            unit = np.clip(spec.scale(maps[c]), 0.0, 1.0).astype(np.float32)
+            heatmaps[finding.label] = sample.to_source_grid(unit)
         return heatmaps
 
     def _on_request(self, findings: tuple[Finding, ...], heatmaps: dict) -> tuple[str, ...]:

@@ -30,7 +30,7 @@ from viewer.ui import shortcuts
 from viewer.ui.addons import AI_ASSIST, ANALYSIS
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
-from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory, import_engine
+from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +275,8 @@ class AiInstallation(QObject):
         return self.controller.runner.is_busy()
 
     def follow_loading(self) -> None:
-        """Keep the model load (torch itself is imported by `install_ai`, before the window
-        shows) out of study loading: automatic analysis and the preload wait until nothing loads.
+        """Keep the model load (and the torch import, on the runner's thread) out of study
+        loading: automatic analysis and the preload wait until nothing loads.
         The first check waits one event-loop pass, so paths opened right after `install_ai`
         count as loading."""
         loader = self.main_window.loader
@@ -285,8 +285,11 @@ class AiInstallation(QObject):
         QTimer.singleShot(0, self, lambda: loader.is_busy() or self.on_loading(False))
 
     def on_loading(self, busy: bool) -> None:
+        """Automatic analysis: once a load is over and an image is open, load the model (and
+        import torch) on the runner's thread; a window with nothing open imports no torch."""
         self.controller.hold(busy)
-        if not busy and self.main_window.auto_run_ai:
+        opened = self.main_window.current_series() is not None
+        if not busy and opened and self.main_window.auto_run_ai:
             self.controller.runner.preload()  # no-op on the worker once the model is loaded
 
     def set_auto_run(self, enabled: bool) -> None:
@@ -393,9 +396,9 @@ def held_out_text(summary: dict) -> str:
 def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     """Add the findings dock, the AI menu/toolbar actions, and follow the active image.
 
-    Imports the engine (torch) here, on the UI thread and before the window shows: an import
-    on the worker would hold the GIL and freeze the UI for the first analysis."""
-    import_engine()
+    torch-free: the engine (and torch, several seconds on a busy machine) is imported on the
+    runner's thread by the preload after loading (automatic analysis) or the first analysis,
+    so the window shows first and a viewer that never analyses never imports torch."""
     settings = main_window.settings
     factory = analyzer_factory or analyzer_factory_for(settings)
     panel = FindingsPanel()
