@@ -110,7 +110,7 @@ class Analyzer:
         return [results[i] for i in range(len(items))]
 
     def _key(self, item: AnalysisInput) -> tuple:
-        return (*item.cache_key, self.card.weights_sha256)
+        return (*item.cache_key, self.card.weights_sha256, self.heatmaps_for_negatives)
 
     def _remember(self, item: AnalysisInput, result: AnalysisResult) -> None:
         if item.cache_key is None:
@@ -152,6 +152,7 @@ class Analyzer:
                 timing,
                 _run_warnings(checks[i], has_heatmaps=maps is not None),
                 checks[i],
+                self._on_request(findings[i], heatmaps[i]),
             )
             for i in range(len(items))
         ]
@@ -217,14 +218,25 @@ class Analyzer:
             return {}
         spec, heatmaps = self.heatmap_spec, {}
         for c, finding in enumerate(findings):
-            scaled = sample.to_source_grid(spec.scale(maps[c]))
             if finding.probability < spec.hide_below and not self.heatmaps_for_negatives:
-                scaled = np.zeros_like(scaled)
-            heatmaps[finding.label] = np.clip(scaled, 0.0, 1.0).astype(np.float32)
+                heatmaps[finding.label] = np.zeros(sample.source_shape, dtype=np.float32)
+                continue
+            # clipped on the model grid: bilinear enlargement keeps values within [0, 1]
+            unit = np.clip(spec.scale(maps[c]), 0.0, 1.0).astype(np.float32)
+            heatmaps[finding.label] = sample.to_source_grid(unit)
         return heatmaps
 
+    def _on_request(self, findings: tuple[Finding, ...], heatmaps: dict) -> tuple[str, ...]:
+        """The labels whose map is shown only because clear negatives' maps were asked for."""
+        if not self.heatmaps_for_negatives:
+            return ()
+        hide_below = self.heatmap_spec.hide_below
+        return tuple(
+            f.label for f in findings if f.label in heatmaps and f.probability < hide_below
+        )
+
     def _result(
-        self, findings, heatmaps, timings, warnings, check: IntendedUseCheck
+        self, findings, heatmaps, timings, warnings, check: IntendedUseCheck, on_request=()
     ) -> AnalysisResult:
         return AnalysisResult(
             findings=tuple(findings),
@@ -238,6 +250,8 @@ class Analyzer:
             intended_use_ok=check.ok,
             intended_use_reasons=check.reasons,
             heatmap_scale="absolute" if self.heatmap_spec.absolute else "relative",
+            heatmaps_on_request=tuple(on_request),
+            heatmap_hide_below=self.heatmap_spec.hide_below,
         )
 
 

@@ -265,11 +265,13 @@ class ModelCard:
         return self.to_dict()
 
     def summary(self) -> dict[str, Any]:
-        """What a report or an About box shows: name, version, data, validation metrics."""
+        """What a report or an About box shows: name, version, data, validation metrics, and
+        the held-out test figures (`metrics.held_out_test`) with where they come from (its
+        short `source`, else its `data`)."""
         training = self.training
-        validation = self.metrics.get("validation", {})
-        validation = validation if isinstance(validation, dict) else {}
+        validation = self._metrics_block("validation")
         data = validation.get("data", "")
+        held_out = self._metrics_block("held_out_test")
         return {
             "id": self.id,
             "name": self.name,
@@ -284,7 +286,13 @@ class ModelCard:
             "citation": training.get("citation", ""),
             "validation_metrics": {k: v for k, v in validation.items() if _is_figure(v)},
             "validation_data": data.get("description", "") if isinstance(data, dict) else data,
+            "held_out_metrics": {k: v for k, v in held_out.items() if _is_figure(v)},
+            "held_out_data": str(held_out.get("source") or held_out.get("data") or ""),
         }
+
+    def _metrics_block(self, name: str) -> dict[str, Any]:
+        block = self.metrics.get(name, {})
+        return block if isinstance(block, dict) else {}
 
 
 def write_card(card: ModelCard | Mapping[str, Any], folder: str | Path) -> Path:

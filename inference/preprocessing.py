@@ -4,6 +4,11 @@ Training and inference run the same list: `build_transforms(spec)` gives the ste
 model grid; `normalise` is applied last (after augmentation when training). Every geometric step
 records what it did on the `Sample`, so `Sample.to_source_grid` maps a heatmap on the model grid
 back onto the original pixel grid.
+
+A large image is area-averaged down to the model grid first (`AreaShrink`), then windowed there:
+the order the training images went through (the dataset's radiographs were shrunk to 224² before
+the percentile window saw them), and the full-resolution array is read once instead of being
+copied, windowed and clipped in float several times (issue 11: ~90 → ~20 ms for 3000 × 2600 16-bit).
 """
 
 from __future__ import annotations
@@ -81,6 +86,13 @@ class Sample:
     window: WindowLike | None = None
     geometry: list[GeometryStep] = field(default_factory=list)
 
+    @property
+    def source_shape(self) -> tuple[int, int]:
+        """(rows, cols) of the original pixel grid."""
+        if self.geometry:
+            return self.geometry[0].source_shape
+        return (int(self.image.shape[0]), int(self.image.shape[1]))
+
     def to_source_grid(self, heatmap: np.ndarray) -> np.ndarray:
         """Map a float map on the model grid back to the original pixel grid (inverse steps)."""
         out = np.asarray(heatmap, dtype=np.float32)
@@ -100,10 +112,29 @@ def _resize_float(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return np.array(pil.resize((cols, rows), resample=resample), dtype=np.float32)
 
 
+def _area_shrink(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Area average of a 2-D array down to (rows, cols), as float32. 8- and 16-bit unsigned
+    values are averaged by Pillow in 16-bit (8-bit scaled by 257 there and back): no full-size
+    float copy, and the mean is rounded to within 1/65,535 of the range; the rest in float32."""
+    if image.dtype == np.uint16:
+        return _box_uint16(image, shape)
+    if image.dtype == np.uint8:
+        return _box_uint16(np.multiply(image, 257, dtype=np.uint16), shape) / np.float32(257)
+    return _resize_float(image, shape)
+
+
+def _box_uint16(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    pil = Image.fromarray(np.ascontiguousarray(image))  # mode "I;16"
+    shrunk = pil.resize((shape[1], shape[0]), resample=Image.Resampling.BOX)
+    return np.asarray(shrunk, dtype=np.float32)
+
+
 def _invert_geometry(image: np.ndarray, step: GeometryStep) -> np.ndarray:
     top, left = step.offset
     rows, cols = step.content_shape
     content = image[top : top + rows, left : left + cols]
+    if content.shape == step.source_shape:
+        return content
     if rows <= step.source_shape[0] and cols <= step.source_shape[1]:
         return _upsample_float(content, step.source_shape)
     return _resize_float(content, step.source_shape)
@@ -120,7 +151,8 @@ def _upsample_float(image: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 
 class ToGrey:
-    """RGB (HxWx3) → grey with BT.601 weights; grey images pass through as float32."""
+    """RGB (HxWx3) → float32 grey with BT.601 weights; grey images pass through unchanged (the
+    steps after convert them to float32, the large ones only once shrunk)."""
 
     name = "to_grey"
 
@@ -131,7 +163,27 @@ class ToGrey:
             sample.photometric = "MONOCHROME2"
         elif image.ndim != 2:
             raise ValueError(f"expected a 2-D image or HxWx3 RGB, got shape {image.shape}")
-        sample.image = image.astype(np.float32, copy=False)
+        if image.dtype.kind not in "uif":
+            image = image.astype(np.float32)  # bool and the like
+        sample.image = image
+        return sample
+
+
+class AreaShrink:
+    """Area-average an image larger than its place on the model grid down to that place (the
+    `Resize` layout), before windowing; smaller images pass through for `Resize` to enlarge."""
+
+    name = "area_shrink"
+
+    def __init__(self, size: int, mode: str = "stretch"):
+        self.layout = Resize(size, mode)
+
+    def __call__(self, sample: Sample) -> Sample:
+        source = (int(sample.image.shape[0]), int(sample.image.shape[1]))
+        content, _ = self.layout.layout(source)
+        if content[0] < source[0] and content[1] < source[1]:
+            sample.image = _area_shrink(sample.image, content)
+            sample.geometry.append(GeometryStep(self.name, source, content, content, (0, 0)))
         return sample
 
 
@@ -147,9 +199,11 @@ class WindowToUnit:
         self.percentiles = tuple(percentiles)
 
     def __call__(self, sample: Sample) -> Sample:
+        sample.image = np.asarray(sample.image, dtype=np.float32)
         low, high = self._bounds(sample)
-        scale = 1.0 / max(high - low, 1e-6)
-        sample.image = np.clip((sample.image - low) * scale, 0.0, 1.0).astype(np.float32)
+        scale = np.float32(1.0 / max(high - low, 1e-6))
+        windowed = (sample.image - np.float32(low)) * scale
+        sample.image = np.clip(windowed, 0.0, 1.0, out=windowed)
         return sample
 
     def _bounds(self, sample: Sample) -> tuple[float, float]:
@@ -193,7 +247,7 @@ class Resize:
 
     def __call__(self, sample: Sample) -> Sample:
         source = (int(sample.image.shape[0]), int(sample.image.shape[1]))
-        content, offset = self._layout(source)
+        content, offset = self.layout(source)
         resized = _resize_float(sample.image, content)
         canvas = np.zeros((self.size, self.size), dtype=np.float32)
         canvas[offset[0] : offset[0] + content[0], offset[1] : offset[1] + content[1]] = resized
@@ -202,7 +256,8 @@ class Resize:
         sample.geometry.append(GeometryStep(self.mode, source, target, content, offset))
         return sample
 
-    def _layout(self, source: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+    def layout(self, source: tuple[int, int]) -> tuple[tuple[int, int], tuple[int, int]]:
+        """(content shape, its offset) of a `source`-shaped image on the size × size grid."""
         if self.mode == "stretch":
             return (self.size, self.size), (0, 0)
         scale = self.size / max(source)
@@ -231,6 +286,7 @@ def build_transforms(spec: InputSpec) -> Compose:
     return Compose(
         [
             ToGrey(),
+            AreaShrink(spec.size, spec.resize),
             WindowToUnit(spec.windowing, spec.percentiles),
             InvertMonochrome1(),
             Resize(spec.size, spec.resize),

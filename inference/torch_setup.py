@@ -13,13 +13,21 @@ anything there imports torch; `networks`, `loading` and `engine` (every model pa
 training, evaluation) call `configure_torch()` when imported, which sets the thread counts once.
 A user's own `OMP_WAIT_POLICY`/`KMP_BLOCKTIME` are respected. This module does not import torch
 at module level.
+
+`configure_torch()` first loads torch's native libraries through libc's `dlopen`, which ctypes
+calls without holding the GIL (`load_native_libraries`): their static initialisers take
+0.4–0.6 s on a busy 2-core machine, and inside `import torch` they would hold the GIL all that
+time, freezing the viewer's UI thread while its inference runner imports torch (issue 11).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import importlib.util
 import os
 import sys
+from pathlib import Path
 
 MAX_THREADS = 8
 THREADS_VARIABLE = "RADLENS_TORCH_THREADS"
@@ -57,13 +65,31 @@ def configure_threads(torch_module) -> None:
         torch_module.set_num_interop_threads(1)
 
 
+def load_native_libraries() -> bool:
+    """dlopen torch's C extension (with the libraries it links) before `import torch`, with the
+    GIL released, so that the import finds them loaded. Linux only; False when torch is already
+    imported or anything fails (the import then loads them itself, holding the GIL)."""
+    if "torch" in sys.modules or not sys.platform.startswith("linux"):
+        return False
+    try:
+        spec = importlib.util.find_spec("torch")
+        folder = Path(spec.origin).parent if spec and spec.origin else None
+        dlopen = ctypes.CDLL(None).dlopen  # a foreign call: ctypes releases the GIL around it
+        dlopen.restype, dlopen.argtypes = ctypes.c_void_p, [ctypes.c_char_p, ctypes.c_int]
+    except (AttributeError, ImportError, OSError, ValueError):
+        return False
+    extensions = sorted(folder.glob("_C.*.so")) if folder else []
+    return any(bool(dlopen(os.fsencode(path), os.RTLD_NOW)) for path in extensions)
+
+
 _configured = False
 
 
 def configure_torch() -> None:
     """Import torch with the environment set, and set its thread counts, once per process."""
     global _configured
-    configure_environment()
+    configure_environment()  # before the libraries load: OpenMP reads it when it starts
+    load_native_libraries()
     import torch
 
     if not _configured:
@@ -71,4 +97,10 @@ def configure_torch() -> None:
         _configured = True
 
 
-__all__ = ["configure_environment", "configure_threads", "configure_torch", "thread_count"]
+__all__ = [
+    "configure_environment",
+    "configure_threads",
+    "configure_torch",
+    "load_native_libraries",
+    "thread_count",
+]

@@ -49,3 +49,7 @@ class AnalysisResult:
     # "absolute": one fixed scale on every image (1 = the card's reference evidence);
     # "relative": scaled to [0, 1] per image (compare regions within one image only)
     heatmap_scale: str = "relative"
+    # Labels whose map is shown although their probability is below the card's display
+    # threshold (`heatmap_hide_below`): drawn because the caller asked for clear negatives' maps
+    heatmaps_on_request: tuple[str, ...] = ()
+    heatmap_hide_below: float = 0.0

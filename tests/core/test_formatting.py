@@ -76,3 +76,12 @@ def test_report_details_use_the_same_names_and_dates(ct_phantom_dir):
 def test_old_style_dates_parse_too():
     assert f.parse_date("2021.02.15") == dt.date(2021, 2, 15)
     assert f.parse_date("20210230") is None
+
+
+def test_descriptions_show_their_parts_not_carets():
+    from viewer.core.formatting import description
+
+    assert description("Thorax^1HEAD_NECK_PETCT") == "Thorax · 1HEAD_NECK_PETCT"
+    assert description("Rorden^Rorden_Prisma") == "Rorden · Rorden_Prisma"
+    assert description("XR CHEST AP") == "XR CHEST AP"
+    assert description("^CHEST^") == "CHEST" and description(None) == ""

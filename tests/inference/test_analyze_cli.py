@@ -137,3 +137,18 @@ def test_models_lists_the_shipped_model(shipped_model_dir, capsys):
     listed = {m["id"]: m for m in json.loads(capsys.readouterr().out)}
     summary = listed["pneumonia-cxr"]
     assert summary["validation_metrics"]["auc"] > 0.9 and "CC BY 4.0" in summary["license"]
+
+
+def test_a_folder_of_pictures_analyses_each_picture_once(
+    shipped_model_dir, cxr_dir, tmp_path, capsys
+):
+    """Pictures in a folder are collected directly; the index, which also opens pictures as
+    secondary images, must not add them a second time."""
+    import shutil
+
+    sources = sorted((cxr_dir / "val" / "NORMAL").glob("*.jpeg"))[:3]
+    for source in sources:
+        shutil.copy(source, tmp_path / source.name)
+    status, entries = run_json(capsys, str(tmp_path), "--model", str(shipped_model_dir))
+    assert status == 0
+    assert sorted(Path(e["path"]).name for e in entries) == sorted(s.name for s in sources)

@@ -65,3 +65,21 @@ def test_letterbox_keeps_aspect_and_pads():
 def test_normalise_uses_the_card_statistics():
     spec = InputSpec(mean=0.4, std=0.2)
     np.testing.assert_allclose(normalise(np.array([0.4, 0.6]), spec), [0.0, 1.0])
+
+
+def test_a_large_image_is_area_shrunk_before_windowing_whatever_its_type(radiograph):
+    grey = np.asarray(radiograph, dtype=np.float32)
+    as_float = prepare(grey, InputSpec(size=96))
+    assert [step.name for step in as_float.geometry] == ["area_shrink", "stretch"]
+    for values in (np.asarray(radiograph, dtype=np.uint8), (grey * 16).astype(np.uint16)):
+        np.testing.assert_allclose(
+            prepare(values, InputSpec(size=96)).image, as_float.image, atol=2e-3
+        )
+
+
+def test_an_image_of_the_model_size_is_not_resampled():
+    values = np.random.default_rng(0).integers(0, 4096, (64, 64)).astype(np.uint16)
+    sample = prepare(values, InputSpec(size=64, percentiles=(0, 100)))
+    assert [step.name for step in sample.geometry] == ["stretch"]
+    expected = (values - values.min()) / float(values.max() - values.min())
+    np.testing.assert_allclose(sample.image, expected, atol=1e-6)

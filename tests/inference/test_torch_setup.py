@@ -67,3 +67,25 @@ def test_radlens_analyze_imports_torch_with_passive_waiting(radiograph_path):
 def test_the_thread_count_can_be_set_and_a_users_policy_is_kept():
     seen = probe("import inference.engine", RADLENS_TORCH_THREADS="1", OMP_WAIT_POLICY="ACTIVE")
     assert seen == {"policy": "ACTIVE", "threads": 1, "interop": 1}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="native preload is Linux-only")
+def test_torch_native_libraries_load_before_torch_is_imported():
+    code = (
+        "import json, sys\n"
+        "from inference.torch_setup import load_native_libraries\n"
+        "loaded = load_native_libraries()\n"
+        "before = 'torch' in sys.modules\n"
+        "import torch\n"
+        "print(json.dumps([loaded, before, float(torch.ones(2).sum())]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO_ROOT,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == [True, False, 2.0]

@@ -132,3 +132,18 @@ def test_key_image_carries_a_colour_bar_and_says_what_the_colours_mean():
     assert rows >= 120 and cols > 160  # the bar sits right of the image, the research line below
     assert "same on every image" in absolute.overlay_caption
     assert "per image" in key_image(display, "key", result("relative")).overlay_caption
+
+
+def test_colour_bar_labels_are_legible_when_printed_small():
+    """The labels scale with the picture: at least 1/22 of its height in ink (glyph "1"), so
+    on a key image shrunk to 4 cm they print about 1.8 mm tall, all inside the margin."""
+    from viewer.report.overlay import with_colour_bar
+
+    rows, cols = 1000, 800
+    out = with_colour_bar(np.full((rows, cols), 128, np.uint8))
+    margin = out[:, cols:].astype(int)
+    ink = (margin.sum(axis=-1) < 150) & (np.ptp(margin, axis=-1) < 30)  # black text, not the bar
+    inked_rows = np.flatnonzero(ink.any(axis=1))
+    top_label = inked_rows[inked_rows < rows // 4]
+    assert top_label.size and top_label.max() - top_label.min() + 1 >= rows / 22
+    assert not ink[:, -2:].any(), "no label runs off the right edge"

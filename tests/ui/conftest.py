@@ -27,9 +27,9 @@ def make_window(qtbot):
     """`make_window(settings)`: a shown main window built as `radlens` builds it (every add-on
     installed: tools, tag browser, report export, AI assist). Closed after the test."""
     pg.setConfigOptions(imageAxisOrder="row-major")
-    # The window warms the report code up on its export thread at start-up; highdicom's table
-    # parse holds the interpreter lock ~0.6 s there (once per process). Done here first, so a
-    # test that measures the UI thread measures what it is about, not that start-up pause.
+    # The window warms the report code up on its export thread when the report dialog first
+    # opens; highdicom's table parse holds the interpreter lock ~0.6 s there (once per process).
+    # Done here first, so a test that measures the UI thread measures what it is about.
     warm_up_report_code()
     windows = []
 

@@ -159,6 +159,8 @@ def test_the_model_dialog_rounds_thresholds_and_figures():
     text = model_card_text(card)
     assert repr(threshold) not in text  # never the raw float (e.g. 0.5405559649393982)
     assert f"pneumonia {threshold * 100:.1f} %" in text and f"threshold {threshold:.3f}" in text
+    held_out = card.metrics["held_out_test"]
+    assert f"Held-out test: AUC {held_out['auc']:.3f}" in text and "not an external test" in text
 
 
 def test_split_series_rows_differ_where_the_dock_does_not_cut_them(qtbot, window, enhanced_mr_dir):

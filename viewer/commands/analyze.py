@@ -18,8 +18,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-RASTER_SUFFIXES = {".png", ".jpg", ".jpeg"}
-
 
 @dataclass
 class Job:
@@ -75,8 +73,19 @@ def register(subparsers) -> None:
         "--heatmaps", type=Path, metavar="DIR", help="write NPY + PNG overlays here"
     )
     parser.add_argument("--force", action="store_true", help="run even outside the intended use")
+    add_negatives_argument(parser)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.set_defaults(func=run)
+
+
+def add_negatives_argument(parser: argparse.ArgumentParser) -> None:
+    """--heatmap-for-negatives: shared by analyze, report and export-dicom."""
+    parser.add_argument(
+        "--heatmap-for-negatives",
+        action="store_true",
+        help="draw the heatmap of a clear negative too (probability below the model card's "
+        "display threshold; said so wherever the map appears)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -97,7 +106,9 @@ def run(args: argparse.Namespace) -> int:
 def _analyzer(args: argparse.Namespace):
     from inference.engine import Analyzer
 
-    return Analyzer(args.model, device=args.device)
+    return Analyzer(
+        args.model, device=args.device, heatmaps_for_negatives=args.heatmap_for_negatives
+    )
 
 
 def collect_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
@@ -106,18 +117,25 @@ def collect_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
     for path in paths:
         if not path.exists():
             errors.append({"path": str(path), "error": "no such file or folder"})
-        elif path.is_file() and path.suffix.lower() in RASTER_SUFFIXES:
+        elif path.is_file() and _is_picture(path):
             rasters.append(path)
         else:
             others.append(path)
             if path.is_dir():
-                rasters += sorted(p for p in path.rglob("*") if p.suffix.lower() in RASTER_SUFFIXES)
+                rasters += sorted(p for p in path.rglob("*") if p.is_file() and _is_picture(p))
     jobs = [Job(str(p), None, _raster_loader(p)) for p in rasters]
     if others:
         dicom_jobs, skipped = _dicom_jobs(others)
         jobs += dicom_jobs
-        errors += [s for s in skipped if Path(s["path"]).suffix.lower() not in RASTER_SUFFIXES]
+        errors += [s for s in skipped if not _is_picture(s["path"])]
     return jobs, errors
+
+
+def _is_picture(path) -> bool:
+    """A PNG/JPEG by name and not a DICOM file in disguise (one rule with the index)."""
+    from viewer.core.pictures import is_picture
+
+    return is_picture(path)
 
 
 def _raster_loader(path: Path) -> Callable[[], object]:
@@ -136,6 +154,8 @@ def _dicom_jobs(paths: list[Path]) -> tuple[list[Job], list[dict]]:
     skipped = [{"path": s.path, "error": s.reason} for s in index.skipped]
     opener, jobs = SeriesOpener(), []
     for info in index.all_series():
+        if _is_picture(info.frames[0].path):  # collected as raster jobs by `collect_jobs`
+            continue
         multi = len(info.frames) > 1
         for i, frame in enumerate(info.frames):
             load = _frame_loader(opener, info, i)
@@ -222,6 +242,9 @@ def _entry(job: Job, item, result, decode_s: float, heatmap_dir, analyzer) -> di
         intended_use_ok=result.intended_use_ok,
         reasons=list(result.intended_use_reasons),
     )
+    if result.heatmaps_on_request:  # clear negatives' maps drawn because they were asked for
+        entry["heatmaps_on_request"] = list(result.heatmaps_on_request)
+        entry["heatmap_hide_below"] = result.heatmap_hide_below
     if heatmap_dir is not None and result.heatmaps:
         entry["heatmaps"] = _write_heatmaps(heatmap_dir, job, item, result, analyzer)
     return entry
@@ -267,6 +290,11 @@ def _print(entries: list[dict], as_json: bool) -> None:
             for f in entry["findings"]
         )
         warnings = "".join(f"\n  warning: {w}" for w in entry["warnings"])
+        warnings += "".join(
+            f"\n  note: {label} heatmap drawn on request (probability below the display "
+            f"threshold {entry['heatmap_hide_below']:.3f})"
+            for label in entry.get("heatmaps_on_request", ())
+        )
         print(
             f"{where}: {findings or 'not analysed'}  [{entry['timings'].get('total', 0):.2f} s]{warnings}"
         )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from viewer.commands.report import (
     add_image_arguments,
+    analyze_with,
     check_targets,
     expected_errors,
     fail,
@@ -35,12 +36,12 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from viewer.report.compose import analyze_frame, compose_report, export_dicom
+    from viewer.report.compose import compose_report, export_dicom
 
     try:
         check_targets(None, args.out)
         series, frame = open_key_frame(args)
-        analysis = analyze_frame(series, frame, args.model, args.device, args.force)
+        analysis = analyze_with(args, series, frame)
         data = compose_report(series, frame, analysis, anonymize=args.anonymize)
         exported = export_dicom(series, frame, data, args.out, analysis.result)
     except expected_errors() as exc:

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from viewer.commands.analyze import add_negatives_argument
 from viewer.core.errors import RadLensError
 
 PAPERS = ("a4", "letter")
@@ -75,6 +76,7 @@ def add_image_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="run the model even outside its intended use (the report then says why)",
     )
+    add_negatives_argument(parser)
 
 
 def open_key_frame(args: argparse.Namespace) -> tuple[Any, int]:
@@ -124,15 +126,24 @@ def header_from(args: argparse.Namespace) -> Any:
     return report_header(args.institution, args.indication, args.status, args.reader)
 
 
+def analyze_with(args: argparse.Namespace, series: Any, frame: int) -> Any:
+    """The model run on the key frame as the options ask (shared with export-dicom)."""
+    from viewer.report.compose import analyze_frame
+
+    return analyze_frame(
+        series, frame, args.model, args.device, args.force, args.heatmap_for_negatives
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from viewer.core.atomic import write_all_or_nothing
-    from viewer.report.compose import analyze_frame, compose_report, report_parts
+    from viewer.report.compose import compose_report, report_parts
 
     try:
         header = header_from(args)
         check_targets(args.out, args.dicom_out)
         series, frame = open_key_frame(args)
-        analysis = analyze_frame(series, frame, args.model, args.device, args.force)
+        analysis = analyze_with(args, series, frame)
         data = compose_report(
             series,
             frame,

@@ -1,6 +1,6 @@
 """One way to write values for people, on screen and in reports (Qt-free).
 
-Names, dates, ages, sex, transfer syntaxes, probabilities and figures are written here and only
+Names, descriptions, dates, ages, sex, transfer syntaxes, probabilities and figures are written here and only
 here, so the viewer's corners, the study browser, the findings panel, the model dialog and the
 PDF say the same thing with the same digits:
 
@@ -39,6 +39,16 @@ def person_name(value: object) -> str:
     family, _, rest = groups[0].partition("^")
     others = " ".join(part.strip() for part in rest.split("^") if part.strip())
     return ", ".join(part for part in (family.strip(), others) if part)
+
+
+def description(value: object) -> str:
+    """A study or series description for people: the components some scanners join with "^"
+    ("Thorax^1_CHEST_AP", Siemens' region^protocol) separated by " · ", blanks dropped.
+
+    >>> description("Rorden^Rorden_Prisma")
+    'Rorden · Rorden_Prisma'
+    """
+    return " · ".join(part.strip() for part in str(value or "").split("^") if part.strip())
 
 
 def dicom_date(value: object) -> str:

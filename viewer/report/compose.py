@@ -15,6 +15,7 @@ from typing import Any
 from viewer.core.analysis_input import frame_analysis_input
 from viewer.core.atomic import Part, write_all_or_nothing
 from viewer.core.errors import RadLensError
+from viewer.core.formatting import description
 from viewer.core.measurements import MeasurementStore, measured_image
 from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
@@ -69,15 +70,21 @@ def pick_frame(series: Any, frame: int | None) -> int:
 
 
 def analyze_frame(
-    series: Any, frame: int, model: str | None = None, device: str = "cpu", force: bool = False
+    series: Any,
+    frame: int,
+    model: str | None = None,
+    device: str = "cpu",
+    force: bool = False,
+    heatmaps_for_negatives: bool = False,
 ) -> Analysis:
     """Run a model on one frame (imports the engine, and so torch, here). Outside the model's
     intended use it runs only with `force`; either way the result carries the reasons, and the
-    report and the DICOM export print them."""
+    report and the DICOM export print them. `heatmaps_for_negatives`: draw a clear negative's
+    map too (the caption then says it was drawn on request)."""
     from inference.engine import Analyzer
 
     source = Path(series.info.frames[frame].path).name  # a file name: folders may name patients
-    analyzer = Analyzer(model=model, device=device)
+    analyzer = Analyzer(model=model, device=device, heatmaps_for_negatives=heatmaps_for_negatives)
     result = analyzer.analyze(frame_analysis_input(series, frame, source), force=force)
     return Analysis(result=result, card_summary=report_card_summary(analyzer.card))
 
@@ -133,7 +140,8 @@ def frame_key_image(
     if measurements:
         display = draw_measurements(display, measurements)
     info = series.info
-    title = " ".join(str(p) for p in (f"Series {info.number or ''}".strip(), info.description) if p)
+    number = f"Series {info.number or ''}".strip()
+    title = " ".join(str(p) for p in (number, description(info.description)) if p)
     caption = (
         f"{title} - image {frame + 1} of {len(series)} - {window_caption(window, series.is_color)}"
     )

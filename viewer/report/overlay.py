@@ -59,28 +59,35 @@ def burn_in_heatmap(
 
 HEATMAP_MEANING = {
     "absolute": "colour = evidence for the finding on one fixed scale, the same on every image "
-    "(0 none, 1 as strong as typical pneumonia evidence); nothing is drawn for a clear negative",
+    "(0 none, 1 as strong as typical pneumonia evidence)",
     "relative": "colour = activation scaled per image (0 to 1): compares regions of this image "
     "only, not images with each other",
 }
+NOTHING_FOR_CLEAR_NEGATIVES = "nothing is drawn for a clear negative unless asked for"
+
+
+COLOUR_BAR_LABELS = (1.0, 0.5, 0.0)
 
 
 def with_colour_bar(picture: np.ndarray) -> np.ndarray:
-    """uint8 RGB: `picture` with a labelled colour bar (1 at the top, 0 at the bottom) at its right."""
+    """uint8 RGB: `picture` with a labelled colour bar (1 at the top, 0 at the bottom) at its
+    right. The labels are 1/12 of the picture's height: legible however small it is printed
+    (about 9 pt when a report shrinks the key image to 4 cm); the margin fits them."""
     rows, cols = picture.shape[:2]
-    margin = max(36, cols // 8)
+    font = ImageFont.load_default(size=max(12, rows // 12))
+    bar_width = max(6, rows // 40)
+    text_width = max(font.getlength(f"{value:g}") for value in COLOUR_BAR_LABELS)
+    margin = max(36, round(2.5 * bar_width + text_width + bar_width))
     canvas = Image.new("RGB", (cols + margin, rows), (255, 255, 255))
     canvas.paste(Image.fromarray(as_rgb(np.asarray(picture))), (0, 0))
-    font = ImageFont.load_default(size=max(10, rows // 30))
     inset = max(12, rows // 20)
-    bar_width = max(6, margin // 4)
     values = np.linspace(1.0, 0.0, rows - 2 * inset)[:, None].repeat(bar_width, axis=1)
     bar = Image.fromarray(np.rint(inferno(values)).astype(np.uint8))
-    canvas.paste(bar, (cols + margin // 6, inset))
+    canvas.paste(bar, (cols + bar_width, inset))
     pen = ImageDraw.Draw(canvas)
-    for value in (1.0, 0.5, 0.0):
+    for value in COLOUR_BAR_LABELS:
         y = inset + (1.0 - value) * (rows - 2 * inset - 1)
-        x = cols + margin // 6 + bar_width + 3
+        x = cols + round(2.5 * bar_width)
         pen.text((x, y), f"{value:g}", fill=(0, 0, 0), font=font, anchor="lm")
     return np.asarray(canvas)
 

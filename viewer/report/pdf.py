@@ -363,12 +363,10 @@ def _impression(data: ReportData, width: float) -> Table:
 
 
 def _model_section(data: ReportData, width: float) -> list:
-    """Name and version, intended use, the validation figures and the data they come from."""
+    """Name and version, intended use, the test figures and the data they come from."""
     model = data.model
     if model is None:
         return [_heading("Model"), _cell("No model was run.", "small")]
-    figures = model.key_figures or "none stated in the model card"
-    where = f" - on {model.validation_data}" if model.validation_data else ""
     more = (
         "The full model card is in the appendix."
         if data.appendix
@@ -377,10 +375,21 @@ def _model_section(data: ReportData, width: float) -> list:
     lines = [
         f"<b>{paragraph_text(f'{model.name} {model.version}'.strip())}</b>",
         f"<b>Intended use:</b> {paragraph_text(model.intended_use or 'not stated')}",
-        f"<b>Validation:</b> {paragraph_text(figures + where)}",
+        _figures_line(model),
         paragraph_text(more),
     ]
     return [KeepTogether([_heading("Model"), Paragraph("<br/>".join(lines), STYLES["small"])])]
+
+
+def _figures_line(model) -> str:
+    """The held-out test figures and where that test's data come from; without a held-out
+    test in the card, the validation figures (the data they were measured on said)."""
+    if model.held_out_figures:
+        where = f" - {model.held_out_data}" if model.held_out_data else ""
+        return f"<b>Held-out test:</b> {paragraph_text(model.held_out_figures + where)}"
+    figures = model.key_figures or "none stated in the model card"
+    where = f" - on {model.validation_data}" if model.validation_data else ""
+    return f"<b>Validation:</b> {paragraph_text(figures + where)}"
 
 
 def _signature_block(data: ReportData, width: float) -> Table:

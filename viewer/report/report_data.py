@@ -16,6 +16,7 @@ import numpy as np
 
 import viewer
 from viewer.core.formatting import (
+    description,
     dicom_date,
     figure,
     patient_age,
@@ -24,7 +25,7 @@ from viewer.core.formatting import (
     sex_word,
 )
 from viewer.core.measurements import describe
-from viewer.report.overlay import HEATMAP_MEANING, exported_heatmap
+from viewer.report.overlay import HEATMAP_MEANING, NOTHING_FOR_CLEAR_NEGATIVES, exported_heatmap
 
 ANONYMISED_NOTE = "Anonymised report: patient and study identifiers have been removed."
 
@@ -84,6 +85,9 @@ class ModelSummary:
     license: str = ""
     citation: str = ""
     key_figures: str = ""  # "AUC 0.996 (95 % CI 0.993–0.998); sensitivity 0.982, …"
+    # The card's held-out test (`metrics.held_out_test`): its key figures and where it is from
+    held_out_figures: str = ""
+    held_out_data: str = ""
     card_rows: tuple[tuple[str, str], ...] = ()  # the whole card, for the appendix page
 
     @classmethod
@@ -93,6 +97,8 @@ class ModelSummary:
         metrics = summary.get("validation_metrics") or {}
         return cls(
             key_figures=key_figures(metrics),
+            held_out_figures=key_figures(summary.get("held_out_metrics") or {}),
+            held_out_data=_as_text(summary.get("held_out_data", "")),
             card_rows=appendix_rows(summary),
             name=str(summary.get("name", "")),
             version=str(summary.get("version", "")),
@@ -266,7 +272,7 @@ def study_details(study: Any, header: Mapping[str, Any] | None = None) -> StudyD
         modality=_as_text(header.get("Modality", "")),
         body_part=_as_text(header.get("BodyPartExamined", "")),
         view=_as_text(header.get("ViewPosition", "")),
-        study_description=_as_text(study.description),
+        study_description=description(study.description),
         study_date=dicom_date(study.date),
         accession_number=_as_text(study.accession_number),
         referring_physician=person_name(study.referring_physician),
@@ -332,6 +338,31 @@ def heatmap_label(result: Any) -> str:
     return next(iter(result.heatmaps), "")
 
 
+def heatmap_caption(result: Any, label: str) -> str:
+    """What a shown heatmap means: its scale and, for a clear negative drawn on request, that."""
+    scale = getattr(result, "heatmap_scale", "relative")
+    parts = [f"AI heatmap: {label}", HEATMAP_MEANING.get(scale, "")]
+    on_request = heatmap_on_request_note(result, label)
+    if on_request:
+        parts.append(on_request)
+    elif scale == "absolute":
+        parts.append(NOTHING_FOR_CLEAR_NEGATIVES)
+    return "; ".join(p for p in parts if p)
+
+
+def heatmap_on_request_note(result: Any, label: str) -> str:
+    """ "probability 0.1 % is below the heatmap display threshold (10.0 %); map drawn on
+    request" when `label`'s map is shown only because clear negatives' maps were asked for."""
+    if label not in (getattr(result, "heatmaps_on_request", ()) or ()):
+        return ""
+    probability = next(f.probability for f in result.findings if f.label == label)
+    threshold = percent(getattr(result, "heatmap_hide_below", 0.0))
+    return (
+        f"probability {percent(probability)} is below the heatmap display threshold "
+        f"({threshold}); map drawn on request"
+    )
+
+
 def key_image(
     display: np.ndarray,
     caption: str,
@@ -346,8 +377,7 @@ def key_image(
     label = heatmap_label(result) if result is not None else ""
     if label:
         overlay = exported_heatmap(display, result.heatmaps[label])
-        scale = getattr(result, "heatmap_scale", "relative")
-        overlay_caption = f"AI heatmap: {label}; {HEATMAP_MEANING.get(scale, '')}"
+        overlay_caption = heatmap_caption(result, label)
     return KeyImage(
         caption=caption,
         display=np.asarray(display),

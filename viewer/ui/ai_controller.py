@@ -30,7 +30,7 @@ from viewer.ui import shortcuts
 from viewer.ui.addons import AI_ASSIST, ANALYSIS
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
-from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory, import_engine
+from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
 
 log = logging.getLogger(__name__)
 
@@ -275,8 +275,8 @@ class AiInstallation(QObject):
         return self.controller.runner.is_busy()
 
     def follow_loading(self) -> None:
-        """Keep the model load (torch itself is imported by `install_ai`, before the window
-        shows) out of study loading: automatic analysis and the preload wait until nothing loads.
+        """Keep the model load (and the torch import, on the runner's thread) out of study
+        loading: automatic analysis and the preload wait until nothing loads.
         The first check waits one event-loop pass, so paths opened right after `install_ai`
         count as loading."""
         loader = self.main_window.loader
@@ -285,8 +285,11 @@ class AiInstallation(QObject):
         QTimer.singleShot(0, self, lambda: loader.is_busy() or self.on_loading(False))
 
     def on_loading(self, busy: bool) -> None:
+        """Automatic analysis: once a load is over and an image is open, load the model (and
+        import torch) on the runner's thread; a window with nothing open imports no torch."""
         self.controller.hold(busy)
-        if not busy and self.main_window.auto_run_ai:
+        opened = self.main_window.current_series() is not None
+        if not busy and opened and self.main_window.auto_run_ai:
             self.controller.runner.preload()  # no-op on the worker once the model is loaded
 
     def set_auto_run(self, enabled: bool) -> None:
@@ -311,10 +314,21 @@ class AiInstallation(QObject):
     def select_model(self, model_id: str) -> None:
         if model_id == self.selected_model():
             return
+        self.main_window.settings.model_name = model_id
+        self.controller.set_analyzer_factory(analyzer_factory_for(self.main_window.settings))
+
+    def set_heatmap_for_negatives(self, enabled: bool) -> None:
+        """Draw (or not) the heatmap of a clear negative; the image on screen is analysed
+        again when it had a result, so its map appears (or goes) at once."""
         settings = self.main_window.settings
-        settings.model_name = model_id
-        factory = default_analyzer_factory(model_id, settings.device or "auto")
-        self.controller.set_analyzer_factory(factory)
+        if settings.heatmap_for_negatives == bool(enabled):
+            return
+        settings.heatmap_for_negatives = bool(enabled)
+        controller = self.controller
+        shown = controller.shown_result()
+        controller.set_analyzer_factory(analyzer_factory_for(settings))
+        if shown is not None:  # as it was run: a "Run anyway" result is forced again
+            controller.analyze(force=not shown.intended_use_ok)
 
     def rebuild_model_menu(self) -> None:
         """AI → Model: one checkable entry per model the registry finds, problems greyed out."""
@@ -352,6 +366,7 @@ def model_card_text(card) -> str:
         f"Thresholds: {thresholds}",
         f"Validation: {metrics or 'not stated'}",
         f"Validation data: {summary['validation_data'] or 'not stated'}",
+        f"Held-out test: {held_out_text(summary)}",
         f"Training data: {summary['training_data'] or 'not stated'}",
         f"Licence: {summary['license'] or 'not stated'}",
         f"Citation: {summary['citation'] or 'not stated'}",
@@ -362,16 +377,30 @@ def model_card_text(card) -> str:
     return "\n".join(lines)
 
 
+def analyzer_factory_for(settings) -> Callable[[], Any]:
+    """The analyzer the settings ask for: model, device, clear negatives' heatmaps."""
+    return default_analyzer_factory(
+        settings.model_name or None, settings.device or "auto", settings.heatmap_for_negatives
+    )
+
+
+def held_out_text(summary: dict) -> str:
+    """The card's held-out test as the report quotes it: key figures, then where from."""
+    from viewer.report.report_data import key_figures
+
+    figures_text = key_figures(summary.get("held_out_metrics") or {})
+    where = summary.get("held_out_data", "")
+    return " - ".join(p for p in (figures_text, where) if p) if figures_text else "not in the card"
+
+
 def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     """Add the findings dock, the AI menu/toolbar actions, and follow the active image.
 
-    Imports the engine (torch) here, on the UI thread and before the window shows: an import
-    on the worker would hold the GIL and freeze the UI for the first analysis."""
-    import_engine()
+    torch-free: the engine (and torch, several seconds on a busy machine) is imported on the
+    runner's thread by the preload after loading (automatic analysis) or the first analysis,
+    so the window shows first and a viewer that never analyses never imports torch."""
     settings = main_window.settings
-    factory = analyzer_factory or default_analyzer_factory(
-        settings.model_name or None, settings.device or "auto"
-    )
+    factory = analyzer_factory or analyzer_factory_for(settings)
     panel = FindingsPanel()
     overlay = HeatmapOverlay(main_window.active_viewport().image_item)
     runner = InferenceRunner(factory)
@@ -433,8 +462,18 @@ def _add_toggles(main_window, installed: AiInstallation, menu) -> None:
     auto = QAction("Analyze automatically on open", main_window, checkable=True)
     auto.setChecked(bool(main_window.auto_run_ai))
     auto.toggled.connect(installed.set_auto_run)
+    negatives = QAction("Show heatmap for clear negatives", main_window, checkable=True)
+    negatives.setChecked(bool(main_window.settings.heatmap_for_negatives))
+    negatives.setToolTip("Draw the map even when the probability is below the display threshold")
+    negatives.toggled.connect(installed.set_heatmap_for_negatives)
     panel_action = installed.dock.toggleViewAction()
     panel_action.setText("Findings panel")
-    for name, action in (("toggle_heatmap", heatmap), ("auto_run", auto), ("panel", panel_action)):
+    toggles = (
+        ("toggle_heatmap", heatmap),
+        ("heatmap_for_negatives", negatives),
+        ("auto_run", auto),
+        ("panel", panel_action),
+    )
+    for name, action in toggles:
         menu.addAction(action)
         installed.actions[name] = action

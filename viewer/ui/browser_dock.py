@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QTreeWidgetItem,
 )
 
-from viewer.core.formatting import sex_age, transfer_syntax_name
+from viewer.core.formatting import description, sex_age, transfer_syntax_name
 from viewer.ui.overlays import ANONYMISED, format_date, format_person_name
 from viewer.ui.viewport import SERIES_MIME
 
@@ -44,9 +44,9 @@ def series_label(info) -> str:
     number = f"{info.number}: " if info.number is not None else ""
     mark = WARNING_MARK if info.warnings else ""
     stack = f"{info.stack_label} · " if getattr(info, "stack_label", "") else ""
-    description = info.description or "(no description)"
+    text = description(info.description) or "(no description)"
     kind = f"{info.modality} " if info.modality else ""
-    return f"{mark}{number}{stack}{kind}{description} [{len(info.frames)}]"
+    return f"{mark}{number}{stack}{kind}{text} [{len(info.frames)}]"
 
 
 def series_details(info, anonymise: bool) -> str:
@@ -58,9 +58,12 @@ def series_details(info, anonymise: bool) -> str:
         ("Patient ID", pid),
         ("Age, sex", sex_age(patient.sex, patient.age, patient.birth_date, study.date)),
         ("Study date", "" if anonymise else format_date(study.date)),
-        ("Study", study.description or ""),
+        ("Study", description(study.description)),
         ("Accession", "" if anonymise else str(study.accession_number or "")),
-        ("Series", f"{info.number if info.number is not None else ''} {info.description}".strip()),
+        (
+            "Series",
+            f"{'' if info.number is None else info.number} {description(info.description)}".strip(),
+        ),
         ("Modality", info.modality),
         ("Images", f"{len(info.frames)} × {info.columns}×{info.rows}"),
         ("Photometric", info.photometric),
@@ -189,7 +192,7 @@ class BrowserDock(QDockWidget):
 
     def _study_label(self, study) -> str:
         date = "" if self._anonymise else format_date(study.date)
-        return " ".join(v for v in (date, study.description or "(study)") if v)
+        return " ".join(v for v in (date, description(study.description) or "(study)") if v)
 
     def _on_current(self, current, _previous) -> None:
         key = current.data(0, KEY_ROLE) if current is not None else None

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QVBoxLayout,
@@ -28,7 +29,12 @@ from PySide6.QtWidgets import (
 )
 
 from viewer import RESEARCH_USE_NOTICE
-from viewer.report.report_data import FindingRow, finding_rows, intended_use_caution
+from viewer.report.report_data import (
+    FindingRow,
+    finding_rows,
+    heatmap_on_request_note,
+    intended_use_caution,
+)
 from viewer.ui.heatmap_overlay import DEFAULT_OPACITY, colour_bar_labels, colour_bar_pixmap
 
 OUTSIDE_INTENDED_USE = "This image is outside the model's intended use"
@@ -38,6 +44,8 @@ ENGINE_OUTSIDE_PREFIX = "outside the model's intended use"  # how the engine's w
 ENGINE_CLI_ADVICE = re.compile(r"[;,]?\s*not analysed\b.*$|\s*\([^)]*\bforce\b[^)]*\)", re.I)
 POSITIVE_COLOUR = QColor(214, 69, 65)
 NEGATIVE_COLOUR = QColor(90, 150, 200)
+PREFERRED_SIZE = (400, 600)  # px: one result's findings, model, controls and notes, unwrapped
+MIN_WIDTH = 300  # px, as the study browser: the dock opens this wide; narrower, text wraps
 
 
 def finding_text(row: FindingRow) -> str:
@@ -54,6 +62,7 @@ class ResultView:
     heatmap_labels: tuple[str, ...]
     caution: str = ""  # run anyway / not verifiable: why, shown above the findings
     heatmap_scale: str = "relative"  # AnalysisResult.heatmap_scale: what the colours mean
+    heatmap_note: str = ""  # a clear negative's map drawn on request: says so
 
 
 def describe_result(result: Any) -> ResultView:
@@ -71,6 +80,15 @@ def describe_result(result: Any) -> ResultView:
         heatmap_labels=tuple(label for label in result.heatmaps if label),
         caution=caution,
         heatmap_scale=getattr(result, "heatmap_scale", "relative"),
+        heatmap_note=on_request_text(result),
+    )
+
+
+def on_request_text(result: Any) -> str:
+    """One line per finding whose heatmap is shown only because it was asked for."""
+    notes = {label: heatmap_on_request_note(result, label) for label in result.heatmaps}
+    return "\n".join(
+        f"{label[:1].upper()}{label[1:]} heatmap: {note}." for label, note in notes.items() if note
     )
 
 
@@ -126,6 +144,7 @@ class FindingRowWidget(QWidget):
         self.button.setToolTip("Show this finding's heatmap")
         self.bar = ProbabilityBar(row)
         self.text = QLabel(finding_text(row))
+        self.text.setWordWrap(True)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 2, 0, 2)
         top = QHBoxLayout()
@@ -151,10 +170,12 @@ class HeatmapControls(QWidget):
         self.opacity.setValue(round(DEFAULT_OPACITY * 100))
         self.opacity.setToolTip("Heatmap opacity")
         self.contour_box = QCheckBox("Contour")
+        controls = QVBoxLayout()  # stacked, so a narrow dock still shows all of them
+        for widget in (self.show_box, self.contour_box, self.opacity):
+            controls.addWidget(widget)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        for widget in (self.show_box, self.opacity, self.contour_box):
-            layout.addWidget(widget)
+        layout.addLayout(controls, 1)
         self.legend = _colour_legend()
         layout.addLayout(self.legend)
         self.set_scale("relative")
@@ -231,6 +252,7 @@ class FindingsPanel(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("FindingsPanel")
+        self.setMinimumWidth(MIN_WIDTH)
         self.rows: list[FindingRowWidget] = []
         self._row_group = QButtonGroup(self)
         self._build()
@@ -245,6 +267,7 @@ class FindingsPanel(QWidget):
         self.gate.hide()
         self.findings_box = QVBoxLayout()
         self.model_label = QLabel()
+        self.model_label.setWordWrap(True)
         self.runtime_label = QLabel()
         self.warnings_label = QLabel()
         self.warnings_label.setWordWrap(True)
@@ -254,6 +277,11 @@ class FindingsPanel(QWidget):
         self.caution_label.setStyleSheet("font-weight: bold; color: #b00020;")
         self.caution_label.hide()
         self.heatmap_controls = HeatmapControls()
+        self.heatmap_note = QLabel()
+        self.heatmap_note.setObjectName("HeatmapOnRequest")
+        self.heatmap_note.setWordWrap(True)
+        self.heatmap_note.setStyleSheet("color: #b35900;")
+        self.heatmap_note.hide()
         self.notice = QLabel(RESEARCH_USE_NOTICE)
         self.notice.setObjectName("ResearchUseNotice")
         self.notice.setWordWrap(True)
@@ -264,10 +292,14 @@ class FindingsPanel(QWidget):
         self.gate.runAnywayRequested.connect(self.runAnywayRequested)
 
     def _lay_out(self) -> None:
+        """Everything but the research-use notice scrolls (vertically only), so wrapped text
+        keeps the height it needs in a short or narrow dock; the notice stays below it."""
         buttons = QHBoxLayout()
         buttons.addWidget(self.analyze_button)
         buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
         layout.addWidget(self.gate)
@@ -276,8 +308,23 @@ class FindingsPanel(QWidget):
         for widget in (self.model_label, self.runtime_label, self.warnings_label):
             layout.addWidget(widget)
         layout.addWidget(self.heatmap_controls)
+        layout.addWidget(self.heatmap_note)
         layout.addStretch(1)
-        layout.addWidget(self.notice)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(content)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll_bar = self.scroll.verticalScrollBar().sizeHint().width()
+        self.scroll.setMinimumWidth(content.minimumSizeHint().width() + scroll_bar)
+        outer = QVBoxLayout(self)
+        outer.addWidget(self.scroll, 1)
+        outer.addWidget(self.notice)
+
+    def sizeHint(self) -> QSize:
+        """Room for a result without scrolling, when the dock's column has it."""
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), PREFERRED_SIZE[0]), max(hint.height(), PREFERRED_SIZE[1]))
 
     def show_running(self, text: str = "Analysing…") -> None:
         self.status.setText(text)
@@ -303,6 +350,8 @@ class FindingsPanel(QWidget):
         for row in view.rows:
             self._add_row(row, selectable=row.label in view.heatmap_labels)
         self.heatmap_controls.set_scale(view.heatmap_scale)
+        self.heatmap_note.setText(view.heatmap_note)
+        self.heatmap_note.setVisible(bool(view.heatmap_note))
         self.model_label.setText(f"Model: {view.model}")
         self.runtime_label.setText(view.runtime)
         self.warnings_label.setText("\n".join(view.warnings))
@@ -317,6 +366,8 @@ class FindingsPanel(QWidget):
         self.gate.hide()
         self.caution_label.hide()
         self.caution_label.clear()
+        self.heatmap_note.hide()
+        self.heatmap_note.clear()
         for label in (self.model_label, self.runtime_label, self.warnings_label):
             label.clear()
 

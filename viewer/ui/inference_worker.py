@@ -9,8 +9,10 @@ only on the runner's thread, when the first analysis (or the preload) builds the
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
+import sys
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,19 +47,37 @@ class InferenceRequest:
 
 
 def import_engine() -> None:
-    """Import the engine, and so torch, on the calling thread. The import holds the GIL for
-    about half a second or more: `install_ai` calls this on the UI thread before the window
-    shows, so the worker's later model load and first analysis leave the UI responsive."""
-    import inference.engine  # noqa: F401
+    """Import torch (through `inference.torch_setup`: threading set, native libraries loaded
+    without the GIL) and the engine on the calling thread: the runner's, through the analyzer
+    factory, at the preload after a load or the first analysis.
+
+    The import creates millions of objects, and the full garbage collections it triggers hold
+    the GIL 0.2–0.3 s each (the UI thread stalls): collections wait until it is done, and what
+    it created is then frozen (`gc.freeze`: left out of every later collection, so no full
+    collection in the session walks torch's objects again)."""
+    if "inference.engine" in sys.modules:
+        return
+    from inference.torch_setup import configure_torch
+
+    gc.disable()
+    try:
+        configure_torch()
+        import inference.engine  # noqa: F401
+    finally:
+        gc.freeze()
+        gc.enable()
 
 
-def default_analyzer_factory(model: str | None = None, device: str = "auto") -> AnalyzerFactory:
+def default_analyzer_factory(
+    model: str | None = None, device: str = "auto", heatmaps_for_negatives: bool = False
+) -> AnalyzerFactory:
     """A factory that imports the engine (and torch) only when the worker first calls it."""
 
     def build() -> Analyzer:
+        import_engine()
         from inference.engine import Analyzer
 
-        return Analyzer(model=model, device=device)
+        return Analyzer(model=model, device=device, heatmaps_for_negatives=heatmaps_for_negatives)
 
     return build
 

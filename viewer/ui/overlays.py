@@ -15,7 +15,7 @@ from PySide6.QtCore import QRect, Qt
 from PySide6.QtGui import QColor, QFont, QPainter
 from PySide6.QtWidgets import QWidget
 
-from viewer.core.formatting import dicom_date, person_name, sex_age
+from viewer.core.formatting import description, dicom_date, person_name, sex_age
 from viewer.core.geometry import opposite_letters, slice_normal
 from viewer.core.voi import Window
 
@@ -94,9 +94,14 @@ def _study_lines(info, anonymise: bool) -> list[str]:
     study = info.study
     date = "" if anonymise else format_date(study.date)
     series = " ".join(
-        v for v in (f"Se {info.number}" if info.number is not None else "", info.description) if v
+        v
+        for v in (
+            f"Se {info.number}" if info.number is not None else "",
+            description(info.description),
+        )
+        if v
     )
-    return [v for v in (date, str(study.description or ""), series, info.modality) if v]
+    return [v for v in (date, description(study.description), series, info.modality) if v]
 
 
 def overlay_text(state, view_matrix: np.ndarray | None, zoom: float) -> OverlayText:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from viewer.core.errors import RadLensError
+from viewer.core.formatting import description
 from viewer.core.pacs.client import find_tree, open_client, retrieve, send
 from viewer.core.pacs.query import Query
 from viewer.core.pacs.retrieve import RetrievalCache
@@ -288,7 +289,7 @@ class PacsPanel(QDockWidget):
             study_item = QTreeWidgetItem(
                 patients[key],
                 [
-                    study.get("StudyDescription", "") or "(study)",
+                    description(study.get("StudyDescription", "")) or "(study)",
                     "" if self.settings.anonymise else format_date(study.get("StudyDate", "")),
                     "/".join(study.get("ModalitiesInStudy", [])),
                     str(study.get("NumberOfStudyRelatedInstances", "")),
@@ -301,7 +302,8 @@ class PacsPanel(QDockWidget):
                 series_item = QTreeWidgetItem(
                     study_item,
                     [
-                        f"{'' if number is None else number} {row.get('SeriesDescription', '')}".strip(),
+                        f"{'' if number is None else number} "
+                        f"{description(row.get('SeriesDescription', ''))}".strip(),
                         "",
                         row.get("Modality", ""),
                         str(row.get("NumberOfSeriesRelatedInstances", "")),

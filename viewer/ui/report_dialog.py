@@ -149,8 +149,11 @@ def failure_message(out: Path, exc: BaseException) -> str:
 def warm_up_report_code() -> None:
     """Import the report code and parse highdicom's standard tables ahead of the first export.
 
-    highdicom parses its JSON tables once per process in C, holding the GIL for ~0.4 s; done on
-    the export thread at start-up, no export later pauses the window for that long.
+    highdicom parses its JSON tables (22 MB) once per process in C, holding the GIL for
+    0.4–0.8 s, and the imports take 1–2 s more. Done on the export thread when the report
+    dialog first opens (while the user reads it), not at start-up or after a load, where it
+    would pause the first image and the first analysis; a session that exports nothing never
+    pays it.
     """
     from highdicom import _standard_utils as tables  # private; if renamed, the first export pays
 
@@ -190,8 +193,14 @@ class ReportExporter(QObject):
         super().__init__(parent)
         self._job: ExportJob | None = None
         self._closed = False
+        self._warming = False
         self.runner = TaskRunner("report", self)
-        self.runner.submit(warm_up_quietly)
+
+    def warm_up(self) -> None:
+        """Queue the report code's warm-up on the export thread (once; see warm_up_report_code)."""
+        if not (self._warming or self._closed):
+            self._warming = True
+            self.runner.submit(warm_up_quietly)
 
     def start(self, job: ExportJob) -> bool:
         """Queue `job` on the export thread; False when one is running or the window closed."""
@@ -502,6 +511,7 @@ def open_report_dialog(main_window) -> ReportDialog | None:
         main_window.statusBar().showMessage("Open an image first.", 5000)
         return None
     exporter = report_exporter(main_window)
+    exporter.warm_up()  # once per window, on the export thread
     dialog = ReportDialog(image, default_report_path(main_window), exporter, main_window)
     dialog.anonymize.setChecked(bool(main_window.settings.anonymise))  # as on screen, to start
     dialog.open()

@@ -38,6 +38,7 @@ class Settings:
     model_name: str = ""
     device: str = "auto"
     auto_run_ai: bool = True
+    heatmap_for_negatives: bool = False  # draw the map of a clear negative too (AI menu)
     window_geometry: str = ""  # hex of QMainWindow.saveGeometry()
     # PACS nodes: [{"name", "url", "ca_file"}]; their secrets live in pacs-secrets.json.
     pacs_nodes: list[dict] = field(default_factory=list)
