@@ -334,3 +334,38 @@ def read_header(path: str):
 def decode_chunk(job: DecodeJob, frames: list[tuple[int, FrameRef]]):
     """Worker-process entry point: decode some frames of a series."""
     return [(k, *decode_one(job, ref)) for k, ref in frames]
+
+
+_warm_ups: dict[int, tuple[ProcessPoolExecutor, list]] = {}  # workers → (pool, warm-up futures)
+
+
+def decode_frame_in_worker(info: SeriesInfo, index: int, *, unless_starting: bool = False):
+    """Frame `index` of `info` in modality values (as `Series.modality_frame` keeps them),
+    decoded in a process of the volume loader's pool, which this starts when needed.
+
+    For one frame shown before the volume load (first image, thumbnail): the JPEG 2000 and
+    JPEG-LS decoders hold the interpreter lock for the whole decode (tens of ms per 512² frame),
+    which on a thread stalls the UI thread as long. With `unless_starting`, returns None instead
+    of waiting while the pool's processes still start (~1 s), so a caller with nothing on screen
+    yet can decode that one frame in-process at once. A worker dying on the file (a decoder
+    aborting) costs its pool, as in `load_volume`: the frame is then decoded here by the
+    decoders that raise. Raises DicomReadError(file, reason) when the frame does not decode.
+    """
+    workers = choose_workers(MIN_FRAMES_FOR_WORKERS, None, info)
+    job = DecodeJob.of(info, modality_dtype(info))
+    ref = info.frames[index]
+    try:
+        pool = worker_pool(workers)
+        started = _warm_ups.get(workers)
+        if started is None or started[0] is not pool:  # new pool: load every worker's imports
+            warm_up = [pool.submit(decode_chunk, job, []) for _ in range(workers)]
+            started = _warm_ups[workers] = (pool, warm_up)
+        if unless_starting and not all(future.done() for future in started[1]):
+            return None
+        [(_, values, reason)] = pool.submit(decode_chunk, job, [(index, ref)]).result()
+    except BrokenProcessPool:
+        discard_pool()
+        values, reason = decode_one(job, ref)
+    if values is None:
+        raise DicomReadError(display_path(ref.path), reason)
+    return values
