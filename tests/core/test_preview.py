@@ -10,7 +10,7 @@ import pydicom
 import pytest
 from pydicom.pixels import apply_modality_lut
 
-from viewer.core.errors import DicomReadError
+from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import build_index
 from viewer.core.loader import decode_frame_in_worker, shutdown_workers
 from viewer.core.preview import frame_for_display, preview_series
@@ -106,3 +106,10 @@ def test_a_worker_killed_by_a_file_costs_one_line_naming_it(tmp_path):
     np.testing.assert_array_equal(
         decode_frame_in_worker(info, 0), pydicom.dcmread(good).pixel_array
     )
+
+
+def test_waiting_for_a_worker_stops_when_the_load_is_cancelled(j2k_ct_dir):
+    shutdown_workers()  # the workers take about a second to start: the wait is cancelled first
+    info = build_index([j2k_ct_dir]).all_series()[0]
+    with pytest.raises(LoadCancelled):
+        decode_frame_in_worker(info, 0, cancel=lambda: True)

@@ -339,7 +339,9 @@ def decode_chunk(job: DecodeJob, frames: list[tuple[int, FrameRef]]):
 _warm_ups: dict[int, tuple[ProcessPoolExecutor, list]] = {}  # workers → (pool, warm-up futures)
 
 
-def decode_frame_in_worker(info: SeriesInfo, index: int, *, unless_starting: bool = False):
+def decode_frame_in_worker(
+    info: SeriesInfo, index: int, *, unless_starting: bool = False, cancel=None
+):
     """Frame `index` of `info` in modality values (as `Series.modality_frame` keeps them),
     decoded in a process of the volume loader's pool, which this starts when needed.
 
@@ -349,7 +351,8 @@ def decode_frame_in_worker(info: SeriesInfo, index: int, *, unless_starting: boo
     of waiting while the pool's processes still start (~1 s), so a caller with nothing on screen
     yet can decode that one frame in-process at once. A worker dying on the file (a decoder
     aborting) costs its pool, as in `load_volume`: the frame is then decoded here by the
-    decoders that raise. Raises DicomReadError(file, reason) when the frame does not decode.
+    decoders that raise. Raises DicomReadError(file, reason) when the frame does not decode,
+    LoadCancelled once `cancel` is set.
     """
     workers = choose_workers(MIN_FRAMES_FOR_WORKERS, None, info)
     job = DecodeJob.of(info, modality_dtype(info))
@@ -362,7 +365,12 @@ def decode_frame_in_worker(info: SeriesInfo, index: int, *, unless_starting: boo
             started = _warm_ups[workers] = (pool, warm_up)
         if unless_starting and not all(future.done() for future in started[1]):
             return None
-        [(_, values, reason)] = pool.submit(decode_chunk, job, [(index, ref)]).result()
+        future = pool.submit(decode_chunk, job, [(index, ref)])
+        while not wait([future], timeout=0.2).done:
+            if is_cancelled(cancel):
+                future.cancel()
+                raise LoadCancelled(f"decoding a frame of {info.key} cancelled")
+        [(_, values, reason)] = future.result()
     except BrokenProcessPool:
         discard_pool()
         values, reason = decode_one(job, ref)

@@ -57,17 +57,20 @@ def _plain(path: Path) -> bool:
     return not (path.suffix.lower() == ".zip" and zipfile.is_zipfile(path))
 
 
-def frame_for_display(series: Series, i: int, *, first_image: bool = False) -> np.ndarray:
+def frame_for_display(
+    series: Series, i: int, *, first_image: bool = False, cancel=None
+) -> np.ndarray:
     """`series.modality_frame(i)`, a frame slow to decode taken from a worker process.
 
     Slow: what the volume load sends to worker processes (JPEG 2000, JPEG-LS, frames of
     ≥ 1 Mpixel); the series keeps the frame as if it had decoded it. `first_image`: nothing is
     on screen yet, so while the workers still start (~1 s) the frame is decoded here at once
-    (one decode's stall instead of a second more before the first image).
+    (one decode's stall instead of a second more before the first image). `cancel`: a
+    `threading.Event` (or callable) that stops the wait with `LoadCancelled`.
     """
     if series.frame_ready(i) or not decodes_in_workers(series.info):
         return series.modality_frame(i)
-    values = decode_frame_in_worker(series.info, i, unless_starting=first_image)
+    values = decode_frame_in_worker(series.info, i, unless_starting=first_image, cancel=cancel)
     if values is None:
         return series.modality_frame(i)
     return series.keep_frame(i, values)

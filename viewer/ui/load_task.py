@@ -15,7 +15,11 @@ preview) → one thumbnail per series → every file's
 header of the first series read into its cache (`Series.header`, up to `HEADER_CACHE_FILES`), so
 scrolling (geometry, corner text, tools, AI) never reads a file on the UI thread → the rest of
 the first series' frames decoded by the core's `Series.load_all` (`progress`; frames that fail
-to decode come back in `framesSkipped`) → `finished`.
+to decode come back in `framesSkipped`) → `finished`. Frames slow to decode (JPEG 2000,
+JPEG-LS, ≥ 1 Mpixel) shown before the volume load — first image, thumbnails — are decoded by
+the loader's worker processes (`viewer.core.preview.frame_for_display`): those decoders hold the
+interpreter lock. Only a first image with nothing on screen yet is decoded on this thread
+while the workers still start.
 """
 
 from __future__ import annotations
@@ -109,10 +113,10 @@ def hold_garbage_collection(loading: bool) -> None:
 _saved_full_threshold: list[int] = []  # the generation-2 threshold to restore after a load
 
 
-def thumbnail(series, frame: int) -> np.ndarray:
+def thumbnail(series, frame: int, cancel=None) -> np.ndarray:
     """A small uint8 picture of one frame, as rendered by the core, decimated to fit (a frame
     slow to decode is decoded in a worker process)."""
-    frame_for_display(series, frame)
+    frame_for_display(series, frame, cancel=cancel)
     image = render_frame(series, frame)
     step = max(1, int(np.ceil(max(image.shape[:2]) / THUMBNAIL_SIZE)))
     return np.ascontiguousarray(image[::step, ::step])
@@ -157,7 +161,7 @@ class LoadJob:
 
     def open(self, series) -> None:
         self.context.check()
-        frame_for_display(series, 0, first_image=True)  # not on the UI thread (JPEG 2000: ~100 ms)
+        frame_for_display(series, 0, first_image=True, cancel=self.context.cancelled)
         self._post("series", series)
         self._post_thumbnail(series)  # in case the load that made it was cut short
         self._decode_all(series)
@@ -170,7 +174,7 @@ class LoadJob:
         try:
             series = preview_series(paths)
             if series is not None:
-                frame_for_display(series, 0, first_image=True)
+                frame_for_display(series, 0, first_image=True, cancel=self.context.cancelled)
         except (DicomReadError, OSError):
             return None  # the header scan reports this file
         except Exception as exc:  # noqa: BLE001 - a crash here must not stop the load
@@ -186,7 +190,7 @@ class LoadJob:
         failed = []
         for series in opened:
             try:
-                frame_for_display(series, 0, first_image=first_image)
+                frame_for_display(series, 0, first_image=first_image, cancel=self.context.cancelled)
             except DicomReadError as exc:
                 failed.append(SkippedFile(exc.path, exc.reason))
                 continue
@@ -199,7 +203,9 @@ class LoadJob:
 
     def _post_thumbnail(self, series) -> None:
         try:
-            picture = thumbnail(series, len(series) // 2)
+            picture = thumbnail(series, len(series) // 2, cancel=self.context.cancelled)
+        except LoadCancelled:
+            raise
         except Exception as exc:  # noqa: BLE001 - a bad frame costs its thumbnail, not the load
             log_exception(exc)
             return
