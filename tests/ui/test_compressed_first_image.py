@@ -59,9 +59,13 @@ def test_with_the_workers_running_nothing_is_decoded_in_the_app(
     qtbot, main_window, j2k_ct_dir, decoded_here
 ):
     info = build_index([j2k_ct_dir]).all_series()[0]
-    decode_frame_in_worker(info, 0)  # the workers start (as a first load leaves them)
-    qtbot.waitUntil(lambda: decode_frame_in_worker(info, 0, unless_starting=True) is not None)
-    decoded_here.clear()
+
+    def workers_running() -> bool:  # as a first load leaves them
+        decoded_here.clear()
+        decode_frame_in_worker(info, 0, here_while_starting=True)
+        return decoded_here == []
+
+    qtbot.waitUntil(workers_running, timeout=LOAD_TIMEOUT_MS)
     thumbnails = open_and_collect(qtbot, main_window, j2k_ct_dir)
     assert decoded_here == []  # preview, first image, thumbnail and volume: all in workers
     assert list(thumbnails) == [main_window.current_series().info.key]

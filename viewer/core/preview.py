@@ -70,9 +70,7 @@ def frame_for_display(
     """
     if series.frame_ready(i) or not decodes_in_workers(series.info):
         return series.modality_frame(i)
-    values = decode_frame_in_worker(series.info, i, unless_starting=first_image, cancel=cancel)
-    if values is None:
-        return series.modality_frame(i)
+    values = decode_frame_in_worker(series.info, i, here_while_starting=first_image, cancel=cancel)
     return series.keep_frame(i, values)
 
 
