@@ -65,6 +65,7 @@ def test_with_the_workers_running_nothing_is_decoded_in_the_app(
         decode_frame_in_worker(info, 0, here_while_starting=True)
         return decoded_here == []
 
+    decode_frame_in_worker(info, 0)  # starts the workers
     qtbot.waitUntil(workers_running, timeout=LOAD_TIMEOUT_MS)
     thumbnails = open_and_collect(qtbot, main_window, j2k_ct_dir)
     assert decoded_here == []  # preview, first image, thumbnail and volume: all in workers

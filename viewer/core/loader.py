@@ -347,12 +347,13 @@ def decode_frame_in_worker(
 
     For one frame shown before the volume load (first image, thumbnail): the JPEG 2000 and
     JPEG-LS decoders hold the interpreter lock for the whole decode (tens of ms per 512² frame),
-    which on a thread stalls the UI thread as long. `here_while_starting`: while the pool's
-    processes still start (~1 s), decode in this process at once instead (a first image with
-    nothing on screen yet), before starting them, so they do not slow that decode down. A
-    worker dying on the file (a decoder aborting) costs its pool, as in `load_volume`: the frame
-    is then decoded here by the decoders that raise. Raises DicomReadError(file, reason) when
-    the frame does not decode, LoadCancelled once `cancel` is set.
+    which on a thread stalls the UI thread as long. `here_while_starting`: unless the pool's
+    processes run already, decode in this process at once instead (a first image with nothing
+    on screen yet: ~1 s sooner), and leave starting them to the next call (starting them at
+    once made that first image and the header scan beside them slower). A worker dying on the
+    file (a decoder aborting) costs its pool, as in `load_volume`: the frame is then decoded
+    here by the decoders that raise. Raises DicomReadError(file, reason) when the frame does
+    not decode, LoadCancelled once `cancel` is set.
     """
     workers = choose_workers(MIN_FRAMES_FOR_WORKERS, None, info)
     job, ref = DecodeJob.of(info, modality_dtype(info)), info.frames[index]
@@ -362,10 +363,10 @@ def decode_frame_in_worker(
         ready = started[0] is pool and all(future.done() for future in started[1])
         if here_while_starting and not ready:
             values, reason = decode_one(job, ref)
-        if started[0] is not pool:  # a new pool: every worker loads its imports now
-            warm_up = [pool.submit(decode_chunk, job, []) for _ in range(workers)]
-            _warm_ups[workers] = (pool, warm_up)
-        if ready or not here_while_starting:
+        else:
+            if started[0] is not pool:  # a new pool: every worker loads its imports now
+                warm_up = [pool.submit(decode_chunk, job, []) for _ in range(workers)]
+                _warm_ups[workers] = (pool, warm_up)
             values, reason = _decoded_in(pool, job, index, ref, cancel)
     except BrokenProcessPool:
         discard_pool()

@@ -64,8 +64,8 @@ def frame_for_display(
 
     Slow: what the volume load sends to worker processes (JPEG 2000, JPEG-LS, frames of
     ≥ 1 Mpixel); the series keeps the frame as if it had decoded it. `first_image`: nothing is
-    on screen yet, so while the workers still start (~1 s) the frame is decoded here at once
-    (one decode's stall instead of a second more before the first image). `cancel`: a
+    on screen yet, so unless the workers run already (they take ~1 s to start) the frame is
+    decoded here at once (one decode's stall instead of a second more before the first image). `cancel`: a
     `threading.Event` (or callable) that stops the wait with `LoadCancelled`.
     """
     if series.frame_ready(i) or not decodes_in_workers(series.info):
