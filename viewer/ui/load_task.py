@@ -18,8 +18,8 @@ the first series' frames decoded by the core's `Series.load_all` (`progress`; fr
 to decode come back in `framesSkipped`) → `finished`. Frames slow to decode (JPEG 2000,
 JPEG-LS, ≥ 1 Mpixel) shown before the volume load — first image, thumbnails — are decoded by
 the loader's worker processes (`viewer.core.preview.frame_for_display`): those decoders hold the
-interpreter lock. Only a first image with nothing on screen yet is decoded on this thread
-while the workers still start.
+interpreter lock. Only a first image with nothing on screen yet is decoded on this thread,
+and only when the workers are not running yet.
 """
 
 from __future__ import annotations
