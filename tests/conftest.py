@@ -54,3 +54,21 @@ def cxr_dir() -> Path:
 def seg_sr_dir() -> Path:
     """Real DICOM SEG/SR objects with their images (../shared/data/seg-sr, see SOURCES.md)."""
     return _shared_dir("seg-sr")
+
+
+@pytest.fixture(scope="session")
+def j2k_ct_dir(tmp_path_factory) -> Path:
+    """8 slices of the real CT phantom re-encoded as JPEG 2000 lossless (one new series)."""
+    import pydicom
+    from pydicom.uid import JPEG2000Lossless, generate_uid
+
+    sources = sorted(_shared_dir("dicom", "ct-phantom-54sl").iterdir())[:8]
+    folder = tmp_path_factory.mktemp("j2k-ct")
+    series_uid = generate_uid()
+    for n, source in enumerate(sources):
+        ds = pydicom.dcmread(source)
+        ds.compress(JPEG2000Lossless)
+        ds.SeriesInstanceUID = series_uid
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+        ds.save_as(folder / f"slice{n:02d}.dcm")
+    return folder

@@ -48,6 +48,7 @@ class UiGapProbe(QObject):
     def __init__(self, interval_ms: int = PROBE_INTERVAL_MS) -> None:
         super().__init__()
         self.max_gap_ms = 0.0
+        self.gaps_ms: list[float] = []  # every interval between two ticks
         self.ticks = 0
         self._last = 0.0
         self._timer = QTimer(self)
@@ -65,7 +66,8 @@ class UiGapProbe(QObject):
 
     def _tick(self) -> None:
         now = time.perf_counter()
-        self.max_gap_ms = max(self.max_gap_ms, (now - self._last) * 1000.0)
+        self.gaps_ms.append((now - self._last) * 1000.0)
+        self.max_gap_ms = max(self.max_gap_ms, self.gaps_ms[-1])
         self._last = now
         self.ticks += 1
 

@@ -334,3 +334,53 @@ def read_header(path: str):
 def decode_chunk(job: DecodeJob, frames: list[tuple[int, FrameRef]]):
     """Worker-process entry point: decode some frames of a series."""
     return [(k, *decode_one(job, ref)) for k, ref in frames]
+
+
+_warm_ups: dict[int, tuple[ProcessPoolExecutor, list]] = {}  # workers → (pool, warm-up futures)
+
+
+def decode_frame_in_worker(
+    info: SeriesInfo, index: int, *, here_while_starting: bool = False, cancel=None
+) -> np.ndarray:
+    """Frame `index` of `info` in modality values (as `Series.modality_frame` keeps them),
+    decoded in a process of the volume loader's pool, which this starts when needed.
+
+    For one frame shown before the volume load (first image, thumbnail): the JPEG 2000 and
+    JPEG-LS decoders hold the interpreter lock for the whole decode (tens of ms per 512² frame),
+    which on a thread stalls the UI thread as long. `here_while_starting`: unless the pool's
+    processes run already, decode in this process at once instead (a first image with nothing
+    on screen yet: ~1 s sooner), and leave starting them to the next call (starting them at
+    once made that first image and the header scan beside them slower). A worker dying on the
+    file (a decoder aborting) costs its pool, as in `load_volume`: the frame is then decoded
+    here by the decoders that raise. Raises DicomReadError(file, reason) when the frame does
+    not decode, LoadCancelled once `cancel` is set.
+    """
+    workers = choose_workers(MIN_FRAMES_FOR_WORKERS, None, info)
+    job, ref = DecodeJob.of(info, modality_dtype(info)), info.frames[index]
+    try:
+        pool = worker_pool(workers)
+        started = _warm_ups.get(workers, (None, []))
+        ready = started[0] is pool and all(future.done() for future in started[1])
+        if here_while_starting and not ready:
+            values, reason = decode_one(job, ref)
+        else:
+            if started[0] is not pool:  # a new pool: every worker loads its imports now
+                warm_up = [pool.submit(decode_chunk, job, []) for _ in range(workers)]
+                _warm_ups[workers] = (pool, warm_up)
+            values, reason = _decoded_in(pool, job, index, ref, cancel)
+    except BrokenProcessPool:
+        discard_pool()
+        values, reason = decode_one(job, ref)
+    if values is None:
+        raise DicomReadError(display_path(ref.path), reason)
+    return values
+
+
+def _decoded_in(pool, job: DecodeJob, index: int, ref: FrameRef, cancel):
+    future = pool.submit(decode_chunk, job, [(index, ref)])
+    while not wait([future], timeout=0.2).done:
+        if is_cancelled(cancel):
+            future.cancel()
+            raise LoadCancelled(f"decoding {display_path(ref.path)} cancelled")
+    [(_, values, reason)] = future.result()
+    return values, reason

@@ -249,6 +249,14 @@ class Series:
             values = self.modality_frame(i)
         return full_range_window(values, self.pixel_padding)
 
+    def keep_frame(self, i: int, values: np.ndarray) -> np.ndarray:
+        """Cache frame i's modality values decoded elsewhere (a worker process:
+        `viewer.core.preview.frame_for_display`); returns them, read-only."""
+        self._check(i)
+        values.flags.writeable = False
+        self._remember(i, values)
+        return values
+
     def adopt_frames(self, other: Series) -> int:
         """Take the decoded frames of `other` (e.g. the one-file preview of a folder) that are
         frames of this series too, so they are not decoded again; returns how many.

@@ -15,7 +15,11 @@ preview) → one thumbnail per series → every file's
 header of the first series read into its cache (`Series.header`, up to `HEADER_CACHE_FILES`), so
 scrolling (geometry, corner text, tools, AI) never reads a file on the UI thread → the rest of
 the first series' frames decoded by the core's `Series.load_all` (`progress`; frames that fail
-to decode come back in `framesSkipped`) → `finished`.
+to decode come back in `framesSkipped`) → `finished`. Frames slow to decode (JPEG 2000,
+JPEG-LS, ≥ 1 Mpixel) shown before the volume load — first image, thumbnails — are decoded by
+the loader's worker processes (`viewer.core.preview.frame_for_display`): those decoders hold the
+interpreter lock. Only a first image with nothing on screen yet is decoded on this thread,
+and only when the workers are not running yet.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from PySide6.QtCore import QCoreApplication, QObject, Signal
 
 from viewer.core.errors import DicomReadError, LoadCancelled
 from viewer.core.index import build_index
-from viewer.core.preview import preview_series
+from viewer.core.preview import frame_for_display, preview_series
 from viewer.core.render import render_frame
 from viewer.core.scan import SkippedFile
 from viewer.core.series import HEADER_CACHE_FILES, open_series
@@ -109,8 +113,10 @@ def hold_garbage_collection(loading: bool) -> None:
 _saved_full_threshold: list[int] = []  # the generation-2 threshold to restore after a load
 
 
-def thumbnail(series, frame: int) -> np.ndarray:
-    """A small uint8 picture of one frame, as rendered by the core, decimated to fit."""
+def thumbnail(series, frame: int, cancel=None) -> np.ndarray:
+    """A small uint8 picture of one frame, as rendered by the core, decimated to fit (a frame
+    slow to decode is decoded in a worker process)."""
+    frame_for_display(series, frame, cancel=cancel)
     image = render_frame(series, frame)
     step = max(1, int(np.ceil(max(image.shape[:2]) / THUMBNAIL_SIZE)))
     return np.ascontiguousarray(image[::step, ::step])
@@ -144,7 +150,7 @@ class LoadJob:
         if preview is not None:  # the series already on screen comes first, with its frame
             holding = {id(s) for s in opened if s.adopt_frames(preview)}
             opened.sort(key=lambda s: id(s) not in holding)  # stable: the rest keep their order
-        first = self._first_displayable(opened)
+        first = self._first_displayable(opened, first_image=preview is None)
         if first is None:
             return
         self._post("series", first)
@@ -155,7 +161,7 @@ class LoadJob:
 
     def open(self, series) -> None:
         self.context.check()
-        series.modality_frame(0)  # a JPEG 2000 radiograph takes ~100 ms: not on the UI thread
+        frame_for_display(series, 0, first_image=True, cancel=self.context.cancelled)
         self._post("series", series)
         self._post_thumbnail(series)  # in case the load that made it was cut short
         self._decode_all(series)
@@ -168,7 +174,7 @@ class LoadJob:
         try:
             series = preview_series(paths)
             if series is not None:
-                series.modality_frame(0)
+                frame_for_display(series, 0, first_image=True, cancel=self.context.cancelled)
         except (DicomReadError, OSError):
             return None  # the header scan reports this file
         except Exception as exc:  # noqa: BLE001 - a crash here must not stop the load
@@ -178,12 +184,13 @@ class LoadJob:
             self._post("preview", series)
         return series
 
-    def _first_displayable(self, opened: list):
-        """The first series whose first frame decodes; the ones before it are reported."""
+    def _first_displayable(self, opened: list, first_image: bool):
+        """The first series whose first frame decodes; the ones before it are reported.
+        `first_image`: nothing is on screen yet (no preview)."""
         failed = []
         for series in opened:
             try:
-                series.modality_frame(0)
+                frame_for_display(series, 0, first_image=first_image, cancel=self.context.cancelled)
             except DicomReadError as exc:
                 failed.append(SkippedFile(exc.path, exc.reason))
                 continue
@@ -196,7 +203,9 @@ class LoadJob:
 
     def _post_thumbnail(self, series) -> None:
         try:
-            picture = thumbnail(series, len(series) // 2)
+            picture = thumbnail(series, len(series) // 2, cancel=self.context.cancelled)
+        except LoadCancelled:
+            raise
         except Exception as exc:  # noqa: BLE001 - a bad frame costs its thumbnail, not the load
             log_exception(exc)
             return

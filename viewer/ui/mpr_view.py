@@ -230,7 +230,7 @@ class MprController(QObject):
 
     def _fit_first(self, viewport) -> None:
         """A plane is computed after `set_series` fitted an empty view: fit when it arrives."""
-        if id(viewport) in self._unfitted and viewport.displayed_image() is not None:
+        if id(viewport) in self._unfitted and viewport.has_image():
             self._unfitted.discard(id(viewport))
             viewport.fit()
 

@@ -258,6 +258,10 @@ class Viewport(QWidget):
         """Add a graphics item drawn in image pixel coordinates (follows rotate/flip/aspect)."""
         item.setParentItem(self.image_item)
 
+    def has_image(self) -> bool:
+        """Whether a frame is shown (no rendering; `displayed_image` renders the whole frame)."""
+        return self.image_item.image is not None
+
     def displayed_image(self) -> np.ndarray | None:
         """The uint8 frame as shown, whole (equal to `render_frame(series, frame, window,
         invert)`); rendered on request: the screen shows the visible part of it."""
