@@ -322,10 +322,16 @@ def rescale_into(stored: np.ndarray, rescale: tuple[float, float], out: np.ndarr
 
 
 def _integral_rescale(stored: np.ndarray, slope: int, intercept: int) -> np.ndarray:
+    limits = np.iinfo(np.int16)
+    if stored.size and stored.dtype.kind in "iu":
+        ends = (slope * int(stored.min()) + intercept, slope * int(stored.max()) + intercept)
+        if limits.min <= min(ends) and max(ends) <= limits.max:  # exact in int16 (rescale_into)
+            result16 = np.empty(stored.shape, np.int16)
+            rescale_into(stored, (slope, intercept), result16)
+            return result16
     result = stored.astype(np.int32)
     if slope != 1:
         result *= slope
     if intercept:
         result += intercept
-    limits = np.iinfo(np.int16)
     return np.clip(result, limits.min, limits.max, out=result).astype(np.int16)
