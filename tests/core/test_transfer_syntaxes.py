@@ -191,3 +191,58 @@ def test_plugin_order_avoids_gdcm_and_prefers_charls_only_in_workers(monkeypatch
     # worker processes only: GDCM as the last resort (an abort there kills a worker, not the app)
     assert decode.plugin_order(JPEGBaseline8Bit)[-1] == "gdcm"
     assert decode.plugin_order(JPEGLSLossless) == ["pyjpegls", "pylibjpeg", "gdcm"]
+
+
+def _jpeg_ls_copy(folder: Path, keep_bytes: int | None = None, fragments: int = 1) -> Path:
+    """pydicom's JPEG-LS MR as a file of its own: the codestream cut to `keep_bytes` (as a
+    truncated or damaged file leaves it), or split over `fragments` fragments."""
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
+    (frame,) = generate_frames(ds.PixelData, number_of_frames=1)
+    frame = frame[:keep_bytes]
+    ds.PixelData = encapsulate([frame + b"\0" * (len(frame) % 2)], fragments_per_frame=fragments)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    folder.mkdir()
+    ds.save_as(folder / "mr.dcm")
+    return folder / "mr.dcm"
+
+
+def _plugins_used(monkeypatch, path: Path) -> tuple[list[str], np.ndarray | None]:
+    """The decoder plugins asked, in order, while the series of `path` shows its frame."""
+    from viewer.core import decode
+
+    asked, decode_frame = [], decode.pixel_array
+
+    def recording(source, **kwargs):
+        asked.append(kwargs.get("decoding_plugin"))
+        return decode_frame(source, **kwargs)
+
+    monkeypatch.setattr(decode, "pixel_array", recording)
+    (info,) = build_index([path]).all_series()
+    try:
+        values = open_series(info).modality_frame(0)
+    except DicomReadError:
+        values = None
+    return asked, values
+
+
+@pytest.mark.parametrize("fragments", [1, 3])
+def test_a_complete_jpeg_ls_frame_goes_to_charls_first(monkeypatch, tmp_path, fragments):
+    path = _jpeg_ls_copy(tmp_path / "ok", fragments=fragments)
+    asked, values = _plugins_used(monkeypatch, path)
+    assert asked == ["pyjpegls"]
+    np.testing.assert_array_equal(values, pydicom.dcmread(path).pixel_array)
+
+
+@pytest.mark.parametrize("keep_bytes", [3000, -2])
+def test_a_truncated_jpeg_ls_frame_never_goes_to_charls(monkeypatch, tmp_path, keep_bytes):
+    """CharLS takes seconds to fail on a truncated stream (docs/FUZZING.md); libjpeg does not."""
+    from viewer.core import decode
+
+    path = _jpeg_ls_copy(tmp_path / "cut", keep_bytes=keep_bytes)
+    asked, _ = _plugins_used(monkeypatch, path)
+    assert asked and "pyjpegls" not in asked
+    monkeypatch.setattr(decode, "_preferred_plugins", decode.THROUGHPUT_PLUGINS)
+    assert "pyjpegls" not in _plugins_used(monkeypatch, path)[0]  # nor in worker processes

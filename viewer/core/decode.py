@@ -13,9 +13,9 @@ import warnings
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, JPEGLSLossless, JPEGLSNearLossless
 
-from viewer.core.codestream import HEAD_BYTES, size_mismatch
+from viewer.core.codestream import HEAD_BYTES, frame_tail, looks_complete, size_mismatch
 from viewer.core.deflated import frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
@@ -24,8 +24,10 @@ from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
 
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 # CharLS (pyjpegls) decodes valid JPEG-LS ~3x faster than libjpeg, but spends ~4 s failing on
-# truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py). Frames the
-# user waits for use libjpeg first; the background loader's worker processes use CharLS first.
+# truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py). So a JPEG-LS
+# frame that looks complete (`codestream.looks_complete`) goes to CharLS first, one that does not
+# never goes to CharLS; where the frame's fragments are not known, frames the user waits for use
+# libjpeg first and the background loader's worker processes CharLS first.
 # GDCM (CPU per 512² CT frame: J2K 23 ms against pylibjpeg's 17, JPEG-LS 9 ms against CharLS's
 # 6, docs/PERFORMANCE.md) is the workers' last resort: it reads some streams the others reject,
 # and where it aborts on a corrupt one only a worker process dies (the loader retries that
@@ -33,6 +35,7 @@ _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 INTERACTIVE_PLUGINS = ("pylibjpeg", "pyjpegls", "pillow", "pydicom")
 THROUGHPUT_PLUGINS = ("pyjpegls", "pylibjpeg", "pillow", "gdcm", "pydicom")
 _preferred_plugins: tuple[str, ...] = INTERACTIVE_PLUGINS
+JPEG_LS_SYNTAXES = frozenset({JPEGLSLossless, JPEGLSNearLossless})
 
 
 def prefer_throughput() -> None:
@@ -126,16 +129,21 @@ def read_raw_frame(ref, fmt: PixelFormat, rows: int, columns: int) -> np.ndarray
 
 
 def decode_with_pydicom(
-    path: str, frame_index: int, header: Dataset | None = None, syntax: str = "", frame_bytes=0
+    path: str,
+    frame_index: int,
+    header: Dataset | None = None,
+    syntax: str = "",
+    frame_bytes=0,
+    complete: bool | None = None,
 ) -> np.ndarray:
     """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images.
 
     `frame_bytes` (a native frame's size) is needed for deflated files only, which are inflated
-    up to the frame asked for rather than whole.
+    up to the frame asked for rather than whole. `complete`: see `plugin_order`.
     """
     if syntax == DeflatedExplicitVRLittleEndian:
         return next(decode_deflated(path, [frame_index], frame_bytes, header))[1]
-    return _decoded(_decode_with_plugins(path, frame_index, syntax), header)
+    return _decoded(_decode_with_plugins(path, frame_index, syntax, complete), header)
 
 
 def decode_deflated(path: str, frame_indices, frame_bytes: int, header: Dataset | None = None):
@@ -153,12 +161,14 @@ def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
     return values.astype(values.dtype.newbyteorder("="), copy=False)
 
 
-def plugin_order(syntax: str) -> list[str]:
+def plugin_order(syntax: str, complete: bool | None = None) -> list[str]:
     """Decoder plugins to try; in this process GDCM only when nothing else can decode this
     syntax, in decoder worker processes (`prefer_throughput`) as the last resort.
 
     GDCM aborts the whole process (an uncaught C++ exception) on some corrupt JPEG streams,
-    found by scripts/fuzz_reader.py; the pylibjpeg family and Pillow raise instead.
+    found by scripts/fuzz_reader.py; the pylibjpeg family and Pillow raise instead. `complete`
+    (whether the codestream looks complete; None: not known) puts CharLS first for JPEG-LS,
+    or leaves it out (see the comment on INTERACTIVE_PLUGINS).
     """
     if not syntax or not UID(syntax).is_encapsulated:
         return [""]  # native data: pydicom's own decoder
@@ -167,12 +177,17 @@ def plugin_order(syntax: str) -> list[str]:
     except (NotImplementedError, ValueError):
         return [""]
     safe = [p for p in _preferred_plugins if p in available]
+    if complete is not None and syntax in JPEG_LS_SYNTAXES:
+        charls = ["pyjpegls"] if complete and "pyjpegls" in safe else []
+        safe = charls + [p for p in safe if p != "pyjpegls"]
     return safe or available or [""]
 
 
-def _decode_with_plugins(source, frame_index: int, syntax: str) -> np.ndarray:
+def _decode_with_plugins(
+    source, frame_index: int, syntax: str, complete: bool | None = None
+) -> np.ndarray:
     errors = []
-    for plugin in plugin_order(syntax):
+    for plugin in plugin_order(syntax, complete):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -205,10 +220,12 @@ def read_stored_frame(
     try:
         values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:
-            check_codestream(ref, rows, columns)
+            complete = check_codestream(ref, rows, columns)
             syntax = fmt.transfer_syntax if fmt else ""
             frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
-            values = decode_with_pydicom(ref.path, ref.frame_index, header, syntax, frame_bytes)
+            values = decode_with_pydicom(
+                ref.path, ref.frame_index, header, syntax, frame_bytes, complete
+            )
     except DicomReadError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -225,18 +242,21 @@ def read_stored_frame(
     return values
 
 
-def check_codestream(ref, rows: int, columns: int) -> None:
+def check_codestream(ref, rows: int, columns: int) -> bool | None:
     """Refuse a compressed frame whose own header declares another size (before a decoder
-    allocates what it declares)."""
+    allocates what it declares); else whether it looks complete (`codestream.looks_complete`),
+    None where its fragments are not known."""
     offset = getattr(ref, "fragment_offset", None)
     if offset is None:
-        return
+        return None
     with open(ref.path, "rb") as fp:
         fp.seek(offset)
         head = fp.read(HEAD_BYTES)
+        tail = frame_tail(fp, offset, getattr(ref, "number_of_frames", 1) == 1)
     reason = size_mismatch(head, rows, columns)
     if reason:
         raise DicomReadError(display_path(ref.path), f"frame {ref.frame_index + 1}: {reason}")
+    return looks_complete(head, tail, rows, columns)
 
 
 def needs_float(rescales, has_lut_sequence: bool = False) -> bool:
