@@ -210,29 +210,33 @@ def _jpeg_ls_copy(folder: Path, keep_bytes: int | None = None, fragments: int = 
 
 
 def _plugins_used(monkeypatch, path: Path) -> tuple[list[str], np.ndarray | None]:
-    """The decoder plugins asked, in order, while the series of `path` shows its frame."""
+    """The decoder plugins offered, in order, while the series of `path` shows its frame."""
+    from pydicom.uid import JPEGLSLossless
+
     from viewer.core import decode
 
-    asked, decode_frame = [], decode.pixel_array
+    offered, choose = [], decode.plugin_order
 
-    def recording(source, **kwargs):
-        asked.append(kwargs.get("decoding_plugin"))
-        return decode_frame(source, **kwargs)
+    def recording(syntax, complete=None):
+        order = choose(syntax, complete)
+        if syntax == JPEGLSLossless:
+            offered.extend(order)
+        return order
 
-    monkeypatch.setattr(decode, "pixel_array", recording)
+    monkeypatch.setattr(decode, "plugin_order", recording)
     (info,) = build_index([path]).all_series()
     try:
         values = open_series(info).modality_frame(0)
     except DicomReadError:
         values = None
-    return asked, values
+    return offered, values
 
 
 @pytest.mark.parametrize("fragments", [1, 3])
 def test_a_complete_jpeg_ls_frame_goes_to_charls_first(monkeypatch, tmp_path, fragments):
     path = _jpeg_ls_copy(tmp_path / "ok", fragments=fragments)
-    asked, values = _plugins_used(monkeypatch, path)
-    assert asked == ["pyjpegls"]
+    offered, values = _plugins_used(monkeypatch, path)
+    assert offered[0] == "pyjpegls"
     np.testing.assert_array_equal(values, pydicom.dcmread(path).pixel_array)
 
 
@@ -242,7 +246,7 @@ def test_a_truncated_jpeg_ls_frame_never_goes_to_charls(monkeypatch, tmp_path, k
     from viewer.core import decode
 
     path = _jpeg_ls_copy(tmp_path / "cut", keep_bytes=keep_bytes)
-    asked, _ = _plugins_used(monkeypatch, path)
-    assert asked and "pyjpegls" not in asked
+    offered, _ = _plugins_used(monkeypatch, path)
+    assert offered and "pyjpegls" not in offered
     monkeypatch.setattr(decode, "_preferred_plugins", decode.THROUGHPUT_PLUGINS)
     assert "pyjpegls" not in _plugins_used(monkeypatch, path)[0]  # nor in worker processes

@@ -19,7 +19,6 @@ _JPEG_SOF = {*range(0xC0, 0xD0)} - {0xC4, 0xC8, 0xCC} | {0xF7}  # + JPEG-LS SOF5
 _J2K_START = b"\xff\x4f\xff\x51"  # SOC then SIZ
 _SOI, _EOI = b"\xff\xd8", b"\xff\xd9"
 _ITEM = b"\xfe\xff\x00\xe0"  # (FFFE,E000) little endian: an encapsulated fragment
-TAIL_BYTES = 8
 MAX_FRAGMENTS = 100_000  # of one single-frame image: a bound on the walk, not a limit of DICOM
 
 
@@ -63,20 +62,22 @@ def size_mismatch(head: bytes, rows: int, columns: int) -> str:
     )
 
 
-def looks_complete(head: bytes, tail: bytes, rows: int, columns: int) -> bool:
+def looks_complete(head: bytes, items: bytes, rows: int, columns: int) -> bool:
     """A JPEG or JPEG-LS frame that starts with SOI, declares Rows × Columns in its frame header
-    and ends with EOI (padding zeros after it allowed), given its first and last bytes."""
+    and ends with EOI (padding zeros after it allowed), given its first bytes and its items
+    (`frame_items`)."""
     return (
         head[:2] == _SOI
         and declared_size(head) == (columns, rows)
-        and tail.rstrip(b"\x00").endswith(_EOI)
+        and items[-8:].rstrip(b"\x00").endswith(_EOI)
     )
 
 
-def frame_tail(fp, offset: int, single_frame: bool) -> bytes:
-    """The last bytes of the frame whose first fragment's value starts at file offset `offset`:
-    of that fragment, or in a single-frame file of the last fragment. b'' when an item header is
-    not where it should be or the file ends early (a truncated frame)."""
+def frame_items(fp, offset: int, single_frame: bool) -> bytes:
+    """The encapsulated items (8-byte headers and values) of the frame whose first fragment's
+    value starts at file offset `offset`: that fragment, or in a single-frame file every
+    fragment from there on. b'' when an item header is not where it should be or the file ends
+    early (a truncated frame)."""
     end = _fragment_end(fp, offset)
     for _ in range(MAX_FRAGMENTS if single_frame else 0):
         if end is None:
@@ -85,11 +86,11 @@ def frame_tail(fp, offset: int, single_frame: bool) -> bytes:
         if fp.read(4) != _ITEM:
             break
         end = _fragment_end(fp, end + 8)
-    if end is None or end < TAIL_BYTES:
+    if end is None:
         return b""
-    fp.seek(end - TAIL_BYTES)
-    tail = fp.read(TAIL_BYTES)
-    return tail if len(tail) == TAIL_BYTES else b""
+    fp.seek(offset - 8)
+    items = fp.read(end - offset + 8)
+    return items if len(items) == end - offset + 8 else b""
 
 
 def _fragment_end(fp, offset: int) -> int | None:

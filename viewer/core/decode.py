@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import struct
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
 from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, JPEGLSLossless, JPEGLSNearLossless
 
-from viewer.core.codestream import HEAD_BYTES, frame_tail, looks_complete, size_mismatch
+from viewer.core.codestream import HEAD_BYTES, frame_items, looks_complete, size_mismatch
 from viewer.core.deflated import frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
@@ -23,6 +24,7 @@ from viewer.core.pictures import is_picture_format, read_picture
 from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
 
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+_EMPTY_OFFSET_TABLE = b"\xfe\xff\x00\xe0\x00\x00\x00\x00"  # an item of length 0
 # CharLS (pyjpegls) decodes valid JPEG-LS ~3x faster than libjpeg, but spends ~4 s failing on
 # truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py). So a JPEG-LS
 # frame that looks complete (`codestream.looks_complete`) goes to CharLS first, one that does not
@@ -143,13 +145,13 @@ def decode_with_pydicom(
     """
     if syntax == DeflatedExplicitVRLittleEndian:
         return next(decode_deflated(path, [frame_index], frame_bytes, header))[1]
-    return _decoded(_decode_with_plugins(path, frame_index, syntax, complete), header)
+    return _decoded(_decode_with_plugins(_frame_of(path, frame_index), syntax, complete), header)
 
 
 def decode_deflated(path: str, frame_indices, frame_bytes: int, header: Dataset | None = None):
     """(index, values) for frames of a deflated file, in one forward pass over the stream."""
     for index, ds in frame_datasets(path, frame_indices, frame_bytes):
-        yield index, _decoded(_decode_with_plugins(ds, 0, ""), header)
+        yield index, _decoded(_decode_with_plugins(_frame_of(ds, 0), ""), header)
 
 
 def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
@@ -183,20 +185,23 @@ def plugin_order(syntax: str, complete: bool | None = None) -> list[str]:
     return safe or available or [""]
 
 
-def _decode_with_plugins(
-    source, frame_index: int, syntax: str, complete: bool | None = None
-) -> np.ndarray:
+def _decode_with_plugins(decode, syntax: str, complete: bool | None = None) -> np.ndarray:
+    """`decode(plugin)` with each plugin of `plugin_order` in turn until one succeeds."""
     errors = []
     for plugin in plugin_order(syntax, complete):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return pixel_array(source, index=frame_index, decoding_plugin=plugin)
+                return decode(plugin)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - try the next plugin, report all
             errors.append(f"{plugin or 'pydicom'}: {short_error(exc)}")
     raise RuntimeError("no decoder could read this frame (" + "; ".join(errors) + ")")
+
+
+def _frame_of(source, frame_index: int):
+    return lambda plugin: pixel_array(source, index=frame_index, decoding_plugin=plugin)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -220,11 +225,18 @@ def read_stored_frame(
     try:
         values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:
-            complete = check_codestream(ref, rows, columns)
+            stream = check_codestream(ref, rows, columns)
+            if stream.items and header is None and is_plain_grey(fmt):
+                return checked_shape(
+                    decode_items(stream.items, fmt, rows, columns, stream.complete),
+                    ref,
+                    rows,
+                    columns,
+                )
             syntax = fmt.transfer_syntax if fmt else ""
             frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
             values = decode_with_pydicom(
-                ref.path, ref.frame_index, header, syntax, frame_bytes, complete
+                ref.path, ref.frame_index, header, syntax, frame_bytes, stream.complete
             )
     except DicomReadError:
         raise
@@ -234,6 +246,10 @@ def read_stored_frame(
         raise DicomReadError(
             display_path(ref.path), f"frame {ref.frame_index + 1}: {short_error(exc)}"
         ) from None
+    return checked_shape(values, ref, rows, columns)
+
+
+def checked_shape(values: np.ndarray, ref, rows: int, columns: int) -> np.ndarray:
     if values.shape[:2] != (rows, columns):
         raise DicomReadError(
             display_path(ref.path),
@@ -242,21 +258,64 @@ def read_stored_frame(
     return values
 
 
-def check_codestream(ref, rows: int, columns: int) -> bool | None:
+@dataclass(frozen=True)
+class Codestream:
+    """A compressed frame as `check_codestream` found it."""
+
+    items: bytes  # its encapsulated items (`codestream.frame_items`); b'' when not found
+    complete: bool | None  # `codestream.looks_complete`; None where its fragments are not known
+
+
+def check_codestream(ref, rows: int, columns: int) -> Codestream:
     """Refuse a compressed frame whose own header declares another size (before a decoder
-    allocates what it declares); else whether it looks complete (`codestream.looks_complete`),
-    None where its fragments are not known."""
+    allocates what it declares); else the frame's items and whether it looks complete."""
     offset = getattr(ref, "fragment_offset", None)
     if offset is None:
-        return None
+        return Codestream(b"", None)
     with open(ref.path, "rb") as fp:
-        fp.seek(offset)
-        head = fp.read(HEAD_BYTES)
-        tail = frame_tail(fp, offset, getattr(ref, "number_of_frames", 1) == 1)
+        items = frame_items(fp, offset, getattr(ref, "number_of_frames", 1) == 1)
+        head = items[8 : 8 + HEAD_BYTES]
+        if not items:
+            fp.seek(offset)
+            head = fp.read(HEAD_BYTES)
     reason = size_mismatch(head, rows, columns)
     if reason:
         raise DicomReadError(display_path(ref.path), f"frame {ref.frame_index + 1}: {reason}")
-    return looks_complete(head, tail, rows, columns)
+    return Codestream(items, looks_complete(head, items, rows, columns))
+
+
+def decode_items(items: bytes, fmt: PixelFormat, rows: int, columns: int, complete) -> np.ndarray:
+    """One grey frame from its encapsulated items, through the same pydicom decoder and
+    plugins as `pixel_array` but without parsing the file's header again (the scan did)."""
+    syntax = UID(fmt.transfer_syntax)
+    options = {
+        "rows": rows,
+        "columns": columns,
+        "samples_per_pixel": 1,
+        "bits_allocated": fmt.bits_allocated,
+        "bits_stored": fmt.bits_stored,
+        "pixel_representation": fmt.pixel_representation,
+        "photometric_interpretation": fmt.photometric,
+        "number_of_frames": 1,
+        "transfer_syntax_uid": syntax,
+    }
+    source = _EMPTY_OFFSET_TABLE + items
+
+    def decode(plugin: str) -> np.ndarray:
+        return get_decoder(syntax).as_array(source, index=0, decoding_plugin=plugin, **options)[0]
+
+    return _decoded(_decode_with_plugins(decode, syntax, complete), None)
+
+
+def is_plain_grey(fmt: PixelFormat | None) -> bool:
+    """Encapsulated one-sample grey data: decodable from its items alone (`decode_items`)."""
+    return bool(
+        fmt
+        and fmt.encapsulated
+        and fmt.samples_per_pixel == 1
+        and fmt.photometric in ("MONOCHROME1", "MONOCHROME2")
+        and fmt.transfer_syntax != DeflatedExplicitVRLittleEndian
+    )
 
 
 def needs_float(rescales, has_lut_sequence: bool = False) -> bool:

@@ -9,7 +9,9 @@ file with frames that could not be decoded (their slots stay zero). Meant for a 
 Uncompressed little-endian frames are read with one `readinto` each at the Pixel Data offset
 the header scan recorded (checked against the element header first), straight into the
 preallocated volume; frames whose layout moved fall back to pydicom. Compressed frames are
-decoded in worker processes (spawn-safe ProcessPoolExecutor), off the caller's GIL.
+decoded in worker processes (spawn-safe ProcessPoolExecutor), off the caller's GIL, which write
+them straight into a volume in shared memory (`shared_volume`) and send back only whether each
+frame decoded.
 """
 
 from __future__ import annotations
@@ -216,23 +218,20 @@ class _Loader:
                 self._store(k, None, reason)
 
     def decode_in_processes(self, indices: list[int], workers: int) -> None:
-        """Decode in worker processes, straight into a shared-memory volume where one can be
-        made (`shared_volume`); else frames come back through the pool's pipe."""
-        shared = SharedVolume.create(self.volume.shape, self.volume.dtype)
+        """Decode in worker processes, straight into a shared-memory volume (`shared_volume`)
+        when every frame is to be decoded (the usual compressed series; a volume that already
+        holds frames read here would have to be copied); else frames come back through the
+        pool's pipe."""
+        shared = None
+        if len(indices) == len(self.volume):
+            shared = SharedVolume.create(self.volume.shape, self.volume.dtype)
         if shared is not None:
-            self._adopt(shared.array, indices)
+            self.volume = shared.array
         try:
             self._run_pool(indices, workers, shared)
         finally:
             if shared is not None:
                 shared.unlink()
-
-    def _adopt(self, volume: np.ndarray, to_decode: list[int]) -> None:
-        """Continue in `volume`, bringing over the frames already read."""
-        done = sorted(set(range(len(self.volume))) - set(to_decode))
-        if done:
-            volume[done] = self.volume[done]
-        self.volume = volume
 
     def _run_pool(self, indices: list[int], workers: int, shared: SharedVolume | None) -> None:
         job = DecodeJob.of(self.info, self.modality)
