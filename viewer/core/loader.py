@@ -269,8 +269,8 @@ class _Loader:
             discard_pool()
             results = [(k, *decode_one(job, ref)) for k, ref in chunk]
         for k, *outcome in results:
-            if len(outcome) == 1:  # written into the shared volume by the worker
-                self._store(k, None, outcome[0], written=not outcome[0])
+            if len(outcome) == 1:  # the worker wrote it into the shared volume, or says why not
+                self._store(k, None, outcome[0], written=True)
                 continue
             values, reason = outcome
             if values is not None and job.modality is None:
@@ -383,11 +383,6 @@ def read_header(path: str):
         raise DicomReadError(display_path(path), short_error(exc)) from None
 
 
-def decode_chunk(job: DecodeJob, frames: list[tuple[int, FrameRef]]):
-    """Worker-process entry point: decode some frames of a series."""
-    return [(k, *decode_one(job, ref)) for k, ref in frames]
-
-
 def decode_chunk_into(job: DecodeJob, volume: SegmentRef, frames: list[tuple[int, FrameRef]]):
     """Worker-process entry point: decode frames into the shared volume; (slot, reason) back."""
     mapping = map_segment(volume)
@@ -396,3 +391,8 @@ def decode_chunk_into(job: DecodeJob, volume: SegmentRef, frames: list[tuple[int
     finally:
         with contextlib.suppress(BufferError):  # a view still held: unmapped when it is freed
             mapping.close()
+
+
+def decode_chunk(job: DecodeJob, frames: list[tuple[int, FrameRef]]):
+    """Worker-process entry point: decode some frames of a series."""
+    return [(k, *decode_one(job, ref)) for k, ref in frames]
