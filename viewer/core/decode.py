@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -288,7 +289,7 @@ def decode_items(items: bytes, fmt: PixelFormat, rows: int, columns: int, comple
     """One grey frame from its encapsulated items, through the same pydicom decoder and
     plugins as `pixel_array` but without parsing the file's header again (the scan did)."""
     syntax = UID(fmt.transfer_syntax)
-    options = {
+    options: dict[str, Any] = {
         "rows": rows,
         "columns": columns,
         "samples_per_pixel": 1,

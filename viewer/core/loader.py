@@ -26,6 +26,7 @@ from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 from pydicom.uid import (
@@ -241,14 +242,16 @@ class _Loader:
             # stored values) and a Modality LUT Sequence (needs the header) in the worker.
             in_worker = job.needs_header or job.modality == np.int16
             job = replace(job, modality=job.modality if in_worker else None)
-        task, args = (
-            (decode_chunk, (job,)) if shared is None else (decode_chunk_into, (job, shared.ref))
+        task = (
+            partial(decode_chunk, job)
+            if shared is None
+            else partial(decode_chunk_into, job, shared.ref)
         )
         frames = [(k, self.info.frames[k]) for k in indices]
         size = chunk_frames(len(frames), workers, shared is not None)
         chunks = [frames[i : i + size] for i in range(0, len(frames), size)]
         pool = worker_pool(workers)
-        pending = {pool.submit(task, *args, chunk): chunk for chunk in chunks}
+        pending = {pool.submit(task, chunk): chunk for chunk in chunks}
         try:
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)

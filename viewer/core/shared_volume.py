@@ -18,12 +18,13 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import sys
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
 
 import numpy as np
 
-if os.name != "nt":
+if sys.platform != "win32":
     import _posixshmem
 
 
@@ -77,7 +78,7 @@ class SharedVolume:
 def map_segment(ref: SegmentRef, reserve: bool = False) -> mmap.mmap:
     """A writable mapping of the segment. `reserve` allocates its pages now, so that a full
     /dev/shm fails here with ENOSPC rather than later with SIGBUS on a write."""
-    if os.name == "nt":
+    if sys.platform == "win32":
         return mmap.mmap(-1, ref.nbytes, tagname=ref.name)
     fd = _posixshmem.shm_open("/" + ref.name, os.O_RDWR, mode=0o600)
     try:
