@@ -250,3 +250,25 @@ def test_a_truncated_jpeg_ls_frame_never_goes_to_charls(monkeypatch, tmp_path, k
     assert offered and "pyjpegls" not in offered
     monkeypatch.setattr(decode, "_preferred_plugins", decode.THROUGHPUT_PLUGINS)
     assert "pyjpegls" not in _plugins_used(monkeypatch, path)[0]  # nor in worker processes
+
+
+def test_a_fragment_length_past_the_end_of_the_file_reads_nothing_and_skips_charls(tmp_path):
+    """A damaged item length (4 GB) must not make the codestream check read or allocate it."""
+    import tracemalloc
+
+    from viewer.core.decode import check_codestream
+
+    path = _jpeg_ls_copy(tmp_path / "long")
+    (info,) = build_index([path]).all_series()
+    (ref,) = info.frames
+    data = bytearray(path.read_bytes())
+    data[ref.fragment_offset - 4 : ref.fragment_offset] = b"\xff\xff\xff\xfe"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        stream = check_codestream(ref, info.rows, info.columns)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert stream.items == b"" and stream.complete is False
+    assert peak < 16 * 2**20  # not the 4 GB the item claims

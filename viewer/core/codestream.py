@@ -12,6 +12,7 @@ seconds failing on a truncated stream, so only streams that pass go to CharLS.
 
 from __future__ import annotations
 
+import os
 import struct
 
 HEAD_BYTES = 64 * 1024  # markers before SOF/SIZ (APPn, ICC profiles) fit in this in practice
@@ -86,7 +87,7 @@ def frame_items(fp, offset: int, single_frame: bool) -> bytes:
         if fp.read(4) != _ITEM:
             break
         end = _fragment_end(fp, end + 8)
-    if end is None:
+    if end is None or end > os.fstat(fp.fileno()).st_size:  # never read more than is there
         return b""
     fp.seek(offset - 8)
     items = fp.read(end - offset + 8)
