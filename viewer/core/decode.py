@@ -227,18 +227,14 @@ def read_stored_frame(
         values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:
             stream = check_codestream(ref, rows, columns)
-            if stream.items and header is None and is_plain_grey(fmt):
-                return checked_shape(
-                    decode_items(stream.items, fmt, rows, columns, stream.complete),
-                    ref,
-                    rows,
-                    columns,
+            if stream.items and header is None and fmt and is_plain_grey(fmt):
+                values = decode_items(stream.items, fmt, rows, columns, stream.complete)
+            else:
+                syntax = fmt.transfer_syntax if fmt else ""
+                frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
+                values = decode_with_pydicom(
+                    ref.path, ref.frame_index, header, syntax, frame_bytes, stream.complete
                 )
-            syntax = fmt.transfer_syntax if fmt else ""
-            frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
-            values = decode_with_pydicom(
-                ref.path, ref.frame_index, header, syntax, frame_bytes, stream.complete
-            )
     except DicomReadError:
         raise
     except (KeyboardInterrupt, SystemExit):
