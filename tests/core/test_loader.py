@@ -145,7 +145,9 @@ def test_a_decoder_that_kills_its_worker_costs_only_its_own_frame(tmp_path):
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
         ds.save_as(tmp_path / f"f{n}.dcm")
     info = build_index([tmp_path]).all_series()[0]
+    before = shm_segments()
     volume, skipped = load_volume(info, workers=1)
+    assert shm_segments() <= before  # the shared volume's name is gone after the crash too
     assert [s.path.endswith("f2.dcm") for s in skipped] == [True]
     expected = pydicom.dcmread(good).pixel_array
     for k, frame in enumerate(info.frames):
@@ -210,3 +212,62 @@ def test_a_series_adopts_the_frames_its_one_file_preview_decoded(ct_phantom_dir,
     k = [f.path for f in series.info.frames].index(preview.info.frames[0].path)
     Path(preview.info.frames[0].path).unlink()  # a second decode could only fail now
     assert series.modality_frame(k) is shown
+
+
+def shm_segments() -> set[str]:
+    """The shared-memory segments in /dev/shm (POSIX shared memory on Linux; not semaphores)."""
+    folder = Path("/dev/shm")
+    if not folder.is_dir():
+        pytest.skip("no /dev/shm here to list shared-memory segments")
+    return {p.name for p in folder.iterdir() if not p.name.startswith("sem.")}
+
+
+def mapped_segments() -> set[str]:
+    """The shared-memory segments this process maps (named or unlinked; not semaphores), after
+    a garbage collection (arrays earlier tests left behind go first)."""
+    import gc
+
+    gc.collect()
+    maps = Path("/proc/self/maps").read_text().splitlines()
+    names = {line.split("/dev/shm/")[1].split()[0] for line in maps if "/dev/shm/" in line}
+    return {name for name in names if not name.startswith("sem.")}
+
+
+def test_workers_write_into_a_shared_volume_that_leaves_no_segment(ct_stacks):
+    """The volume lives in shared memory the workers write into (no frames through the pipe);
+    its name is removed when the load ends and its memory goes with the array."""
+    import mmap
+
+    info = build_index([ct_stacks / "rle"]).all_series()[0]
+    before, mapped = shm_segments(), mapped_segments()
+    volume, skipped = load_volume(info, workers=2)
+    assert not skipped and shm_segments() <= before
+    base = volume
+    while isinstance(base, np.ndarray):
+        base = base.base
+    assert isinstance(getattr(base, "obj", base), mmap.mmap)
+    (ours,) = mapped_segments() - mapped
+    assert ours.startswith("psm_") and len(ours) < 20  # a random name, nothing from the study
+    ds = pydicom.dcmread(info.frames[11].path)
+    np.testing.assert_array_equal(volume[11], apply_modality_lut(ds.pixel_array, ds))
+    np.testing.assert_array_equal(volume, load_volume(info, workers=0)[0])
+    del volume, base
+    assert ours not in mapped_segments()  # unmapped: the memory is released
+
+
+@pytest.mark.parametrize("ending", ["cancel", "exception"])
+def test_a_load_that_stops_early_leaves_no_shared_memory(ct_stacks, ending):
+    info = build_index([ct_stacks / "rle"]).all_series()[0]
+    stop = threading.Event()
+
+    def progress(done, total):
+        if done >= 3 and ending == "exception":
+            raise RuntimeError("the progress callback failed")
+        if done >= 3:
+            stop.set()
+
+    before, mapped = shm_segments(), mapped_segments()
+    with pytest.raises(LoadCancelled if ending == "cancel" else RuntimeError):
+        load_volume(info, progress=progress, cancel=stop, workers=2)
+    assert shm_segments() <= before
+    assert mapped_segments() <= mapped

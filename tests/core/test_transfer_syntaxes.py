@@ -191,3 +191,84 @@ def test_plugin_order_avoids_gdcm_and_prefers_charls_only_in_workers(monkeypatch
     # worker processes only: GDCM as the last resort (an abort there kills a worker, not the app)
     assert decode.plugin_order(JPEGBaseline8Bit)[-1] == "gdcm"
     assert decode.plugin_order(JPEGLSLossless) == ["pyjpegls", "pylibjpeg", "gdcm"]
+
+
+def _jpeg_ls_copy(folder: Path, keep_bytes: int | None = None, fragments: int = 1) -> Path:
+    """pydicom's JPEG-LS MR as a file of its own: the codestream cut to `keep_bytes` (as a
+    truncated or damaged file leaves it), or split over `fragments` fragments."""
+    from pydicom.data import get_testdata_file
+    from pydicom.encaps import encapsulate, generate_frames
+
+    ds = pydicom.dcmread(get_testdata_file("MR_small_jpeg_ls_lossless.dcm"))
+    (frame,) = generate_frames(ds.PixelData, number_of_frames=1)
+    frame = frame[:keep_bytes]
+    ds.PixelData = encapsulate([frame + b"\0" * (len(frame) % 2)], fragments_per_frame=fragments)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+    folder.mkdir()
+    ds.save_as(folder / "mr.dcm")
+    return folder / "mr.dcm"
+
+
+def _plugins_used(monkeypatch, path: Path) -> tuple[list[str], np.ndarray | None]:
+    """The decoder plugins offered, in order, while the series of `path` shows its frame."""
+    from pydicom.uid import JPEGLSLossless
+
+    from viewer.core import decode
+
+    offered, choose = [], decode.plugin_order
+
+    def recording(syntax, complete=None):
+        order = choose(syntax, complete)
+        if syntax == JPEGLSLossless:
+            offered.extend(order)
+        return order
+
+    monkeypatch.setattr(decode, "plugin_order", recording)
+    (info,) = build_index([path]).all_series()
+    try:
+        values = open_series(info).modality_frame(0)
+    except DicomReadError:
+        values = None
+    return offered, values
+
+
+@pytest.mark.parametrize("fragments", [1, 3])
+def test_a_complete_jpeg_ls_frame_goes_to_charls_first(monkeypatch, tmp_path, fragments):
+    path = _jpeg_ls_copy(tmp_path / "ok", fragments=fragments)
+    offered, values = _plugins_used(monkeypatch, path)
+    assert offered[0] == "pyjpegls"
+    np.testing.assert_array_equal(values, pydicom.dcmread(path).pixel_array)
+
+
+@pytest.mark.parametrize("keep_bytes", [3000, -2])
+def test_a_truncated_jpeg_ls_frame_never_goes_to_charls(monkeypatch, tmp_path, keep_bytes):
+    """CharLS takes seconds to fail on a truncated stream (docs/FUZZING.md); libjpeg does not."""
+    from viewer.core import decode
+
+    path = _jpeg_ls_copy(tmp_path / "cut", keep_bytes=keep_bytes)
+    offered, _ = _plugins_used(monkeypatch, path)
+    assert offered and "pyjpegls" not in offered
+    monkeypatch.setattr(decode, "_preferred_plugins", decode.THROUGHPUT_PLUGINS)
+    assert "pyjpegls" not in _plugins_used(monkeypatch, path)[0]  # nor in worker processes
+
+
+def test_a_fragment_length_past_the_end_of_the_file_reads_nothing_and_skips_charls(tmp_path):
+    """A damaged item length (4 GB) must not make the codestream check read or allocate it."""
+    import tracemalloc
+
+    from viewer.core.decode import check_codestream
+
+    path = _jpeg_ls_copy(tmp_path / "long")
+    (info,) = build_index([path]).all_series()
+    (ref,) = info.frames
+    data = bytearray(path.read_bytes())
+    data[ref.fragment_offset - 4 : ref.fragment_offset] = b"\xff\xff\xff\xfe"
+    path.write_bytes(bytes(data))
+    tracemalloc.start()
+    try:
+        stream = check_codestream(ref, info.rows, info.columns)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert stream.items == b"" and stream.complete is False
+    assert peak < 16 * 2**20  # not the 4 GB the item claims

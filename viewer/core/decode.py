@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import struct
 import warnings
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from pydicom.dataset import Dataset
 from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, pixel_array
-from pydicom.uid import UID, DeflatedExplicitVRLittleEndian
+from pydicom.uid import UID, DeflatedExplicitVRLittleEndian, JPEGLSLossless, JPEGLSNearLossless
 
-from viewer.core.codestream import HEAD_BYTES, size_mismatch
+from viewer.core.codestream import HEAD_BYTES, frame_items, looks_complete, size_mismatch
 from viewer.core.deflated import DeflatedFiles, frame_datasets
 from viewer.core.discovery import display_path
 from viewer.core.errors import DicomReadError
@@ -23,9 +25,12 @@ from viewer.core.pictures import is_picture_format, read_picture
 from viewer.core.scan import PixelFormat, expected_pixel_bytes, short_error
 
 _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
+_EMPTY_OFFSET_TABLE = b"\xfe\xff\x00\xe0\x00\x00\x00\x00"  # an item of length 0
 # CharLS (pyjpegls) decodes valid JPEG-LS ~3x faster than libjpeg, but spends ~4 s failing on
-# truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py). Frames the
-# user waits for use libjpeg first; the background loader's worker processes use CharLS first.
+# truncated streams that libjpeg decodes in 2 ms (found by scripts/fuzz_reader.py). So a JPEG-LS
+# frame that looks complete (`codestream.looks_complete`) goes to CharLS first, one that does not
+# never goes to CharLS; where the frame's fragments are not known, frames the user waits for use
+# libjpeg first and the background loader's worker processes CharLS first.
 # GDCM (CPU per 512² CT frame: J2K 23 ms against pylibjpeg's 17, JPEG-LS 9 ms against CharLS's
 # 6, docs/PERFORMANCE.md) is the workers' last resort: it reads some streams the others reject,
 # and where it aborts on a corrupt one only a worker process dies (the loader retries that
@@ -33,6 +38,7 @@ _PIXEL_TAG_LE = b"\xe0\x7f\x10\x00"
 INTERACTIVE_PLUGINS = ("pylibjpeg", "pyjpegls", "pillow", "pydicom")
 THROUGHPUT_PLUGINS = ("pyjpegls", "pylibjpeg", "pillow", "gdcm", "pydicom")
 _preferred_plugins: tuple[str, ...] = INTERACTIVE_PLUGINS
+JPEG_LS_SYNTAXES = frozenset({JPEGLSLossless, JPEGLSNearLossless})
 
 
 def prefer_throughput() -> None:
@@ -131,26 +137,27 @@ def decode_with_pydicom(
     header: Dataset | None = None,
     syntax: str = "",
     frame_bytes=0,
+    complete: bool | None = None,
     deflated: DeflatedFiles | None = None,
 ) -> np.ndarray:
     """One frame via pydicom's decoders: stored values, or RGB uint8 for colour images.
 
     `frame_bytes` (a native frame's size) is needed for deflated files only, which are inflated
     up to the frame asked for rather than whole; with `deflated` (the series' open files) the
-    inflater goes on from where the last frame left it.
+    inflater goes on from where the last frame left it. `complete`: see `plugin_order`.
     """
     if syntax == DeflatedExplicitVRLittleEndian and deflated is not None:
         ds = deflated.frame(path, frame_index, frame_bytes)
-        return _decoded(_decode_with_plugins(ds, 0, ""), header)
+        return _decoded(_decode_with_plugins(_frame_of(ds, 0), ""), header)
     if syntax == DeflatedExplicitVRLittleEndian:
         return next(decode_deflated(path, [frame_index], frame_bytes, header))[1]
-    return _decoded(_decode_with_plugins(path, frame_index, syntax), header)
+    return _decoded(_decode_with_plugins(_frame_of(path, frame_index), syntax, complete), header)
 
 
 def decode_deflated(path: str, frame_indices, frame_bytes: int, header: Dataset | None = None):
     """(index, values) for frames of a deflated file, in one forward pass over the stream."""
     for index, ds in frame_datasets(path, frame_indices, frame_bytes):
-        yield index, _decoded(_decode_with_plugins(ds, 0, ""), header)
+        yield index, _decoded(_decode_with_plugins(_frame_of(ds, 0), ""), header)
 
 
 def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
@@ -162,12 +169,14 @@ def _decoded(values: np.ndarray, header: Dataset | None) -> np.ndarray:
     return values.astype(values.dtype.newbyteorder("="), copy=False)
 
 
-def plugin_order(syntax: str) -> list[str]:
+def plugin_order(syntax: str, complete: bool | None = None) -> list[str]:
     """Decoder plugins to try; in this process GDCM only when nothing else can decode this
     syntax, in decoder worker processes (`prefer_throughput`) as the last resort.
 
     GDCM aborts the whole process (an uncaught C++ exception) on some corrupt JPEG streams,
-    found by scripts/fuzz_reader.py; the pylibjpeg family and Pillow raise instead.
+    found by scripts/fuzz_reader.py; the pylibjpeg family and Pillow raise instead. `complete`
+    (whether the codestream looks complete; None: not known) puts CharLS first for JPEG-LS,
+    or leaves it out (see the comment on INTERACTIVE_PLUGINS).
     """
     if not syntax or not UID(syntax).is_encapsulated:
         return [""]  # native data: pydicom's own decoder
@@ -176,21 +185,29 @@ def plugin_order(syntax: str) -> list[str]:
     except (NotImplementedError, ValueError):
         return [""]
     safe = [p for p in _preferred_plugins if p in available]
+    if complete is not None and syntax in JPEG_LS_SYNTAXES:
+        charls = ["pyjpegls"] if complete and "pyjpegls" in safe else []
+        safe = charls + [p for p in safe if p != "pyjpegls"]
     return safe or available or [""]
 
 
-def _decode_with_plugins(source, frame_index: int, syntax: str) -> np.ndarray:
+def _decode_with_plugins(decode, syntax: str, complete: bool | None = None) -> np.ndarray:
+    """`decode(plugin)` with each plugin of `plugin_order` in turn until one succeeds."""
     errors = []
-    for plugin in plugin_order(syntax):
+    for plugin in plugin_order(syntax, complete):
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return pixel_array(source, index=frame_index, decoding_plugin=plugin)
+                return decode(plugin)
         except (KeyboardInterrupt, SystemExit):
             raise
         except BaseException as exc:  # noqa: BLE001 - try the next plugin, report all
             errors.append(f"{plugin or 'pydicom'}: {short_error(exc)}")
     raise RuntimeError("no decoder could read this frame (" + "; ".join(errors) + ")")
+
+
+def _frame_of(source, frame_index: int):
+    return lambda plugin: pixel_array(source, index=frame_index, decoding_plugin=plugin)
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -221,13 +238,16 @@ def read_stored_frame(
     try:
         values = read_raw_frame(ref, fmt, rows, columns) if fmt and raw else None
         if values is None:
-            check_codestream(ref, rows, columns)
-            syntax = fmt.transfer_syntax if fmt else ""
-            frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
-            opened = deflated if getattr(ref, "number_of_frames", 1) > 1 else None
-            values = decode_with_pydicom(
-                ref.path, ref.frame_index, header, syntax, frame_bytes, opened
-            )
+            stream = check_codestream(ref, rows, columns)
+            if stream.items and header is None and fmt and is_plain_grey(fmt):
+                values = decode_items(stream.items, fmt, rows, columns, stream.complete)
+            else:
+                syntax = fmt.transfer_syntax if fmt else ""
+                frame_bytes = expected_pixel_bytes(fmt, rows, columns, 1) if fmt else 0
+                opened = deflated if getattr(ref, "number_of_frames", 1) > 1 else None
+                values = decode_with_pydicom(
+                    ref.path, ref.frame_index, header, syntax, frame_bytes, stream.complete, opened
+                )
     except DicomReadError:
         raise
     except (KeyboardInterrupt, SystemExit):
@@ -236,6 +256,10 @@ def read_stored_frame(
         raise DicomReadError(
             display_path(ref.path), f"frame {ref.frame_index + 1}: {short_error(exc)}"
         ) from None
+    return checked_shape(values, ref, rows, columns)
+
+
+def checked_shape(values: np.ndarray, ref, rows: int, columns: int) -> np.ndarray:
     if values.shape[:2] != (rows, columns):
         raise DicomReadError(
             display_path(ref.path),
@@ -244,18 +268,64 @@ def read_stored_frame(
     return values
 
 
-def check_codestream(ref, rows: int, columns: int) -> None:
+@dataclass(frozen=True)
+class Codestream:
+    """A compressed frame as `check_codestream` found it."""
+
+    items: bytes  # its encapsulated items (`codestream.frame_items`); b'' when not found
+    complete: bool | None  # `codestream.looks_complete`; None where its fragments are not known
+
+
+def check_codestream(ref, rows: int, columns: int) -> Codestream:
     """Refuse a compressed frame whose own header declares another size (before a decoder
-    allocates what it declares)."""
+    allocates what it declares); else the frame's items and whether it looks complete."""
     offset = getattr(ref, "fragment_offset", None)
     if offset is None:
-        return
+        return Codestream(b"", None)
     with open(ref.path, "rb") as fp:
-        fp.seek(offset)
-        head = fp.read(HEAD_BYTES)
+        items = frame_items(fp, offset, getattr(ref, "number_of_frames", 1) == 1)
+        head = items[8 : 8 + HEAD_BYTES]
+        if not items:
+            fp.seek(offset)
+            head = fp.read(HEAD_BYTES)
     reason = size_mismatch(head, rows, columns)
     if reason:
         raise DicomReadError(display_path(ref.path), f"frame {ref.frame_index + 1}: {reason}")
+    return Codestream(items, looks_complete(head, items, rows, columns))
+
+
+def decode_items(items: bytes, fmt: PixelFormat, rows: int, columns: int, complete) -> np.ndarray:
+    """One grey frame from its encapsulated items, through the same pydicom decoder and
+    plugins as `pixel_array` but without parsing the file's header again (the scan did)."""
+    syntax = UID(fmt.transfer_syntax)
+    options: dict[str, Any] = {
+        "rows": rows,
+        "columns": columns,
+        "samples_per_pixel": 1,
+        "bits_allocated": fmt.bits_allocated,
+        "bits_stored": fmt.bits_stored,
+        "pixel_representation": fmt.pixel_representation,
+        "photometric_interpretation": fmt.photometric,
+        "number_of_frames": 1,
+        "transfer_syntax_uid": syntax,
+    }
+    source = _EMPTY_OFFSET_TABLE + items
+
+    def decode(plugin: str) -> np.ndarray:
+        return get_decoder(syntax).as_array(source, index=0, decoding_plugin=plugin, **options)[0]
+
+    return _decoded(_decode_with_plugins(decode, syntax, complete), None)
+
+
+def is_plain_grey(fmt: PixelFormat | None) -> bool:
+    """Encapsulated one-sample grey data: decodable from its items alone (`decode_items`)."""
+    return bool(
+        fmt
+        and fmt.encapsulated
+        and fmt.samples_per_pixel == 1
+        and fmt.photometric in ("MONOCHROME1", "MONOCHROME2")
+        and fmt.transfer_syntax != DeflatedExplicitVRLittleEndian
+    )
 
 
 def needs_float(rescales, has_lut_sequence: bool = False) -> bool:
@@ -341,10 +411,16 @@ def rescale_into(stored: np.ndarray, rescale: tuple[float, float], out: np.ndarr
 
 
 def _integral_rescale(stored: np.ndarray, slope: int, intercept: int) -> np.ndarray:
+    limits = np.iinfo(np.int16)
+    if stored.size and stored.dtype.kind in "iu":
+        ends = (slope * int(stored.min()) + intercept, slope * int(stored.max()) + intercept)
+        if limits.min <= min(ends) and max(ends) <= limits.max:  # exact in int16 (rescale_into)
+            result16 = np.empty(stored.shape, np.int16)
+            rescale_into(stored, (slope, intercept), result16)
+            return result16
     result = stored.astype(np.int32)
     if slope != 1:
         result *= slope
     if intercept:
         result += intercept
-    limits = np.iinfo(np.int16)
     return np.clip(result, limits.min, limits.max, out=result).astype(np.int16)

@@ -9,12 +9,15 @@ file with frames that could not be decoded (their slots stay zero). Meant for a 
 Uncompressed little-endian frames are read with one `readinto` each at the Pixel Data offset
 the header scan recorded (checked against the element header first), straight into the
 preallocated volume; frames whose layout moved fall back to pydicom. Compressed frames are
-decoded in worker processes (spawn-safe ProcessPoolExecutor), off the caller's GIL.
+decoded in worker processes (spawn-safe ProcessPoolExecutor), off the caller's GIL, which write
+them straight into a volume in shared memory (`shared_volume`) and send back only whether each
+frame decoded.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import multiprocessing
 import os
 import threading
@@ -23,6 +26,7 @@ from collections import defaultdict
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, replace
+from functools import partial
 
 import numpy as np
 from pydicom.uid import (
@@ -57,8 +61,10 @@ from viewer.core.scan import (
     read_header_dataset,
     short_error,
 )
+from viewer.core.shared_volume import SegmentRef, SharedVolume, as_array, map_segment
 
 CHUNK_FRAMES = 8  # frames per worker task: amortises pickling without starving a worker
+SHARED_TASKS_PER_WORKER = 8  # into shared memory: enough tasks that none waits at the end
 MIN_FRAMES_FOR_WORKERS = 24
 LARGE_FRAME_PIXELS = 1024 * 1024
 SLOW_SYNTAXES = frozenset(
@@ -80,7 +86,7 @@ def load_volume(info: SeriesInfo, progress=None, cancel=None, workers: int | Non
             loader.decode_in_processes(slow, workers)
         else:
             loader.decode_here(slow)
-    return volume, one_per_file(loader.skipped, info)
+    return loader.volume, one_per_file(loader.skipped, info)
 
 
 def one_per_file(skipped: list[SkippedFile], info: SeriesInfo) -> list[SkippedFile]:
@@ -213,16 +219,39 @@ class _Loader:
                 self._store(k, None, reason)
 
     def decode_in_processes(self, indices: list[int], workers: int) -> None:
-        # Workers send stored values back (half the bytes of float32 for 16-bit data) and the
-        # float rescale happens here; an int16 rescale (as many bytes as the stored values) and a
-        # Modality LUT Sequence (needs the header) happen in the worker.
+        """Decode in worker processes, straight into a shared-memory volume (`shared_volume`)
+        when every frame is to be decoded (the usual compressed series; a volume that already
+        holds frames read here would have to be copied); else frames come back through the
+        pool's pipe."""
+        shared = None
+        if len(indices) == len(self.volume):
+            shared = SharedVolume.create(self.volume.shape, self.volume.dtype)
+        if shared is not None:
+            self.volume = shared.array
+        try:
+            self._run_pool(indices, workers, shared)
+        finally:
+            if shared is not None:
+                shared.unlink()
+
+    def _run_pool(self, indices: list[int], workers: int, shared: SharedVolume | None) -> None:
         job = DecodeJob.of(self.info, self.modality)
-        in_worker = job.needs_header or job.modality == np.int16
-        job = replace(job, modality=job.modality if in_worker else None)
+        if shared is None:
+            # Through the pipe workers send stored values (half the bytes of float32 for 16-bit
+            # data) and the float rescale happens here; an int16 rescale (as many bytes as the
+            # stored values) and a Modality LUT Sequence (needs the header) in the worker.
+            in_worker = job.needs_header or job.modality == np.int16
+            job = replace(job, modality=job.modality if in_worker else None)
+        task = (
+            partial(decode_chunk, job)
+            if shared is None
+            else partial(decode_chunk_into, job, shared.ref)
+        )
         frames = [(k, self.info.frames[k]) for k in indices]
-        chunks = [frames[i : i + CHUNK_FRAMES] for i in range(0, len(frames), CHUNK_FRAMES)]
+        size = chunk_frames(len(frames), workers, shared is not None)
+        chunks = [frames[i : i + size] for i in range(0, len(frames), size)]
         pool = worker_pool(workers)
-        pending = {pool.submit(decode_chunk, job, chunk): chunk for chunk in chunks}
+        pending = {pool.submit(task, chunk): chunk for chunk in chunks}
         try:
             while pending:
                 finished, _ = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -236,26 +265,43 @@ class _Loader:
     def _collect(self, future, chunk, job: DecodeJob) -> None:
         try:
             results = future.result()
-        except BrokenProcessPool:
-            # A decoder aborted its process (GDCM on a corrupt stream): the frames of this pool
-            # are decoded here instead, by the decoders that raise rather than abort.
+        except (BrokenProcessPool, OSError):
+            # A decoder aborted its process (GDCM on a corrupt stream), or the worker could
+            # not map the shared volume: this chunk is decoded here instead, by the decoders
+            # that raise rather than abort.
             discard_pool()
             results = [(k, *decode_one(job, ref)) for k, ref in chunk]
-        for k, values, reason in results:
+        for k, *outcome in results:
+            if len(outcome) == 1:  # the worker wrote it into the shared volume, or says why not
+                self._store(k, None, outcome[0], written=True)
+                continue
+            values, reason = outcome
             if values is not None and job.modality is None:
                 values = to_modality(values, self.info.frames[k].rescale, self.modality)
             self._store(k, values, reason)
 
-    def _store(self, k: int, values: np.ndarray | None, reason: str) -> None:
-        if values is not None and values.shape != self.volume.shape[1:]:
-            reason = f"decoded frame has shape {values.shape}, expected {self.volume.shape[1:]}"
-            values = None
-        if values is None:
+    def _store(self, k: int, values: np.ndarray | None, reason: str, written=False) -> None:
+        reason = shape_problem(values, self.volume.shape[1:]) or reason
+        if reason:
             ref = self.info.frames[k]
             self.skipped.append(SkippedFile(display_path(ref.path), reason))
-        else:
+        elif not written:
             self.volume[k] = values
         self._tick()
+
+
+def shape_problem(values: np.ndarray | None, shape: tuple[int, ...]) -> str:
+    if values is not None and values.shape != shape:
+        return f"decoded frame has shape {values.shape}, expected {shape}"
+    return ""
+
+
+def chunk_frames(frames: int, workers: int, shared: bool) -> int:
+    """Frames per worker task. Through the pipe, chunks amortise pickling; into shared memory
+    a task costs little, so smaller chunks keep every worker busy to the end."""
+    if not shared:
+        return CHUNK_FRAMES
+    return max(1, min(CHUNK_FRAMES, frames // (workers * SHARED_TASKS_PER_WORKER)))
 
 
 @dataclass(frozen=True)
@@ -322,6 +368,15 @@ def decode_one(job: DecodeJob, ref: FrameRef):
         return None, short_error(exc)
 
 
+def decode_into(job: DecodeJob, ref: FrameRef, slot: np.ndarray) -> str:
+    """Decode one frame into its slot of the volume; the reason it failed, or ''."""
+    values, reason = decode_one(job, ref)
+    reason = reason or shape_problem(values, slot.shape)
+    if not reason:
+        slot[...] = values
+    return reason
+
+
 def read_header(path: str):
     try:
         with warnings.catch_warnings():
@@ -329,6 +384,16 @@ def read_header(path: str):
             return read_header_dataset(path)
     except Exception as exc:  # noqa: BLE001 - any parser failure is this file's reason
         raise DicomReadError(display_path(path), short_error(exc)) from None
+
+
+def decode_chunk_into(job: DecodeJob, volume: SegmentRef, frames: list[tuple[int, FrameRef]]):
+    """Worker-process entry point: decode frames into the shared volume; (slot, reason) back."""
+    mapping = map_segment(volume)
+    try:
+        return [(k, decode_into(job, ref, as_array(mapping, volume)[k])) for k, ref in frames]
+    finally:
+        with contextlib.suppress(BufferError):  # a view still held: unmapped when it is freed
+            mapping.close()
 
 
 def decode_chunk(job: DecodeJob, frames: list[tuple[int, FrameRef]]):
