@@ -72,3 +72,23 @@ def j2k_ct_dir(tmp_path_factory) -> Path:
         ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
         ds.save_as(folder / f"slice{n:02d}.dcm")
     return folder
+
+
+@pytest.fixture
+def decoded_here(monkeypatch):
+    """Thread names of the compressed-frame decodes run in this process: every pydicom decode,
+    from the file or from its items, goes through `decode._decode_with_plugins` (worker
+    processes are not observed: they are other processes)."""
+    import threading
+
+    import viewer.core.decode as decode
+
+    threads: list[str] = []
+    real = decode._decode_with_plugins
+
+    def observed(*args, **kwargs):
+        threads.append(threading.current_thread().name)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(decode, "_decode_with_plugins", observed)
+    return threads
