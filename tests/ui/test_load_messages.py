@@ -12,7 +12,7 @@ from pydicom.uid import RLELossless, generate_uid
 
 from tests.ui.conftest import load
 from viewer.core.scan import SkippedFile
-from viewer.ui.main_window import load_outcome
+from viewer.ui.study_opener import load_outcome
 
 pytestmark = pytest.mark.gui
 FRAMES = 24
