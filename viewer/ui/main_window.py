@@ -6,7 +6,7 @@ connects them. No file parsing or pixel work happens here. The work is in its co
 Hooks for other parts of the UI (AI assist, measurement tools, tag browser):
 
 * `window.active_viewport()` / `window.viewports()` — see `viewport.py` for their accessors.
-* `window.current_series()`, `window.current_frame_index()`, `window.current_modality_frame()`.
+* `window.current_series()`, `window.current_frame_index()` (the modality frame: `window.active_viewport().modality_frame()`).
 * `window.imageChanged(series_key, frame_index)` — the active viewport shows a new image
   (new frame, series or window, or another viewport became active).
 * `window.indexLoaded(StudyIndex)`, `window.seriesShown(Series)`, `window.loadingFinished()`,
