@@ -27,17 +27,20 @@ from pathlib import Path
 TEMP_PREFIX, TEMP_SUFFIX = ".radlens-", ".tmp"
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, clean: bool = True) -> Path:
     """Write `data` to `path` so readers see the old file or the whole new one, never a part.
 
     The temporary name is random (never derived from patient data) and lives in the same folder,
     so the final `os.replace` is a rename on one file system. Any OSError is raised again naming
-    `path` (the temporary file is removed).
+    `path` (the temporary file is removed). `clean=False` skips removing a killed writer's
+    temporary files from the folder (a listing of it per write): for a folder that is the
+    caller's own, written thousands of times (a PACS landing).
     """
     target = Path(path)
     try:
         _make_parent(target)
-        clean_stale_temp_files(target.parent)
+        if clean:
+            clean_stale_temp_files(target.parent)
         mode = final_mode(target)
         fd, tmp_name = locked_temp_file(target.parent, TEMP_PREFIX, TEMP_SUFFIX)
     except OSError as exc:

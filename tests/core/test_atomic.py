@@ -153,3 +153,27 @@ def test_a_part_that_cannot_be_staged_leaves_nothing(tmp_path):
     with pytest.raises(ExportPartError, match=r"SEG not written \(File exists\)"):
         write_all_or_nothing(parts)
     assert os.listdir(tmp_path / "sc") == []
+
+
+class _WindowsNamedOs:
+    """`os` as `viewer.core.atomic` sees it on Windows (`os.name == "nt"`), else the real one."""
+
+    name = "nt"
+
+    def __getattr__(self, attribute: str):
+        return getattr(os, attribute)
+
+
+def test_the_windows_path_also_puts_back_the_file_a_part_replaced(tmp_path, monkeypatch):
+    """Windows closes each temp file before its rename; that must not drop the link to the
+    file the part replaces, which a later failing part has to put back."""
+    from viewer.core import atomic
+
+    monkeypatch.setattr(atomic, "os", _WindowsNamedOs())
+    (tmp_path / "SC.dcm").write_bytes(b"an earlier export")
+    (tmp_path / "SEG.dcm").mkdir()
+    parts = [Part(n, tmp_path / f"{n}.dcm", n.encode()) for n in ("SC", "SR", "SEG")]
+    with pytest.raises(ExportPartError):
+        write_all_or_nothing(parts)
+    assert sorted(os.listdir(tmp_path)) == ["SC.dcm", "SEG.dcm"]
+    assert (tmp_path / "SC.dcm").read_bytes() == b"an earlier export"

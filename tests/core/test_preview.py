@@ -99,8 +99,13 @@ def test_a_worker_killed_by_a_file_costs_one_line_naming_it(tmp_path):
     )
 
 
-def test_waiting_for_a_worker_stops_when_the_load_is_cancelled(j2k_ct_dir):
-    shutdown_workers()  # the workers take about a second to start: the wait is cancelled first
+@pytest.mark.parametrize("workers", ["starting", "running"])
+def test_waiting_for_a_worker_stops_when_the_load_is_cancelled(j2k_ct_dir, workers):
+    """Cancelled before the frame comes back, whether the workers are still starting or
+    running already (then the frame would come back within the first wait)."""
     info = build_index([j2k_ct_dir]).all_series()[0]
+    shutdown_workers()
+    if workers == "running":
+        decode_frame_in_worker(info, 0)  # returns once a worker has decoded it
     with pytest.raises(LoadCancelled):
         decode_frame_in_worker(info, 0, cancel=lambda: True)

@@ -115,3 +115,28 @@ def test_received_seg_and_sr_are_kept_beside_their_images(tmp_path, seg_sr_dir):
             landing.write(path.read_bytes())
         result = landing.commit(3)
     assert len(result.files) == 3 and not result.skipped
+
+
+def test_writing_an_instance_does_not_list_the_landing_folder(tmp_path, monkeypatch):
+    """Each write is atomic, but the landing is this retrieval's own folder: listing it for a
+    killed writer's temporary files on every instance made a retrieval quadratic in its
+    instance count (~5 s of listings for 3,000 instances)."""
+    listed: list[str] = []
+    real_scandir = os.scandir
+
+    def recording_scandir(path="."):
+        listed.append(os.fspath(path))
+        return real_scandir(path)
+
+    with Landing(tmp_path, "test") as landing:
+        monkeypatch.setattr(os, "scandir", recording_scandir)
+        for path in demo_files()[:3]:
+            landing.write(path.read_bytes())
+        monkeypatch.undo()
+        assert str(landing.folder) not in listed
+        assert sorted(p.name for p in landing.folder.iterdir()) == [
+            "000001.dcm",
+            "000002.dcm",
+            "000003.dcm",
+        ]
+        assert len(landing.commit(3).files) == 3

@@ -15,9 +15,12 @@ import pytest
 from pydicom.pixels import apply_modality_lut
 
 from tests.ui.conftest import LOAD_TIMEOUT_MS
+from viewer.core.errors import LoadCancelled
 from viewer.core.index import build_index
 from viewer.core.loader import decode_frame_in_worker, shutdown_workers
 from viewer.core.render import render_array
+from viewer.core.tasks import TaskContext, Ticket
+from viewer.ui.load_task import LoadJob
 
 pytestmark = pytest.mark.gui
 
@@ -67,3 +70,17 @@ def test_a_first_load_decodes_at_most_its_first_image_on_the_loader(
     assert len(decoded_here) <= 1  # the preview's frame
     assert threading.main_thread().name not in decoded_here
     assert_pydicom_pixels_shown(main_window.active_viewport())
+
+
+def test_a_load_cancelled_during_its_preview_stops_without_an_error_logged(j2k_ct_dir, caplog):
+    """The preview's frame waits for a worker; cancelled meanwhile, the load stops there
+    (the cancellation is not logged as a failed preview, and no later stage runs)."""
+    info = build_index([j2k_ct_dir]).all_series()[0]
+    decode_frame_in_worker(info, 0)  # the workers run: the preview's frame goes to them
+    ticket = Ticket(None, 1, 0)
+    ticket.stop()
+    posted: list = []
+    job = LoadJob(TaskContext(ticket, lambda kind, payload: posted.append(payload)))
+    with pytest.raises(LoadCancelled):
+        job._preview([j2k_ct_dir])  # noqa: SLF001 - the stage a cancel interrupts
+    assert posted == [] and not [r for r in caplog.records if r.levelname == "ERROR"]

@@ -24,7 +24,8 @@ def register(subparsers) -> None:
             "Secondary Capture of the image with its heatmap, a TID 1500 Measurement Report SR "
             "of the findings (probability, threshold, call, algorithm, intended-use verdict) and "
             "of the measurements made in RadLens, and the heatmap as a FRACTIONAL SEG, all "
-            "referencing the source image. Source files are never modified."
+            "referencing the source image: all of them or none. Source files are never "
+            "modified."
         ),
     )
     add_image_arguments(parser)

@@ -24,7 +24,8 @@ def register(subparsers) -> None:
             "heatmap and colour bar; findings and the intended-use verdict; measurements; the "
             "reader's impression; the model in brief; the reader's signature block. --appendix "
             "adds the full model card. --dicom-out also writes the AI result as DICOM (a "
-            "Secondary Capture and a Comprehensive SR in the same study)."
+            "Secondary Capture, a TID 1500 SR and the heatmap as a SEG, in the same study); "
+            "the PDF and the DICOM objects are written all or none."
         ),
     )
     add_image_arguments(parser)
@@ -57,7 +58,10 @@ def register(subparsers) -> None:
     )
     parser.add_argument("--paper", choices=PAPERS, default="a4", type=str.lower)
     parser.add_argument(
-        "--dicom-out", type=Path, metavar="DIR", help="also write DICOM SC + SR here"
+        "--dicom-out",
+        type=Path,
+        metavar="DIR",
+        help="also write DICOM SC + SR (+ heatmap SEG) here",
     )
     parser.set_defaults(func=run)
 

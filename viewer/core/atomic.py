@@ -177,8 +177,8 @@ def _place(item: _Staged) -> None:
     try:
         if target.is_file():
             item.old = _link_aside(target)
-        if os.name == "nt":  # Windows cannot rename an open file
-            _release(item)
+        if os.name == "nt":  # Windows cannot rename an open file (the old file's link stays)
+            _close(item)
         os.replace(item.temp, target)
     except OSError as exc:
         raise ExportPartError(item.part, target, exc.strerror or str(exc)) from exc
@@ -211,12 +211,16 @@ def _take_back(item: _Staged) -> None:
 
 def _release(item: _Staged) -> None:
     """Close the temp file (its lock goes); once the export is whole, drop the old file's link."""
-    if item.fd >= 0:
-        _quietly(os.close, item.fd)
-        item.fd = -1
+    _close(item)
     if item.old is not None:
         _quietly(os.unlink, item.old)
         item.old = None
+
+
+def _close(item: _Staged) -> None:
+    if item.fd >= 0:
+        _quietly(os.close, item.fd)
+        item.fd = -1
 
 
 def _quietly(action, *args) -> None:

@@ -145,8 +145,11 @@ def _tag(head: bytes, order: Literal["little", "big"]) -> int:
     return int.from_bytes(head[0:2], order) << 16 | int.from_bytes(head[2:4], order)
 
 
-def _sequence_end(fp: BinaryIO, implicit: bool, order: Literal["little", "big"], size: int) -> int:
-    """Where the record sequence ends (its claimed length, never past the file); fp on item 1."""
+def _sequence_end(
+    fp: BinaryIO, implicit: bool, order: Literal["little", "big"], size: int
+) -> int | None:
+    """Where the record sequence ends (its claimed length, never past the file; None: undefined
+    length, ended by its delimiter); fp on item 1."""
     head = fp.read(8)
     if len(head) < 8 or _tag(head, order) != RECORD_SEQUENCE:
         raise _Damaged("holds no directory records (no Directory Record Sequence)")

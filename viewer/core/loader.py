@@ -443,9 +443,11 @@ def decode_frame_in_worker(
 
 def _decoded_in(pool, job: DecodeJob, index: int, ref: FrameRef, cancel):
     future = pool.submit(decode_chunk, job, [(index, ref)])
-    while not wait([future], timeout=0.2).done:
-        if is_cancelled(cancel):
-            future.cancel()
-            raise LoadCancelled(f"decoding {display_path(ref.path)} cancelled")
+    while not is_cancelled(cancel):  # checked before each wait: a cancelled load waits for none
+        if wait([future], timeout=0.2).done:
+            break
+    else:
+        future.cancel()
+        raise LoadCancelled(f"decoding {display_path(ref.path)} cancelled")
     [(_, values, reason)] = future.result()
     return values, reason

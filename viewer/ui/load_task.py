@@ -175,6 +175,8 @@ class LoadJob:
             series = preview_series(paths)
             if series is not None:
                 frame_for_display(series, 0, first_image=True, cancel=self.context.cancelled)
+        except LoadCancelled:
+            raise  # not a failure to log: the load stops
         except (DicomReadError, OSError):
             return None  # the header scan reports this file
         except Exception as exc:  # noqa: BLE001 - a crash here must not stop the load
