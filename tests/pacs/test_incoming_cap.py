@@ -43,7 +43,7 @@ def test_instances_over_the_cap_are_refused_and_the_rest_lands(seeded, tmp_path,
     assert landed == under
     assert {s.path for s in result.skipped} == {f"received instance {uid}" for uid in over}
     for refusal in result.skipped:
-        assert refusal.reason.startswith("too large (0.0 GB): over the ")
+        assert refusal.reason.startswith("too large (1.6 MiB): over the 1.5 MiB limit per file")
         assert refusal.reason.endswith(
             "(RADLENS_MAX_IMAGE_GB); refused, the rest of the retrieval goes on"
         )
@@ -82,6 +82,7 @@ def test_an_instance_over_the_cap_is_dropped_as_it_arrives(tmp_path_factory, tmp
     finally:
         server.stop()
     assert result.files == [] and len(result.skipped) == 1
-    assert result.skipped[0].reason.startswith("too large (0.0 GB): over the 0.000976562 GB")
+    assert result.skipped[0].reason.startswith("too large (")
+    assert "MiB): over the 1.0 MiB limit" in result.skipped[0].reason
     assert peak < 8 * 1024**2, f"{peak / 1024**2:.1f} MB held while a 32 MB instance arrived"
     assert [p for p in tmp_path.rglob("*") if p.is_file()] == []

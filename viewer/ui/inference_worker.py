@@ -59,13 +59,15 @@ def import_engine() -> None:
         return
     from inference.torch_setup import configure_torch
 
+    collecting = gc.isenabled()
     gc.disable()
     try:
         configure_torch()
         import inference.engine  # noqa: F401
     finally:
         gc.freeze()
-        gc.enable()
+        if collecting:  # as it was: a load may hold collection off too (load_task)
+            gc.enable()
 
 
 def default_analyzer_factory(

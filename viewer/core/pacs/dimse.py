@@ -30,6 +30,7 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
+from viewer.core.discovery import size_text
 from viewer.core.pacs.query import dimse_identifier, result_from_dataset
 from viewer.core.pacs.retrieve import Landing
 from viewer.core.pacs.servers import (
@@ -382,7 +383,7 @@ class _Receiver:
 
     def _refuse(self, request, size: int) -> int:
         reason = (
-            f"too large ({size / 1024**3:.1f} GB): over the {self.limit / 1024**3:g} GB limit "
+            f"too large ({size_text(size)}): over the {size_text(self.limit)} limit "
             "per file (RADLENS_MAX_IMAGE_GB); refused, the rest of the retrieval goes on"
         )
         with self._lock:
