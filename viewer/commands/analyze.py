@@ -38,7 +38,7 @@ class Job:
 class SeriesOpener:
     """Opens a series once for all of its frames' jobs (opening one scans all its frames, so
     reopening per frame was quadratic). Frames of a series are analysed in a row, so only the
-    latest series is kept open."""
+    latest series is kept open: the one before is closed (its open files released)."""
 
     def __init__(self) -> None:
         self._key, self._series = None, None
@@ -52,9 +52,16 @@ class SeriesOpener:
         from viewer.core.series import open_series
 
         if self._key != info.key:
+            self.close()
             self._series, self._key = open_series(info), info.key
             self.opened += 1
         return self._series
+
+    def close(self) -> None:
+        """Close the series kept open (idempotent)."""
+        if self._series is not None:
+            self._series.close()
+        self._key, self._series = None, None
 
 
 def register(subparsers) -> None:
@@ -99,6 +106,8 @@ def run(args: argparse.Namespace) -> int:
     jobs, entries = collect_jobs(args.paths)
     for chunk in _chunks(jobs, max(1, args.batch_size)):
         entries += analyze_chunk(analyzer, chunk, args)
+    for opener in {id(job.opener): job.opener for job in jobs if job.opener}.values():
+        opener.close()
     _print(entries, args.json)
     return 1 if any("error" in e for e in entries) else 0
 

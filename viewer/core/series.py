@@ -74,6 +74,7 @@ class Series:
         self._frames: OrderedDict[int, np.ndarray] = OrderedDict()
         self._cached_bytes = 0
         self._volume: np.ndarray | None = None
+        self._volume_is_stored = False  # the volume holds the stored values too (see stored_frame)
         self._lock = threading.RLock()
         self._deflated = (
             DeflatedFiles(session_dir)
@@ -88,6 +89,18 @@ class Series:
 
     def __repr__(self) -> str:
         return f"Series({self.info.key!r}, {len(self)} frames, {self.info.modality})"
+
+    def close(self) -> None:
+        """Release the open files (a deflated multi-frame file's handle and scratch file);
+        idempotent. What is decoded stays; a frame read later opens its file again."""
+        if self._deflated is not None:
+            self._deflated.close()
+
+    def __enter__(self) -> Series:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     # --- pixels -------------------------------------------------------------------------
     @_reported
@@ -126,8 +139,14 @@ class Series:
 
     @_reported
     def stored_frame(self, i: int) -> np.ndarray:
-        """Stored values of frame i, before the modality LUT (for export and tests)."""
+        """Stored values of frame i, before the modality LUT (for export and tests).
+
+        From the volume when its values are the stored ones (every rescale the identity, no
+        frame skipped); else read again (a deflated file inflated again up to the frame).
+        """
         ref = self.info.frames[self._check(i)]
+        if self._volume_is_stored and self._volume is not None:
+            return self._volume[i]
         header = self.header(i) if self._needs_header_for_pixels() else None
         return read_stored_frame(
             ref,
@@ -156,10 +175,10 @@ class Series:
         volume.flags.writeable = False
         with self._lock:
             self._volume = volume
+            self._volume_is_stored = self._modality is None and not skipped
             self._frames.clear()
             self._cached_bytes = 0
-        if self._deflated is not None:  # frames come from the volume now: free the scratch
-            self._deflated.close()
+        self.close()  # frames come from the volume now: free a deflated file's scratch
         return skipped
 
     def _volume_from_cache(self) -> np.ndarray | None:

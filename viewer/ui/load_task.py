@@ -157,6 +157,8 @@ class LoadJob:
         for series in opened:
             self.context.check()
             self._post_thumbnail(series)
+            if series is not first:  # only its thumbnail leaves here: release its files
+                series.close()
         self._decode_all(first)
 
     def open(self, series) -> None:

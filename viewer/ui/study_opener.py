@@ -14,7 +14,7 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QFileDialog
 
 from viewer.core.errors import RadLensError
-from viewer.core.series import open_series
+from viewer.core.series import Series, open_series
 from viewer.core.session import PACS, MergeConflict
 from viewer.paths import sample_study_dir
 from viewer.ui.errors import show_error
@@ -61,7 +61,7 @@ class StudyOpener:
     def __init__(self, window) -> None:
         self.window = window
         self.index = None
-        self.series: dict[str, object] = {}
+        self.series: dict[str, Series] = {}
         self.targets: dict[str, object] = {}  # series key → viewport waiting for its first image
         self.load_paths: list[str] = []  # what the running `open_paths` opens, until it ends
         self.skipped: list = []  # SkippedFile of the running load, reported when it ends
@@ -105,7 +105,7 @@ class StudyOpener:
         window = self.window
         first = Path(paths[0])
         window.settings.last_folder = str(first if first.is_dir() else first.parent)
-        self.series.clear()
+        self.close_series()
         self.targets.clear()
         self.skipped.clear()
         self.load_paths = paths
@@ -113,6 +113,13 @@ class StudyOpener:
         window.session.open(paths)
         self.adding = False
         self.index_paths(paths, merge=False)
+
+    def close_series(self) -> None:
+        """Drop the series of the study open, releasing their files (a view still showing one
+        until the new study arrives reads its frames again if asked)."""
+        for series in self.series.values():
+            series.close()
+        self.series.clear()
 
     def add_paths(self, paths, source: str = PACS) -> None:
         to_index, merge = self.window.session.request_add([str(p) for p in paths], source)

@@ -1,0 +1,70 @@
+"""A series releases what it holds open: a deflated multi-frame file's handle and scratch
+file go at `Series.close()` (or the end of a `with`), not when it is garbage-collected."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pydicom
+import pytest
+from pydicom.data import get_testdata_file
+from pydicom.uid import DeflatedExplicitVRLittleEndian
+
+from viewer.core.index import build_index
+from viewer.core.scratch import session_dir
+from viewer.core.series import open_series
+
+
+def open_descriptors() -> int:
+    session_dir()  # the process's scratch session (its lock stays held) is not the series'
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.fixture
+def deflated_multiframe(tmp_path):
+    """Eight frames of CT_small, deflated, without a rescale (stored values are modality ones)."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    frames = np.stack([ds.pixel_array + 7 * k for k in range(8)])
+    ds.PixelData, ds.NumberOfFrames = frames.tobytes(), len(frames)
+    del ds.RescaleSlope, ds.RescaleIntercept
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(tmp_path / "multi.dcm", enforce_file_format=True)
+    return build_index([tmp_path]).all_series()[0], frames
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd (Linux)")
+def test_close_releases_the_deflated_file_and_its_scratch(deflated_multiframe):
+    info, frames = deflated_multiframe
+    baseline = open_descriptors()
+    with open_series(info) as series:
+        for k in (0, 3, 1):
+            assert (series.modality_frame(k) == frames[k]).all()
+        assert open_descriptors() == baseline + 2  # the file and its scratch copy
+    assert open_descriptors() == baseline
+    series.close()  # idempotent
+    assert open_descriptors() == baseline
+    assert (series.stored_frame(5) == frames[5]).all()  # a later read opens the file again
+    series.close()
+    assert open_descriptors() == baseline
+
+
+def test_stored_frame_after_load_all_comes_from_the_volume(deflated_multiframe):
+    """Nothing is inflated again: the volume holds the stored values (identity rescale)."""
+    info, frames = deflated_multiframe
+    series = open_series(info)
+    assert not series.load_all()
+    baseline = open_descriptors()
+    assert (series.stored_frame(6) == frames[6]).all()
+    assert series._deflated.inflated(info.frames[0].path) == 0  # not reopened
+    assert open_descriptors() == baseline
+
+
+def test_stored_frame_with_a_rescale_is_read_again(tmp_path):
+    """With a rescale the volume holds HU, not stored values: the file is read again."""
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    ds.save_as(tmp_path / "ct.dcm")
+    series = open_series(build_index([tmp_path]).all_series()[0])
+    series.load_all()
+    assert (series.stored_frame(0) == ds.pixel_array).all()
+    assert (series.modality_frame(0) == ds.pixel_array - 1024).all()
