@@ -91,3 +91,43 @@ def render_pages(pdf: Path, out_dir: Path, dpi: int = 60) -> list[np.ndarray]:
     subprocess.run(command, check=True, timeout=120)
     pages = sorted(out_dir.glob("page-*.png"))
     return [np.asarray(Image.open(p).convert("RGB")) for p in pages]
+
+
+AI_MODEL = {"name": "cxr-test-net", "version": "9.8.7", "sha256": "ab12" * 16}  # a card summary
+
+
+def ai_result(findings, heatmap: np.ndarray | None, reasons: tuple[str, ...] = ()):
+    """A model's result (`inference.types.AnalysisResult`) from `AI_MODEL`: `findings` as
+    (label, probability, threshold, positive), `heatmap` for the first of them."""
+    from inference.types import AnalysisResult, Finding
+
+    rows = tuple(Finding(*finding) for finding in findings)
+    return AnalysisResult(
+        findings=rows, heatmaps={} if heatmap is None else {rows[0].label: heatmap},
+        model_name=AI_MODEL["name"], model_version=AI_MODEL["version"],
+        model_sha256=AI_MODEL["sha256"], device="cpu", timings={}, warnings=(),
+        intended_use_ok=not reasons, intended_use_reasons=reasons,
+    )  # fmt: skip
+
+
+def export_as_the_app_does(source: Path, out: Path, result, measurements=(), anonymize=False):
+    """(DicomExport, ReportData): `result` for the first frame of the DICOM file `source`,
+    through `compose_report` and `export_dicom` as `radlens export-dicom` and the window do;
+    `measurements` are stored on that frame first (as the user would draw them)."""
+    from viewer.core.index import build_index
+    from viewer.core.measurements import MeasurementStore
+    from viewer.core.series import open_series
+    from viewer.core.voi import Window
+    from viewer.report.compose import Analysis, compose_report, export_dicom
+
+    with open_series(build_index([source]).all_series()[0]) as series:
+        if measurements:
+            ref = series.info.frames[0]
+            store = MeasurementStore(series.info.study.study_instance_uid).load()
+            for measurement in measurements:
+                store.add(ref.sop_instance_uid, ref.frame_index, measurement)
+            store.save()
+        analysis = Analysis(result, AI_MODEL)
+        window = Window(2048, 4096)
+        data = compose_report(series, 0, analysis, window=window, anonymize=anonymize)
+        return export_dicom(series, 0, data, out, result), data

@@ -9,14 +9,9 @@ import numpy as np
 import pydicom
 import pytest
 
-from viewer.core.render import render_array
-from viewer.core.voi import Window
-from viewer.report.dicom_export import export_ai_dicom
-from viewer.report.overlay import burn_in_heatmap
-from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
+from tests.report.conftest import ai_result, export_as_the_app_does
 
-FINDINGS = (FindingRow("pneumonia", 0.8731, 0.42, True), FindingRow("effusion", 0.1204, 0.5, False))
-MODEL = ModelSummary(name="cxr-test-net", version="9.8.7")
+FINDINGS = (("pneumonia", 0.8731, 0.42, True), ("effusion", 0.1204, 0.5, False))
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
 SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 
@@ -24,13 +19,11 @@ SECONDARY_CAPTURE = "1.2.840.10008.5.1.4.1.1.7"
 @pytest.fixture
 def exported(cxr_dicom, cxr_header, tmp_path):
     before = cxr_dicom.read_bytes()
-    display = render_array(pydicom.dcmread(cxr_dicom).pixel_array, Window(2048, 4096))
-    heatmap = np.zeros(display.shape, np.float32)
+    heatmap = np.zeros((cxr_header.Rows, cxr_header.Columns), np.float32)
     heatmap[100:300, 200:400] = 1.0
-    key = KeyImage("key", display, burn_in_heatmap(display, heatmap), "heatmap: pneumonia")
-    result = export_ai_dicom(cxr_header, key, FINDINGS, MODEL, tmp_path / "ai")
+    result, data = export_as_the_app_does(cxr_dicom, tmp_path / "ai", ai_result(FINDINGS, heatmap))
     assert cxr_dicom.read_bytes() == before, "the source file must never be written"
-    return result, key
+    return result, data.key_images[0]
 
 
 def content_items(dataset):
@@ -96,8 +89,7 @@ def test_dcmtk_reads_both_objects(exported):
         assert run.returncode == 0 and "E:" not in run.stderr, run.stderr
 
 
-def test_export_without_heatmap_is_refused(cxr_header, tmp_path):
-    key = KeyImage("key", np.zeros((4, 4), np.uint8))
+def test_export_without_heatmap_is_refused(cxr_dicom, tmp_path):
     with pytest.raises(ValueError, match="no heatmap"):
-        export_ai_dicom(cxr_header, key, FINDINGS, MODEL, tmp_path / "ai")
+        export_as_the_app_does(cxr_dicom, tmp_path / "ai", ai_result(FINDINGS, None))
     assert not (tmp_path / "ai").exists()

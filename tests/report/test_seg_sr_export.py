@@ -10,21 +10,24 @@ import numpy as np
 import pydicom
 import pytest
 
-from tests.report.conftest import PATIENT_ID, PATIENT_NAME, need_tool
+from tests.report.conftest import (
+    AI_MODEL,
+    PATIENT_ID,
+    PATIENT_NAME,
+    ai_result,
+    export_as_the_app_does,
+    need_tool,
+)
 from viewer.core.atomic import ExportPartError, write_all_or_nothing
 from viewer.core.index import build_index
 from viewer.core.measurements import Measurement
-from viewer.core.render import render_array
 from viewer.core.seg import read_segmentation, segment_layers, target_image
 from viewer.core.series import open_series
 from viewer.core.sr import graphics_on_image, read_report
-from viewer.core.voi import Window
-from viewer.report.dicom_export import ExportExtras, dicom_objects, dicom_parts, export_ai_dicom
-from viewer.report.overlay import burn_in_heatmap
-from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
+from viewer.report.compose import Analysis, compose_report, dicom_export_objects
+from viewer.report.dicom_export import dicom_parts
 
-FINDINGS = (FindingRow("pneumonia", 0.8731, 0.42, True),)
-MODEL = ModelSummary(name="cxr-test-net", version="9.8.7", sha256="ab12" * 16)
+FINDINGS = (("pneumonia", 0.8731, 0.42, True),)
 REASONS = ("the image is a lateral view; the model was validated on frontal views",)
 MEASUREMENTS = (
     Measurement("length", [(100, 120), (300, 320)], "rib"),
@@ -39,21 +42,9 @@ def heatmap_for(shape) -> np.ndarray:
 
 
 def export(cxr_dicom, cxr_header, out, anonymize=False):
-    pixels = pydicom.dcmread(cxr_dicom).pixel_array
-    display = render_array(pixels, Window(2048, 4096))
-    heatmap = heatmap_for(display.shape)
-    key = KeyImage("key", display, burn_in_heatmap(display, heatmap), "heatmap: pneumonia")
-    extras = ExportExtras(
-        intended_use_ok=False,
-        intended_use_reasons=REASONS,
-        heatmap=heatmap,
-        heatmap_label="pneumonia",
-        measurements=MEASUREMENTS,
-        spacing=(0.2, 0.2),
-        values=pixels,
-        anonymize=anonymize,
-    )
-    return export_ai_dicom(cxr_header, key, FINDINGS, MODEL, out, extras)
+    """Outside the intended use, with two measurements (spacing 0.2 mm from the header)."""
+    result = ai_result(FINDINGS, heatmap_for((cxr_header.Rows, cxr_header.Columns)), REASONS)
+    return export_as_the_app_does(cxr_dicom, out, result, MEASUREMENTS, anonymize)[0]
 
 
 @pytest.mark.parametrize("anonymize", [False, True])
@@ -82,7 +73,7 @@ def test_sr_reads_back_with_findings_verdict_algorithm_and_graphics(
     assert ("Within the model's intended use", "No") in ai.evaluations
     assert f"Comment: Outside intended use: {REASONS[0]}" in ai.comments
     assert any("research use" in c.lower() for c in ai.comments)
-    assert ai.algorithm == f"cxr-test-net 9.8.7 weights sha256 {MODEL.sha256}"
+    assert ai.algorithm == f"cxr-test-net 9.8.7 weights sha256 {AI_MODEL['sha256']}"
     assert [m.text() for m in length.measurements] == ["Length: 56.5685 mm"]
     assert length.graphics[0].points == ((100.0, 120.0), (300.0, 320.0))
     assert ellipse.graphics[0].graphic_type == "ELLIPSE"
@@ -147,13 +138,11 @@ def test_anonymised_export_holds_no_identifiers_and_still_hangs_together(
 def test_an_export_whose_seg_cannot_be_written_leaves_nothing(cxr_dicom, cxr_header, tmp_path):
     """The SEG's file name is taken (a folder): the SC and SR, renamed in before it, go again;
     the error names the SEG and why (issue 10: one export is all or nothing)."""
-    pixels = pydicom.dcmread(cxr_dicom).pixel_array
-    display = render_array(pixels, Window(2048, 4096))
-    heatmap = heatmap_for(display.shape)
-    key = KeyImage("key", display, burn_in_heatmap(display, heatmap), "heatmap: pneumonia")
-    extras = ExportExtras(heatmap=heatmap, heatmap_label="pneumonia")
+    result = ai_result(FINDINGS, heatmap_for((cxr_header.Rows, cxr_header.Columns)))
     out = tmp_path / "ai"
-    export = dicom_objects(cxr_header, key, FINDINGS, MODEL, out, extras)
+    with open_series(build_index([cxr_dicom]).all_series()[0]) as series:
+        data = compose_report(series, 0, Analysis(result, AI_MODEL))
+        export = dicom_export_objects(series, 0, data, out, result)
     parts = dicom_parts(export)
     assert [p.name for p in parts] == ["SC", "SR", "SEG"]
     export.seg_path.mkdir(parents=True)

@@ -11,8 +11,10 @@ notice; then every measurement made in RadLens on the key image with its graphic
 Each object gets its own new series (a series holds one modality) and new UIDs; the source
 files are never written. highdicom validates the objects while constructing them. Asked to
 anonymise, the objects are de-identified together (`dicom_anonymize.py`) before writing.
-One export is written all or none (`viewer.core.atomic.write_all_or_nothing`): a part that
-cannot be encoded or written names itself, and nothing of that export stays.
+Here the objects are built (`dicom_objects`) and turned into parts (`dicom_parts`); the one
+writer is `viewer.report.compose.export_dicom`, all or none
+(`viewer.core.atomic.write_all_or_nothing`): a part that cannot be encoded or written names
+itself, and nothing of that export stays.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pydicom.sr.codedict import codes
 from pydicom.uid import ExplicitVRLittleEndian
 
 import viewer
-from viewer.core.atomic import ExportPartError, Part, write_all_or_nothing
+from viewer.core.atomic import ExportPartError, Part
 from viewer.core.scan import short_error
 from viewer.report.dicom_anonymize import anonymized
 from viewer.report.dicom_heatmap import heatmap_segmentation
@@ -78,21 +80,6 @@ class ExportExtras:
     values: np.ndarray | None = None  # the key image's modality values, for ROI statistics
     anonymize: bool = False
     caution: str = ""  # why the image is outside the model's intended use (SC ImageComments)
-
-
-def export_ai_dicom(
-    source: Dataset,
-    key: KeyImage,
-    findings: Sequence[FindingRow],
-    model: ModelSummary,
-    out_dir: str | Path,
-    extras: ExportExtras | None = None,
-) -> DicomExport:
-    """Write SC + SR (+ heatmap SEG) for the key image of `source` (its header is enough), all
-    of them or none (`atomic.write_all_or_nothing`: a failing part names itself)."""
-    export = dicom_objects(source, key, findings, model, out_dir, extras)
-    write_all_or_nothing(dicom_parts(export))
-    return export
 
 
 def dicom_objects(
