@@ -117,12 +117,12 @@ def locked_temp_file(folder: Path, prefix: str, suffix: str) -> tuple[int, str]:
     """
     while True:
         fd, name = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
-        if try_lock(fd) and _still_at(fd, name):
+        if try_lock(fd) and still_at(fd, name):
             return fd, name
         os.close(fd)
 
 
-def _still_at(fd: int, name: str) -> bool:
+def still_at(fd: int, name: str) -> bool:
     try:
         return os.path.samestat(os.fstat(fd), os.stat(name, follow_symlinks=False))
     except OSError:

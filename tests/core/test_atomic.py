@@ -177,3 +177,58 @@ def test_the_windows_path_also_puts_back_the_file_a_part_replaced(tmp_path, monk
         write_all_or_nothing(parts)
     assert sorted(os.listdir(tmp_path)) == ["SC.dcm", "SEG.dcm"]
     assert (tmp_path / "SC.dcm").read_bytes() == b"an earlier export"
+
+
+def _clean_in_another_process(folder) -> list[str]:
+    """What `clean_stale_temp_files` removes when another process (another RadLens) runs it."""
+    import subprocess
+    import sys
+
+    code = "import sys; from inference.files import clean_stale_temp_files as c; "
+    code += "print(*[p.name for p in c(sys.argv[1])], sep='\\n')"
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(folder)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_another_process_cleaning_temp_files_leaves_the_replaced_file_while_held(
+    tmp_path, monkeypatch, hard_links
+):
+    """The link to the file a part replaced is a `.radlens-*.tmp` too: while the export runs
+    it is held locked, so a cleaner elsewhere skips it and taking the part back still puts the
+    old file back. Also the copy made where hard links are refused."""
+    from viewer.core import atomic
+
+    if not hard_links:
+        monkeypatch.setattr(atomic.os, "link", _refuse_link)
+    (tmp_path / "SC.dcm").write_bytes(b"an earlier export")
+    item = atomic._stage(Part("SC", tmp_path / "SC.dcm", b"new"))
+    try:
+        atomic._place(item)
+        aside = os.path.basename(item.old)
+        assert aside in os.listdir(tmp_path)
+        assert _clean_in_another_process(tmp_path) == []
+        assert aside in os.listdir(tmp_path)
+        atomic._take_back(item)
+    finally:
+        atomic._release(item)
+    assert os.listdir(tmp_path) == ["SC.dcm"]
+    assert (tmp_path / "SC.dcm").read_bytes() == b"an earlier export"
+
+
+def test_a_replaced_file_link_left_by_a_killed_writer_is_cleaned(tmp_path):
+    """Once nothing holds it (its writer gone), the link is an ordinary stale temp file."""
+    from viewer.core import atomic
+
+    (tmp_path / "SC.dcm").write_bytes(b"an earlier export")
+    aside, fd = atomic._link_aside(tmp_path / "SC.dcm")
+    os.close(fd)  # as the operating system does when the process is killed
+    assert _clean_in_another_process(tmp_path) == [os.path.basename(aside)]
+    assert os.listdir(tmp_path) == ["SC.dcm"]
+
+
+def _refuse_link(source, target):
+    raise PermissionError(1, "Operation not permitted")

@@ -4,7 +4,9 @@ long job so that it fails first, not after the work.
 
 Errors name the target the user chose, never the hidden temporary file. The temporary file is
 held locked by its writer (`inference.files`, the one home of the atomic write), so one left by a killed RadLens is recognised
-and removed the next time anything is written into that folder.
+and removed the next time anything is written into that folder. The link `write_all_or_nothing`
+keeps to a file it replaces (to put it back if the export fails) is named and held locked the
+same way, so another RadLens cleaning that folder meanwhile leaves it.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from inference.files import (  # the one atomic write, shared with inference (re
     clean_stale_temp_files,
     final_mode,
     locked_temp_file,
+    still_at,
+    try_lock,
 )
 from viewer.core.errors import RadLensError
 
@@ -122,6 +126,7 @@ class _Staged:
     fd: int  # held open: the temp file's lock says its writer is alive
     temp: str
     old: str | None = None  # a link to the file the part replaces, until the export is whole
+    old_fd: int = -1  # held open and locked, as `fd`: a cleaner leaves the link alone
     placed: bool = False
 
 
@@ -176,7 +181,7 @@ def _place(item: _Staged) -> None:
     target = item.part.path
     try:
         if target.is_file():
-            item.old = _link_aside(target)
+            item.old, item.old_fd = _link_aside(target)
         if os.name == "nt":  # Windows cannot rename an open file (the old file's link stays)
             _close(item)
         os.replace(item.temp, target)
@@ -185,14 +190,57 @@ def _place(item: _Staged) -> None:
     item.placed = True
 
 
-def _link_aside(target: Path) -> str:
-    """A second name for the file about to be replaced, to put it back if the export fails."""
-    aside = str(target.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+def _link_aside(target: Path) -> tuple[str, int]:
+    """A second name for the file about to be replaced, to put it back if the export fails;
+    (name, fd holding its lock). Named and locked as the temp files are, so that another
+    RadLens cleaning stale temp files in the folder leaves it while this export runs. On
+    Windows it is not held open (an open file cannot be renamed over) and so not locked."""
+    for _ in range(LINK_TRIES):
+        aside = str(target.parent / f"{TEMP_PREFIX}{secrets.token_hex(8)}{TEMP_SUFFIX}")
+        try:
+            os.link(target, aside)
+        except OSError:
+            break  # no hard links here (or none allowed): a locked copy instead
+        fd = _locked_link(aside)
+        if fd is not None:
+            return aside, fd
+    return _copy_aside(target)
+
+
+LINK_TRIES = 3  # a cleaner can take a fresh link's name before its lock; then another name
+
+
+def _locked_link(aside: str) -> int | None:
+    """The link opened and locked, or None (and the name gone, if still ours) when a cleaner
+    got there first or something else holds the file's lock."""
     try:
-        os.link(target, aside)
+        fd = os.open(aside, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
     except OSError:
-        shutil.copy2(target, aside)
-    return aside
+        return None  # a cleaner removed it between the link and the open
+    if os.name == "nt":
+        os.close(fd)
+        return -1
+    if try_lock(fd) and still_at(fd, aside):
+        return fd
+    os.close(fd)
+    _quietly(os.unlink, aside)  # a lock held on the old file itself: this name would stay
+    return None
+
+
+def _copy_aside(target: Path) -> tuple[str, int]:
+    fd, aside = locked_temp_file(target.parent, TEMP_PREFIX, TEMP_SUFFIX)
+    try:
+        with open(target, "rb") as source, os.fdopen(os.dup(fd), "wb") as copy:
+            shutil.copyfileobj(source, copy)  # closing the duplicate keeps the lock
+        shutil.copystat(target, aside)
+    except BaseException:
+        os.close(fd)
+        _quietly(os.unlink, aside)
+        raise
+    if os.name == "nt":
+        os.close(fd)
+        return aside, -1
+    return aside, fd
 
 
 def _take_back(item: _Staged) -> None:
@@ -200,6 +248,7 @@ def _take_back(item: _Staged) -> None:
     if item.placed and item.old is not None:
         _quietly(os.replace, item.old, item.part.path)
         item.old = None
+        _close_old(item)
     elif item.placed:
         _quietly(os.unlink, item.part.path)
     item.placed = False
@@ -207,20 +256,28 @@ def _take_back(item: _Staged) -> None:
         if leftover is not None:
             _quietly(os.unlink, leftover)
     item.old = None
+    _close_old(item)
 
 
 def _release(item: _Staged) -> None:
     """Close the temp file (its lock goes); once the export is whole, drop the old file's link."""
     _close(item)
     if item.old is not None:
-        _quietly(os.unlink, item.old)
+        _quietly(os.unlink, item.old)  # while still locked: never an unlocked name to clean
         item.old = None
+    _close_old(item)
 
 
 def _close(item: _Staged) -> None:
     if item.fd >= 0:
         _quietly(os.close, item.fd)
         item.fd = -1
+
+
+def _close_old(item: _Staged) -> None:
+    if item.old_fd >= 0:
+        _quietly(os.close, item.old_fd)
+        item.old_fd = -1
 
 
 def _quietly(action, *args) -> None:
