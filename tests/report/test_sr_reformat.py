@@ -5,6 +5,7 @@ values the viewer shows, and read back by RadLens and highdicom onto the same pl
 from __future__ import annotations
 
 import subprocess
+from dataclasses import replace
 
 import highdicom as hd
 import numpy as np
@@ -19,7 +20,7 @@ from viewer.core.seg import target_image
 from viewer.core.series import open_series
 from viewer.core.sr import graphics_on_image, read_report
 from viewer.core.volume import build_volume
-from viewer.report.compose import export_extras, frame_measurement_rows
+from viewer.report.compose import export_extras, frame_key_image, frame_measurement_rows
 from viewer.report.dicom_export import export_ai_dicom
 from viewer.report.dicom_measurements import outline_points
 from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
@@ -56,17 +57,19 @@ def export_frame(series, frame, out):
     return extras, export_ai_dicom(series.header(frame), key, FINDINGS, MODEL, out, extras)
 
 
+def assert_valid_3d_sr(path):
+    run = subprocess.run([need_tool("dciodvfy"), str(path)], capture_output=True, text=True)
+    assert "Comprehensive3DSR" in run.stdout + run.stderr
+    assert "Error" not in run.stdout + run.stderr, run.stdout + run.stderr
+
+
 def test_plane_measurements_export_as_scoord3d_and_read_back_on_the_plane(mr, tmp_path):
     series, volume = mr
     coronal = PlaneSeries(series, volume, "coronal")
     coronal.set_slab(10.0, "mip")
     k = coronal.grid.middle()
     extras, result = export_frame(coronal, k, tmp_path / "sr")
-    run = subprocess.run(
-        [need_tool("dciodvfy"), str(result.sr_path)], capture_output=True, text=True, timeout=60
-    )
-    assert "Comprehensive3DSR" in run.stdout + run.stderr
-    assert "Error" not in run.stdout + run.stderr, run.stdout + run.stderr
+    assert_valid_3d_sr(result.sr_path)
 
     frame_of_reference = str(series.header(0).FrameOfReferenceUID)
     geometry = coronal.geometry(k)
@@ -121,3 +124,27 @@ def test_report_rows_name_the_plane_and_slab(mr):
         row.value
         == f"{KINDS['length'].measure(ON_PLANE[0].points, axial.geometry(k).spacing):.1f} mm"
     )
+
+
+def test_reformat_of_a_multi_frame_file_names_no_frame_of_it(enhanced_mr_dir, tmp_path):
+    info = next(s for s in build_index([enhanced_mr_dir]).all_series() if len(s.frames) > 8)
+    series = open_series(info)
+    sagittal = PlaneSeries(series, build_volume(series), "sagittal")
+    k = sagittal.grid.middle()
+    store = MeasurementStore(info.study.study_instance_uid)
+    store.add(*measured_image(sagittal, k), Measurement("rectangle", [(2, 2), (9, 12)]))
+    store.add(*measured_image(sagittal, k), Measurement("ellipse", [(-40, -40), (-30, -20)]))
+    store.save()
+    display = frame_key_image(sagittal, k).display
+    key = replace(frame_key_image(sagittal, k), overlay=np.dstack([display] * 3))
+    extras = export_extras(sagittal, k, None, anonymize=True)
+    result = export_ai_dicom(sagittal.header(k), key, FINDINGS, MODEL, tmp_path, extras)
+    report = read_report(result.sr_path)
+    assert not [line for line in report.lines if " frame " in line and "Storage" in line]
+    rectangle, outside = (g.graphics[0] for g in report.groups[1:])
+    assert rectangle.value_type == outside.value_type == "SCOORD3D"
+    source_frame_of_reference = str(series.header(0).FrameOfReferenceUID)
+    assert rectangle.frame_of_reference_uid not in ("", source_frame_of_reference)  # anonymised
+    # an ellipse off the image: its area, and no statistics of no pixels (not NaN)
+    assert [m.derivation for m in report.groups[2].measurements] == [""]
+    assert_valid_3d_sr(result.sr_path)

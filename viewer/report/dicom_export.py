@@ -295,7 +295,11 @@ def _device_observer(model: ModelSummary) -> hd.sr.ObservationContext:
 
 
 def _frame_numbers(source: Dataset, key: KeyImage) -> list[int] | None:
-    return [key.frame_index + 1] if int(source.get("NumberOfFrames", 1) or 1) > 1 else None
+    """The key image's frame in a multi-frame source; None for a single frame, and for a
+    reformat (its key names no frame of the source: it is made of all of them)."""
+    of_source = key.sop_instance_uid in ("", str(source.SOPInstanceUID))
+    multi_frame = int(source.get("NumberOfFrames", 1) or 1) > 1
+    return [key.frame_index + 1] if multi_frame and of_source else None
 
 
 def _source_image(source: Dataset, key: KeyImage) -> hd.sr.SourceImageForMeasurementGroup:

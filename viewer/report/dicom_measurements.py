@@ -157,6 +157,8 @@ def _values(
     result = [_num(concept, value, unit if spacing is not None else pixel_unit)]
     if kind.is_region and values is not None:
         stats = roi_stats(values, measurement, scale)
+        if stats.pixel_count == 0:  # no pixel centre inside: no statistics (not NaN)
+            return result
         name, unit = value_concept
         for attribute, derivation in STATISTICS:
             result.append(_num(name, getattr(stats, attribute), unit, derivation))
