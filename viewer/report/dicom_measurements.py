@@ -6,8 +6,8 @@ A measurement made on a reformatted (MPR) plane lies on no acquired image, so it
 SCOORD3D instead: the same outline in patient coordinates (mm, LPS) in the volume's Frame of
 Reference (POLYLINE, ELLIPSE, POLYGON for rectangles), and its tracking identifier names the
 plane and slab it was made on (`ReformatPlane`). Its values are those the viewer shows (mm on
-the plane's square pixels). A report holding such graphics is
-a Comprehensive 3D SR (SCOORD3D is not allowed in a Comprehensive SR).
+the plane's square pixels). A report holding such graphics is a Comprehensive 3D SR
+(SCOORD3D is not allowed in a Comprehensive SR).
 """
 
 from __future__ import annotations
@@ -79,22 +79,23 @@ def measurement_groups(
             tracking_identifier=hd.sr.TrackingIdentifier(
                 uid=hd.UID(), identifier=f"RadLens measurement {n}: {m.label or m.kind}{where}"
             ),
-            referenced_region=(
-                _region_3d(m, plane)
-                if plane is not None
-                else hd.sr.ImageRegion(
-                    graphic_type=_graphic_type(m),
-                    graphic_data=scoord_points(m),
-                    source_image=region_source,
-                )
-            ),
+            referenced_region=_region(m, region_source, plane),
             measurements=_values(m, modality_concept(source), spacing, grey),
         )
         for n, m in enumerate(measurements, start=1)
     ]
 
 
-def _region_3d(measurement: Measurement, plane: ReformatPlane) -> hd.sr.ImageRegion3D:
+def _region(
+    measurement: Measurement, source: hd.sr.SourceImageForRegion, plane: ReformatPlane | None
+) -> hd.sr.ImageRegion | hd.sr.ImageRegion3D:
+    """SCOORD on the source image, or SCOORD3D in patient coordinates for a reformat."""
+    if plane is None:
+        return hd.sr.ImageRegion(
+            graphic_type=_graphic_type(measurement),
+            graphic_data=scoord_points(measurement),
+            source_image=source,
+        )
     return hd.sr.ImageRegion3D(
         graphic_type=GRAPHIC_TYPES_3D[KINDS[measurement.kind].outline],
         graphic_data=scoord3d_points(measurement, plane.geometry),
