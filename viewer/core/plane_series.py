@@ -75,6 +75,13 @@ class PlaneSeries:
     def slab_label(self) -> str:
         return f"{MODE_TITLES[self.mode]} {self.slab_mm:g} mm" if self.slab_mm > 0 else ""
 
+    def frame_caption(self, i: int) -> str:
+        """Which plane and slab frame i is: 'coronal reformat, frame 65 of 130, MIP 10 mm slab'
+        (frames counted from 1, from the inferior, posterior or right side)."""
+        text = f"{self.plane} reformat, frame {self._check(i) + 1} of {len(self)}"
+        slab = self.slab_label()
+        return f"{text}, {slab} slab" if slab else text
+
     # --- pixels -------------------------------------------------------------------------------
 
     def modality_frame(self, i: int) -> np.ndarray:

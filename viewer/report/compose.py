@@ -21,6 +21,7 @@ from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
 from viewer.report.dicom_export import DicomExport, ExportExtras, dicom_objects, dicom_parts
+from viewer.report.dicom_measurements import ReformatPlane
 from viewer.report.overlay import draw_measurements
 from viewer.report.report_data import (
     KeyImage,
@@ -169,7 +170,9 @@ def frame_measurement_rows(
         return ()
     spacing = _row_col_spacing(getattr(series.geometry(frame), "spacing", None))
     values = series.modality_frame(frame)
-    return measurement_rows(measurements, spacing, values, f"image {frame + 1}")
+    reformat = getattr(series, "is_reformat", False)
+    image = series.frame_caption(frame) if reformat else f"image {frame + 1}"
+    return measurement_rows(measurements, spacing, values, image)
 
 
 def _row_col_spacing(spacing: Any) -> tuple[float, float] | None:
@@ -284,6 +287,21 @@ def export_extras(
         measurements=measurements,
         spacing=_row_col_spacing(getattr(series.geometry(frame), "spacing", None)),
         values=series.modality_frame(frame) if measurements else None,
+        plane=reformat_plane(series, frame) if measurements else None,
         anonymize=anonymize,
         caution=caution,
     )
+
+
+def reformat_plane(series: Any, frame: int) -> ReformatPlane | None:
+    """Where a reformatted (MPR) frame lies, for its measurements' SCOORD3D graphics; None for
+    an acquired frame (its measurements reference the image itself)."""
+    if not getattr(series, "is_reformat", False):
+        return None
+    frame_of_reference = str(series.header(frame).get("FrameOfReferenceUID", "") or "")
+    if not frame_of_reference:
+        raise RadLensError(
+            "measurements on a reformatted plane cannot be exported: "
+            "the series has no Frame of Reference UID to place them in"
+        )
+    return ReformatPlane(series.geometry(frame), frame_of_reference, series.frame_caption(frame))

@@ -6,7 +6,9 @@ The SR holds, per finding, the probability and the operating threshold as numeri
 measurements, the call (present/absent), the algorithm (name, version, weights sha256 as a
 parameter), the intended-use verdict (Yes/No) with its reasons as comments, and the research-use
 notice; then every measurement made in RadLens on the key image with its graphic (see
-`dicom_measurements.py`). Everything references the source image by SOP Class/Instance UID.
+`dicom_measurements.py`). Everything references the source image by SOP Class/Instance UID,
+except the graphics of measurements made on a reformatted plane: those are SCOORD3D in the
+volume's Frame of Reference, and the SR is then a Comprehensive 3D SR.
 
 Each object gets its own new series (a series holds one modality) and new UIDs; the source
 files are never written. highdicom validates the objects while constructing them. Asked to
@@ -36,7 +38,7 @@ from viewer.core.atomic import ExportPartError, Part
 from viewer.core.scan import short_error
 from viewer.report.dicom_anonymize import anonymized
 from viewer.report.dicom_heatmap import heatmap_segmentation
-from viewer.report.dicom_measurements import PRIVATE_SCHEME, measurement_groups
+from viewer.report.dicom_measurements import PRIVATE_SCHEME, ReformatPlane, measurement_groups
 from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
 
 MANUFACTURER = "RadLens"
@@ -78,6 +80,7 @@ class ExportExtras:
     measurements: Sequence = ()  # viewer.core.measurements.Measurement on the key image
     spacing: tuple[float, float] | None = None  # (row, column) mm; None: lengths in pixels
     values: np.ndarray | None = None  # the key image's modality values, for ROI statistics
+    plane: ReformatPlane | None = None  # the key image is a reformat: graphics as SCOORD3D
     anonymize: bool = False
     caution: str = ""  # why the image is outside the model's intended use (SC ImageComments)
 
@@ -168,7 +171,7 @@ def findings_sr(
     findings: Sequence[FindingRow],
     model: ModelSummary,
     extras: ExportExtras | None = None,
-) -> hd.sr.ComprehensiveSR:
+) -> hd.sr.ComprehensiveSR | hd.sr.Comprehensive3DSR:
     extras = extras or ExportExtras()
     algorithm = hd.sr.AlgorithmIdentification(
         name=model.name,
@@ -177,14 +180,21 @@ def findings_sr(
     )
     groups = [_finding_group(source, key, finding, algorithm, extras) for finding in findings]
     groups += measurement_groups(
-        source, _frame_numbers(source, key), extras.measurements, extras.spacing, extras.values
+        source,
+        _frame_numbers(source, key),
+        extras.measurements,
+        extras.spacing,
+        extras.values,
+        extras.plane,
     )
     report = hd.sr.MeasurementReport(
         observation_context=_device_observer(model),
         procedure_reported=IMAGING_PROCEDURE,
         imaging_measurements=groups,
     )
-    sr = hd.sr.ComprehensiveSR(
+    in_3d = extras.plane is not None and bool(extras.measurements)
+    sr_class = hd.sr.Comprehensive3DSR if in_3d else hd.sr.ComprehensiveSR
+    sr = sr_class(
         evidence=[source],
         content=report,
         series_instance_uid=hd.UID(),
@@ -272,7 +282,11 @@ def _device_observer(model: ModelSummary) -> hd.sr.ObservationContext:
 
 
 def _frame_numbers(source: Dataset, key: KeyImage) -> list[int] | None:
-    return [key.frame_index + 1] if int(source.get("NumberOfFrames", 1) or 1) > 1 else None
+    """The key image's frame in a multi-frame source; None for a single frame, and for a
+    reformat (its key names no frame of the source: it is made of all of them)."""
+    of_source = key.sop_instance_uid in ("", str(source.SOPInstanceUID))
+    multi_frame = int(source.get("NumberOfFrames", 1) or 1) > 1
+    return [key.frame_index + 1] if multi_frame and of_source else None
 
 
 def _source_image(source: Dataset, key: KeyImage) -> hd.sr.SourceImageForMeasurementGroup:

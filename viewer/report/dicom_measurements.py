@@ -1,11 +1,19 @@
 """The measurements made in RadLens as TID 1410 planar ROI groups of the exported SR: each with
 its graphic (SCOORD on the key image: POLYLINE for lengths and angles, ELLIPSE, closed POLYLINE
 for rectangles) and its values (length, angle, area, mean/SD/min/max of the modality values).
+
+A measurement made on a reformatted (MPR) plane lies on no acquired image, so its graphic is a
+SCOORD3D instead: the same outline in patient coordinates (mm, LPS) in the volume's Frame of
+Reference (POLYLINE, ELLIPSE, POLYGON for rectangles), and its tracking identifier names the
+plane and slab it was made on (`ReformatPlane`). Its values are those the viewer shows (mm on
+the plane's square pixels). A report holding such graphics is a Comprehensive 3D SR
+(SCOORD3D is not allowed in a Comprehensive SR).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import highdicom as hd
 import numpy as np
@@ -13,6 +21,7 @@ from highdicom.sr import CodedConcept
 from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
+from viewer.core.geometry import FrameGeometry
 from viewer.core.measurements import KINDS, Measurement, roi_stats
 from viewer.core.presets import modality_values
 
@@ -29,6 +38,7 @@ QUANTITIES = {
     "area": (codes.SCT.Area, MM2, PIXELS2),
 }
 GRAPHIC_TYPES = {"polyline": "POLYLINE", "ellipse": "ELLIPSE", "rectangle": "POLYLINE"}
+GRAPHIC_TYPES_3D = {"polyline": "POLYLINE", "ellipse": "ELLIPSE", "rectangle": "POLYGON"}
 STATISTICS = (
     ("mean", codes.SCT.Mean),
     ("sd", codes.SCT.StandardDeviation),
@@ -37,33 +47,60 @@ STATISTICS = (
 )
 
 
+@dataclass(frozen=True)
+class ReformatPlane:
+    """The reformatted frame the measurements were made on: where its pixels lie in the patient
+    (`geometry`: pixel (row, col) → mm, LPS), its volume's Frame of Reference UID and a caption
+    naming the plane and slab (e.g. "coronal reformat, frame 65 of 130, MIP 10 mm slab")."""
+
+    geometry: FrameGeometry
+    frame_of_reference_uid: str
+    caption: str
+
+
 def measurement_groups(
     source: Dataset,
     frame_numbers: list[int] | None,
     measurements: Sequence[Measurement],
     spacing: tuple[float, float] | None,
     values: np.ndarray | None,
+    plane: ReformatPlane | None = None,
 ) -> list[hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations]:
+    """One group per measurement; on a reformat (`plane`), graphics in patient coordinates."""
     region_source = hd.sr.SourceImageForRegion(
         referenced_sop_class_uid=source.SOPClassUID,
         referenced_sop_instance_uid=source.SOPInstanceUID,
         referenced_frame_numbers=frame_numbers,
     )
     grey = values if values is not None and np.ndim(values) == 2 else None
+    where = f" on the {plane.caption}" if plane is not None else ""
     return [
         hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
             tracking_identifier=hd.sr.TrackingIdentifier(
-                uid=hd.UID(), identifier=f"RadLens measurement {n}: {m.label or m.kind}"
+                uid=hd.UID(), identifier=f"RadLens measurement {n}: {m.label or m.kind}{where}"
             ),
-            referenced_region=hd.sr.ImageRegion(
-                graphic_type=_graphic_type(m),
-                graphic_data=scoord_points(m),
-                source_image=region_source,
-            ),
+            referenced_region=_region(m, region_source, plane),
             measurements=_values(m, modality_concept(source), spacing, grey),
         )
         for n, m in enumerate(measurements, start=1)
     ]
+
+
+def _region(
+    measurement: Measurement, source: hd.sr.SourceImageForRegion, plane: ReformatPlane | None
+) -> hd.sr.ImageRegion | hd.sr.ImageRegion3D:
+    """SCOORD on the source image, or SCOORD3D in patient coordinates for a reformat."""
+    if plane is None:
+        return hd.sr.ImageRegion(
+            graphic_type=_graphic_type(measurement),
+            graphic_data=scoord_points(measurement),
+            source_image=source,
+        )
+    return hd.sr.ImageRegion3D(
+        graphic_type=GRAPHIC_TYPES_3D[KINDS[measurement.kind].outline],
+        graphic_data=scoord3d_points(measurement, plane.geometry),
+        frame_of_reference_uid=plane.frame_of_reference_uid,
+    )
 
 
 def modality_concept(source: Dataset) -> tuple[CodedConcept, CodedConcept]:
@@ -77,8 +114,9 @@ def _graphic_type(measurement: Measurement) -> str:
     return GRAPHIC_TYPES[KINDS[measurement.kind].outline]
 
 
-def scoord_points(measurement: Measurement) -> np.ndarray:
-    """(column, row) with (0, 0) the top left corner of the image (pixel centres at +0.5)."""
+def outline_points(measurement: Measurement) -> list[tuple[float, float]]:
+    """The (row, col) points of the measurement's graphic: its own points for lengths and
+    angles, the closed corners of a rectangle, the major then minor axis of an ellipse."""
     points = measurement.points
     outline = KINDS[measurement.kind].outline
     if outline in ("ellipse", "rectangle"):
@@ -92,7 +130,19 @@ def scoord_points(measurement: Measurement) -> np.ndarray:
             vertical = [(top, mid_c), (bottom, mid_c)]
             wide = (right - left) >= (bottom - top)
             points = horizontal + vertical if wide else vertical + horizontal
+    return list(points)
+
+
+def scoord_points(measurement: Measurement) -> np.ndarray:
+    """(column, row) with (0, 0) the top left corner of the image (pixel centres at +0.5)."""
+    points = outline_points(measurement)
     return np.array([(c + 0.5, r + 0.5) for r, c in points], dtype=np.float32)
+
+
+def scoord3d_points(measurement: Measurement, geometry: FrameGeometry) -> np.ndarray:
+    """(x, y, z) patient coordinates in mm of the outline's pixel-centre points on `geometry`."""
+    points = outline_points(measurement)
+    return np.array([geometry.pixel_to_patient(r, c) for r, c in points], dtype=np.float64)
 
 
 def _values(
@@ -108,6 +158,8 @@ def _values(
     result = [_num(concept, value, unit if spacing is not None else pixel_unit)]
     if kind.is_region and values is not None:
         stats = roi_stats(values, measurement, scale)
+        if stats.pixel_count == 0:  # no pixel centre inside: no statistics (not NaN)
+            return result
         name, unit = value_concept
         for attribute, derivation in STATISTICS:
             result.append(_num(name, getattr(stats, attribute), unit, derivation))
