@@ -9,6 +9,7 @@ import numpy as np
 import pydicom
 import pytest
 
+from viewer.core.errors import RadLensError
 from viewer.core.render import render_array
 from viewer.core.voi import Window
 from viewer.report.dicom_export import export_ai_dicom
@@ -101,3 +102,41 @@ def test_export_without_heatmap_is_refused(cxr_header, tmp_path):
     with pytest.raises(ValueError, match="no heatmap"):
         export_ai_dicom(cxr_header, key, FINDINGS, MODEL, tmp_path / "ai")
     assert not (tmp_path / "ai").exists()
+
+
+def example_ct_header(seg_sr_dir):
+    first = sorted((seg_sr_dir / "totalsegmentator" / "example_ct_dicom").iterdir())[0]
+    return pydicom.dcmread(first, stop_before_pixels=True)
+
+
+def overlay_key(rows: int, columns: int) -> KeyImage:
+    display = np.zeros((rows, columns), np.uint8)
+    heatmap = np.zeros(display.shape, np.float32)
+    heatmap[10:50, 10:50] = 1.0
+    return KeyImage("key", display, burn_in_heatmap(display, heatmap), "heatmap: pneumonia")
+
+
+def test_a_source_without_study_and_series_uids_is_refused(seg_sr_dir, tmp_path):
+    header = example_ct_header(seg_sr_dir)  # Study/Series/SOP Instance UID empty in the file
+    with pytest.raises(RadLensError, match="StudyInstanceUID, SeriesInstanceUID is empty"):
+        export_ai_dicom(header, overlay_key(512, 512), FINDINGS, MODEL, tmp_path / "ai")
+    assert not (tmp_path / "ai").exists()
+
+
+def test_empty_sop_uids_are_taken_from_the_file_meta(seg_sr_dir, tmp_path):
+    header = example_ct_header(seg_sr_dir)
+    header.StudyInstanceUID, header.SeriesInstanceUID = "1.2.826.0.1.3680043.2.1", "1.2.826.0.1.3"
+    result = export_ai_dicom(header, overlay_key(512, 512), FINDINGS, MODEL, tmp_path / "ai")
+    meta = header.file_meta.MediaStorageSOPInstanceUID
+    assert header.SOPInstanceUID == "", "the source header must stay as read"
+    sc = pydicom.dcmread(result.sc_path)
+    assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == meta
+    assert (
+        sc.SourceImageSequence[0].ReferencedSOPClassUID == header.file_meta.MediaStorageSOPClassUID
+    )
+    dciodvfy = shutil.which("dciodvfy")
+    if dciodvfy is None:
+        pytest.skip("dciodvfy (dicom3tools) not installed")
+    for path in result.paths:
+        run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+        assert "Error" not in run.stdout + run.stderr, run.stdout + run.stderr
