@@ -118,7 +118,9 @@ def overlay_key(rows: int, columns: int) -> KeyImage:
 
 def test_a_source_without_study_and_series_uids_is_refused(seg_sr_dir, tmp_path):
     header = example_ct_header(seg_sr_dir)  # Study/Series/SOP Instance UID empty in the file
-    with pytest.raises(RadLensError, match="StudyInstanceUID, SeriesInstanceUID is empty"):
+    with pytest.raises(
+        RadLensError, match="StudyInstanceUID, SeriesInstanceUID are empty in the file"
+    ):
         export_ai_dicom(header, overlay_key(512, 512), FINDINGS, MODEL, tmp_path / "ai")
     assert not (tmp_path / "ai").exists()
 

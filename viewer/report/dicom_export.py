@@ -171,7 +171,8 @@ def referable_source(source: Dataset) -> Dataset:
     missing = [k for k in SOURCE_UIDS if not str(source.get(k, "") or "")]
     if missing:
         raise RadLensError(
-            f"DICOM export refused: the source image's {', '.join(missing)} is empty in the file "
+            f"DICOM export refused: the source image's {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} empty in the file "
             "(the SC/SR must reference the source study and series by UID)"
         )
     return source
