@@ -52,15 +52,19 @@ def test_the_volume_builds(index):
     assert volume.shape[0] == 20 and np.isfinite(volume.values).all()
 
 
-def test_two_series_in_two_folders_stay_two(example_ct, tmp_path):
+@pytest.mark.parametrize("one_folder", [False, True], ids=["two folders", "one folder"])
+def test_two_such_series_stay_two(example_ct, tmp_path, one_folder):
+    """The second copy has its own Series Number (and instance UIDs: the same instance in two
+    places is one image, `drop_duplicate_instances`); in one folder the number alone tells."""
     for name, number in (("a", None), ("b", 2)):
-        (tmp_path / name).mkdir()
+        folder = tmp_path if one_folder else tmp_path / name
+        folder.mkdir(exist_ok=True)
         for source in sorted(example_ct.iterdir()):
             ds = pydicom.dcmread(source)
-            if number is not None:  # a second series: its own number and instance UIDs
+            if number is not None:
                 ds.SeriesNumber = number
                 ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
-            ds.save_as(tmp_path / name / source.name, enforce_file_format=True)
+            ds.save_as(folder / f"{name}{source.name}", enforce_file_format=True)
     series = build_index(tmp_path).all_series()
-    assert [len(s.frames) for s in series] == [20, 20]
+    assert [(len(s.frames), s.number) for s in series] == [(20, 2), (20, None)]
     assert len({s.key for s in series}) == 2 and len({id(s.study) for s in series}) == 1
