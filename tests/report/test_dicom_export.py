@@ -10,6 +10,7 @@ import pydicom
 import pytest
 
 from tests.report.conftest import ai_result, export_as_the_app_does
+from viewer.core.errors import RadLensError
 
 FINDINGS = (("pneumonia", 0.8731, 0.42, True), ("effusion", 0.1204, 0.5, False))
 COMPREHENSIVE_SR = "1.2.840.10008.5.1.4.1.1.88.33"
@@ -93,3 +94,44 @@ def test_export_without_heatmap_is_refused(cxr_dicom, tmp_path):
     with pytest.raises(ValueError, match="no heatmap"):
         export_as_the_app_does(cxr_dicom, tmp_path / "ai", ai_result(FINDINGS, None))
     assert not (tmp_path / "ai").exists()
+
+
+def example_ct_file(seg_sr_dir):
+    return sorted((seg_sr_dir / "totalsegmentator" / "example_ct_dicom").iterdir())[0]
+
+
+def hot_square(rows: int, columns: int) -> np.ndarray:
+    heatmap = np.zeros((rows, columns), np.float32)
+    heatmap[10:50, 10:50] = 1.0
+    return heatmap
+
+
+def test_a_source_without_study_and_series_uids_is_refused(seg_sr_dir, tmp_path):
+    source = example_ct_file(seg_sr_dir)  # Study/Series/SOP Instance UID empty in the file
+    with pytest.raises(
+        RadLensError, match="StudyInstanceUID, SeriesInstanceUID are empty in the file"
+    ):
+        export_as_the_app_does(source, tmp_path / "ai", ai_result(FINDINGS, hot_square(512, 512)))
+    assert not (tmp_path / "ai").exists()
+
+
+def test_empty_sop_uids_are_taken_from_the_file_meta(seg_sr_dir, tmp_path):
+    header = pydicom.dcmread(example_ct_file(seg_sr_dir))
+    header.StudyInstanceUID, header.SeriesInstanceUID = "1.2.826.0.1.3680043.2.1", "1.2.826.0.1.3"
+    source = tmp_path / "source.dcm"
+    header.save_as(source)  # SOP Class/Instance UID still empty: only the file meta holds them
+    result = ai_result(FINDINGS, hot_square(512, 512))
+    export, _data = export_as_the_app_does(source, tmp_path / "ai", result)
+    meta = header.file_meta.MediaStorageSOPInstanceUID
+    assert pydicom.dcmread(source, stop_before_pixels=True).SOPInstanceUID == ""
+    sc = pydicom.dcmread(export.sc_path)
+    assert sc.SourceImageSequence[0].ReferencedSOPInstanceUID == meta
+    assert (
+        sc.SourceImageSequence[0].ReferencedSOPClassUID == header.file_meta.MediaStorageSOPClassUID
+    )
+    dciodvfy = shutil.which("dciodvfy")
+    if dciodvfy is None:
+        pytest.skip("dciodvfy (dicom3tools) not installed")
+    for path in export.paths:
+        run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
+        assert "Error" not in run.stdout + run.stderr, run.stdout + run.stderr

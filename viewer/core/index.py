@@ -4,10 +4,17 @@
 pixel data) and groups frames. A SeriesInstanceUID whose frames differ in size, orientation,
 localizer status or acquisition becomes several stacks; each stack is one `SeriesInfo` whose key
 is the SeriesInstanceUID plus `#n` (n = 1 for the largest stack).
+
+Files whose Study or Series Instance UID is empty get a derived key instead (`with_keys`): a
+hash of what such files share (folder, frame of reference, series number, modality, plane,
+size; for the study: patient, date, time, accession), so the same files always get the same
+keys and no patient identifier shows in them. Derived keys start with `derived:`, which no
+real UID can (UIDs are digits and dots), and the series says the UIDs were missing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -18,7 +25,7 @@ from viewer.core.discovery import display_path, expand_inputs
 from viewer.core.errors import DicomReadError, RadLensError
 from viewer.core.pictures import is_picture, picture_records
 from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile, scan_file
-from viewer.core.sorting import sort_frames, split_stacks
+from viewer.core.sorting import plane_name, sort_frames, split_stacks
 from viewer.core.study_objects import StudyObject
 
 __all__ = [
@@ -32,6 +39,14 @@ __all__ = [
 ]
 
 Progress = Callable[[int, int], None]
+DERIVED_PREFIX = "derived:"
+MISSING_SERIES_UID = (
+    "Series Instance UID missing in the files: grouped by folder, frame of reference, "
+    "series number, modality, plane and size"
+)
+MISSING_STUDY_UID = (
+    "Study Instance UID missing in the files: grouped by patient, date, time and accession"
+)
 
 
 @dataclass
@@ -276,16 +291,16 @@ def group_records(
     by_series: dict[tuple[str, str], list[HeaderRecord]] = defaultdict(list)
 
     def study_of(item: HeaderRecord | StudyObject) -> StudyInfo:
-        study_uid = item.study[0] or f"(no study UID) {item.patient[1]}"
+        study_uid = study_key(item)
         if study_uid not in studies:
             patient = patients.setdefault(item.patient[:2], make_patient(item))
             studies[study_uid] = make_study(item, study_uid, patient)
             patient.studies.append(studies[study_uid])
         return studies[study_uid]
 
-    for record in records:
+    for record in map(with_keys, records):
         study_uid = study_of(record).study_instance_uid
-        by_series[(study_uid, record.series_instance_uid or record.path)].append(record)
+        by_series[(study_uid, record.series_instance_uid)].append(record)
     for found in objects:
         study_of(found).objects.append(found)
     for (study_uid, series_uid), members in by_series.items():
@@ -296,6 +311,53 @@ def group_records(
     for patient in patients.values():
         patient.studies.sort(key=lambda s: (s.date, s.time))
     return list(patients.values())
+
+
+def is_derived(key: str) -> bool:
+    """Whether a study/series key was made by RadLens because the files' UID was empty."""
+    return key.startswith(DERIVED_PREFIX)
+
+
+def derived_key(kind: str, *parts) -> str:
+    """`derived:<kind>:<hash>`: the same parts give the same key; the parts cannot be read back."""
+    digest = hashlib.sha256("\0".join(map(str, parts)).encode("utf-8", "replace")).hexdigest()
+    return f"{DERIVED_PREFIX}{kind}:{digest[:32]}"
+
+
+def study_key(item: HeaderRecord | StudyObject) -> str:
+    """The Study Instance UID, else a key derived from the patient, date, time and accession
+    (and the folder when the files hold none of date, time or accession)."""
+    uid, date, time, _, accession, *_ = item.study
+    if uid:
+        return uid
+    folder = "" if date or time or accession else os.path.dirname(os.path.abspath(item.path))
+    return derived_key("study", *item.patient[:3], date, time, accession, folder)
+
+
+def with_keys(record: HeaderRecord) -> HeaderRecord:
+    """The record with its study and series keys filled where the files left them empty."""
+    study_uid = study_key(record)
+    if record.series_instance_uid and study_uid == record.study[0]:
+        return record
+    series_uid = record.series_instance_uid or derived_key(
+        "series",
+        study_uid,
+        os.path.dirname(os.path.abspath(record.path)),
+        record.frame_of_reference_uid,
+        record.series_number,
+        record.modality,
+        plane_name(record.orientation) if record.orientation else "",
+        record.rows,
+        record.columns,
+    )
+    return replace(record, series_instance_uid=series_uid, study=(study_uid, *record.study[1:]))
+
+
+def missing_uid_notes(series_uid: str, study_uid: str) -> list[str]:
+    """One line per key RadLens had to derive (shown with the series' other warnings)."""
+    return [MISSING_SERIES_UID] * is_derived(series_uid) + [MISSING_STUDY_UID] * is_derived(
+        study_uid
+    )
 
 
 def make_patient(record: HeaderRecord | StudyObject) -> PatientInfo:
@@ -314,10 +376,10 @@ def make_study(
 
 def make_stacks(series_uid: str, records: list[HeaderRecord], study: StudyInfo):
     stacks = split_stacks(records)
-    split_note = []
+    split_note = missing_uid_notes(series_uid, study.study_instance_uid)
     if len(stacks) > 1:
         why = "size, orientation, frame of reference or repeated positions"
-        split_note = [f"series split into {len(stacks)} stacks ({why})"]
+        split_note.append(f"series split into {len(stacks)} stacks ({why})")
     result = []
     for number, (members, label) in enumerate(stacks, 1):
         ordered, warnings = sort_frames(members)

@@ -402,8 +402,8 @@ def records_from_header(
         path=path,
         frame_index=0,
         number_of_frames=frames,
-        sop_instance_uid=str(header_value(ds, "SOPInstanceUID") or ""),
-        sop_class_uid=str(header_value(ds, "SOPClassUID") or ""),
+        sop_instance_uid=uid_or_meta(ds, "SOPInstanceUID"),
+        sop_class_uid=uid_or_meta(ds, "SOPClassUID"),
         instance_number=int_or_none(header_value(ds, "InstanceNumber")),
         position=None,
         orientation=None,
@@ -427,6 +427,14 @@ def records_from_header(
         echo_number=int_or_none((as_list(header_value(ds, "EchoNumbers")) or [None])[0]),
     )
     return [frame_record(base, ds, i, frame_fragment(fragments, frames, i)) for i in range(frames)]
+
+
+def uid_or_meta(ds: Dataset, keyword: str) -> str:
+    """SOP Class/Instance UID from the data set, else the file meta's Media Storage copy (some
+    exports empty the data set's UIDs and keep the meta)."""
+    value = str(header_value(ds, keyword) or "")
+    meta = getattr(ds, "file_meta", None)
+    return value or str(getattr(meta, f"MediaStorage{keyword}", "") or "").strip(" \x00")
 
 
 def pixel_format(ds: Dataset, pixel_tag: int) -> PixelFormat:

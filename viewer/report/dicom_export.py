@@ -21,6 +21,7 @@ itself, and nothing of that export stays.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +36,7 @@ from pydicom.uid import ExplicitVRLittleEndian
 
 import viewer
 from viewer.core.atomic import ExportPartError, Part
+from viewer.core.errors import RadLensError
 from viewer.core.scan import short_error
 from viewer.report.dicom_anonymize import anonymized
 from viewer.report.dicom_heatmap import heatmap_segmentation
@@ -97,6 +99,7 @@ def dicom_objects(
     extras = extras or ExportExtras()
     if key.overlay is None:
         raise ValueError("the key image has no heatmap to export")
+    source = referable_source(source)
     sc = secondary_capture(source, key, extras.caution)
     sr = findings_sr(source, key, findings, model, extras)
     seg = _heatmap_seg(source, model, extras)
@@ -136,6 +139,33 @@ def _heatmap_seg(source: Dataset, model: ModelSummary, extras: ExportExtras):
         SEG_SERIES_NUMBER,
         MANUFACTURER,
     )
+
+
+SOURCE_UIDS = ("StudyInstanceUID", "SeriesInstanceUID", "SOPClassUID", "SOPInstanceUID")
+
+
+def referable_source(source: Dataset) -> Dataset:
+    """`source` (a copy when its SOP Class/Instance UID came from the file meta), or
+    RadLensError when a UID the objects must reference is empty in the file."""
+    meta = getattr(source, "file_meta", Dataset())
+    fixed = {
+        k: str(meta.get(f"MediaStorage{k}", "") or "")
+        for k in ("SOPClassUID", "SOPInstanceUID")
+        if not str(source.get(k, "") or "")
+    }
+    if any(fixed.values()):
+        source = copy.deepcopy(source)  # the caller's header (often cached) stays as read
+        for keyword, value in fixed.items():
+            if value:
+                setattr(source, keyword, value)
+    missing = [k for k in SOURCE_UIDS if not str(source.get(k, "") or "")]
+    if missing:
+        raise RadLensError(
+            f"DICOM export refused: the source image's {', '.join(missing)} "
+            f"{'is' if len(missing) == 1 else 'are'} empty in the file "
+            "(the SC/SR must reference the source study and series by UID)"
+        )
+    return source
 
 
 def secondary_capture(source: Dataset, key: KeyImage, caution: str = "") -> hd.sc.SCImage:

@@ -1,0 +1,70 @@
+"""Files whose UIDs are empty (TotalSegmentator's example CT): SOP Instance/Class UID from the
+file meta, Study/Series keys derived from what the files share (`index.with_keys`)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pydicom
+import pytest
+
+from viewer.core.index import MISSING_SERIES_UID, build_index, is_derived
+from viewer.core.series import open_series
+from viewer.core.volume import build_volume
+
+
+@pytest.fixture
+def example_ct(seg_sr_dir):
+    return seg_sr_dir / "totalsegmentator" / "example_ct_dicom"
+
+
+@pytest.fixture
+def index(example_ct):
+    return build_index(example_ct)
+
+
+def test_the_folder_opens_as_one_series_in_position_order(index, example_ct):
+    (info,) = index.all_series()
+    assert not index.skipped and len(info.frames) == 20
+    heights = [f.position[2] for f in info.frames]
+    assert heights == sorted(heights) and len(set(heights)) == 20
+    meta = {
+        str(pydicom.dcmread(p).file_meta.MediaStorageSOPInstanceUID) for p in example_ct.iterdir()
+    }
+    assert {f.sop_instance_uid for f in info.frames} == meta
+    assert is_derived(info.series_instance_uid) and is_derived(info.study.study_instance_uid)
+    assert MISSING_SERIES_UID in info.warnings
+
+
+def test_derived_keys_are_stable_and_hold_no_identifiers(index, example_ct):
+    again = build_index(example_ct)
+    assert [s.key for s in again.all_series()] == [s.key for s in index.all_series()]
+    study = again.all_series()[0].study
+    assert study.study_instance_uid == index.all_series()[0].study.study_instance_uid
+    for key in (study.study_instance_uid, again.all_series()[0].key):  # a hash, nothing else
+        assert re.fullmatch(r"derived:(study|series):[0-9a-f]{32}(#1)?", key), key
+
+
+def test_the_volume_builds(index):
+    series = open_series(index.all_series()[0])
+    volume = build_volume(series)
+    assert volume.shape[0] == 20 and np.isfinite(volume.values).all()
+
+
+@pytest.mark.parametrize("one_folder", [False, True], ids=["two folders", "one folder"])
+def test_two_such_series_stay_two(example_ct, tmp_path, one_folder):
+    """The second copy has its own Series Number (and instance UIDs: the same instance in two
+    places is one image, `drop_duplicate_instances`); in one folder the number alone tells."""
+    for name, number in (("a", None), ("b", 2)):
+        folder = tmp_path if one_folder else tmp_path / name
+        folder.mkdir(exist_ok=True)
+        for source in sorted(example_ct.iterdir()):
+            ds = pydicom.dcmread(source)
+            if number is not None:
+                ds.SeriesNumber = number
+                ds.file_meta.MediaStorageSOPInstanceUID = pydicom.uid.generate_uid()
+            ds.save_as(folder / f"{name}{source.name}", enforce_file_format=True)
+    series = build_index(tmp_path).all_series()
+    assert [(len(s.frames), s.number) for s in series] == [(20, 2), (20, None)]
+    assert len({s.key for s in series}) == 2 and len({id(s.study) for s in series}) == 1
