@@ -3,7 +3,9 @@ file meta, Study/Series keys derived from what the files share (`index.with_keys
 
 from __future__ import annotations
 
+import io
 import re
+import zipfile
 
 import numpy as np
 import pydicom
@@ -68,3 +70,21 @@ def test_two_such_series_stay_two(example_ct, tmp_path, one_folder):
     series = build_index(tmp_path).all_series()
     assert [(len(s.frames), s.number) for s in series] == [(20, 2), (20, None)]
     assert len({s.key for s in series}) == 2 and len({id(s.study) for s in series}) == 1
+
+
+def test_derived_keys_of_a_zip_do_not_depend_on_where_it_was_extracted(example_ct, tmp_path):
+    """A .zip is extracted into a new random scratch folder at each open: keys derived from
+    that folder would change every run and orphan the measurements saved under them."""
+    archive = tmp_path / "ct.zip"
+    with zipfile.ZipFile(archive, "w") as out:
+        for source in sorted(example_ct.iterdir()):
+            ds = pydicom.dcmread(source)
+            for keyword in ("StudyDate", "StudyTime", "AccessionNumber"):  # study key by folder
+                setattr(ds, keyword, "")
+            buffer = io.BytesIO()
+            ds.save_as(buffer, enforce_file_format=True)
+            out.writestr(f"ct/{source.name}", buffer.getvalue())
+    first, second = (build_index(archive).all_series() for _ in range(2))
+    assert first[0].frames[0].path != second[0].frames[0].path  # two extractions
+    assert [s.key for s in first] == [s.key for s in second]
+    assert first[0].study.study_instance_uid == second[0].study.study_instance_uid

@@ -330,8 +330,14 @@ def study_key(item: HeaderRecord | StudyObject) -> str:
     uid, date, time, _, accession, *_ = item.study
     if uid:
         return uid
-    folder = "" if date or time or accession else os.path.dirname(os.path.abspath(item.path))
+    folder = "" if date or time or accession else stable_folder(item.path)
     return derived_key("study", *item.patient[:3], date, time, accession, folder)
+
+
+def stable_folder(path: str) -> str:
+    """The folder a file is in, as the user named it: a zip member's is inside the archive
+    (`archive.zip/...`), not the random scratch folder it was extracted to for this run."""
+    return os.path.dirname(os.path.abspath(display_path(path)))
 
 
 def with_keys(record: HeaderRecord) -> HeaderRecord:
@@ -342,7 +348,7 @@ def with_keys(record: HeaderRecord) -> HeaderRecord:
     series_uid = record.series_instance_uid or derived_key(
         "series",
         study_uid,
-        os.path.dirname(os.path.abspath(record.path)),
+        stable_folder(record.path),
         record.frame_of_reference_uid,
         record.series_number,
         record.modality,
