@@ -12,6 +12,7 @@ import pydicom
 import pytest
 
 from viewer.core.index import MISSING_SERIES_UID, build_index, is_derived
+from viewer.core.measurements import image_key, measured_image
 from viewer.core.series import open_series
 from viewer.core.volume import build_volume
 
@@ -88,3 +89,18 @@ def test_derived_keys_of_a_zip_do_not_depend_on_where_it_was_extracted(example_c
     assert first[0].frames[0].path != second[0].frames[0].path  # two extractions
     assert [s.key for s in first] == [s.key for s in second]
     assert first[0].study.study_instance_uid == second[0].study.study_instance_uid
+
+
+def test_images_without_any_sop_instance_uid_keep_apart(example_ct, tmp_path):
+    """SOP Instance UID empty in the data set and in the file meta: each image still gets its
+    own key, the same at every open, so a measurement (or an AI result) stays on its image."""
+    for source in sorted(example_ct.iterdir()):
+        ds = pydicom.dcmread(source)
+        ds.SOPInstanceUID = ""
+        ds.file_meta.MediaStorageSOPInstanceUID = ""
+        ds.save_as(tmp_path / source.name)
+    first, second = (build_index(tmp_path).all_series()[0] for _ in range(2))
+    series = open_series(first)
+    keys = {image_key(*measured_image(series, i)) for i in range(len(series))}
+    assert len(keys) == len(series) == 20
+    assert [f.sop_instance_uid for f in first.frames] == [f.sop_instance_uid for f in second.frames]

@@ -9,7 +9,9 @@ Files whose Study or Series Instance UID is empty get a derived key instead (`wi
 hash of what such files share (folder, frame of reference, series number, modality, plane,
 size; for the study: patient, date, time, accession), so the same files always get the same
 keys and no patient identifier shows in them. Derived keys start with `derived:`, which no
-real UID can (UIDs are digits and dots), and the series says the UIDs were missing.
+real UID can (UIDs are digits and dots), and the series says the UIDs were missing. An image
+whose SOP Instance UID is empty in the data set and in the file meta gets one derived from its
+path (as the user named it: inside a zip, not the folder it was extracted to).
 """
 
 from __future__ import annotations
@@ -334,16 +336,23 @@ def study_key(item: HeaderRecord | StudyObject) -> str:
     return derived_key("study", *item.patient[:3], date, time, accession, folder)
 
 
-def stable_folder(path: str) -> str:
-    """The folder a file is in, as the user named it: a zip member's is inside the archive
+def stable_path(path: str) -> str:
+    """A file's path as the user named it: a zip member's is inside the archive
     (`archive.zip/...`), not the random scratch folder it was extracted to for this run."""
-    return os.path.dirname(os.path.abspath(display_path(path)))
+    return os.path.abspath(display_path(path))
+
+
+def stable_folder(path: str) -> str:
+    return os.path.dirname(stable_path(path))
 
 
 def with_keys(record: HeaderRecord) -> HeaderRecord:
-    """The record with its study and series keys filled where the files left them empty."""
+    """The record with its study, series and instance keys filled where the files left them
+    empty (an instance's from its path: measurements and AI results are kept per instance)."""
     study_uid = study_key(record)
-    if record.series_instance_uid and study_uid == record.study[0]:
+    sop_uid = record.sop_instance_uid or derived_key("instance", stable_path(record.path))
+    whole = record.series_instance_uid and study_uid == record.study[0]
+    if whole and sop_uid == record.sop_instance_uid:
         return record
     series_uid = record.series_instance_uid or derived_key(
         "series",
@@ -356,7 +365,8 @@ def with_keys(record: HeaderRecord) -> HeaderRecord:
         record.rows,
         record.columns,
     )
-    return replace(record, series_instance_uid=series_uid, study=(study_uid, *record.study[1:]))
+    study = (study_uid, *record.study[1:])
+    return replace(record, series_instance_uid=series_uid, study=study, sop_instance_uid=sop_uid)
 
 
 def missing_uid_notes(series_uid: str, study_uid: str) -> list[str]:
