@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import SHARED_DATA
 from tests.report.conftest import need_tool
+from viewer.core.atomic import write_all_or_nothing
 from viewer.core.index import build_index
 from viewer.core.measurements import KINDS, Measurement, MeasurementStore, measured_image
 from viewer.core.plane_series import PlaneSeries
@@ -21,7 +22,7 @@ from viewer.core.series import open_series
 from viewer.core.sr import graphics_on_image, read_report
 from viewer.core.volume import build_volume
 from viewer.report.compose import export_extras, frame_key_image, frame_measurement_rows
-from viewer.report.dicom_export import export_ai_dicom
+from viewer.report.dicom_export import dicom_objects, dicom_parts
 from viewer.report.dicom_measurements import outline_points
 from viewer.report.report_data import FindingRow, KeyImage, ModelSummary
 
@@ -54,7 +55,14 @@ def export_frame(series, frame, out):
     extras = export_extras(series, frame, None, anonymize=False)
     display = np.zeros((series.info.rows, series.info.columns), np.uint8)
     key = KeyImage("key", display, np.dstack([display] * 3), "heatmap")
-    return extras, export_ai_dicom(series.header(frame), key, FINDINGS, MODEL, out, extras)
+    return extras, written(series.header(frame), key, FINDINGS, MODEL, out, extras)
+
+
+def written(source, key, findings, model, out, extras):
+    """The objects `compose.export_dicom` builds from these parts, written as it writes them."""
+    export = dicom_objects(source, key, findings, model, out, extras)
+    write_all_or_nothing(dicom_parts(export))
+    return export
 
 
 def assert_valid_3d_sr(path):
@@ -138,7 +146,7 @@ def test_reformat_of_a_multi_frame_file_names_no_frame_of_it(enhanced_mr_dir, tm
     display = frame_key_image(sagittal, k).display
     key = replace(frame_key_image(sagittal, k), overlay=np.dstack([display] * 3))
     extras = export_extras(sagittal, k, None, anonymize=True)
-    result = export_ai_dicom(sagittal.header(k), key, FINDINGS, MODEL, tmp_path, extras)
+    result = written(sagittal.header(k), key, FINDINGS, MODEL, tmp_path, extras)
     report = read_report(result.sr_path)
     assert not [line for line in report.lines if " frame " in line and "Storage" in line]
     rectangle, outside = (g.graphics[0] for g in report.groups[1:])
