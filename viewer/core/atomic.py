@@ -215,8 +215,9 @@ def _locked_link(aside: str) -> int | None:
     got there first or something else holds the file's lock."""
     try:
         fd = os.open(aside, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
-        return None  # a cleaner removed it between the link and the open
+    except OSError:  # a cleaner removed it between the link and the open, or no read access
+        _quietly(os.unlink, aside)
+        return None
     if os.name == "nt":
         os.close(fd)
         return -1
