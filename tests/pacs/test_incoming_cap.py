@@ -1,4 +1,4 @@
-"""Instances arriving by C-GET / C-MOVE from a real Orthanc are held to the per-file cap
+"""Instances arriving by C-GET / C-MOVE / WADO-RS from a real Orthanc are held to the per-file cap
 (RADLENS_MAX_IMAGE_GB): an instance over it is dropped as it arrives, refused with one line
 naming it, and the rest of the retrieval lands; nothing half-written stays in the destination."""
 
@@ -13,7 +13,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from tests.pacs.conftest import DEMO_STUDY_UID, ct_small, demo_files
-from tests.pacs.orthanc import MOVE_AET, start_orthanc
+from tests.pacs.orthanc import HTTP_PASSWORD, MOVE_AET, start_orthanc
 from viewer.core.pacs.client import open_client, retrieve
 from viewer.core.pacs.retrieve import LANDING_PREFIX
 from viewer.core.pacs.servers import parse_server
@@ -32,11 +32,12 @@ def _over_and_under() -> tuple[set[str], set[str]]:
     return over, set(sizes) - over
 
 
-@pytest.mark.parametrize("how", ["c-get", "c-move"])
+@pytest.mark.parametrize("how", ["c-get", "c-move", "wado-rs"])
 def test_instances_over_the_cap_are_refused_and_the_rest_lands(seeded, tmp_path, monkeypatch, how):
     monkeypatch.setenv("RADLENS_MAX_IMAGE_GB", str(CAP_BYTES / 1024**3))
+    monkeypatch.setenv("RADLENS_PACS_PASSWORD", HTTP_PASSWORD)
     over, under = _over_and_under()
-    client = open_client(parse_server(seeded.dimse_url))
+    client = open_client(parse_server(seeded.web_url if how == "wado-rs" else seeded.dimse_url))
     move = {"move_to": MOVE_AET, "listen_port": seeded.move_port} if how == "c-move" else {}
     result = retrieve(client, DEMO_STUDY_UID, tmp_path, **move)
     landed = {str(pydicom.dcmread(p).SOPInstanceUID) for p in result.files}
@@ -62,16 +63,21 @@ def _large_ct(path: Path, tiles: int) -> Path:
     return path
 
 
-def test_an_instance_over_the_cap_is_dropped_as_it_arrives(tmp_path_factory, tmp_path, monkeypatch):
+@pytest.mark.parametrize("how", ["c-get", "wado-rs"])
+def test_an_instance_over_the_cap_is_dropped_as_it_arrives(
+    tmp_path_factory, tmp_path, monkeypatch, how
+):
     """A 32 MB instance against a 1 MB cap: refused, and never held whole in memory (pynetdicom
     alone gathers the data set in memory, and the handler's file would copy it once more)."""
+    large = _large_ct(tmp_path_factory.mktemp("large") / "large.dcm", tiles=32)
+    assert large.stat().st_size > 32 * 1024**2
+    head = pydicom.dcmread(large, stop_before_pixels=True)
+    monkeypatch.setenv("RADLENS_PACS_PASSWORD", HTTP_PASSWORD)
     server = start_orthanc(tmp_path_factory.mktemp("orthanc-large"))
     try:
-        client = open_client(parse_server(server.dimse_url))
-        large = _large_ct(tmp_path_factory.mktemp("large") / "large.dcm", tiles=32)
-        assert large.stat().st_size > 32 * 1024**2
-        client.send([large])
-        study = str(pydicom.dcmread(large, stop_before_pixels=True).StudyInstanceUID)
+        open_client(parse_server(server.dimse_url)).send([large])
+        client = open_client(parse_server(server.web_url if how == "wado-rs" else server.dimse_url))
+        study = str(head.StudyInstanceUID)
         monkeypatch.setenv("RADLENS_MAX_IMAGE_GB", str(1024**2 / 1024**3))
         tracemalloc.start()
         try:
@@ -81,7 +87,8 @@ def test_an_instance_over_the_cap_is_dropped_as_it_arrives(tmp_path_factory, tmp
             tracemalloc.stop()
     finally:
         server.stop()
-    assert result.files == [] and len(result.skipped) == 1
+    assert result.files == []
+    assert [s.path for s in result.skipped] == [f"received instance {head.SOPInstanceUID}"]
     assert result.skipped[0].reason.startswith("too large (")
     assert "MiB): over the 1.0 MiB limit" in result.skipped[0].reason
     assert peak < 8 * 1024**2, f"{peak / 1024**2:.1f} MB held while a 32 MB instance arrived"

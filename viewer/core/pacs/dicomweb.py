@@ -32,6 +32,7 @@ from viewer.core.pacs.servers import (
     never_cancelled,
     no_progress,
 )
+from viewer.core.scan import max_image_bytes
 
 CHUNK_BYTES = 1 << 20
 MAX_PART_HEADER_BYTES = 64 * 1024
@@ -222,7 +223,13 @@ def _read_for_sending(path: Path, label: str) -> pydicom.Dataset:
 
 
 class MultipartWriter:
-    """Writes each part of a streamed multipart/related answer to its own landing file."""
+    """Writes each part of a streamed multipart/related answer to its own landing file.
+
+    A part growing past the per-file cap (`scan.max_image_bytes`, RADLENS_MAX_IMAGE_GB) stops
+    being written: its partial file is removed, its bytes up to the next boundary are counted
+    but dropped, and the landing lists it as refused (named by the SOP Instance UID read from
+    the part's head); the following parts land as usual.
+    """
 
     def __init__(
         self, response, landing: Landing, progress: Progress, cancel: Cancel, expected: int
@@ -230,6 +237,10 @@ class MultipartWriter:
         self.response, self.landing = response, landing
         self.progress, self.cancel, self.expected = progress, cancel, expected
         self.out: BinaryIO | None = None
+        self.path: Path | None = None
+        self.limit = max_image_bytes()
+        self.part_bytes = 0  # the current part's body so far, written or dropped
+        self.dropped: str | None = None  # SOP Instance UID of the part being dropped
         self.buffer = bytearray(b"\r\n")  # the first boundary has no CRLF before it
         self.state = "preamble"
         boundary = _boundary(response.headers.get("Content-Type", ""))
@@ -288,22 +299,54 @@ class MultipartWriter:
                         )
                     return False
                 del self.buffer[: end + 4]
-                self.out = open(self.landing.next_path(), "wb")  # noqa: SIM115 - closed in _close_part
+                self.path = self.landing.next_path()
+                self.out = open(self.path, "wb")  # noqa: SIM115 - closed in _close_part
+                self.part_bytes = 0
                 self.state = "body"
 
     def _flush(self, upto: int) -> None:
         if upto <= 0:
             return
         if self.out is not None:
-            self.landing.add_bytes(upto)
-            self.out.write(self.buffer[:upto])
+            room = self.limit - self.part_bytes
+            self.landing.add_bytes(min(upto, room))
+            self.out.write(self.buffer[: min(upto, room)])
+            if upto > room:
+                self._drop_part()
+        if self.state == "body":
+            self.part_bytes += upto
         del self.buffer[:upto]
+
+    def _drop_part(self) -> None:
+        """The current part is over the cap: its file (the first `limit` bytes) goes."""
+        assert self.out is not None and self.path is not None
+        self.out.close()
+        self.out = None
+        self.dropped = _instance_uid(self.path)
+        self.landing.unstream(self.path, self.limit)
 
     def _close_part(self) -> None:
         if self.out is not None:
             self.out.close()
             self.out = None
-            self.progress(self.landing.received, max(self.expected, self.landing.received))
+        elif self.dropped is not None:
+            self.landing.refuse_too_large(self.dropped, self.part_bytes, self.limit)
+            self.dropped = None
+        else:
+            return
+        arrived = self.landing.received + len(self.landing.refused)
+        self.progress(arrived, max(self.expected, arrived))
+
+
+def _instance_uid(path: Path) -> str:
+    """The SOP Instance UID in the head of a (cut off) part; "" when it cannot be read."""
+    try:
+        head = pydicom.dcmread(
+            path, stop_before_pixels=True, defer_size=1024, specific_tags=["SOPInstanceUID"]
+        )
+        return str(head.get("SOPInstanceUID", ""))
+    except Exception:  # noqa: BLE001 - a head too short or malformed names no instance
+        return ""
 
 
 def _boundary(content_type: str) -> bytes | None:

@@ -30,7 +30,6 @@ from pynetdicom.sop_class import (
     Verification,
 )
 
-from viewer.core.discovery import size_text
 from viewer.core.pacs.query import dimse_identifier, result_from_dataset
 from viewer.core.pacs.retrieve import Landing
 from viewer.core.pacs.servers import (
@@ -382,12 +381,9 @@ class _Receiver:
         return SUCCESS
 
     def _refuse(self, request, size: int) -> int:
-        reason = (
-            f"too large ({size_text(size)}): over the {size_text(self.limit)} limit "
-            "per file (RADLENS_MAX_IMAGE_GB); refused, the rest of the retrieval goes on"
-        )
         with self._lock:
-            self.landing.refuse(str(request.AffectedSOPInstanceUID or ""), reason)
+            uid = str(request.AffectedSOPInstanceUID or "")
+            self.landing.refuse_too_large(uid, size, self.limit)
         return STORE_DROPPED
 
 

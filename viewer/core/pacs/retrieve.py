@@ -29,6 +29,7 @@ from pathlib import Path
 import pydicom
 
 from viewer.core.atomic import atomic_write_bytes
+from viewer.core.discovery import size_text
 from viewer.core.pacs.servers import PacsError
 from viewer.core.scan import SkippedFile, scan_file
 from viewer.paths import user_cache_dir
@@ -102,6 +103,21 @@ class Landing:
         """An instance the protocol dropped unwritten (too large); listed by `commit`."""
         name = f"received instance {safe_name(sop_instance_uid)}"
         self.refused.append(SkippedFile(name, reason))
+
+    def refuse_too_large(self, sop_instance_uid: str, size: int, limit: int) -> None:
+        """An instance over the per-file cap (`scan.max_image_bytes`), whichever protocol."""
+        reason = (
+            f"too large ({size_text(size)}): over the {size_text(limit)} limit "
+            "per file (RADLENS_MAX_IMAGE_GB); refused, the rest of the retrieval goes on"
+        )
+        self.refuse(sop_instance_uid, reason)
+
+    def unstream(self, path: Path, written: int) -> None:
+        """Take back the last `next_path()` (a streamed instance then refused): its partial
+        file goes, its count and bytes too."""
+        path.unlink(missing_ok=True)
+        self.received -= 1
+        self.bytes -= written
 
     def add_bytes(self, count: int) -> None:
         self.bytes += count
