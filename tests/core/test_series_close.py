@@ -3,7 +3,9 @@ file go at `Series.close()` (or the end of a `with`), not when it is garbage-col
 
 from __future__ import annotations
 
+import gc
 import os
+import warnings
 
 import numpy as np
 import pydicom
@@ -68,3 +70,21 @@ def test_stored_frame_with_a_rescale_is_read_again(tmp_path):
     series.load_all()
     assert (series.stored_frame(0) == ds.pixel_array).all()
     assert (series.modality_frame(0) == ds.pixel_array - 1024).all()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc/self/fd (Linux)")
+def test_render_command_closes_the_deflated_file(deflated_multiframe, tmp_path):
+    """`radlens render` (in-process) closes the series' handle and scratch file itself: none
+    is left open, and none is left for the garbage collector (a ResourceWarning)."""
+    from viewer.cli import main
+
+    info, _ = deflated_multiframe
+    baseline = open_descriptors()
+    out = tmp_path / "frame.png"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        assert main(["render", str(info.frames[0].path), "--frame", "3", "--out", str(out)]) == 0
+        gc.collect()
+    assert out.stat().st_size > 0
+    assert open_descriptors() == baseline
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -42,9 +42,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_targets(None, args.out)
         series, frame = open_key_frame(args)
-        analysis = analyze_with(args, series, frame)
-        data = compose_report(series, frame, analysis, anonymize=args.anonymize)
-        exported = export_dicom(series, frame, data, args.out, analysis.result)
+        with series:  # releases its files when done
+            analysis = analyze_with(args, series, frame)
+            data = compose_report(series, frame, analysis, anonymize=args.anonymize)
+            exported = export_dicom(series, frame, data, args.out, analysis.result)
     except expected_errors() as exc:
         return fail("export-dicom", exc)
     for path in exported.paths:

@@ -109,7 +109,12 @@ def render_request(args: argparse.Namespace) -> np.ndarray:
     """Open the series asked for and render the frame with the VOI asked for."""
     from viewer.core.series import open_series
 
-    series = open_series(select_series(args.path, args.series))
+    with open_series(select_series(args.path, args.series)) as opened:  # releases its files
+        return render_series(opened, args)
+
+
+def render_series(series, args: argparse.Namespace) -> np.ndarray:
+    """The frame `args` ask for of the open `series`, rendered with the VOI asked for."""
     if args.plane:
         series = reformatted(series, args)
     elif args.slab:

@@ -147,20 +147,21 @@ def run(args: argparse.Namespace) -> int:
         header = header_from(args)
         check_targets(args.out, args.dicom_out)
         series, frame = open_key_frame(args)
-        analysis = analyze_with(args, series, frame)
-        data = compose_report(
-            series,
-            frame,
-            analysis,
-            impression=args.impression,
-            anonymize=args.anonymize,
-            header=header,
-            appendix=args.appendix,
-        )
-        parts = report_parts(
-            series, frame, data, args.out, args.paper, args.dicom_out, analysis.result
-        )
-        written = write_all_or_nothing(parts)  # the PDF and the DICOM objects, all or none
+        with series:  # releases its files when done
+            analysis = analyze_with(args, series, frame)
+            data = compose_report(
+                series,
+                frame,
+                analysis,
+                impression=args.impression,
+                anonymize=args.anonymize,
+                header=header,
+                appendix=args.appendix,
+            )
+            parts = report_parts(
+                series, frame, data, args.out, args.paper, args.dicom_out, analysis.result
+            )
+            written = write_all_or_nothing(parts)  # the PDF and the DICOM objects, all or none
     except expected_errors() as exc:
         return fail("report", exc)
     calls = ", ".join(f"{f.label} {f.probability_text} ({f.call})" for f in data.findings)

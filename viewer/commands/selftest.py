@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="radlens-selftest-") as scratch:
         context["out"] = args.keep or Path(scratch)
         results = [run_step(name, step, context) for name, step in steps(context)]
+        if "series" in context:  # opened by `render_key`, used by the later steps
+            context["series"].close()
     failed = results.count(False)
     print(f"self-test: {len(results) - failed} of {len(results)} steps passed")
     return 1 if failed else 0
@@ -136,7 +138,8 @@ def check_decoded_frame(info: Any, frame: int) -> str:
     from viewer.core.series import open_series
 
     ref = info.frames[frame]
-    values = np.asarray(open_series(info).modality_frame(frame))
+    with open_series(info) as series:
+        values = np.asarray(series.modality_frame(frame))
     dataset = dcmread(ref.path)
     expected = dataset.pixel_array
     expected = (

@@ -150,15 +150,21 @@ class LoadJob:
         if preview is not None:  # the series already on screen comes first, with its frame
             holding = {id(s) for s in opened if s.adopt_frames(preview)}
             opened.sort(key=lambda s: id(s) not in holding)  # stable: the rest keep their order
-        first = self._first_displayable(opened, first_image=preview is None)
-        if first is None:
-            return
-        self._post("series", first)
-        for series in opened:
-            self.context.check()
-            self._post_thumbnail(series)
-            if series is not first:  # only its thumbnail leaves here: release its files
-                series.close()
+        first = None
+        try:
+            first = self._first_displayable(opened, first_image=preview is None)
+            if first is None:
+                return
+            self._post("series", first)
+            for series in opened:
+                self.context.check()
+                self._post_thumbnail(series)
+                if series is not first:  # only its thumbnail leaves here: release its files
+                    series.close()
+        finally:  # failed, or left by a cancel: no one else holds them (`first` is the UI's)
+            for series in opened:
+                if series is not first:
+                    series.close()
         self._decode_all(first)
 
     def open(self, series) -> None:

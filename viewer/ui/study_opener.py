@@ -204,9 +204,19 @@ class StudyOpener:
         if self.adding and key not in self.targets:  # added to the session, not shown
             self.series.setdefault(key, series)
             return
-        self.series[key] = series
+        replaced, self.series[key] = self.series.get(key), series
         self.show_in(self.targets.pop(key, self.window.grid.active), series)
+        self.release(replaced, series)
         self.remember_opened()
+
+    def release(self, replaced, series) -> None:
+        """Close the series `series` replaced, unless it is that one or a view still shows it.
+        (One dropped by `setdefault` above is not closed here: the loader still decodes it.)"""
+        if replaced is None or replaced is series:
+            return
+        if any(viewport.series() is replaced for viewport in self.window.grid.viewports):
+            return
+        replaced.close()
 
     def end_load(self, completed: bool) -> None:
         """Report what the load (or series prefetch) just ended could not open, once; a study
