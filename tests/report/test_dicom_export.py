@@ -135,3 +135,20 @@ def test_empty_sop_uids_are_taken_from_the_file_meta(seg_sr_dir, tmp_path):
     for path in export.paths:
         run = subprocess.run([dciodvfy, str(path)], capture_output=True, text=True, timeout=60)
         assert "Error" not in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_a_patient_name_never_reaches_warnings(cxr_dicom, tmp_path):
+    """highdicom warns about a one-component person name quoting it; the export keeps the name
+    in the objects and out of every warning (stderr, logs)."""
+    import warnings
+
+    ds = pydicom.dcmread(cxr_dicom)
+    ds.PatientName = "ONECOMPONENTNAME"
+    ds.save_as(cxr_dicom)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        export, _data = export_as_the_app_does(
+            cxr_dicom, tmp_path / "ai", ai_result(FINDINGS, hot_square(*ds.pixel_array.shape))
+        )
+    assert not [w for w in caught if "ONECOMPONENTNAME" in str(w.message)]
+    assert pydicom.dcmread(export.sc_path).PatientName == "ONECOMPONENTNAME"

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import copy
 import io
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,6 +88,11 @@ class ExportExtras:
     caution: str = ""  # why the image is outside the model's intended use (SC ImageComments)
 
 
+# "The string "<patient name>" is unlikely to represent the intended person name...": the name
+# would reach stderr and logs (no patient identifiers in error output); the value is copied as is.
+PERSON_NAME_WARNING = ".*unlikely to represent the intended person name"
+
+
 def dicom_objects(
     source: Dataset,
     key: KeyImage,
@@ -100,9 +106,11 @@ def dicom_objects(
     if key.overlay is None:
         raise ValueError("the key image has no heatmap to export")
     source = referable_source(source)
-    sc = secondary_capture(source, key, extras.caution)
-    sr = findings_sr(source, key, findings, model, extras)
-    seg = _heatmap_seg(source, model, extras)
+    with warnings.catch_warnings():  # highdicom quotes odd-looking patient names in warnings
+        warnings.filterwarnings("ignore", message=PERSON_NAME_WARNING)
+        sc = secondary_capture(source, key, extras.caution)
+        sr = findings_sr(source, key, findings, model, extras)
+        seg = _heatmap_seg(source, model, extras)
     if extras.anonymize:  # de-identified copies; `source` stays as it is
         sc, sr, *rest = anonymized([d for d in (sc, sr, seg) if d is not None])
         seg = rest[0] if rest else None
