@@ -113,15 +113,7 @@ class Series:
             if i in self._frames:
                 self._frames.move_to_end(i)
                 return self._frames[i]
-        header = self.header(i) if self._needs_header_for_pixels() else None
-        stored = read_stored_frame(
-            ref,
-            self.info.pixel_format,
-            self.info.rows,
-            self.info.columns,
-            header,
-            deflated=self._deflated,
-        )
+        stored, header = self._read_stored(i, ref)
         values = to_modality(stored, ref.rescale, self._modality, header)
         values.flags.writeable = False
         self._remember(i, values)
@@ -147,8 +139,12 @@ class Series:
         ref = self.info.frames[self._check(i)]
         if self._volume_is_stored and self._volume is not None:
             return self._volume[i]
+        return self._read_stored(i, ref)[0]
+
+    def _read_stored(self, i: int, ref):
+        """(stored values of frame i, `ref`, read from its file; the header they needed or None)."""
         header = self.header(i) if self._needs_header_for_pixels() else None
-        return read_stored_frame(
+        stored = read_stored_frame(
             ref,
             self.info.pixel_format,
             self.info.rows,
@@ -156,6 +152,7 @@ class Series:
             header,
             deflated=self._deflated,
         )
+        return stored, header
 
     def load_all(self, progress=None, cancel=None, workers=None):
         """Decode every frame into one volume (call from a background thread).
