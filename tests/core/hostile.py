@@ -65,6 +65,22 @@ def write_deflated(path: Path, ds: Dataset, pixel_mib: int, trailing_mib: int = 
     return path
 
 
+def write_deflated_multiframe(path: Path, count: int, rescale: bool = True):
+    """(dataset, stored frames): `count` frames of pydicom's real CT_small (frame k = its pixels
+    + 7k), saved to `path` as one deflated multi-frame file; without its rescale if not asked."""
+    import numpy as np
+    from pydicom.data import get_testdata_file
+
+    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
+    frames = np.stack([ds.pixel_array + 7 * k for k in range(count)])
+    ds.PixelData, ds.NumberOfFrames = frames.tobytes(), len(frames)
+    if not rescale:
+        del ds.RescaleSlope, ds.RescaleIntercept
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.save_as(path, enforce_file_format=True)
+    return ds, frames
+
+
 def header_only(source: Path | str, **changes) -> Dataset:
     """`source`'s dataset without pixel data, with keyword=value changes applied."""
     ds = pydicom.dcmread(source)

@@ -14,7 +14,7 @@ import pydicom
 import pytest
 from pydicom.data import get_testdata_file
 
-from tests.core.hostile import header_only, run_limited, write_deflated
+from tests.core.hostile import header_only, run_limited, write_deflated, write_deflated_multiframe
 from viewer.core.index import build_index
 from viewer.core.scan import SkippedFile, scan_file
 
@@ -168,16 +168,11 @@ def test_analyze_opens_each_series_once(enhanced_mr_dir):
 def test_deflated_multiframe_loads_in_order(tmp_path):
     """Frames of a deflated multi-frame file come out right, through one forward pass."""
     import numpy as np
-    from pydicom.uid import DeflatedExplicitVRLittleEndian
 
     from viewer.core.loader import load_volume
     from viewer.core.series import open_series
 
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    frames = np.stack([ds.pixel_array + 7 * k for k in range(5)])
-    ds.PixelData, ds.NumberOfFrames = frames.tobytes(), len(frames)
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    ds.save_as(tmp_path / "multi.dcm", enforce_file_format=True)
+    ds, frames = write_deflated_multiframe(tmp_path / "multi.dcm", 5)
     info = build_index([tmp_path]).all_series()[0]
     volume, skipped = load_volume(info, workers=0)
     assert not skipped
@@ -257,16 +252,10 @@ def test_scrolling_a_deflated_multiframe_inflates_each_frame_once(tmp_path):
     """Issue 10 (left from 0.2.0): frame k+1 after frame k goes on from where the inflater
     stopped instead of inflating the file from its start again; an earlier frame is read back
     from the scratch copy. Counted in bytes inflated, per scroll step."""
-    import numpy as np
-    from pydicom.uid import DeflatedExplicitVRLittleEndian
 
     from viewer.core.series import open_series
 
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    frames = np.stack([ds.pixel_array + 7 * k for k in range(8)])
-    ds.PixelData, ds.NumberOfFrames = frames.tobytes(), len(frames)
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    ds.save_as(tmp_path / "multi.dcm", enforce_file_format=True)
+    ds, frames = write_deflated_multiframe(tmp_path / "multi.dcm", 8)
     info = build_index([tmp_path]).all_series()[0]
     series = open_series(info)
     path, frame_bytes = info.frames[0].path, frames[0].nbytes

@@ -7,12 +7,11 @@ import gc
 import os
 import warnings
 
-import numpy as np
 import pydicom
 import pytest
 from pydicom.data import get_testdata_file
-from pydicom.uid import DeflatedExplicitVRLittleEndian
 
+from tests.core.hostile import write_deflated_multiframe
 from viewer.core.index import build_index
 from viewer.core.scratch import session_dir
 from viewer.core.series import open_series
@@ -26,12 +25,7 @@ def open_descriptors() -> int:
 @pytest.fixture
 def deflated_multiframe(tmp_path):
     """Eight frames of CT_small, deflated, without a rescale (stored values are modality ones)."""
-    ds = pydicom.dcmread(get_testdata_file("CT_small.dcm"))
-    frames = np.stack([ds.pixel_array + 7 * k for k in range(8)])
-    ds.PixelData, ds.NumberOfFrames = frames.tobytes(), len(frames)
-    del ds.RescaleSlope, ds.RescaleIntercept
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
-    ds.save_as(tmp_path / "multi.dcm", enforce_file_format=True)
+    _ds, frames = write_deflated_multiframe(tmp_path / "multi.dcm", 8, rescale=False)
     return build_index([tmp_path]).all_series()[0], frames
 
 
