@@ -41,6 +41,11 @@ class AugmentConfig:
     # so that blurring away a region removes evidence instead of adding it
     heavy_blur_p: float = 0.2
     heavy_blur_sigma: tuple[float, float] = (0.03, 0.08)  # fraction of the width
+    # the same for one soft-edged elliptical region (radii a fraction of the side): a patch
+    # blurred away is no evidence either way, so blurring a region removes evidence, never adds it
+    patch_blur_p: float = 0.0
+    patch_blur_sigma: tuple[float, float] = (0.05, 0.15)  # fraction of the width
+    patch_radius: tuple[float, float] = (0.12, 0.3)
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -92,6 +97,31 @@ def gaussian_blur(batch: torch.Tensor, sigmas_px: torch.Tensor) -> torch.Tensor:
     return torch.where(keep, batch, blurred)
 
 
+def elliptical_masks(
+    count: int, height: int, width: int, radius: tuple[float, float], generator: torch.Generator
+) -> torch.Tensor:
+    """count×1×H×W soft masks in [0, 1]: one ellipse each, centre inside the middle 70 %."""
+    centres = _uniform(0.15, 0.85, 2 * count, generator).view(count, 2, 1, 1)
+    radii = _uniform(*radius, 2 * count, generator).view(count, 2, 1, 1)
+    ys = torch.linspace(0, 1, height).view(1, 1, height, 1)
+    xs = torch.linspace(0, 1, width).view(1, 1, 1, width)
+    distance = ((ys - centres[:, 0:1]) / radii[:, 0:1]) ** 2 + (
+        (xs - centres[:, 1:2]) / radii[:, 1:2]
+    ) ** 2
+    return (1.5 - distance).clamp(0.0, 1.0).view(count, 1, height, width)  # soft 1 → 0 rim
+
+
+def blur_patches(
+    batch: torch.Tensor, config: AugmentConfig, chosen: torch.Tensor, generator: torch.Generator
+) -> torch.Tensor:
+    """The chosen images with one elliptical region blurred beyond recognition."""
+    count, _, height, width = batch.shape
+    sigmas = _uniform(*config.patch_blur_sigma, count, generator) * width * chosen
+    masks = elliptical_masks(count, height, width, config.patch_radius, generator).to(batch)
+    masks = masks * chosen.view(count, 1, 1, 1).to(batch)
+    return batch * (1 - masks) + gaussian_blur(batch, sigmas) * masks
+
+
 def rescale_round_trip(image: torch.Tensor, factor: float) -> torch.Tensor:
     """One 1×1×H×W image scaled down by `factor` (antialiased) and back up (bilinear)."""
     height, width = image.shape[-2:]
@@ -123,7 +153,7 @@ def degrade(
 ):
     """Acquisition degradations, each image independently (see the module docstring).
 
-    `with_heavy`: returns (images, which ones were blurred beyond recognition)."""
+    `with_heavy`: returns (images, which ones were blurred beyond recognition, whole or in part)."""
     count, width = batch.shape[0], batch.shape[-1]
     blur = _chosen(config.blur_p, count, generator)
     sigmas = _uniform(*config.blur_sigma, count, generator) * width * blur
@@ -132,6 +162,10 @@ def degrade(
     sigmas = torch.where(heavy, heavy_sigmas, sigmas)
     blur = blur | heavy
     out = gaussian_blur(batch, sigmas) if bool(blur.any()) else batch.clone()
+    patch = _chosen(config.patch_blur_p, count, generator) & ~heavy
+    if bool(patch.any()):
+        out = blur_patches(out, config, patch, generator)
+    heavy = heavy | patch
     rescale = _chosen(config.rescale_p, count, generator)
     factors = _uniform(*config.rescale, count, generator)
     poisson = _chosen(config.poisson_p, count, generator)

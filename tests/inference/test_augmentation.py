@@ -66,3 +66,17 @@ def test_patient_split_keeps_each_patient_in_one_part():
     for part in parts.values():
         assert {r["label"] for r in part} == {"NORMAL", "PNEUMONIA"}
     assert np.isclose(len(patients[0]), 20, atol=2)
+
+
+def test_patch_blur_blurs_one_region_and_reports_it():
+    generator = torch.Generator().manual_seed(1)
+    config = AugmentConfig(
+        blur_p=0, rescale_p=0, jpeg_p=0, poisson_p=0, heavy_blur_p=0, patch_blur_p=0.5
+    )
+    images = torch.rand(16, 1, 96, 96)
+    out, lost = degrade(images, config, generator, with_heavy=True)
+    assert 0 < int(lost.sum()) < 16
+    assert torch.equal(out[~lost], images[~lost])  # untouched images come back as they were
+    changed = (out[lost] - images[lost]).abs() > 0.05
+    share = changed.float().mean(dim=(1, 2, 3))
+    assert bool((share > 0.02).all()) and bool((share < 0.6).all())  # a region, not the film

@@ -42,6 +42,20 @@ def register(subparsers) -> None:
     parser.add_argument(
         "--epoch-images", type=int, default=0, help="an epoch is N random train images (0: all)"
     )
+    parser.add_argument(
+        "--heavy-blur",
+        type=float,
+        default=None,
+        metavar="P",
+        help="probability of blurring a whole image beyond recognition (label kept; default 0.2)",
+    )
+    parser.add_argument(
+        "--patch-blur",
+        type=float,
+        default=None,
+        metavar="P",
+        help="probability of blurring one region beyond recognition (label kept; default 0)",
+    )
     parser.add_argument("--freeze-blocks", type=int, default=0, help="freeze the first K blocks")
     parser.add_argument("--size", type=int, default=224, help="input size in pixels")
     parser.add_argument("--seed", type=int, default=0)
@@ -62,6 +76,7 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from inference.augmentation import AugmentConfig
     from inference.errors import InferenceError
     from inference.model_card import read_json
     from inference.training import TrainConfig, train
@@ -96,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
         version=args.version,
         resume=args.resume,
         card_extra=extra,
+        augment=_augment_config(AugmentConfig, args),
         reader=file_analysis_input,  # DICOM through the core: the pixels the viewer analyses
         command=shlex.join(["radlens", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "",
     )
@@ -105,3 +121,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"radlens train: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def _augment_config(config_type, args: argparse.Namespace):
+    """The default augmentation with the probabilities given on the command line."""
+    chosen = {"heavy_blur_p": args.heavy_blur, "patch_blur_p": args.patch_blur}
+    return config_type(**{name: value for name, value in chosen.items() if value is not None})
