@@ -38,10 +38,11 @@ class BasicBlock(nn.Module):
 
 
 class SmallResNet(nn.Module):
-    """A compact ResNet for grey radiographs: stem, one basic block per stage, GAP, dropout, FC.
+    """A compact ResNet for grey radiographs: stem, basic-block stages, GAP, dropout, FC.
 
-    `blocks` is an ordered list (stem first, last conv block last) so fine-tuning can freeze the
-    first K and Grad-CAM can hook the last one (`gradcam_layer`).
+    `blocks` is an ordered list (stem first, last stage last) so fine-tuning can freeze the
+    first K and Grad-CAM can hook the last one (`gradcam_layer`). A stage is one stride-2 basic
+    block, followed by `depths[i] - 1` stride-1 blocks when deeper than one.
     """
 
     def __init__(
@@ -51,17 +52,20 @@ class SmallResNet(nn.Module):
         widths: Sequence[int] = (32, 64, 128, 256),
         stem_width: int = 24,
         dropout: float = 0.3,
+        depths: Sequence[int] | None = None,
     ):
         super().__init__()
+        if depths is not None and len(depths) != len(widths):
+            raise ValueError(f"depths {list(depths)} must give one count per stage {list(widths)}")
         stem = nn.Sequential(
             nn.Conv2d(in_channels, stem_width, 5, 2, 2, bias=False),
             nn.BatchNorm2d(stem_width),
             nn.ReLU(inplace=True),
         )
-        stages = []
+        stages: list[nn.Module] = []
         previous = stem_width
-        for width in widths:
-            stages.append(BasicBlock(previous, width, stride=2))
+        for width, depth in zip(widths, depths or [1] * len(widths), strict=True):
+            stages.append(_stage(previous, width, depth))
             previous = width
         self.blocks = nn.ModuleList([stem, *stages])
         self.pool = nn.AdaptiveAvgPool2d(1)
@@ -76,6 +80,42 @@ class SmallResNet(nn.Module):
         for block in self.blocks:
             x = block(x)
         return self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
+
+
+def _stage(in_channels: int, out_channels: int, depth: int) -> nn.Module:
+    first = BasicBlock(in_channels, out_channels, stride=2)
+    if depth == 1:
+        return first  # one block: the state-dict keys of the one-block-per-stage cards
+    more = [BasicBlock(out_channels, out_channels) for _ in range(depth - 1)]
+    return nn.Sequential(first, *more)
+
+
+def deepened(network: SmallResNet, arguments: dict[str, Any]) -> SmallResNet:
+    """`network` with stride-1 blocks added to reach `arguments["depths"]`, computing the same.
+
+    Each added block starts with its last BatchNorm at zero, so it passes its (non-negative,
+    post-ReLU) input through unchanged: fine-tuning starts from exactly the trained model."""
+    deeper = SmallResNet(**arguments)
+    state = {_stage_key(deeper, key): value for key, value in network.state_dict().items()}
+    missing, unexpected = deeper.load_state_dict(state, strict=False)
+    left = set(missing)
+    for name, module in deeper.named_modules():
+        if isinstance(module, BasicBlock) and f"{name}.conv1.weight" in left:
+            left -= {f"{name}.{key}" for key in module.state_dict()}
+            nn.init.zeros_(module.bn2.weight)
+            nn.init.zeros_(module.bn2.bias)
+    if unexpected or left:
+        raise ValueError(f"cannot deepen: unexpected {unexpected}, missing {sorted(left)}")
+    return deeper
+
+
+def _stage_key(deeper: SmallResNet, key: str) -> str:
+    """A one-block stage's key (`blocks.2.conv1.weight`) as its first block's in `deeper`."""
+    parts = key.split(".")
+    one_block_stage = parts[0] == "blocks" and int(parts[1]) > 0 and not parts[2].isdigit()
+    if one_block_stage and isinstance(deeper.blocks[int(parts[1])], nn.Sequential):
+        return ".".join([*parts[:2], "0", *parts[2:]])
+    return key
 
 
 class Ensemble(nn.Module):

@@ -41,6 +41,7 @@ from inference.networks import (
     architecture_name,
     build_network,
     count_parameters,
+    deepened,
     freeze_blocks,
 )
 from inference.preprocessing import InputSpec, normalise, prepare
@@ -64,6 +65,7 @@ class TrainConfig:
     size: int = 224
     widths: tuple[int, ...] = (32, 64, 128, 256)
     stem_width: int = 24
+    depths: tuple[int, ...] | None = None  # blocks per stage (None: one); deepens an `init` model
     seed: int = 0
     patience: int = 8
     device: str = "auto"
@@ -192,6 +194,9 @@ class Trainer:
                 model = load_model(card, "cpu")
             else:
                 model = _network_from(card, verify_weights(card)[config.init_member])
+            if config.depths and list(config.depths) != self.arch_args.get("depths"):
+                self.arch_args["depths"] = list(config.depths)
+                model = deepened(model, self.arch_args)
         else:
             self.arch_args = {
                 "in_channels": 1,
@@ -200,6 +205,8 @@ class Trainer:
                 "stem_width": config.stem_width,
                 "dropout": config.dropout,
             }
+            if config.depths:
+                self.arch_args["depths"] = list(config.depths)
             model = build_network(DEFAULT_ARCHITECTURE, self.arch_args)
         return model.to(self.device)
 

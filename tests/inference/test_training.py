@@ -139,3 +139,41 @@ def test_fine_tuning_one_member_with_consistency_and_short_epochs(
     recipe = json.loads((tmp_path / "tuned" / "card.json").read_text())["training"]["recipe"]
     assert recipe["consistency"] == 0.1 and recipe["epoch_images"] == 16
     assert recipe["init"].endswith("member 1")
+
+
+def test_deepening_a_trained_network_keeps_its_output_and_trains(
+    cxr_dir, tmp_path, shipped_model_dir
+):
+    from inference.loading import _network_from, verify_weights
+    from inference.model_card import ModelCard
+    from inference.networks import SmallResNet, deepened
+
+    card = ModelCard.read(shipped_model_dir)
+    shallow = _network_from(card, verify_weights(card)[0]).eval()
+    arguments = {**card.architecture_args, "depths": [1, 1, 2, 2]}
+    deeper = deepened(shallow, arguments).eval()
+    images = torch.rand(3, 1, 224, 224) * 4 - 2
+    with torch.no_grad():
+        assert torch.allclose(deeper(images), shallow(images), atol=1e-5)
+    assert isinstance(deeper.blocks[3], torch.nn.Sequential) and len(deeper.blocks[3]) == 2
+    rebuilt = SmallResNet(**arguments)
+    rebuilt.load_state_dict(deeper.state_dict())  # a card with `depths` rebuilds it exactly
+    with pytest.raises(ValueError, match="one count per stage"):
+        SmallResNet(**{**arguments, "depths": [1, 2]})
+
+    config = small_config(
+        cxr_dir,
+        tmp_path / "deeper",
+        epochs=1,
+        size=224,
+        init=str(shipped_model_dir),
+        init_member=0,
+        epoch_images=16,
+        depths=(1, 1, 2, 2),
+    )
+    trainer = Trainer(config, log=lambda _line: None)
+    trainer.run()
+    written = ModelCard.read(tmp_path / "deeper")
+    assert written.architecture_args["depths"] == [1, 1, 2, 2]
+    added = trainer.model.blocks[4][1].bn2.weight.detach()
+    assert float(added.abs().sum()) > 0  # the added block learned (it started at zero)

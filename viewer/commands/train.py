@@ -56,6 +56,14 @@ def register(subparsers) -> None:
         metavar="P",
         help="probability of blurring one region beyond recognition (label kept; default 0)",
     )
+    parser.add_argument(
+        "--depths",
+        type=_depths,
+        default=None,
+        metavar="N,N,N,N",
+        help="basic blocks per stage (default one each); with --init, the added blocks start "
+        "as identities, so training starts from exactly the init model",
+    )
     parser.add_argument("--freeze-blocks", type=int, default=0, help="freeze the first K blocks")
     parser.add_argument("--size", type=int, default=224, help="input size in pixels")
     parser.add_argument("--seed", type=int, default=0)
@@ -111,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
         version=args.version,
         resume=args.resume,
         card_extra=extra,
+        depths=args.depths,
         augment=_augment_config(AugmentConfig, args),
         reader=file_analysis_input,  # DICOM through the core: the pixels the viewer analyses
         command=shlex.join(["radlens", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "",
@@ -127,3 +136,13 @@ def _augment_config(config_type, args: argparse.Namespace):
     """The default augmentation with the probabilities given on the command line."""
     chosen = {"heavy_blur_p": args.heavy_blur, "patch_blur_p": args.patch_blur}
     return config_type(**{name: value for name, value in chosen.items() if value is not None})
+
+
+def _depths(text: str) -> tuple[int, ...]:
+    try:
+        depths = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: blocks per stage, e.g. 1,1,2,2") from None
+    if not depths or min(depths) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: every stage needs at least one block")
+    return depths
