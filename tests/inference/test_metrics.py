@@ -12,6 +12,7 @@ from inference.metrics import (
     expected_calibration_error,
     fit_platt,
     operating_point,
+    paired_auc_difference,
     roc_auc,
     sigmoid,
     threshold_for_sensitivity,
@@ -83,3 +84,15 @@ def test_ece_is_small_when_calibrated_and_large_when_not():
     labels = (rng.random(20000) < probabilities).astype(int)
     assert expected_calibration_error(labels, probabilities) < 0.02
     assert expected_calibration_error(labels, probabilities**4) > 0.15
+
+
+def test_paired_auc_difference_is_zero_for_one_model_and_positive_for_a_better_one():
+    rng = np.random.default_rng(3)
+    labels = np.r_[np.ones(60), np.zeros(40)]
+    weak = labels * 0.6 + rng.normal(0, 0.5, 100)
+    strong = labels * 2.0 + rng.normal(0, 0.5, 100)
+    assert paired_auc_difference(labels, weak, weak, rounds=200) == (0.0, 0.0, 0.0)
+    difference, low, high = paired_auc_difference(labels, strong, weak, rounds=300)
+    assert difference > 0.1 and 0 < low < difference < high
+    back = paired_auc_difference(labels, weak, strong, rounds=300)
+    assert back[0] == pytest.approx(-difference) and back[2] < 0
