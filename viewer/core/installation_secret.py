@@ -18,6 +18,7 @@ kept there either.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import os
@@ -76,5 +77,6 @@ def _read_whole(path: Path) -> bytes | None:
         path.unlink(missing_ok=True)
         return None
     if os.name != "nt" and path.stat().st_mode & 0o077:
-        os.chmod(path, 0o600)
+        with contextlib.suppress(OSError):  # not ours to change: still the secret
+            os.chmod(path, 0o600)
     return data
