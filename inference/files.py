@@ -6,6 +6,8 @@ cannot import `viewer`, so the one definition lives here and `viewer.core.atomic
   a temporary file in the target folder, synced, then `os.replace`. A new file gets ordinary
   permissions (what `open(..., "w")` would give); a replaced file keeps its own. Errors name the
   target the user chose, never the hidden temporary file.
+- `atomic_create_bytes(path, data)`: the same, for a file made once and never replaced (a
+  secret): readable by its owner only; when another writer created it first, theirs stays.
 - Temporary files (`.radlens-XXXX.tmp`, `locked_temp_file`) are held locked by their writer
   (`flock` on POSIX, `msvcrt.locking` on Windows) for as long as it lives; the operating system
   drops the lock when the process ends however it ends, so `clean_stale_temp_files(folder)` can
@@ -53,6 +55,45 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, clean: bool = Tr
             raise naming_target(target, exc) from exc
         raise
     return target
+
+
+def atomic_create_bytes(path: str | os.PathLike, data: bytes) -> bool:
+    """Create `path` holding `data`, readable by its owner only, unless it exists: True when
+    this call created it. Never a partial file and never a replaced one: a temporary file
+    (0600 from `mkstemp`) is written and synced, then hard-linked to `path`, which fails when
+    another writer got there first (then its file stays). Where the file system has no hard
+    links, a rename instead (exclusive only between checks). OSError names `path`."""
+    target = Path(path)
+    try:
+        _make_parent(target)
+        clean_stale_temp_files(target.parent)
+        fd, tmp_name = locked_temp_file(target.parent, TEMP_PREFIX, TEMP_SUFFIX)
+    except OSError as exc:
+        raise naming_target(target, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+            if os.name == "nt":  # Windows cannot rename an open file
+                handle.close()
+            return _link_unless_there(tmp_name, target)
+    except OSError as exc:
+        raise naming_target(target, exc) from exc
+    finally:
+        unlink_quietly(Path(tmp_name))
+
+
+def _link_unless_there(tmp_name: str, target: Path) -> bool:
+    try:
+        os.link(tmp_name, target)
+    except FileExistsError:
+        return False
+    except OSError:  # no hard links here (FAT, some network shares)
+        if target.exists():
+            return False
+        os.replace(tmp_name, target)
+    return True
 
 
 def _make_parent(target: Path) -> None:

@@ -10,6 +10,7 @@ from viewer.core.atomic import (
     ExportPartError,
     OutputTargetError,
     Part,
+    atomic_create_bytes,
     atomic_write_bytes,
     atomic_write_text,
     check_output_file,
@@ -47,6 +48,15 @@ def test_new_file_gets_ordinary_permissions_and_replaced_file_keeps_its_own(tmp_
     kept.chmod(0o640)
     atomic_write_bytes(kept, b"new")
     assert kept.stat().st_mode & 0o777 == 0o640
+
+
+def test_a_file_made_once_is_the_owners_only_and_never_replaced(tmp_path):
+    target = tmp_path / "sub" / "secret.bin"
+    assert atomic_create_bytes(target, b"first") is True
+    assert atomic_create_bytes(target, b"second") is False
+    assert target.read_bytes() == b"first" and os.listdir(target.parent) == ["secret.bin"]
+    if os.name != "nt":
+        assert target.stat().st_mode & 0o777 == 0o600
 
 
 def _umask() -> int:

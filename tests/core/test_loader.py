@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import threading
 from pathlib import Path
@@ -17,6 +18,7 @@ from viewer.core.errors import LoadCancelled
 from viewer.core.index import build_index
 from viewer.core.loader import load_volume
 from viewer.core.series import open_series
+from viewer.core.shared_volume import segment_prefix
 
 
 @pytest.fixture(scope="module")
@@ -215,22 +217,24 @@ def test_a_series_adopts_the_frames_its_one_file_preview_decoded(ct_phantom_dir,
 
 
 def shm_segments() -> set[str]:
-    """The shared-memory segments in /dev/shm (POSIX shared memory on Linux; not semaphores)."""
+    """The shared-memory segments in /dev/shm (POSIX shared memory on Linux) that this process
+    created: named by `segment_prefix()`, so other programs' segments, and another RadLens's
+    (a test run beside this one), are none of them."""
     folder = Path("/dev/shm")
     if not folder.is_dir():
         pytest.skip("no /dev/shm here to list shared-memory segments")
-    return {p.name for p in folder.iterdir() if not p.name.startswith("sem.")}
+    return {p.name for p in folder.iterdir() if p.name.startswith(segment_prefix())}
 
 
 def mapped_segments() -> set[str]:
-    """The shared-memory segments this process maps (named or unlinked; not semaphores), after
-    a garbage collection (arrays earlier tests left behind go first)."""
+    """The shared-memory segments of RadLens this process maps (named or unlinked), after a
+    garbage collection (arrays earlier tests left behind go first)."""
     import gc
 
     gc.collect()
     maps = Path("/proc/self/maps").read_text().splitlines()
     names = {line.split("/dev/shm/")[1].split()[0] for line in maps if "/dev/shm/" in line}
-    return {name for name in names if not name.startswith("sem.")}
+    return {name for name in names if name.startswith(segment_prefix())}
 
 
 def test_workers_write_into_a_shared_volume_that_leaves_no_segment(ct_stacks):
@@ -247,7 +251,7 @@ def test_workers_write_into_a_shared_volume_that_leaves_no_segment(ct_stacks):
         base = base.base
     assert isinstance(getattr(base, "obj", base), mmap.mmap)
     (ours,) = mapped_segments() - mapped
-    assert ours.startswith("psm_") and len(ours) < 20  # a random name, nothing from the study
+    assert re.fullmatch(rf"{segment_prefix()}[0-9a-f]{{12}}", ours)  # nothing from the study
     ds = pydicom.dcmread(info.frames[11].path)
     np.testing.assert_array_equal(volume[11], apply_modality_lut(ds.pixel_array, ds))
     np.testing.assert_array_equal(volume, load_volume(info, workers=0)[0])

@@ -22,6 +22,7 @@ from pathlib import Path
 from inference.files import (  # the one atomic write, shared with inference (re-exported)
     TEMP_PREFIX,
     TEMP_SUFFIX,
+    atomic_create_bytes,
     atomic_write_bytes,
     atomic_write_text,
     clean_stale_temp_files,
@@ -37,6 +38,7 @@ __all__ = [
     "ExportPartError",
     "OutputTargetError",
     "Part",
+    "atomic_create_bytes",
     "atomic_write_bytes",
     "atomic_write_text",
     "check_output_file",

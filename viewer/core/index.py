@@ -6,9 +6,11 @@ localizer status or acquisition becomes several stacks; each stack is one `Serie
 is the SeriesInstanceUID plus `#n` (n = 1 for the largest stack).
 
 Files whose Study or Series Instance UID is empty get a derived key instead (`with_keys`): a
-hash of what such files share (folder, frame of reference, series number, modality, plane,
-size; for the study: patient, date, time, accession), so the same files always get the same
-keys and no patient identifier shows in them. Derived keys start with `derived:`, which no
+keyed hash of what such files share (folder, frame of reference, series number, modality,
+plane, size; for the study: patient, date, time, accession) under this installation's secret
+(`installation_secret`), so the same files always get the same keys here, no patient
+identifier shows in them, and none can be guessed by hashing a list of names and birth dates
+(another installation gives the same files other keys). Derived keys start with `derived:`, which no
 real UID can (UIDs are digits and dots), and the series says the UIDs were missing. An image
 whose SOP Instance UID is empty in the data set and in the file meta gets one derived from its
 path (as the user named it: inside a zip, not the folder it was extracted to).
@@ -16,7 +18,6 @@ path (as the user named it: inside a zip, not the folder it was extracted to).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from viewer.core.decode import read_stored_frame
 from viewer.core.discovery import display_path, expand_inputs
 from viewer.core.errors import DicomReadError, RadLensError
+from viewer.core.installation_secret import keyed_digest
 from viewer.core.pictures import is_picture, picture_records
 from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile, scan_file
 from viewer.core.sorting import plane_name, sort_frames, split_stacks
@@ -321,9 +323,9 @@ def is_derived(key: str) -> bool:
 
 
 def derived_key(kind: str, *parts) -> str:
-    """`derived:<kind>:<hash>`: the same parts give the same key; the parts cannot be read back."""
-    digest = hashlib.sha256("\0".join(map(str, parts)).encode("utf-8", "replace")).hexdigest()
-    return f"{DERIVED_PREFIX}{kind}:{digest[:32]}"
+    """`derived:<kind>:<hash>`: the same parts give the same key on this installation; the
+    parts cannot be read back, nor guessed and hashed to match without its secret."""
+    return f"{DERIVED_PREFIX}{kind}:{keyed_digest(*parts)[:32]}"
 
 
 def study_key(item: HeaderRecord | StudyObject) -> str:

@@ -2,7 +2,9 @@
 
 Shipping decoded frames back through the process pool's pipe (pickle, copy, unpickle, copy into
 the volume) costs about a third of a core for a fast codec such as CharLS. Instead the loader
-allocates the volume in a named shared-memory segment (a random name: no patient identifiers),
+allocates the volume in a named shared-memory segment (`radlens-<pid>-<random hex>`: no
+patient identifiers; RadLens's own, told apart from other programs' by the prefix and from
+another RadLens's by the process id),
 workers map it by name for the duration of one task and write their frames into their slots,
 and only small (slot, reason) tuples travel back.
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
+import secrets
 import sys
 from dataclasses import dataclass
 from multiprocessing.shared_memory import SharedMemory
@@ -26,6 +29,17 @@ import numpy as np
 
 if sys.platform != "win32":
     import _posixshmem
+
+SEGMENT_PREFIX = "radlens-"  # with the pid and 12 hex digits ≤ 28 characters (macOS allows 30)
+
+
+def segment_prefix(pid: int | None = None) -> str:
+    """How the names of the segments a process (this one by default) creates begin."""
+    return f"{SEGMENT_PREFIX}{os.getpid() if pid is None else pid}-"
+
+
+def new_segment_name() -> str:
+    return segment_prefix() + secrets.token_hex(6)
 
 
 @dataclass(frozen=True)
@@ -54,7 +68,7 @@ class SharedVolume:
         if ref.nbytes == 0:
             return None
         try:
-            segment = SharedMemory(create=True, size=ref.nbytes)
+            segment = SharedMemory(new_segment_name(), create=True, size=ref.nbytes)
         except (OSError, ValueError):
             return None
         ref = SegmentRef(segment.name, ref.shape, ref.dtype)
