@@ -7,6 +7,8 @@
 #   RUNS=runs/m120 VERSION=1.2.0 EPOCHS=4 LR=5e-4 PATCH_BLUR=0 SEED_BASE=20 bash scripts/train_pneumonia.sh
 #   (epochs 1-2 of 1.2.0 ran with heavy_blur_p 0, i.e. the code before commit "heavy blur"; both
 #   members were stopped after epoch 2 and resumed with heavy_blur_p 0.2 for epochs 3-4)
+# INIT may name one folder per member with %m for the member number (a trained member folder, no
+# --init-member then); DEPTHS=1,1,2,2 deepens the init networks (added blocks start as identities).
 # The val split is divided by patient first: val-calib (monitoring during training, then
 # calibration + threshold) and val-test (never used for any choice: the held-out figures).
 set -euo pipefail
@@ -22,12 +24,14 @@ LR=${LR:-3e-4}
 HEAVY_BLUR=${HEAVY_BLUR:-0.2}
 PATCH_BLUR=${PATCH_BLUR:-0.3}
 SEED_BASE=${SEED_BASE:-30}
+DEPTHS=${DEPTHS:-}
 mkdir -p "$RUNS"
 "$PY" -m inference.splits "$DATA" "$RUNS/val-split" --split val --parts calib=0.5 test=0.5 --seed 11
 export OMP_WAIT_POLICY=PASSIVE OMP_NUM_THREADS=${THREADS_PER_MEMBER:-1}
 for member in ${MEMBERS:-0 1}; do
+  if [[ "$INIT" == *%m* ]]; then init=(--init "${INIT//%m/$member}"); else init=(--init "$INIT" --init-member "$member"); fi
   nohup "$PY" -m viewer.cli train --data "$DATA/train" --val "$RUNS/val-split/calib" \
-    --out "$RUNS/member-$member" --init "$INIT" --init-member "$member" \
+    --out "$RUNS/member-$member" "${init[@]}" ${DEPTHS:+--depths "$DEPTHS"} \
     --epochs "$EPOCHS" --epoch-images "$EPOCH_IMAGES" --lr "$LR" --consistency 0.1 \
     --heavy-blur "$HEAVY_BLUR" --patch-blur "$PATCH_BLUR" --select last \
     --seed "$((member + SEED_BASE))" \
