@@ -245,23 +245,20 @@ def test_dicomdir_record_nested_too_deeply_stops_there(media):
 # The record hierarchy (PATIENT → STUDY → SERIES → IMAGE) is followed through the offsets;
 # records marked inactive are passed over with what lies below them.
 
-ROOT_OFFSET, NEXT_OFFSET, LOWER_OFFSET = (
-    b"\x04\x00\x00\x12",
-    b"\x04\x00\x00\x14",
-    b"\x04\x00\x20\x14",
-)
+ROOT_OFFSET = b"\x04\x00\x00\x12"  # of the root's first record, in the top level
+NEXT_OFFSET = b"\x04\x00\x00\x14"  # of a record's next sibling
+LOWER_OFFSET = b"\x04\x00\x20\x14"  # of the first record of the entity below a record
 IN_USE_FLAG = b"\x04\x00\x10\x14US\x02\x00"  # Record In-use Flag, explicit VR little endian
 DROPPED_IMAGE = ("98892003", "MR2", "5011")  # in the middle of its series' chain of images
 
 
 def _records(dicomdir_path: Path) -> dict[tuple[str, ...], int]:
-    """Where each record starts, by its ReferencedFileID (records without one by type, offset)."""
+    """Where each file-referencing record starts, by its ReferencedFileID, in file order."""
     ds = pydicom.dcmread(dicomdir_path)
     return {
-        tuple(r.ReferencedFileID)
-        if "ReferencedFileID" in r
-        else (r.DirectoryRecordType, r.seq_item_tell): r.seq_item_tell
+        tuple(r.ReferencedFileID): r.seq_item_tell
         for r in ds.DirectoryRecordSequence
+        if "ReferencedFileID" in r
     }
 
 
@@ -362,7 +359,8 @@ def _into_a_record(ds) -> tuple[bytes, int, int]:
         (_missing_root, "gives no offset of its root's first record"),
         (
             _into_a_record,
-            "the lower-level offset of the record at byte 724 points to byte 858, where no record starts",
+            "the lower-level offset of the record at byte 724 points to byte 858, "
+            "where no record starts",
         ),
     ],
 )
