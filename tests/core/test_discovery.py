@@ -242,24 +242,149 @@ def test_dicomdir_record_nested_too_deeply_stops_there(media):
     assert len(found.files) == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR")) - 1
 
 
+# The record hierarchy (PATIENT → STUDY → SERIES → IMAGE) is followed through the offsets;
+# records marked inactive are passed over with what lies below them.
+
+ROOT_OFFSET = b"\x04\x00\x00\x12"  # of the root's first record, in the top level
+NEXT_OFFSET = b"\x04\x00\x00\x14"  # of a record's next sibling
+LOWER_OFFSET = b"\x04\x00\x20\x14"  # of the first record of the entity below a record
+IN_USE_FLAG = b"\x04\x00\x10\x14US\x02\x00"  # Record In-use Flag, explicit VR little endian
+DROPPED_IMAGE = ("98892003", "MR2", "5011")  # in the middle of its series' chain of images
+
+
+def _records(dicomdir_path: Path) -> dict[tuple[str, ...], int]:
+    """Where each file-referencing record starts, by its ReferencedFileID, in file order."""
+    ds = pydicom.dcmread(dicomdir_path)
+    return {
+        tuple(r.ReferencedFileID): r.seq_item_tell
+        for r in ds.DirectoryRecordSequence
+        if "ReferencedFileID" in r
+    }
+
+
+def _set_offset(raw: bytearray, tag: bytes, after: int, value: int) -> None:
+    """Set the first UL element `tag` from byte `after` on to `value`, in place."""
+    at = raw.index(tag + b"UL\x04\x00", after)
+    raw[at + 8 : at + 12] = value.to_bytes(4, "little")
+
+
+def _patched(media: Path, inactive: list[int], offsets: list[tuple[bytes, int, int]]) -> None:
+    """Mark the records starting at `inactive` not in use and set `offsets`, in place (the
+    lengths do not change, so every other offset stays true)."""
+    raw = bytearray((media / "DICOMDIR").read_bytes())
+    for start in inactive:
+        at = raw.index(IN_USE_FLAG, start)
+        raw[at + 8 : at + 10] = b"\0\0"
+    for tag, after, value in offsets:
+        _set_offset(raw, tag, after, value)
+    (media / "DICOMDIR").write_bytes(bytes(raw))
+
+
+def _listed(found, media: Path) -> list[tuple[str, ...]]:
+    return [f.relative_to(media.resolve()).parts for f in found.files]
+
+
+def test_dicomdir_inactive_records_and_what_lies_below_them_are_not_listed(media):
+    """A SERIES record and one IMAGE record marked inactive (Record In-use Flag 0000H): the
+    series' five images and that image are not listed; the image after it in its chain is."""
+    records = _records(media / "DICOMDIR")
+    ct5n = [file_id for file_id in records if file_id[1:2] == ("CT5N",)]
+    sequence = pydicom.dcmread(media / "DICOMDIR").DirectoryRecordSequence
+    [ct5n_series] = [
+        r.seq_item_tell
+        for r in sequence
+        if r.get("OffsetOfReferencedLowerLevelDirectoryEntity") == records[ct5n[0]]
+    ]
+    _patched(media, [ct5n_series, records[DROPPED_IMAGE]], [])
+    found = expand_inputs([media / "DICOMDIR"])
+    assert not found.skipped
+    every = referenced_ids(DICOMDIR_TREE / "DICOMDIR")
+    assert len(ct5n) == 5
+    assert _listed(found, media) == [i for i in every if i not in ct5n and i != DROPPED_IMAGE]
+    assert ("98892003", "MR2", "4981") in _listed(found, media)  # the next in the chain
+
+
 def test_dicomdir_offsets_looping_back_are_reported_not_followed(media):
     """The last record's Offset of the Next Directory Record points back at the root's first
-    record: reported once, every file still found (records are read in file order)."""
+    record: reported once, every file in use still found (records are read in file order)."""
     ds = pydicom.dcmread(media / "DICOMDIR")
     root = ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity
     last = ds.DirectoryRecordSequence[-1]
     assert last.OffsetOfTheNextDirectoryRecord == 0
-    raw = (media / "DICOMDIR").read_bytes()
-    field = b"\x04\x00\x00\x14UL\x04\x00" + (0).to_bytes(4, "little")
-    at = raw.index(field, last.seq_item_tell)
-    looped = raw[: at + 8] + root.to_bytes(4, "little") + raw[at + 12 :]
-    (media / "DICOMDIR").write_bytes(looped)
+    _patched(
+        media,
+        [_records(media / "DICOMDIR")[DROPPED_IMAGE]],
+        [(NEXT_OFFSET, last.seq_item_tell, root)],
+    )
     found = expand_inputs([media / "DICOMDIR"])
     assert _dicomdir_reasons(found, media) == [
         f"DICOMDIR record offsets loop back (the record at byte {root:,} is reached twice); "
         "its records are read in file order"
     ]
-    assert len(found.files) == len(referenced_ids(DICOMDIR_TREE / "DICOMDIR"))
+    every = referenced_ids(DICOMDIR_TREE / "DICOMDIR")
+    assert _listed(found, media) == [i for i in every if i != DROPPED_IMAGE]
+
+
+def test_dicomdir_lower_level_offset_back_up_the_tree_is_a_loop(media):
+    """The first IMAGE record's lower-level offset points back up at the root's PATIENT record
+    (a cycle through the tree, not along a chain): reported, every record in use kept."""
+    ds = pydicom.dcmread(media / "DICOMDIR")
+    root = ds.OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity
+    image = next(r for r in ds.DirectoryRecordSequence if r.DirectoryRecordType == "IMAGE")
+    _patched(media, [], [(LOWER_OFFSET, image.seq_item_tell, root)])
+    records, problem = dicomdir.read_records(media / "DICOMDIR")
+    assert problem == (
+        f"record offsets loop back (the record at byte {root:,} is reached twice); "
+        "its records are read in file order"
+    )
+    assert [r.offset for r in records] == [r.seq_item_tell for r in ds.DirectoryRecordSequence]
+
+
+def _missing_root(ds) -> tuple[bytes, int, int]:
+    return ROOT_OFFSET, 0, 0
+
+
+def _into_a_record(ds) -> tuple[bytes, int, int]:
+    series = next(r for r in ds.DirectoryRecordSequence if r.DirectoryRecordType == "SERIES")
+    return (
+        LOWER_OFFSET,
+        series.seq_item_tell,
+        series.OffsetOfReferencedLowerLevelDirectoryEntity + 2,
+    )
+
+
+@pytest.mark.parametrize(
+    ("damage", "reason"),
+    [
+        (_missing_root, "gives no offset of its root's first record"),
+        (
+            _into_a_record,
+            "the lower-level offset of the record at byte 724 points to byte 858, "
+            "where no record starts",
+        ),
+    ],
+)
+def test_dicomdir_offsets_that_cannot_be_followed_fall_back_to_file_order(media, damage, reason):
+    ds = pydicom.dcmread(media / "DICOMDIR")
+    _patched(media, [_records(media / "DICOMDIR")[DROPPED_IMAGE]], [damage(ds)])
+    found = expand_inputs([media / "DICOMDIR"])
+    assert _dicomdir_reasons(found, media) == [
+        f"DICOMDIR {reason}; its records are read in file order"
+    ]
+    every = referenced_ids(DICOMDIR_TREE / "DICOMDIR")
+    assert _listed(found, media) == [i for i in every if i != DROPPED_IMAGE]
+
+
+def test_dicomdir_with_records_no_offset_reaches_is_read_in_file_order(media):
+    """pydicom's DICOMDIR-nopatient: the root offset names an IMAGE record, so the records above
+    it are reached from nowhere; said once, every file still listed."""
+    shutil.copy(DICOMDIR_TREE / "DICOMDIR-nopatient", media / "DICOMDIR")
+    found = expand_inputs([media / "DICOMDIR"])
+    assert _dicomdir_reasons(found, media) == [
+        "DICOMDIR record at byte 630 is not reached from the root's first record; its records "
+        "are read in file order"
+    ]
+    assert _listed(found, media) == referenced_ids(DICOMDIR_TREE / "DICOMDIR")
 
 
 @pytest.mark.parametrize("variant", ["DICOMDIR-implicit", "DICOMDIR-bigEnd", "DICOMDIR-reordered"])
@@ -268,6 +393,4 @@ def test_dicomdir_encodings_and_record_orders_read_alike(media, variant):
     shutil.copy(DICOMDIR_TREE / variant, media / "DICOMDIR")
     found = expand_inputs([media / "DICOMDIR"])
     assert not found.skipped
-    assert {f.relative_to(media.resolve()).parts for f in found.files} == set(
-        referenced_ids(DICOMDIR_TREE / "DICOMDIR")
-    )
+    assert _listed(found, media) == referenced_ids(DICOMDIR_TREE / "DICOMDIR")

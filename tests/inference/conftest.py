@@ -1,4 +1,4 @@
-"""Fixtures for inference tests: a real chest radiograph and the shipped model."""
+"""Fixtures for inference tests: a real chest radiograph, val images and the shipped model."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from inference.image_io import read_image
+from inference.robustness import balanced_subset
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_MODEL = Path(
@@ -33,3 +34,12 @@ def shipped_model_dir() -> Path:
     if not (SHIPPED_MODEL / "card.json").is_file():
         pytest.skip("the shipped model is not in resources/models/pneumonia-cxr")
     return SHIPPED_MODEL
+
+
+@pytest.fixture
+def val_subset(request, cxr_dir):
+    """The val images the test module picks with `VAL_PICK = (per_class, seed)`: up to
+    `per_class` of each label, seeded (the same pick every run), read, as (inputs, labels,
+    class names)."""
+    per_class, seed = request.module.VAL_PICK
+    return balanced_subset(cxr_dir / "val", per_class, seed=seed)

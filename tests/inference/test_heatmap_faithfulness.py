@@ -7,9 +7,9 @@ import pytest
 
 from inference.engine import Analyzer
 from inference.faithfulness import deletion_test, top_mask
-from inference.robustness import balanced_subset
 
 POSITIVES = 30
+VAL_PICK = (POSITIVES, 3)  # per class, seed: the images `val_subset` gives (conftest.py)
 
 
 @pytest.fixture
@@ -17,14 +17,9 @@ def analyzer(shipped_model_dir):
     return Analyzer(shipped_model_dir, device="cpu")
 
 
-@pytest.fixture
-def val_items(cxr_dir):
-    return balanced_subset(cxr_dir / "val", POSITIVES, seed=3)
-
-
 @pytest.mark.slow
-def test_blurring_what_the_map_ranks_highest_lowers_the_probability(analyzer, val_items):
-    items, labels, _ = val_items
+def test_blurring_what_the_map_ranks_highest_lowers_the_probability(analyzer, val_subset):
+    items, labels, _ = val_subset
     positives = [item for item, label in zip(items, labels, strict=True) if label == 1]
     result = deletion_test(analyzer, positives)
     print("deletion on val positives:", result.as_dict())
@@ -32,12 +27,12 @@ def test_blurring_what_the_map_ranks_highest_lowers_the_probability(analyzer, va
     assert result.top_drop >= 2 * max(result.mirrored_drop, 0.0), result.as_dict()
 
 
-def test_map_is_on_one_scale_and_blank_for_a_clear_negative(analyzer, val_items):
+def test_map_is_on_one_scale_and_blank_for_a_clear_negative(analyzer, val_subset):
     """Absolute scale: a confident positive's map is hotter than a clear negative's, which is
     blank unless asked for; nothing is stretched per image."""
     if not analyzer.heatmap_spec.absolute:
         pytest.skip("the shipped card has no absolute heatmap scale")
-    items, labels, _ = val_items
+    items, labels, _ = val_subset
     results = analyzer.analyze_batch(items, force=True)
     probabilities = np.array([r.findings[0].probability for r in results])
     peaks = np.array([r.heatmaps["pneumonia"].max() for r in results])
@@ -52,10 +47,10 @@ def test_map_is_on_one_scale_and_blank_for_a_clear_negative(analyzer, val_items)
     assert asked.shape == np.shape(items[negative].pixels)[:2]
 
 
-def test_heatmap_is_finer_than_the_last_block(analyzer, val_items):
+def test_heatmap_is_finer_than_the_last_block(analyzer, val_subset):
     if not analyzer.heatmap_spec.absolute:
         pytest.skip("the shipped card has no absolute heatmap scale")
-    items, labels, _ = val_items
+    items, labels, _ = val_subset
     positive = items[int(np.flatnonzero(labels == 1)[0])]
     sample = analyzer._prepare(positive)
     import torch

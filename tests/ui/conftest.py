@@ -7,7 +7,7 @@ import os
 import pyqtgraph as pg
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from viewer.ui.app import build_window, protect_singletons
@@ -82,6 +82,15 @@ def send_drop(widget, mime: QMimeData) -> QDropEvent:
     drop = QDropEvent(QPointF(centre), *common)
     QApplication.sendEvent(widget, drop)
     return drop
+
+
+def send_mouse(widget, kind, pos, button, buttons) -> None:
+    """Send a real mouse event of `kind` (press, move, release) at `pos` in widget coordinates."""
+    event = QMouseEvent(
+        kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
+        Qt.KeyboardModifier.NoModifier,
+    )  # fmt: skip
+    QApplication.sendEvent(widget, event)
 
 
 @pytest.fixture

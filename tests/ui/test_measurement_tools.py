@@ -10,9 +10,8 @@ import pyqtgraph as pg
 import pytest
 from pydicom.pixels import apply_modality_lut
 from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
 
+from tests.ui.conftest import send_mouse
 from viewer.core import measurements as core
 from viewer.paths import user_data_dir
 from viewer.ui.measurement_tools import ImageContext, MeasurementLayer, to_item
@@ -171,14 +170,6 @@ def test_without_spacing_lengths_are_in_pixels(viewport, ct_context):
     assert graphic.text() == "50.0 px"
 
 
-def _send(widget, kind, pos, button, buttons):
-    event = QMouseEvent(
-        kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )  # fmt: skip
-    QApplication.sendEvent(widget, event)
-
-
 def _view_pos(view, image_item, row, col):
     return view.mapFromScene(image_item.mapToScene(to_item((row, col))))
 
@@ -188,19 +179,23 @@ def test_mouse_click_selects_and_drag_moves_a_handle(qtbot, viewport, ct_context
     graphic = layer.add(core.Measurement(core.LENGTH, [(200, 100), (200, 300)]))
     target = view.viewport()
     middle = _view_pos(view, image_item, 200, 200)
-    _send(target, QEvent.Type.MouseMove, middle, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
+    send_mouse(
+        target, QEvent.Type.MouseMove, middle, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton
+    )
     qtbot.mouseClick(target, Qt.MouseButton.LeftButton, pos=middle)
     assert layer.selected() == graphic.measurement.id
 
     left = Qt.MouseButton.LeftButton
     start, end = _view_pos(view, image_item, 200, 300), _view_pos(view, image_item, 260, 380)
-    _send(target, QEvent.Type.MouseMove, start, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
-    _send(target, QEvent.Type.MouseButtonPress, start, left, left)
+    send_mouse(
+        target, QEvent.Type.MouseMove, start, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton
+    )
+    send_mouse(target, QEvent.Type.MouseButtonPress, start, left, left)
     for step in range(1, 11):
         qtbot.wait(20)  # pyqtgraph drops mouse moves that come faster than its frame rate
         point = start + (end - start) * (step / 10)
-        _send(target, QEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, left)
-    _send(target, QEvent.Type.MouseButtonRelease, end, left, Qt.MouseButton.NoButton)
+        send_mouse(target, QEvent.Type.MouseMove, point, Qt.MouseButton.NoButton, left)
+    send_mouse(target, QEvent.Type.MouseButtonRelease, end, left, Qt.MouseButton.NoButton)
     (r1, c1) = graphic.measurement.points[1]
     assert (r1, c1) == pytest.approx((260, 380), abs=1.5)
     expected = core.length_mm((200, 100), (r1, c1), ct_context.spacing)

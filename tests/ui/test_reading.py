@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from PySide6.QtCore import QEvent, QPointF, Qt
-from PySide6.QtGui import QMouseEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QEvent, Qt
 
-from tests.ui.conftest import load
+from tests.ui.conftest import load, send_mouse
 from viewer.core import measurements as core
 from viewer.ui.measurement_tools import to_item
 
@@ -28,14 +26,6 @@ def ct_window(qtbot, window, ct_phantom_dir):
     return window
 
 
-def _send(widget, kind, pos, button, buttons):
-    event = QMouseEvent(
-        kind, QPointF(pos), QPointF(widget.mapToGlobal(pos)), button, buttons,
-        Qt.KeyboardModifier.NoModifier,
-    )  # fmt: skip
-    QApplication.sendEvent(widget, event)
-
-
 def _view_pos(viewport, row, col):
     scene = viewport.image_item.mapToScene(to_item((row, col)))
     return viewport.graphics.mapFromScene(scene)
@@ -44,12 +34,14 @@ def _view_pos(viewport, row, col):
 def _drag(qtbot, viewport, start_pixel, end_pixel, steps=8):
     target = viewport.graphics.viewport()
     start, end = _view_pos(viewport, *start_pixel), _view_pos(viewport, *end_pixel)
-    _send(target, QEvent.Type.MouseMove, start, NONE, NONE)
-    _send(target, QEvent.Type.MouseButtonPress, start, LEFT, LEFT)
+    send_mouse(target, QEvent.Type.MouseMove, start, NONE, NONE)
+    send_mouse(target, QEvent.Type.MouseButtonPress, start, LEFT, LEFT)
     for step in range(1, steps + 1):
         qtbot.wait(20)  # pyqtgraph drops mouse moves that come faster than its frame rate
-        _send(target, QEvent.Type.MouseMove, start + (end - start) * (step / steps), NONE, LEFT)
-    _send(target, QEvent.Type.MouseButtonRelease, end, LEFT, NONE)
+        send_mouse(
+            target, QEvent.Type.MouseMove, start + (end - start) * (step / steps), NONE, LEFT
+        )
+    send_mouse(target, QEvent.Type.MouseButtonRelease, end, LEFT, NONE)
 
 
 def test_the_probe_follows_the_slice_while_the_mouse_stands_still(qtbot, ct_window):
@@ -57,7 +49,7 @@ def test_the_probe_follows_the_slice_while_the_mouse_stands_still(qtbot, ct_wind
     series = viewport.series()
     row, col = 256, 300
     here = _view_pos(viewport, row, col)
-    _send(viewport.graphics.viewport(), QEvent.Type.MouseMove, here, NONE, NONE)
+    send_mouse(viewport.graphics.viewport(), QEvent.Type.MouseMove, here, NONE, NONE)
     first = series.modality_frame(viewport.frame_index())[row, col]
     qtbot.waitUntil(lambda: f"{float(first):.6g} HU" in ct_window.probe_label.text())
     frame = next(

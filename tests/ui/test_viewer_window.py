@@ -10,10 +10,10 @@ import pydicom
 import pytest
 from pydicom.uid import generate_uid
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, Qt
-from PySide6.QtGui import QImage, QMouseEvent, QWheelEvent
+from PySide6.QtGui import QImage, QWheelEvent
 from PySide6.QtWidgets import QApplication, QInputDialog, QPushButton
 
-from tests.ui.conftest import drop_urls, load, send_drop
+from tests.ui.conftest import drop_urls, load, send_drop, send_mouse
 from viewer.core.measurements import length_mm
 from viewer.core.render import render_frame
 from viewer.core.voi import Window
@@ -21,14 +21,6 @@ from viewer.paths import sample_study_dir
 from viewer.ui.viewport import SERIES_MIME, export_view_png
 
 pytestmark = pytest.mark.gui
-
-
-def _send_mouse(widget, kind, pos: QPoint, button, buttons) -> None:
-    global_pos = QPointF(widget.mapToGlobal(pos))
-    event = QMouseEvent(
-        kind, QPointF(pos), global_pos, button, buttons, Qt.KeyboardModifier.NoModifier
-    )
-    QApplication.sendEvent(widget, event)
 
 
 def _widget_pos_of_pixel(viewport, row: int, col: int) -> QPoint:
@@ -39,9 +31,7 @@ def _widget_pos_of_pixel(viewport, row: int, col: int) -> QPoint:
 def _hover(viewport, row: int, col: int) -> None:
     pos = _widget_pos_of_pixel(viewport, row, col)
     target = viewport.graphics.viewport()
-    _send_mouse(
-        target, QEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton
-    )
+    send_mouse(target, QEvent.Type.MouseMove, pos, Qt.MouseButton.NoButton, Qt.MouseButton.NoButton)
 
 
 @pytest.fixture
@@ -83,9 +73,9 @@ def test_right_drag_changes_window_by_the_documented_amount(qtbot, ct_window):
     start = QPoint(target.width() // 2, target.height() // 2)
     end = start + QPoint(40, 20)
     right = Qt.MouseButton.RightButton
-    _send_mouse(target, QEvent.Type.MouseButtonPress, start, right, right)
-    _send_mouse(target, QEvent.Type.MouseMove, end, Qt.MouseButton.NoButton, right)
-    _send_mouse(target, QEvent.Type.MouseButtonRelease, end, right, Qt.MouseButton.NoButton)
+    send_mouse(target, QEvent.Type.MouseButtonPress, start, right, right)
+    send_mouse(target, QEvent.Type.MouseMove, end, Qt.MouseButton.NoButton, right)
+    send_mouse(target, QEvent.Type.MouseButtonRelease, end, right, Qt.MouseButton.NoButton)
     after = viewport.state.window
     step = before.width / 256.0
     assert after.width == pytest.approx(before.width + 40 * step)

@@ -2,13 +2,20 @@
 
 A DICOMDIR is read like any header, within bounds whatever it claims: at most
 `MAX_DICOMDIR_BYTES` (the scan's header limit) read into memory, then its directory records
-one at a time, keeping only what a record references, and at most `MAX_DICOMDIR_RECORDS`
-of them. A record claiming more bytes than the file holds, one nested too deeply, one that does
-not parse, and record offsets that loop back each end in one message naming the DICOMDIR; the
-records read before it still count. Records are taken in file order, never by following their
-offsets, so a loop cannot trap the reader (it is reported, as damage). Every referenced path
-must stay inside the media folder. A DICOMDIR refused as a whole costs nothing when it sits in
-a folder: the folder's files are scanned anyway.
+one at a time in file order, keeping only what a record references, and at most
+`MAX_DICOMDIR_RECORDS` of them. A record claiming more bytes than the file holds, one nested too
+deeply and one that does not parse each end the reading in one message naming the DICOMDIR; the
+records read before it still count, in file order.
+
+The files are then taken by following the record hierarchy (PATIENT → STUDY → SERIES → IMAGE and
+the other file-referencing leaves) from the root's first record through each record's next and
+lower-level offsets (PS3.3 F.3.2.1), among the records read, each at most once: a record marked
+inactive (Record In-use Flag 0000H) is passed over with everything below it. When the offsets
+cannot be followed (the root's offset missing, an offset where no record starts, offsets that
+loop back, a record in use that no offset reaches) one message says so and every record is taken
+in file order instead, still without those marked inactive. Every referenced path must stay
+inside the media folder. A DICOMDIR refused as a whole costs nothing when it sits in a folder:
+the folder's files are scanned anyway.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ class DirectoryRecord:
     next: int  # Offset of the Next Directory Record, 0: none
     lower: int  # Offset of Referenced Lower-Level Directory Entity, 0: none
     file_id: tuple[str, ...]
+    in_use: bool = True  # Record In-use Flag: 0000H marks the record (and its subtree) inactive
 
 
 class _Damaged(Exception):
@@ -65,26 +73,38 @@ def read_dicomdir(path: Path) -> tuple[list[Path], list[SkippedFile]]:
 
 
 def read_records(path: Path) -> tuple[list[DirectoryRecord], str]:
-    """The records in file order, and what stopped or troubled the reading ('' when nothing)."""
+    """The records in use, in hierarchy order (file order when the reading stopped early or the
+    offsets cannot be followed), and what stopped or troubled the reading ('' when nothing)."""
+    records, root, problem = _read_file_order(path)
+    if problem:
+        return _in_use(records), problem
+    return _follow_hierarchy(records, root)
+
+
+def _read_file_order(path: Path) -> tuple[list[DirectoryRecord], int, str]:
+    """Every record read in file order, the root's first record offset (0: unknown), and what
+    stopped the reading ('' when nothing)."""
     try:
         size = path.stat().st_size
         if size > MAX_DICOMDIR_BYTES:
-            return [], (
-                f"too large ({size / 1024**2:.1f} MB; at most {MAX_DICOMDIR_BYTES / 1024**2:g} MB "
-                "are read); not read"
+            limit = MAX_DICOMDIR_BYTES / 1024**2
+            return (
+                [],
+                0,
+                f"too large ({size / 1024**2:.1f} MB; at most {limit:g} MB are read); not read",
             )
         with open(path, "rb") as fp:
             data = fp.read(MAX_DICOMDIR_BYTES)
     except OSError as exc:
-        return [], f"not readable ({short_error(exc)})"
+        return [], 0, f"not readable ({short_error(exc)})"
     records: list[DirectoryRecord] = []
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             root = _read_into(records, data)
     except _Damaged as damage:
-        return records, str(damage)
-    return records, _loop_in(records, root)
+        return records, 0, str(damage)
+    return records, root, ""
 
 
 def _read_into(records: list[DirectoryRecord], data: bytes) -> int:
@@ -198,33 +218,75 @@ def _record(item: Dataset, start: int) -> DirectoryRecord:
             next=int(item.get("OffsetOfTheNextDirectoryRecord") or 0),
             lower=int(item.get("OffsetOfReferencedLowerLevelDirectoryEntity") or 0),
             file_id=(file_id,) if isinstance(file_id, str) else tuple(str(p) for p in file_id),
+            in_use=item.get("RecordInUseFlag", UNDEFINED) != 0,
         )
     except Exception as exc:  # noqa: BLE001 - a value that does not parse is damage
         raise _Damaged(_stopped_at(start, f"not readable ({short_error(exc)})")) from None
 
 
-def _loop_in(records: list[DirectoryRecord], root: int) -> str:
-    """A message when following the records' offsets would reach one record twice, else ''.
+def _in_use(records: list[DirectoryRecord]) -> list[DirectoryRecord]:
+    return [r for r in records if r.in_use]
+
+
+def _follow_hierarchy(
+    records: list[DirectoryRecord], root: int
+) -> tuple[list[DirectoryRecord], str]:
+    """The records in use reached from the root; when the offsets cannot be followed, every
+    record in use in file order, and why."""
+    if not records:
+        return [], ""
+    try:
+        return _walk({r.offset: r for r in records}, root), ""
+    except _Damaged as damage:
+        return _in_use(records), f"{damage}; its records are read in file order"
+
+
+def _walk(by_offset: dict[int, DirectoryRecord], root: int) -> list[DirectoryRecord]:
+    """The active records reached from the root, depth first (a record, the entity below it,
+    then its next sibling); below an inactive record nothing is active. _Damaged when the root
+    offset is missing, an offset leads where no record starts or back to a record already
+    reached, or a record in use is not reached at all.
 
     Each record is visited at most once, so this is linear whatever the offsets say.
     """
-    by_offset = {r.offset: r for r in records}
+    if not root:
+        raise _Damaged("gives no offset of its root's first record")
+    reached: list[DirectoryRecord] = []
     seen: set[int] = set()
-    pending = [root or records[0].offset] if records else []
+    pending = [(root, "the root's first record offset", True)]
     while pending:
-        offset = pending.pop()
-        while offset in by_offset:
-            if offset in seen:
-                return (
-                    f"record offsets loop back (the record at byte {offset:,} is reached twice); "
-                    "its records are read in file order"
-                )
-            seen.add(offset)
-            record = by_offset[offset]
-            if record.lower:
-                pending.append(record.lower)
-            offset = record.next
-    return ""
+        offset, link, chain_active = pending.pop()
+        if not offset:  # 0 ends a chain
+            continue
+        record = _record_at(by_offset, offset, link, seen)
+        seen.add(offset)
+        active = chain_active and record.in_use
+        if active:
+            reached.append(record)
+        pending.append((record.next, _link("next-record", offset), chain_active))
+        pending.append((record.lower, _link("lower-level", offset), active))
+    _check_all_reached(by_offset, seen)
+    return reached
+
+
+def _record_at(
+    by_offset: dict[int, DirectoryRecord], offset: int, link: str, seen: set[int]
+) -> DirectoryRecord:
+    if offset in seen:
+        raise _Damaged(f"record offsets loop back (the record at byte {offset:,} is reached twice)")
+    if offset not in by_offset:
+        raise _Damaged(f"{link} points to byte {offset:,}, where no record starts")
+    return by_offset[offset]
+
+
+def _link(kind: str, offset: int) -> str:
+    return f"the {kind} offset of the record at byte {offset:,}"
+
+
+def _check_all_reached(by_offset: dict[int, DirectoryRecord], seen: set[int]) -> None:
+    stray = next((o for o, r in by_offset.items() if r.in_use and o not in seen), None)
+    if stray is not None:
+        raise _Damaged(f"record at byte {stray:,} is not reached from the root's first record")
 
 
 def _file_id_text(file_id) -> str:

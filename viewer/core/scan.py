@@ -44,6 +44,7 @@ from viewer.core.deflated import (
 )
 from viewer.core.overlay_planes import has_overlays
 from viewer.core.study_objects import StudyObject, study_object
+from viewer.core.values import float_or_none, int_or_none
 
 PIXEL_TAGS = {
     0x7FE00010: "PixelData",
@@ -619,20 +620,6 @@ def as_list(value) -> list:
     if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
         return [value]
     return list(value)
-
-
-def int_or_none(value) -> int | None:
-    try:
-        return None if value is None or value == "" else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def float_or_none(value) -> float | None:
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def float_tuple(value, length: int) -> tuple[float, ...] | None:

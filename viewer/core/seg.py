@@ -26,6 +26,7 @@ from pydicom.dataset import Dataset
 
 from viewer.core.errors import DicomReadError
 from viewer.core.geometry import FrameGeometry, slice_normal
+from viewer.core.values import float_or_none, int_or_none
 
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -196,7 +197,7 @@ def segmentation_from_header(path: str, ds: Dataset) -> Segmentation:
             str(item.get("SeriesInstanceUID", ""))
             for item in ds.get("ReferencedSeriesSequence", [])
         ),
-        pixel_padding=_int_or_none(ds.get("PixelPaddingValue")),
+        pixel_padding=int_or_none(ds.get("PixelPaddingValue")),
     )
 
 
@@ -232,7 +233,7 @@ def _seg_frame(ds: Dataset, index: int, seg_type: str, shared: Dataset | None) -
 def _source_of(item: Dataset) -> tuple[str, int | None]:
     for derivation in item.get("DerivationImageSequence", []):
         for source in derivation.get("SourceImageSequence", []):
-            frame = _int_or_none(source.get("ReferencedFrameNumber"))
+            frame = int_or_none(source.get("ReferencedFrameNumber"))
             uid = str(source.get("ReferencedSOPInstanceUID", ""))
             return uid, None if frame is None else frame - 1
     return "", None
@@ -521,7 +522,7 @@ def _slice_spacing(frames: tuple[SegFrame, ...], measures: Dataset | None) -> fl
     candidates = []
     if measures is not None:
         for keyword in ("SpacingBetweenSlices", "SliceThickness"):
-            value = _float_or_none(measures.get(keyword))
+            value = float_or_none(measures.get(keyword))
             if value and value > 0:
                 candidates.append(value)
     oriented = [f for f in frames if f.position is not None and f.orientation is not None]
@@ -551,20 +552,6 @@ def _floats(value, length: int):
     except (TypeError, ValueError):
         return None
     return values if len(values) == length else None
-
-
-def _int_or_none(value) -> int | None:
-    try:
-        return None if value is None or value == "" else int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _float_or_none(value) -> float | None:
-    try:
-        return None if value is None or value == "" else float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 def _short(exc: BaseException) -> str:
