@@ -82,3 +82,16 @@ def test_the_ai_reads_a_picture_in_the_viewer_as_radlens_analyze_reads_it(cxr_di
     assert shown.from_dicom is False and analysed.from_dicom is False  # no header to verify
     np.testing.assert_array_equal(shown.pixels, analysed.pixels)
     assert shown.photometric == analysed.photometric == "MONOCHROME2"
+
+
+def test_picture_uids_are_keyed_not_a_plain_hash_of_the_path(tmp_path):
+    import hashlib
+
+    from viewer.core.installation_secret import keyed_digest
+    from viewer.core.pictures import _uid
+
+    picture = str(tmp_path / "Doe_John" / "chest.png")
+    plain = hashlib.sha256(f"image\0{picture}".encode()).hexdigest()[:30]
+    assert _uid("image", picture) == f"2.25.{int(keyed_digest('image', picture)[:30], 16)}"
+    assert _uid("image", picture) != f"2.25.{int(plain, 16)}"
+    assert _uid("image", picture) == _uid("image", picture)  # stable on this installation

@@ -13,7 +13,6 @@ stand-in header a `Series` reads.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from pydicom.dataset import Dataset
 
 from viewer.core.discovery import has_dicm_marker
 from viewer.core.errors import DicomReadError
+from viewer.core.installation_secret import keyed_digest
 from viewer.core.scan import HeaderRecord, PixelFormat, SkippedFile
 
 PICTURE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg"})
@@ -45,8 +45,9 @@ def is_picture_format(fmt: PixelFormat | None) -> bool:
 
 
 def _uid(*parts: str) -> str:
-    digest = hashlib.sha256("\0".join(parts).encode("utf-8")).hexdigest()[:30]
-    return f"2.25.{int(digest, 16)}"
+    """A UID stable on this installation; keyed, so a guessed path (which may carry a patient's
+    name) cannot be hashed and matched against it."""
+    return f"2.25.{int(keyed_digest(*parts)[:30], 16)}"
 
 
 def read_picture(path: str | os.PathLike) -> np.ndarray:
