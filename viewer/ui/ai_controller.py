@@ -84,10 +84,12 @@ class AiController(QObject):
         overlay: HeatmapOverlay,
         auto_run: Callable[[], bool] = lambda: True,
         parent: QObject | None = None,
+        heatmaps_for_negatives: bool = False,
     ):
         super().__init__(parent)
         self.runner, self.panel, self.overlay = runner, panel, overlay
         self._auto_run = auto_run
+        self.heatmaps_for_negatives = heatmaps_for_negatives  # asked with every request
         self._held = False  # automatic analysis waits (a study is loading)
         self._image: AiImage | None = None
         self._pending: dict[int, Hashable] = {}
@@ -159,7 +161,8 @@ class AiController(QObject):
             self.panel.show_idle("Open an image first.")
             return None
         self._clear_output()
-        request_id = self.runner.submit(self._image.key, self._image.analysis_input, force)
+        image, negatives = self._image, self.heatmaps_for_negatives
+        request_id = self.runner.submit(image.key, image.analysis_input, force, negatives)
         self._pending[request_id] = self._image.key
         self.panel.show_running("Queued…")
         return request_id
@@ -173,6 +176,26 @@ class AiController(QObject):
         self._results.clear()
         image, self._image = self._image, None
         self.set_image(image)
+
+    def set_heatmaps_for_negatives(self, enabled: bool) -> None:
+        """Draw (or not) a clear negative's map from the next request on: the loaded model stays
+        (no reload); the image on screen is analysed again, so its map appears (or goes) at once."""
+        if self.heatmaps_for_negatives == bool(enabled):
+            return
+        self.heatmaps_for_negatives = bool(enabled)
+        self._results.clear()  # made with the other choice
+        self._analyze_again()
+
+    def _analyze_again(self) -> None:
+        """Redo the image on screen as it was asked for ("Run anyway" forced again) when it has
+        a result with findings or a request on its way; a refusal has no map to change."""
+        shown = self._shown_result
+        on_its_way = [self.runner.request(r) for r in self._pending if self._is_current(r)]
+        on_its_way = [request for request in on_its_way if request is not None]
+        if shown is not None and shown.findings:
+            self.analyze(force=not shown.intended_use_ok)
+        elif on_its_way:
+            self.analyze(force=on_its_way[-1].force)
 
     def show_heatmap(self, label: str) -> None:
         """Show one finding's heatmap (on the image it was computed for only)."""
@@ -318,17 +341,10 @@ class AiInstallation(QObject):
         self.controller.set_analyzer_factory(analyzer_factory_for(self.main_window.settings))
 
     def set_heatmap_for_negatives(self, enabled: bool) -> None:
-        """Draw (or not) the heatmap of a clear negative; the image on screen is analysed
-        again when it had a result, so its map appears (or goes) at once."""
-        settings = self.main_window.settings
-        if settings.heatmap_for_negatives == bool(enabled):
-            return
-        settings.heatmap_for_negatives = bool(enabled)
-        controller = self.controller
-        shown = controller.shown_result()
-        controller.set_analyzer_factory(analyzer_factory_for(settings))
-        if shown is not None:  # as it was run: a "Run anyway" result is forced again
-            controller.analyze(force=not shown.intended_use_ok)
+        """AI → Show heatmap for clear negatives: saved, and the image on screen redone with
+        the model already loaded."""
+        self.main_window.settings.heatmap_for_negatives = bool(enabled)
+        self.controller.set_heatmaps_for_negatives(enabled)
 
     def rebuild_model_menu(self) -> None:
         """AI → Model: one checkable entry per model the registry finds, problems greyed out."""
@@ -378,10 +394,9 @@ def model_card_text(card) -> str:
 
 
 def analyzer_factory_for(settings) -> Callable[[], Any]:
-    """The analyzer the settings ask for: model, device, clear negatives' heatmaps."""
-    return default_analyzer_factory(
-        settings.model_name or None, settings.device or "auto", settings.heatmap_for_negatives
-    )
+    """The analyzer the settings ask for: model and device (a clear negative's map is asked
+    for with each request, `AiController.heatmaps_for_negatives`)."""
+    return default_analyzer_factory(settings.model_name or None, settings.device or "auto")
 
 
 def held_out_text(summary: dict) -> str:
@@ -404,7 +419,13 @@ def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     panel = FindingsPanel()
     overlay = HeatmapOverlay(main_window.active_viewport().image_item)
     runner = InferenceRunner(factory)
-    controller = AiController(runner, panel, overlay, lambda: bool(main_window.auto_run_ai))
+    controller = AiController(
+        runner,
+        panel,
+        overlay,
+        lambda: bool(main_window.auto_run_ai),
+        heatmaps_for_negatives=bool(settings.heatmap_for_negatives),
+    )
     dock = QDockWidget("AI findings", main_window)
     dock.setObjectName("AiFindingsDock")
     dock.setWidget(panel)
