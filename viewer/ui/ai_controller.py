@@ -177,25 +177,27 @@ class AiController(QObject):
         image, self._image = self._image, None
         self.set_image(image)
 
-    def set_heatmaps_for_negatives(self, enabled: bool) -> None:
+    def set_heatmaps_for_negatives(self, enabled: bool) -> int | None:
         """Draw (or not) a clear negative's map from the next request on: the loaded model stays
-        (no reload); the image on screen is analysed again, so its map appears (or goes) at once."""
+        (no reload); the image on screen is analysed again, so its map appears (or goes) at once.
+        Returns the id of that request (None when there was nothing to redo)."""
         if self.heatmaps_for_negatives == bool(enabled):
-            return
+            return None
         self.heatmaps_for_negatives = bool(enabled)
         self._results.clear()  # made with the other choice
-        self._analyze_again()
+        return self._analyze_again()
 
-    def _analyze_again(self) -> None:
+    def _analyze_again(self) -> int | None:
         """Redo the image on screen as it was asked for ("Run anyway" forced again) when it has
         a result with findings or a request on its way; a refusal has no map to change."""
         shown = self._shown_result
         on_its_way = [self.runner.request(r) for r in self._pending if self._is_current(r)]
         on_its_way = [request for request in on_its_way if request is not None]
         if shown is not None and shown.findings:
-            self.analyze(force=not shown.intended_use_ok)
-        elif on_its_way:
-            self.analyze(force=on_its_way[-1].force)
+            return self.analyze(force=not shown.intended_use_ok)
+        if on_its_way:
+            return self.analyze(force=on_its_way[-1].force)
+        return None
 
     def show_heatmap(self, label: str) -> None:
         """Show one finding's heatmap (on the image it was computed for only)."""
