@@ -31,6 +31,7 @@ from viewer.ui.addons import AI_ASSIST, ANALYSIS
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
 from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
+from viewer.ui.toggles import Toggle, add_toggle
 
 log = logging.getLogger(__name__)
 
@@ -342,12 +343,6 @@ class AiInstallation(QObject):
         self.main_window.settings.model_name = model_id
         self.controller.set_analyzer_factory(analyzer_factory_for(self.main_window.settings))
 
-    def set_heatmap_for_negatives(self, enabled: bool) -> None:
-        """AI → Show heatmap for clear negatives: saved, and the image on screen redone with
-        the model already loaded."""
-        self.main_window.settings.heatmap_for_negatives = bool(enabled)
-        self.controller.set_heatmaps_for_negatives(enabled)
-
     def rebuild_model_menu(self) -> None:
         """AI → Model: one checkable entry per model the registry finds, problems greyed out."""
         menu = self.model_menu
@@ -476,27 +471,37 @@ def _add_actions(main_window, installed: AiInstallation) -> None:
     main_window.add_toolbar(toolbar)
 
 
+def ai_toggles(main_window, installed: AiInstallation) -> dict[str, Toggle]:
+    """The AI menu's switches, by action name. A clear negative's map is saved in the settings
+    as it toggles and asked of the loaded model (no reload)."""
+    controller = installed.controller
+    return {
+        "toggle_heatmap": Toggle(
+            "Show heatmap",
+            "toggle_heatmap",
+            on_toggled=controller.panel.heatmap_controls.show_box.setChecked,
+            checked=True,
+        ),
+        "heatmap_for_negatives": Toggle(
+            "Show heatmap for clear negatives",
+            setting="heatmap_for_negatives",
+            on_toggled=controller.set_heatmaps_for_negatives,
+            tip="Draw the map even when the probability is below the display threshold",
+        ),
+        "auto_run": Toggle(
+            "Analyze automatically on open",
+            on_toggled=installed.set_auto_run,
+            checked=bool(main_window.auto_run_ai),  # the demo runs it whatever is saved
+        ),
+    }
+
+
 def _add_toggles(main_window, installed: AiInstallation, menu) -> None:
+    for name, toggle in ai_toggles(main_window, installed).items():
+        installed.actions[name] = add_toggle(menu, toggle, main_window.settings)
     controls = installed.controller.panel.heatmap_controls
-    heatmap = QAction("Show heatmap", main_window, checkable=True, checked=True)
-    heatmap.setShortcut(shortcuts.key_for("toggle_heatmap"))
-    heatmap.toggled.connect(controls.show_box.setChecked)
-    controls.show_box.toggled.connect(heatmap.setChecked)
-    auto = QAction("Analyze automatically on open", main_window, checkable=True)
-    auto.setChecked(bool(main_window.auto_run_ai))
-    auto.toggled.connect(installed.set_auto_run)
-    negatives = QAction("Show heatmap for clear negatives", main_window, checkable=True)
-    negatives.setChecked(bool(main_window.settings.heatmap_for_negatives))
-    negatives.setToolTip("Draw the map even when the probability is below the display threshold")
-    negatives.toggled.connect(installed.set_heatmap_for_negatives)
+    controls.show_box.toggled.connect(installed.actions["toggle_heatmap"].setChecked)
     panel_action = installed.dock.toggleViewAction()
     panel_action.setText("Findings panel")
-    toggles = (
-        ("toggle_heatmap", heatmap),
-        ("heatmap_for_negatives", negatives),
-        ("auto_run", auto),
-        ("panel", panel_action),
-    )
-    for name, action in toggles:
-        menu.addAction(action)
-        installed.actions[name] = action
+    menu.addAction(panel_action)
+    installed.actions["panel"] = panel_action
