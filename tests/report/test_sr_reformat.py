@@ -4,6 +4,7 @@ values the viewer shows, and read back by RadLens and highdicom onto the same pl
 
 from __future__ import annotations
 
+import re
 import subprocess
 from dataclasses import replace
 
@@ -19,7 +20,7 @@ from viewer.core.measurements import KINDS, Measurement, MeasurementStore, measu
 from viewer.core.plane_series import PlaneSeries
 from viewer.core.seg import target_image
 from viewer.core.series import open_series
-from viewer.core.sr import graphics_on_image, read_report
+from viewer.core.sr import POINTS_SHOWN, graphics_on_image, read_report, short_uid
 from viewer.core.volume import build_volume
 from viewer.report.compose import export_extras, frame_key_image, frame_measurement_rows
 from viewer.report.dicom_export import dicom_objects, dicom_parts
@@ -156,3 +157,31 @@ def test_reformat_of_a_multi_frame_file_names_no_frame_of_it(enhanced_mr_dir, tm
     # an ellipse off the image: its area, and no statistics of no pixels (not NaN)
     assert [m.derivation for m in report.groups[2].measurements] == [""]
     assert_valid_3d_sr(result.sr_path)
+
+
+def test_the_sr_text_gives_scoord3d_points_in_mm_and_their_frame_of_reference(mr, tmp_path):
+    """The SR Reports dock's text (`StructuredReport.text`) of the exported 3D SR: each Image
+    Region's patient coordinates to 0.1 mm (the first few, then the count) and its Frame of
+    Reference, not only "POLYGON (n points)"."""
+    series, volume = mr
+    coronal = PlaneSeries(series, volume, "coronal")
+    _, result = export_frame(coronal, coronal.grid.middle(), tmp_path / "sr")
+    report = read_report(result.sr_path)
+    frame_of_reference = str(series.header(0).FrameOfReferenceUID)
+    regions = [line.strip() for line in report.text().splitlines() if "Image Region:" in line]
+    graphics = [group.graphics[0] for group in report.groups[1:]]
+    assert len(regions) == len(graphics) == len(ON_PLANE)
+    for line, graphic in zip(regions, graphics, strict=True):
+        shown = [
+            [float(v) for v in triple.split(", ")]
+            for triple in re.findall(r"\(([-\d.]+, [-\d.]+, [-\d.]+)\)", line)
+        ]
+        assert line.startswith(f"Image Region: {graphic.graphic_type} (x, y, z mm): ")
+        assert len(shown) == min(len(graphic.points), POINTS_SHOWN)
+        assert np.abs(np.array(shown) - np.array(graphic.points[:POINTS_SHOWN])).max() <= 0.05
+        many = len(graphic.points) > POINTS_SHOWN
+        assert (f"… ({len(graphic.points)} points)" in line) == many, line
+        assert line.endswith(f"; Frame of Reference {short_uid(frame_of_reference)}")
+    polygon = regions[-1]  # the rectangle: a closed outline of 5 points
+    assert graphics[-1].graphic_type == "POLYGON" and "… (5 points)" in polygon
+    assert frame_of_reference[:8] in polygon and frame_of_reference[-8:] in polygon

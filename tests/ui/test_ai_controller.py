@@ -171,3 +171,24 @@ def test_outside_intended_use_offers_run_anyway(qtbot, tmp_path_factory, cxr_dir
         assert screen.panel.notice.isVisible()
     finally:
         assert screen.controller.shutdown()
+
+
+def test_clear_negative_maps_toggled_mid_analysis_redo_the_request_with_the_choice(qtbot, screen):
+    """The choice goes with the request: one on its way is redone with it; nothing else runs."""
+    screen.auto_run = False
+    screen.open("large", chest_input(3))
+    assert screen.controller.set_heatmaps_for_negatives(True) is None  # nothing to redo
+    assert not screen.runner.is_busy()
+    first = screen.controller.analyze()
+    assert screen.runner.request(first).heatmaps_for_negatives
+    redo = screen.controller.set_heatmaps_for_negatives(False)
+    assert screen.runner.request(first) is None  # superseded
+    assert not screen.runner.request(redo).heatmaps_for_negatives
+    with qtbot.waitSignal(screen.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
+        pass
+    again = screen.controller.set_heatmaps_for_negatives(True)  # a result shown: redone
+    assert screen.runner.request(again).heatmaps_for_negatives
+    with qtbot.waitSignal(screen.controller.resultShown, timeout=RESULT_TIMEOUT_MS):
+        pass
+    assert screen.controller.set_heatmaps_for_negatives(True) is None  # unchanged: no rerun
+    assert not screen.runner.is_busy() and len(screen.shown) == 2

@@ -3,12 +3,15 @@ and is labelled so; the findings panel's text wraps, whole, in a narrow dock."""
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication
 
 from tests.ui.conftest import load
+from viewer.ui import ai_controller
 from viewer.ui.settings import Settings, load_settings
 
 pytestmark = pytest.mark.gui
@@ -31,6 +34,27 @@ def analyse(qtbot, controller, trigger):
     return blocker.args[0]
 
 
+@pytest.fixture
+def model_loads(monkeypatch):
+    """Each model the window loads, with the name of the thread that loaded it: the real loader
+    (`default_analyzer_factory`'s build) runs and is only observed."""
+    loads = []
+    real_factory = ai_controller.default_analyzer_factory
+
+    def observed_factory(*args):
+        build = real_factory(*args)
+
+        def observed_build():
+            analyzer = build()
+            loads.append((threading.current_thread().name, analyzer))
+            return analyzer
+
+        return observed_build
+
+    monkeypatch.setattr(ai_controller, "default_analyzer_factory", observed_factory)
+    return loads
+
+
 def shown_whole(label, viewport) -> bool:
     """The label is as tall as its wrapped text needs and inside the visible width."""
     right = label.mapTo(viewport, label.rect().topRight()).x()
@@ -38,7 +62,7 @@ def shown_whole(label, viewport) -> bool:
 
 
 def test_clear_negative_map_is_drawn_only_when_asked_and_said_so(
-    qtbot, make_window, clear_negative
+    qtbot, make_window, clear_negative, model_loads
 ):
     window = make_window(Settings(auto_run_ai=False, device="cpu"))  # the shipped model
     installed = window.ai
@@ -58,6 +82,8 @@ def test_clear_negative_map_is_drawn_only_when_asked_and_said_so(
     assert "below the heatmap display threshold (10.0 %); map drawn on request" in (
         panel.heatmap_note.text()
     )
+    ((thread, model),) = model_loads  # the toggle asked the loaded model: no second load
+    assert thread != threading.main_thread().name
 
     window.resizeDocks([installed.dock], [NARROW_DOCK], Qt.Orientation.Horizontal)
     QApplication.processEvents()
@@ -66,6 +92,13 @@ def test_clear_negative_map_is_drawn_only_when_asked_and_said_so(
     for label in (panel.caution_label, panel.heatmap_note, panel.model_label):
         assert shown_whole(label, viewport), label.text()
     assert panel.notice.height() >= panel.notice.heightForWidth(panel.notice.width())
+
+    result = analyse(qtbot, controller, action.trigger)  # and back: blank again, same model
+    assert not result.heatmaps_on_request and not np.any(controller.overlay.heatmap())
+    assert panel.heatmap_note.isHidden()
+    assert model_loads == [(thread, model)]
+    result = analyse(qtbot, controller, action.trigger)
+    assert result.heatmaps_on_request == ("pneumonia",) and model_loads == [(thread, model)]
 
     window.close()
     assert load_settings().heatmap_for_negatives

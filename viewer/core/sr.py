@@ -28,6 +28,8 @@ SR_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 MAX_DEPTH = 64
 MAX_ITEMS = 100_000
 MAX_TEXT_CHARS = 2000
+POINTS_SHOWN = 4  # a SCOORD3D's text lists this many points, then the count
+UID_SHOWN = 28  # characters of a UID the text keeps (start … end)
 IN_PLANE_MM = 0.5  # how far off the plane a SCOORD3D point may lie when no thickness is known
 
 # Concepts by code value (any scheme) or, for old SRT codes, by meaning.
@@ -227,10 +229,38 @@ def value_text(item: Dataset) -> str:
         return str(item.get(keyword, ""))
     if kind in ("IMAGE", "COMPOSITE", "WAVEFORM"):
         return _reference_text(item)
-    if kind in ("SCOORD", "SCOORD3D"):
-        points = len(item.get("GraphicData", [])) // (2 if kind == "SCOORD" else 3)
+    if kind == "SCOORD3D":
+        return scoord3d_text(item)
+    if kind == "SCOORD":
+        points = len(item.get("GraphicData", [])) // 2
         return f"{item.get('GraphicType', '')} ({points} point(s))"
     return ""
+
+
+def scoord3d_text(item: Dataset) -> str:
+    """A SCOORD3D as its points (x, y, z in mm, patient coordinates, to 0.1 mm; the first
+    `POINTS_SHOWN` and the count when there are more) and the Frame of Reference they are in."""
+    data = [float(v) for v in (item.get("GraphicData") or [])]
+    points = [data[i : i + 3] for i in range(0, len(data) - 2, 3)]
+    shown = ", ".join(_point_mm(p) for p in points[:POINTS_SHOWN])
+    more = f" … ({len(points)} points)" if len(points) > POINTS_SHOWN else ""
+    frame_of_reference = str(item.get("ReferencedFrameOfReferenceUID", "")) or "not stated"
+    return (
+        f"{item.get('GraphicType', '')} (x, y, z mm): {shown or '(no points)'}{more}; "
+        f"Frame of Reference {short_uid(frame_of_reference)}"
+    )
+
+
+def _point_mm(point: list[float]) -> str:
+    return "(" + ", ".join(f"{round(v, 1) + 0.0:.1f}" for v in point) + ")"  # no "-0.0"
+
+
+def short_uid(uid: str) -> str:
+    """A long UID shortened for reading, its start and end kept: "1.2.826.0.1…2345678"."""
+    if len(uid) <= UID_SHOWN:
+        return uid
+    head = UID_SHOWN // 2
+    return f"{uid[:head]}…{uid[-(UID_SHOWN - head - 1) :]}"
 
 
 def _reference_text(item: Dataset) -> str:

@@ -31,6 +31,7 @@ from viewer.ui.addons import AI_ASSIST, ANALYSIS
 from viewer.ui.findings_panel import FindingsPanel, describe_result
 from viewer.ui.heatmap_overlay import HeatmapOverlay
 from viewer.ui.inference_worker import InferenceRunner, default_analyzer_factory
+from viewer.ui.toggles import Toggle, add_toggle
 
 log = logging.getLogger(__name__)
 
@@ -84,10 +85,12 @@ class AiController(QObject):
         overlay: HeatmapOverlay,
         auto_run: Callable[[], bool] = lambda: True,
         parent: QObject | None = None,
+        heatmaps_for_negatives: bool = False,
     ):
         super().__init__(parent)
         self.runner, self.panel, self.overlay = runner, panel, overlay
         self._auto_run = auto_run
+        self.heatmaps_for_negatives = heatmaps_for_negatives  # asked with every request
         self._held = False  # automatic analysis waits (a study is loading)
         self._image: AiImage | None = None
         self._pending: dict[int, Hashable] = {}
@@ -159,7 +162,8 @@ class AiController(QObject):
             self.panel.show_idle("Open an image first.")
             return None
         self._clear_output()
-        request_id = self.runner.submit(self._image.key, self._image.analysis_input, force)
+        image, negatives = self._image, self.heatmaps_for_negatives
+        request_id = self.runner.submit(image.key, image.analysis_input, force, negatives)
         self._pending[request_id] = self._image.key
         self.panel.show_running("Queued…")
         return request_id
@@ -173,6 +177,28 @@ class AiController(QObject):
         self._results.clear()
         image, self._image = self._image, None
         self.set_image(image)
+
+    def set_heatmaps_for_negatives(self, enabled: bool) -> int | None:
+        """Draw (or not) a clear negative's map from the next request on: the loaded model stays
+        (no reload); the image on screen is analysed again, so its map appears (or goes) at once.
+        Returns the id of that request (None when there was nothing to redo)."""
+        if self.heatmaps_for_negatives == bool(enabled):
+            return None
+        self.heatmaps_for_negatives = bool(enabled)
+        self._results.clear()  # made with the other choice
+        return self._analyze_again()
+
+    def _analyze_again(self) -> int | None:
+        """Redo the image on screen as it was asked for ("Run anyway" forced again) when it has
+        a result with findings or a request on its way; a refusal has no map to change."""
+        shown = self._shown_result
+        on_its_way = [self.runner.request(r) for r in self._pending if self._is_current(r)]
+        on_its_way = [request for request in on_its_way if request is not None]
+        if shown is not None and shown.findings:
+            return self.analyze(force=not shown.intended_use_ok)
+        if on_its_way:
+            return self.analyze(force=on_its_way[-1].force)
+        return None
 
     def show_heatmap(self, label: str) -> None:
         """Show one finding's heatmap (on the image it was computed for only)."""
@@ -317,19 +343,6 @@ class AiInstallation(QObject):
         self.main_window.settings.model_name = model_id
         self.controller.set_analyzer_factory(analyzer_factory_for(self.main_window.settings))
 
-    def set_heatmap_for_negatives(self, enabled: bool) -> None:
-        """Draw (or not) the heatmap of a clear negative; the image on screen is analysed
-        again when it had a result, so its map appears (or goes) at once."""
-        settings = self.main_window.settings
-        if settings.heatmap_for_negatives == bool(enabled):
-            return
-        settings.heatmap_for_negatives = bool(enabled)
-        controller = self.controller
-        shown = controller.shown_result()
-        controller.set_analyzer_factory(analyzer_factory_for(settings))
-        if shown is not None:  # as it was run: a "Run anyway" result is forced again
-            controller.analyze(force=not shown.intended_use_ok)
-
     def rebuild_model_menu(self) -> None:
         """AI → Model: one checkable entry per model the registry finds, problems greyed out."""
         menu = self.model_menu
@@ -378,10 +391,9 @@ def model_card_text(card) -> str:
 
 
 def analyzer_factory_for(settings) -> Callable[[], Any]:
-    """The analyzer the settings ask for: model, device, clear negatives' heatmaps."""
-    return default_analyzer_factory(
-        settings.model_name or None, settings.device or "auto", settings.heatmap_for_negatives
-    )
+    """The analyzer the settings ask for: model and device (a clear negative's map is asked
+    for with each request, `AiController.heatmaps_for_negatives`)."""
+    return default_analyzer_factory(settings.model_name or None, settings.device or "auto")
 
 
 def held_out_text(summary: dict) -> str:
@@ -404,7 +416,13 @@ def install_ai(main_window, analyzer_factory=None) -> AiInstallation:
     panel = FindingsPanel()
     overlay = HeatmapOverlay(main_window.active_viewport().image_item)
     runner = InferenceRunner(factory)
-    controller = AiController(runner, panel, overlay, lambda: bool(main_window.auto_run_ai))
+    controller = AiController(
+        runner,
+        panel,
+        overlay,
+        lambda: bool(main_window.auto_run_ai),
+        heatmaps_for_negatives=bool(settings.heatmap_for_negatives),
+    )
     dock = QDockWidget("AI findings", main_window)
     dock.setObjectName("AiFindingsDock")
     dock.setWidget(panel)
@@ -453,27 +471,37 @@ def _add_actions(main_window, installed: AiInstallation) -> None:
     main_window.add_toolbar(toolbar)
 
 
+def ai_toggles(main_window, installed: AiInstallation) -> dict[str, Toggle]:
+    """The AI menu's switches, by action name. A clear negative's map is saved in the settings
+    as it toggles and asked of the loaded model (no reload)."""
+    controller = installed.controller
+    return {
+        "toggle_heatmap": Toggle(
+            "Show heatmap",
+            "toggle_heatmap",
+            on_toggled=controller.panel.heatmap_controls.show_box.setChecked,
+            checked=True,
+        ),
+        "heatmap_for_negatives": Toggle(
+            "Show heatmap for clear negatives",
+            setting="heatmap_for_negatives",
+            on_toggled=controller.set_heatmaps_for_negatives,
+            tip="Draw the map even when the probability is below the display threshold",
+        ),
+        "auto_run": Toggle(
+            "Analyze automatically on open",
+            on_toggled=installed.set_auto_run,
+            checked=bool(main_window.auto_run_ai),  # the demo runs it whatever is saved
+        ),
+    }
+
+
 def _add_toggles(main_window, installed: AiInstallation, menu) -> None:
+    for name, toggle in ai_toggles(main_window, installed).items():
+        installed.actions[name] = add_toggle(menu, toggle, main_window.settings)
     controls = installed.controller.panel.heatmap_controls
-    heatmap = QAction("Show heatmap", main_window, checkable=True, checked=True)
-    heatmap.setShortcut(shortcuts.key_for("toggle_heatmap"))
-    heatmap.toggled.connect(controls.show_box.setChecked)
-    controls.show_box.toggled.connect(heatmap.setChecked)
-    auto = QAction("Analyze automatically on open", main_window, checkable=True)
-    auto.setChecked(bool(main_window.auto_run_ai))
-    auto.toggled.connect(installed.set_auto_run)
-    negatives = QAction("Show heatmap for clear negatives", main_window, checkable=True)
-    negatives.setChecked(bool(main_window.settings.heatmap_for_negatives))
-    negatives.setToolTip("Draw the map even when the probability is below the display threshold")
-    negatives.toggled.connect(installed.set_heatmap_for_negatives)
+    controls.show_box.toggled.connect(installed.actions["toggle_heatmap"].setChecked)
     panel_action = installed.dock.toggleViewAction()
     panel_action.setText("Findings panel")
-    toggles = (
-        ("toggle_heatmap", heatmap),
-        ("heatmap_for_negatives", negatives),
-        ("auto_run", auto),
-        ("panel", panel_action),
-    )
-    for name, action in toggles:
-        menu.addAction(action)
-        installed.actions[name] = action
+    menu.addAction(panel_action)
+    installed.actions["panel"] = panel_action

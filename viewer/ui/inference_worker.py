@@ -44,6 +44,7 @@ class InferenceRequest:
     # The input, or a callable (with a `source` attribute) that builds it on the worker.
     analysis_input: AnalysisInput | Callable[[], AnalysisInput]
     force: bool = False  # run even outside the model's intended use
+    heatmaps_for_negatives: bool = False  # draw a clear negative's map too (AI menu)
 
 
 def import_engine() -> None:
@@ -70,16 +71,15 @@ def import_engine() -> None:
             gc.enable()
 
 
-def default_analyzer_factory(
-    model: str | None = None, device: str = "auto", heatmaps_for_negatives: bool = False
-) -> AnalyzerFactory:
-    """A factory that imports the engine (and torch) only when the worker first calls it."""
+def default_analyzer_factory(model: str | None = None, device: str = "auto") -> AnalyzerFactory:
+    """A factory that imports the engine (and torch) only when the worker first calls it.
+    Whether a clear negative's map is drawn comes with each request, not the model."""
 
     def build() -> Analyzer:
         import_engine()
         from inference.engine import Analyzer
 
-        return Analyzer(model=model, device=device, heatmaps_for_negatives=heatmaps_for_negatives)
+        return Analyzer(model=model, device=device)
 
     return build
 
@@ -118,6 +118,7 @@ class Model:
         analysis_input = request.analysis_input
         if callable(analysis_input):
             analysis_input = analysis_input()  # header read and decode here, not on the UI thread
+        analyzer.heatmaps_for_negatives = request.heatmaps_for_negatives  # part of its cache key
         return analyzer.analyze(analysis_input, force=request.force)
 
 
@@ -157,11 +158,17 @@ class InferenceRunner(QObject):
         self.runner = TaskRunner("inference", self, keep_threads=True)
 
     def submit(
-        self, image_key: Hashable, analysis_input: AnalysisInput, force: bool = False
+        self,
+        image_key: Hashable,
+        analysis_input: AnalysisInput,
+        force: bool = False,
+        heatmaps_for_negatives: bool = False,
     ) -> int:
         """Queue an analysis; any earlier request still pending is superseded (cancelled)."""
         self.cancel_all()
-        request = InferenceRequest(next(self._ids), image_key, analysis_input, force)
+        request = InferenceRequest(
+            next(self._ids), image_key, analysis_input, force, heatmaps_for_negatives
+        )
         rid = request.request_id
         self._live[rid] = request
         self.runner.submit(

@@ -75,6 +75,7 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         self.settings = settings or load_settings()
         self.auto_run_ai = self.settings.auto_run_ai
+        self._anonymised = self.settings.anonymise  # as last applied (apply_overlay_flags)
         self.addons = addons.AddOns()  # the optional parts installed (viewer/ui/addons.py)
         self.skipped_message: QMessageBox | None = None
         self._busy: set[str] = set()
@@ -106,8 +107,6 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.browser)
 
     def _connect(self) -> None:
-        self.overlays_action.toggled.connect(self._apply_overlay_flags)
-        self.anonymise_action.toggled.connect(self._apply_overlay_flags)
         self.opener.connect(self.loader)
         self.load_status.connect(self.loader)
         self.loader.thumbnailReady.connect(self.browser.set_thumbnail)
@@ -130,7 +129,7 @@ class MainWindow(QMainWindow):
     def _apply_settings(self) -> None:
         self.set_layout(self.settings.layout)
         self._set_cine_fps(self.settings.cine_fps)
-        self._apply_overlay_flags()
+        self.apply_overlay_flags()
         self.opener.refresh_recent()
 
     # --- hooks --------------------------------------------------------------------------------
@@ -247,11 +246,11 @@ class MainWindow(QMainWindow):
             self, "About RadLens", f"<b>RadLens {__version__}</b><p>{RESEARCH_USE_NOTICE}</p>"
         )
 
-    def _apply_overlay_flags(self) -> None:
-        anonymise = self.anonymise_action.isChecked()
-        changed = anonymise != self.settings.anonymise
-        self.settings.show_overlays = self.overlays_action.isChecked()
-        self.settings.anonymise = anonymise
+    def apply_overlay_flags(self) -> None:
+        """Corner overlays and on-screen anonymising as View's switches (saved in the settings
+        as they toggle) say; a change of anonymising refreshes Recent and is announced."""
+        anonymise = self.settings.anonymise
+        changed, self._anonymised = anonymise != self._anonymised, anonymise
         for viewport in self.grid.viewports:
             viewport.state.set_overlays(self.settings.show_overlays, anonymise)
         self.browser.set_anonymise(anonymise)

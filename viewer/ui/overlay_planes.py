@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject
 
 from viewer.core.errors import RadLensError
 from viewer.core.overlay_planes import frame_overlay, overlay_rgba
-from viewer.ui import shortcuts
+from viewer.ui.toggles import Toggle, add_toggle
 
 log = logging.getLogger(__name__)
 
@@ -27,11 +27,8 @@ class OverlayPlanes(QObject):
     def __init__(self, main_window) -> None:
         super().__init__(main_window)
         self.main_window = main_window
-        self.action = main_window.menu("View").addAction("Show overlay planes")
-        self.action.setCheckable(True)
-        self.action.setChecked(True)
-        self.action.setShortcut(shortcuts.key_for("overlay_planes"))
-        self.action.toggled.connect(lambda _on: self.refresh())
+        toggle = Toggle("Show overlay planes", "overlay_planes", None, self.refresh, checked=True)
+        self.action = add_toggle(main_window.menu("View"), toggle)
         self.items: dict[int, pg.ImageItem] = {}
         for viewport in main_window.grid.viewports:
             viewport.imageChanged.connect(lambda *_a, vp=viewport: self.update(vp))

@@ -2,7 +2,8 @@
 
 Plain functions taking the window: they create the actions and keep them on the window
 (`actions_by_name`, `recent_menu`, `window_menu`, `overlays_action`, `anonymise_action`,
-`layout_actions`, `overlay_planes`, `fps_spin`) and connect each to a window command.
+`layout_actions`, `overlay_planes`, `fps_spin`) and connect each to a window command; View's
+switches are rows of `view_toggles`, built by `viewer/ui/toggles.py`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from viewer.core.voi import Window
 from viewer.ui import shortcuts
 from viewer.ui.layouts import LAYOUT_SHAPES
 from viewer.ui.overlay_planes import OverlayPlanes
+from viewer.ui.toggles import Toggle, add_toggle
 from viewer.ui.view_state import add_user_preset, window_choices
 
 MAX_PRESET_KEYS = 9
@@ -75,28 +77,28 @@ def add_items(window, menu: str, items) -> None:
         action.triggered.connect(lambda _=False, s=slot: s())
 
 
+def view_toggles(window) -> dict[str, Toggle]:
+    """View's switches kept in the settings, by the window attribute holding each action."""
+    apply = window.apply_overlay_flags
+    return {
+        "overlays_action": Toggle("Show overlays", "overlays", "show_overlays", apply),
+        "anonymise_action": Toggle("Anonymise on screen", "anonymise", "anonymise", apply),
+    }
+
+
 def build_view_toggles(window) -> None:
-    view, settings = window.menu("View"), window.settings
+    view = window.menu("View")
     view.addSeparator()
-    window.overlays_action = toggle(view, "Show overlays", "overlays", settings.show_overlays)
-    window.anonymise_action = toggle(view, "Anonymise on screen", "anonymise", settings.anonymise)
+    for attribute, toggle in view_toggles(window).items():
+        setattr(window, attribute, add_toggle(view, toggle, window.settings))
     layout_menu = view.addMenu("Layout")
     group = QActionGroup(window)
     window.layout_actions = {}
     for name in LAYOUT_SHAPES:
-        action = toggle(layout_menu, name.replace("x", "×"), None, False)
+        action = add_toggle(layout_menu, Toggle(name.replace("x", "×")))
         group.addAction(action)
         action.triggered.connect(lambda _=False, n=name: window.set_layout(n))
         window.layout_actions[name] = action
-
-
-def toggle(menu, text: str, command: str | None, checked: bool) -> QAction:
-    action = menu.addAction(text)
-    action.setCheckable(True)
-    action.setChecked(checked)
-    if command:
-        action.setShortcut(shortcuts.key_for(command))
-    return action
 
 
 def build_preset_keys(window) -> None:
