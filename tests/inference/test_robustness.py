@@ -51,3 +51,15 @@ def test_an_inverted_film_counts_as_flips(shipped_model_dir, val_subset):
         {"negative": lambda p: p.max() - p.astype(np.float32)},
     )
     assert sum(result.flips.values()) > 0
+
+
+def test_the_report_keeps_stress_blurs_apart_from_the_goal(shipped_model_dir, cxr_dir):
+    from inference.robustness import STRESS, format_robustness, robustness_report
+
+    analyzer = Analyzer(shipped_model_dir, device="cpu")
+    report = robustness_report(analyzer, cxr_dir / "val", per_class=3)
+    assert list(report["degradations"]) == list(DEGRADATIONS)
+    assert list(report["stress"]) == list(STRESS)
+    assert all(v["images"] == 3 for v in report["stress"]["blur σ=5% width"].values())
+    lines = format_robustness(report)
+    assert sum(line.rstrip().endswith(")") and "(stress)" in line for line in lines) == len(STRESS)
