@@ -247,8 +247,9 @@ def fit_heatmap_scale(
     blocks: list[int],
     smooth: float = 0.0,
     read: ImageReader = read_image,
+    percentile: float = HEATMAP_REFERENCE_PERCENTILE,
 ) -> dict:
-    """The card's `heatmap` block: evidence maps at `blocks`, 1.0 = the 99th percentile of the map
+    """The card's `heatmap` block: evidence maps at `blocks`, 1.0 = the `percentile`th (99th) of the map
     over the positives of `data` (calibration data), blank below min(0.1, threshold / 2)."""
     import torch
 
@@ -264,7 +265,7 @@ def fit_heatmap_scale(
         batch = normalise(torch.from_numpy(image)[None, None], analyzer.spec).to(analyzer.device)
         _, maps = gradcam(batch)
         values.append(maps[0, 0].cpu().numpy().ravel()[::7])
-    reference = float(np.percentile(np.concatenate(values), HEATMAP_REFERENCE_PERCENTILE))
+    reference = float(np.percentile(np.concatenate(values), percentile))
     threshold = analyzer.card.thresholds[analyzer.card.labels[0]]
     block = {
         "method": "evidence",
@@ -274,7 +275,7 @@ def fit_heatmap_scale(
         "smooth_sigma": smooth,
         "description": "gradient x activation at the listed blocks (logit units per image area), "
         "smoothed by a Gaussian of smooth_sigma x width, "
-        f"divided by reference = the {HEATMAP_REFERENCE_PERCENTILE:g}th percentile of the map "
+        f"divided by reference = the {percentile:g}th percentile of the map "
         f"over the positives of {data}; clipped to [0, 1]; blank for a clear negative "
         "(probability below hide_below_probability) unless asked for",
     }

@@ -53,6 +53,14 @@ def register(subparsers) -> None:
         help="with --heatmap-blocks: Gaussian smoothing of the map, σ as a fraction of the width",
     )
     parser.add_argument(
+        "--heatmap-percentile",
+        type=float,
+        default=99.0,
+        metavar="P",
+        help="with --heatmap-blocks: 1.0 on the colour scale = the Pth percentile of the map over "
+        "the positives (a finer, spikier map needs a higher P to keep its top unclipped)",
+    )
+    parser.add_argument(
         "--write-reference",
         action="store_true",
         help="write reference_subset.json (figures on a fixed 64-image subset of --data)",
@@ -101,7 +109,12 @@ def run(args: argparse.Namespace) -> int:
             )
             if args.heatmap_blocks:
                 fit_heatmap_scale(
-                    analyzer, args.data, args.heatmap_blocks, args.heatmap_smooth, read=read
+                    analyzer,
+                    args.data,
+                    args.heatmap_blocks,
+                    args.heatmap_smooth,
+                    read=read,
+                    percentile=args.heatmap_percentile,
                 )
         elif args.write_reference:
             predictions = predict_folder(analyzer, args.data, read=read)
