@@ -21,6 +21,12 @@ def small_config(cxr_dir, out, **overrides) -> TrainConfig:
     return TrainConfig(**settings)
 
 
+def member_config(cxr_dir, out, model_dir, member: int, **overrides) -> TrainConfig:
+    """Fine-tuning one network of `model_dir` for short 16-image epochs at 224 px."""
+    settings = dict(size=224, init=str(model_dir), init_member=member, epoch_images=16)
+    return small_config(cxr_dir, out, **{**settings, **overrides})
+
+
 def test_two_epochs_lower_the_loss_and_write_a_loadable_model(cxr_dir, tmp_path, radiograph):
     # geometric + intensity augmentation only: two tiny epochs must show the loss falling
     light = AugmentConfig(blur_p=0, rescale_p=0, jpeg_p=0, poisson_p=0, heavy_blur_p=0)
@@ -120,16 +126,8 @@ def test_fine_tuning_an_ensemble_is_a_clear_error(cxr_dir, tmp_path, shipped_mod
 def test_fine_tuning_one_member_with_consistency_and_short_epochs(
     cxr_dir, tmp_path, shipped_model_dir
 ):
-    config = small_config(
-        cxr_dir,
-        tmp_path / "tuned",
-        epochs=2,
-        size=224,
-        init=str(shipped_model_dir),
-        init_member=1,
-        consistency=0.1,
-        epoch_images=16,
-        selection="last",
+    config = member_config(
+        cxr_dir, tmp_path / "tuned", shipped_model_dir, 1, consistency=0.1, selection="last"
     )
     lines: list[str] = []
     trainer = Trainer(config, log=lines.append)
@@ -161,15 +159,8 @@ def test_deepening_a_trained_network_keeps_its_output_and_trains(
     with pytest.raises(ValueError, match="one count per stage"):
         SmallResNet(**{**arguments, "depths": [1, 2]})
 
-    config = small_config(
-        cxr_dir,
-        tmp_path / "deeper",
-        epochs=1,
-        size=224,
-        init=str(shipped_model_dir),
-        init_member=0,
-        epoch_images=16,
-        depths=(1, 1, 2, 2),
+    config = member_config(
+        cxr_dir, tmp_path / "deeper", shipped_model_dir, 0, epochs=1, depths=(1, 1, 2, 2)
     )
     trainer = Trainer(config, log=lambda _line: None)
     trainer.run()
