@@ -196,7 +196,12 @@ class Trainer:
                 model = _network_from(card, verify_weights(card)[config.init_member])
             if config.depths and list(config.depths) != self.arch_args.get("depths"):
                 self.arch_args["depths"] = list(config.depths)
-                model = deepened(model, self.arch_args)
+                try:
+                    model = deepened(model, self.arch_args)
+                except (TypeError, ValueError) as exc:
+                    raise InferenceError(
+                        f"{card.id}: --depths {list(config.depths)}: {exc}"
+                    ) from None
         else:
             self.arch_args = {
                 "in_channels": 1,

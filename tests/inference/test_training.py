@@ -158,6 +158,8 @@ def test_deepening_a_trained_network_keeps_its_output_and_trains(
     rebuilt.load_state_dict(deeper.state_dict())  # a card with `depths` rebuilds it exactly
     with pytest.raises(ValueError, match="one count per stage"):
         SmallResNet(**{**arguments, "depths": [1, 2]})
+    with pytest.raises(ValueError, match="cannot deepen"):  # blocks are never dropped
+        deepened(deeper, {**arguments, "depths": [1, 1, 1, 1]})
 
     config = member_config(
         cxr_dir, tmp_path / "deeper", shipped_model_dir, 0, epochs=1, depths=(1, 1, 2, 2)

@@ -84,7 +84,6 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from inference.augmentation import AugmentConfig
     from inference.errors import InferenceError
     from inference.model_card import read_json
     from inference.training import TrainConfig, train
@@ -120,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
         resume=args.resume,
         card_extra=extra,
         depths=args.depths,
-        augment=_augment_config(AugmentConfig, args),
+        augment=_augment_config(args),
         reader=file_analysis_input,  # DICOM through the core: the pixels the viewer analyses
         command=shlex.join(["radlens", *sys.argv[1:]]) if sys.argv[1:2] == ["train"] else "",
     )
@@ -132,10 +131,12 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _augment_config(config_type, args: argparse.Namespace):
+def _augment_config(args: argparse.Namespace):
     """The default augmentation with the probabilities given on the command line."""
+    from inference.augmentation import AugmentConfig
+
     chosen = {"heavy_blur_p": args.heavy_blur, "patch_blur_p": args.patch_blur}
-    return config_type(**{name: value for name, value in chosen.items() if value is not None})
+    return AugmentConfig(**{name: value for name, value in chosen.items() if value is not None})
 
 
 def _depths(text: str) -> tuple[int, ...]:
