@@ -59,7 +59,7 @@ def burn_in_heatmap(
 
 HEATMAP_MEANING = {
     "absolute": "colour = evidence for the finding on one fixed scale, the same on every image "
-    "(0 none, 1 as strong as typical pneumonia evidence)",
+    "(0 none, 1 as strong as the strongest evidence on confirmed pneumonia)",
     "relative": "colour = activation scaled per image (0 to 1): compares regions of this image "
     "only, not images with each other",
 }
