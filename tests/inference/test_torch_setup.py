@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+from tests.fresh_python import run_fresh
 
 # Records the wait policy torch's OpenMP runtime sees when torch is first imported.
 PROBE = """
@@ -28,18 +24,7 @@ print(json.dumps({**seen, "threads": torch.get_num_threads(),
 
 
 def probe(first_code: str, **env: str) -> dict:
-    environment = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY",)}
-    environment.update(env, PYTHONPATH=str(REPO_ROOT))
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE % first_code],
-        cwd=REPO_ROOT,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return run_fresh(PROBE % first_code, env=env, unset=("OMP_WAIT_POLICY",))
 
 
 ANALYZE = """
@@ -79,13 +64,4 @@ def test_torch_native_libraries_load_before_torch_is_imported():
         "import torch\n"
         "print(json.dumps([loaded, before, float(torch.ones(2).sum())]))\n"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=REPO_ROOT,
-        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == [True, False, 2.0]
+    assert run_fresh(code) == [True, False, 2.0]

@@ -6,18 +6,14 @@ interpreter, so no other test's imports count."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.fresh_python import run_fresh
 from viewer.paths import sample_study_dir
 
 pytestmark = pytest.mark.gui
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Records, for every import of torch and of the engine, whether it ran on the main thread and
 # whether a top-level window had been shown by then.
@@ -77,22 +73,8 @@ print(json.dumps({"status": status, "imports": records}))
 
 
 def run_script(script: str, tmp_path: Path, *args: str) -> dict:
-    env = dict(
-        os.environ,
-        QT_QPA_PLATFORM="offscreen",
-        RADLENS_DATA_DIR=str(tmp_path / "data"),
-        PYTHONPATH=str(REPO_ROOT),
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=REPO_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    env = {"QT_QPA_PLATFORM": "offscreen", "RADLENS_DATA_DIR": str(tmp_path / "data")}
+    return run_fresh(script, *args, env=env)
 
 
 def first_imports(records: list) -> dict[str, tuple[bool, bool]]:

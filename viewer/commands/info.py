@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from viewer.core.errors import RadLensError
+from viewer.commands.common import run_reported
 from viewer.core.formatting import transfer_syntax_name
 from viewer.core.index import PatientInfo, SeriesInfo, StudyIndex, StudyInfo, build_index
 from viewer.core.study_objects import object_summary
 
-EXIT_OK, EXIT_NOTHING_OPENED, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_NOTHING_OPENED, EXIT_FAILED = 0, 1, 2
 
 
 def register(subparsers) -> None:
@@ -35,17 +34,11 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        index = build_index(args.paths)
-    except RadLensError as exc:
-        print(f"radlens info: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("radlens info: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, no traceback
-        print(f"radlens info: unexpected error ({type(exc).__name__}: {exc})", file=sys.stderr)
-        return EXIT_FAILED
+    return run_reported("info", lambda: _list(args), failed=EXIT_FAILED)
+
+
+def _list(args: argparse.Namespace) -> int:
+    index = build_index(args.paths)
     report = index_report(index, anonymous=args.anonymous)
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))

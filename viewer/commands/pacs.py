@@ -20,10 +20,10 @@ import argparse
 import json
 import sys
 
-from viewer.core.errors import RadLensError
+from viewer.commands.common import run_reported
 from viewer.core.pacs.servers import DEFAULT_OUR_AET, parse_server
 
-EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_FAILED = 0, 1
 
 
 def register(subparsers) -> None:
@@ -76,21 +76,14 @@ def _run(args: argparse.Namespace, action) -> int:
     # The network libraries load only when a pacs action runs, not for every `radlens` command.
     from viewer.core.pacs.client import open_client
 
-    try:
+    def work() -> int:
         server = parse_server(args.server, ca_file=args.ca_file)
-        client = open_client(server, args.aet, timeout=args.timeout)
-        return action(client, args)
-    except RadLensError as exc:
-        print(f"radlens pacs: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("radlens pacs: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except Exception as exc:  # noqa: BLE001 - the CLI boundary: one line, no traceback
-        print(
-            f"radlens pacs: {args.server}: unexpected error ({type(exc).__name__})", file=sys.stderr
-        )
-        return EXIT_FAILED
+        return action(open_client(server, args.aet, timeout=args.timeout), args)
+
+    def unexpected(exc: Exception) -> str:
+        return f"{args.server}: unexpected error ({type(exc).__name__})"
+
+    return run_reported("pacs", work, failed=EXIT_FAILED, unexpected=unexpected)
 
 
 def _echo(client, _args) -> int:

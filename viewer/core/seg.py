@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import threading
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import pydicom
@@ -27,6 +29,8 @@ from pydicom.dataset import Dataset
 from viewer.core.errors import DicomReadError
 from viewer.core.geometry import FrameGeometry, slice_normal
 from viewer.core.values import float_or_none, int_or_none
+
+T = TypeVar("T")
 
 SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.4"
 LABELMAP_SEG_STORAGE = "1.2.840.10008.5.1.4.1.1.66.7"
@@ -150,17 +154,28 @@ class Segmentation:
 
 def read_segmentation(path: str | Path) -> Segmentation:
     """The SEG's header (pixels on demand); DicomReadError naming the file when it is not one."""
+    return read_dicom_object(path, "segmentation", segmentation_from_header, headers_only=True)
+
+
+def read_dicom_object(
+    path: str | Path,
+    what: str,
+    parse: Callable[[str, Dataset], T],
+    headers_only: bool = False,
+) -> T:
+    """`parse(path, dataset)` of the file read by pydicom (its warnings silenced); any failure
+    that is not already a DicomReadError becomes one naming the file: `not a readable WHAT (…)`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(str(path), stop_before_pixels=True)
-        return segmentation_from_header(str(path), ds)
+            ds = pydicom.dcmread(str(path), stop_before_pixels=headers_only)
+        return parse(str(path), ds)
     except DicomReadError:
         raise
     except (KeyboardInterrupt, SystemExit):
         raise
     except Exception as exc:  # noqa: BLE001 - any parser failure names the file
-        raise DicomReadError(str(path), f"not a readable segmentation ({_short(exc)})") from None
+        raise DicomReadError(str(path), f"not a readable {what} ({_short(exc)})") from None
 
 
 def segmentation_from_header(path: str, ds: Dataset) -> Segmentation:

@@ -11,18 +11,16 @@ Frame of Reference and plane). Qt-free.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
 from viewer.core.errors import DicomReadError
-from viewer.core.seg import TargetImage
+from viewer.core.seg import TargetImage, read_dicom_object
 
 SR_SOP_PREFIX = "1.2.840.10008.5.1.4.1.1.88."
 MAX_DEPTH = 64
@@ -136,20 +134,7 @@ def is_structured_report(sop_class_uid: str, modality: str = "") -> bool:
 
 
 def read_report(path: str | Path) -> StructuredReport:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            ds = pydicom.dcmread(str(path))
-        return report_from_dataset(str(path), ds)
-    except DicomReadError:
-        raise
-    except (KeyboardInterrupt, SystemExit):
-        raise
-    except Exception as exc:  # noqa: BLE001 - any parser failure names the file
-        text = " ".join(str(exc).split())[:200]
-        raise DicomReadError(
-            str(path), f"not a readable SR ({type(exc).__name__}: {text})"
-        ) from None
+    return read_dicom_object(path, "SR", report_from_dataset)
 
 
 def report_from_dataset(path: str, ds: Dataset) -> StructuredReport:
