@@ -4,6 +4,7 @@ against SimpleITK resampling the same voxels with the real direction cosines."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -330,6 +331,30 @@ def test_plane_series_serves_frames_geometry_and_windows(mr):
     coronal.set_slab(10.0, "mip")
     assert not coronal.frame_ready(k) and coronal.slab_label() == "MIP 10 mm"
     assert coronal.geometry(k).slice_thickness == 10.0
+
+
+@pytest.mark.parametrize(("plane", "slab"), [("axial", 0.0), ("axial", 10.0), ("sagittal", 0.0)])
+def test_source_frames_are_the_acquired_slices_the_plane_draws_from(mr, plane, slab):
+    """Changing a slice outside `source_frames` leaves the plane as it was; changing the first
+    or the last of them changes it (the oblique MR's axial plane cuts some of its slices)."""
+    series, volume = mr
+    planes = PlaneSeries(series, volume, plane)
+    planes.set_slab(slab, "mean")
+    k = planes.grid.middle()
+    drawn = planes.source_frames(k)
+    assert drawn == list(range(drawn[0], drawn[-1] + 1)) and len(drawn) > 1
+    assert (len(drawn) < len(series.info.frames)) == (plane == "axial")
+
+    def sampled_with(frames):
+        values = np.array(volume.values)
+        values[frames] = values.max() + 100
+        return sample_plane(replace(volume, values=values), planes.grid, k, slab, "mean")
+
+    unchanged = sample_plane(volume, planes.grid, k, slab, "mean")
+    outside = [f for f in range(len(series.info.frames)) if f not in drawn]
+    assert np.array_equal(sampled_with(outside), unchanged)
+    for end in (drawn[0], drawn[-1]):
+        assert not np.array_equal(sampled_with([end]), unchanged)
 
 
 # --- radlens render --plane ---------------------------------------------------------------------

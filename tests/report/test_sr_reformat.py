@@ -10,6 +10,7 @@ from dataclasses import replace
 
 import highdicom as hd
 import numpy as np
+import pydicom
 import pytest
 
 from tests.conftest import SHARED_DATA
@@ -135,7 +136,7 @@ def test_report_rows_name_the_plane_and_slab(mr):
     )
 
 
-def test_reformat_of_a_multi_frame_file_names_no_frame_of_it(enhanced_mr_dir, tmp_path):
+def test_reformat_of_a_multi_frame_file_names_the_frames_it_draws_from(enhanced_mr_dir, tmp_path):
     info = next(s for s in build_index([enhanced_mr_dir]).all_series() if len(s.frames) > 8)
     series = open_series(info)
     sagittal = PlaneSeries(series, build_volume(series), "sagittal")
@@ -149,7 +150,11 @@ def test_reformat_of_a_multi_frame_file_names_no_frame_of_it(enhanced_mr_dir, tm
     extras = export_extras(sagittal, k, None, anonymize=True)
     result = written(sagittal.header(k), key, FINDINGS, MODEL, tmp_path, extras)
     report = read_report(result.sr_path)
-    assert not [line for line in report.lines if " frame " in line and "Storage" in line]
+    # the finding cites the file's frames the plane draws from (not one frame of it)
+    drawn = [series.info.frames[i].frame_index + 1 for i in sagittal.source_frames(k)]
+    cited = [line for line in report.lines if " frame" in line and "Storage" in line]
+    assert len(drawn) > 1 and cited
+    assert all(line.endswith(f"[{', '.join(map(str, drawn))}]") for line in cited), cited
     rectangle, outside = (g.graphics[0] for g in report.groups[1:])
     assert rectangle.value_type == outside.value_type == "SCOORD3D"
     source_frame_of_reference = str(series.header(0).FrameOfReferenceUID)
@@ -185,3 +190,65 @@ def test_the_sr_text_gives_scoord3d_points_in_mm_and_their_frame_of_reference(mr
     polygon = regions[-1]  # the rectangle: a closed outline of 5 points
     assert graphics[-1].graphic_type == "POLYGON" and "… (5 points)" in polygon
     assert frame_of_reference[:8] in polygon and frame_of_reference[-8:] in polygon
+
+
+def assert_dciodvfy_clean(path, iod):
+    run = subprocess.run([need_tool("dciodvfy"), str(path)], capture_output=True, text=True)
+    assert iod in run.stdout + run.stderr
+    assert "Error" not in run.stdout + run.stderr, run.stdout + run.stderr
+
+
+def test_a_finding_on_a_plane_cites_the_acquired_slices_the_plane_draws_from(mr, tmp_path):
+    """The AI run on an axial slab of the oblique 3D T1: the SC's Source Image Sequence and the
+    SR finding's source images are the base series' slices the slab cuts (not its first
+    image), and both say the image is a reformatted plane of that series."""
+    series, volume = mr
+    axial = PlaneSeries(series, volume, "axial")
+    axial.set_slab(6.0, "mip")
+    k = axial.grid.middle()
+    drawn = axial.source_frames(k)
+    expected = [series.info.frames[i].sop_instance_uid for i in drawn]
+    assert 1 < len(expected) < len(series.info.frames)  # the oblique slab cuts some slices
+
+    extras = export_extras(axial, k, None, anonymize=False)
+    display = frame_key_image(axial, k).display
+    key = replace(frame_key_image(axial, k), overlay=np.dstack([display] * 3))
+    result = written(axial.header(k), key, FINDINGS, MODEL, tmp_path, extras)
+
+    sc = pydicom.dcmread(result.sc_path)
+    assert [str(i.ReferencedSOPInstanceUID) for i in sc.SourceImageSequence] == expected
+    caption = axial.frame_caption(k)
+    assert f"reformatted plane: {caption} (orientation " in sc.DerivationDescription
+    assert f"drawn from {len(drawn)} of its {len(series.info.frames)} images" in (
+        sc.DerivationDescription
+    )
+    report = read_report(result.sr_path)
+    finding = report.groups[0]
+    assert list(finding.source_images) == expected
+    assert any(
+        f"Comment: Source image is a reformatted plane: {caption} (" in c for c in finding.comments
+    )
+    evidence = {
+        str(i.ReferencedSOPInstanceUID)
+        for s in pydicom.dcmread(result.sr_path).CurrentRequestedProcedureEvidenceSequence
+        for r in s.ReferencedSeriesSequence
+        if r.SeriesInstanceUID == series.info.series_instance_uid
+        for i in r.ReferencedSOPSequence
+    }
+    assert set(expected) <= evidence
+    assert_dciodvfy_clean(result.sc_path, "SCImage")
+    assert_dciodvfy_clean(result.sr_path, "ComprehensiveSR")
+
+
+def test_a_finding_on_an_acquired_image_cites_that_image(mr, tmp_path):
+    series, _ = mr
+    extras = export_extras(series, 40, None, anonymize=False)
+    assert extras.reformat is None
+    display = frame_key_image(series, 40).display
+    key = replace(frame_key_image(series, 40), overlay=np.dstack([display] * 3))
+    result = written(series.header(40), key, FINDINGS, MODEL, tmp_path, extras)
+    uid = series.info.frames[40].sop_instance_uid
+    sc = pydicom.dcmread(result.sc_path)
+    assert [str(i.ReferencedSOPInstanceUID) for i in sc.SourceImageSequence] == [uid]
+    assert "reformat" not in sc.DerivationDescription
+    assert read_report(result.sr_path).groups[0].source_images == (uid,)

@@ -50,3 +50,27 @@ def test_switches_start_from_their_settings_and_save_them(qtbot, make_window):
     stored = load_settings()
     assert (stored.show_overlays, stored.anonymise) == (True, False)
     assert (stored.heatmap_for_negatives, stored.auto_run_ai) == (False, True)
+
+
+def test_menu_tooltips_are_shown_in_every_menu_and_submenu(qtbot, make_window):
+    """Qt hides QMenu tooltips by default: the window's menus (and the submenus RadLens and its
+    add-ons add, e.g. View → MPR, AI → Model) show them, so "Show heatmap for clear negatives"
+    explains itself on hover."""
+    from PySide6.QtWidgets import QMenu
+
+    window = make_window(SAVED)
+    ai = window.menu("AI")
+    (negatives,) = [a for a in ai.actions() if a.text() == "Show heatmap for clear negatives"]
+    assert negatives.toolTip() not in ("", negatives.text())
+    menus = []
+    for name in ("File", "View", "Tools", "AI", "Help"):
+        menu = window.menu(name)
+        menu.popup(window.mapToGlobal(window.rect().center()))
+        qtbot.waitUntil(menu.isVisible)
+        menus += [menu, *menu.findChildren(QMenu)]
+        menu.hide()
+    submenus = {m.title() for m in menus} - {
+        f"&{n}" for n in ("File", "View", "Tools", "AI", "Help")
+    }
+    assert {"Recent", "Window", "Layout", "MPR", "Model"} <= submenus
+    assert [m.title() for m in menus if not m.toolTipsVisible()] == []

@@ -167,6 +167,34 @@ def _sample(volume, grid, start, du, dv, dw, offsets, mode) -> np.ndarray:
     return _trilinear_slab(volume, grid, start, du, dv, dw, offsets, mode)
 
 
+DRAWN_SAMPLES = 257  # points per plane side checked by `frames_drawn` (cheap, dense enough)
+
+
+def frames_drawn(
+    volume: Volume, grid: PlaneGrid, k: int, slab_mm: float = 0.0
+) -> tuple[int, int] | None:
+    """(first, last) voxel frame (index along the volume's frame axis) that frame `k` of
+    `grid` (a slab when `slab_mm` > 0) samples, both inclusive; None when it misses the volume.
+
+    The plane (both faces of the slab) is checked at a dense grid of points; those inside the
+    volume give the fractional frame indices, and interpolation reads the frames either side."""
+    offsets = slab_offsets(volume, grid, slab_mm)
+    rows = np.linspace(0.0, grid.rows - 1.0, min(grid.rows, DRAWN_SAMPLES))
+    cols = np.linspace(0.0, grid.columns - 1.0, min(grid.columns, DRAWN_SAMPLES))
+    r, c, o = np.meshgrid(rows, cols, [offsets[0], offsets[-1]], indexing="ij")
+    steps = np.column_stack([grid.spacing * grid.v, grid.spacing * grid.u, grid.w])
+    points = grid.frame_origin(k) + np.stack([r, c, o], -1).reshape(-1, 3) @ steps.T
+    index = (points - volume.origin) @ volume.inverse.T
+    top = np.array(volume.shape, float) - 1.0
+    inside = np.all((index > -SNAP_TOLERANCE) & (index < top + SNAP_TOLERANCE), axis=1)
+    if not inside.any():
+        return None
+    frames = np.clip(index[inside, 0], 0.0, top[0])
+    first = int(np.floor(frames.min() + SNAP_TOLERANCE))
+    last = int(np.ceil(frames.max() - SNAP_TOLERANCE))
+    return first, last
+
+
 def slab_offsets(volume: Volume, grid: PlaneGrid, slab_mm: float) -> np.ndarray:
     """mm along the normal of the samples a slab combines (one voxel step apart, centred)."""
     if slab_mm <= 0:

@@ -22,9 +22,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from viewer.core.geometry import FrameGeometry
+from viewer.core.geometry import FrameGeometry, slice_normal
 from viewer.core.index import FrameRef, SeriesInfo
-from viewer.core.mpr import SLAB_MODES, PlaneGrid, plane_grid, sample_plane
+from viewer.core.mpr import SLAB_MODES, PlaneGrid, frames_drawn, plane_grid, sample_plane
 from viewer.core.voi import Window, full_range_window, window_spanning
 from viewer.core.volume import Volume
 
@@ -81,6 +81,23 @@ class PlaneSeries:
         text = f"{self.plane} reformat, frame {self._check(i) + 1} of {len(self)}"
         slab = self.slab_label()
         return f"{text}, {slab} slab" if slab else text
+
+    def source_frames(self, i: int) -> list[int]:
+        """The base series' frames (indices into `base.info.frames`) that frame i (and its
+        slab) draws its pixels from: the acquired slices it cuts; [] when it misses them all.
+        A volume resampled to even spacing maps back to the acquired slices around it."""
+        drawn = frames_drawn(self.volume, self.grid, self._check(i), self.slab_mm)
+        if drawn is None:
+            return []
+        frames = self.base.info.frames
+        normal = slice_normal(frames[0].orientation)
+        acquired = (np.array([f.position for f in frames], float) - frames[0].position) @ normal
+        step = float(self.volume.matrix[:, 0] @ normal)  # mm between voxel frames
+        low, high = (n * step for n in drawn)
+        tolerance = 1e-3 * max(abs(step), 1e-6)
+        first = max(int(np.searchsorted(acquired, low + tolerance, "right")) - 1, 0)
+        last = min(int(np.searchsorted(acquired, high - tolerance, "left")), len(frames) - 1)
+        return list(range(first, last + 1))
 
     # --- pixels -------------------------------------------------------------------------------
 

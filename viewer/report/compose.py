@@ -7,6 +7,7 @@ The engine (and torch) is imported only when an analysis is asked for.
 from __future__ import annotations
 
 import contextlib
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,14 @@ from viewer.core.measurements import MeasurementStore, measured_image
 from viewer.core.overlay_planes import burn_overlay, frame_overlay
 from viewer.core.render import initial_voi, render_frame
 from viewer.core.voi import Window
-from viewer.report.dicom_export import DicomExport, ExportExtras, dicom_objects, dicom_parts
+from viewer.report.dicom_export import (
+    DicomExport,
+    ExportExtras,
+    ReformatSource,
+    SourceInstance,
+    dicom_objects,
+    dicom_parts,
+)
 from viewer.report.dicom_measurements import ReformatPlane
 from viewer.report.overlay import draw_measurements
 from viewer.report.report_data import (
@@ -290,6 +298,37 @@ def export_extras(
         plane=reformat_plane(series, frame) if measurements else None,
         anonymize=anonymize,
         caution=caution,
+        reformat=reformat_source(series, frame),
+    )
+
+
+def reformat_source(series: Any, frame: int) -> ReformatSource | None:
+    """What a reformatted (MPR) frame is and which acquired images of its base series it draws
+    from (`PlaneSeries.source_frames`; all of them when that finds none); None for an acquired
+    frame."""
+    if not getattr(series, "is_reformat", False):
+        return None
+    base = series.base.info
+    drawn = series.source_frames(frame) or list(range(len(base.frames)))
+    sop_class = str(series.header(frame).get("SOPClassUID", "") or "")
+    per_file = Counter(f.sop_instance_uid for f in base.frames)
+    instances: dict[str, list[int]] = {}
+    for index in drawn:
+        ref = base.frames[index]
+        numbers = instances.setdefault(ref.sop_instance_uid, [])
+        if per_file[ref.sop_instance_uid] > 1:  # a multi-frame file: name its frames
+            numbers.append(ref.frame_index + 1)
+    geometry = series.geometry(frame)
+    orientation = ", ".join(f"{x:.3f}" for x in (*geometry.row_cosine, *geometry.column_cosine))
+    position = ", ".join(f"{x:.1f}" for x in geometry.origin)
+    number = f"series {base.number}" if base.number not in (None, "") else "its base series"
+    description = (
+        f"{series.frame_caption(frame)} (orientation {orientation}; position {position} mm) "
+        f"of {number}, drawn from {len(drawn)} of its {len(base.frames)} images"
+    )
+    return ReformatSource(
+        description,
+        tuple(SourceInstance(sop_class, uid, tuple(n)) for uid, n in instances.items()),
     )
 
 

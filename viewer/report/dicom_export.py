@@ -73,6 +73,25 @@ class DicomExport:
 
 
 @dataclass(frozen=True)
+class SourceInstance:
+    """One acquired image a reformatted key image draws from (frame numbers in a multi-frame
+    file, from 1; empty for a single-frame file)."""
+
+    sop_class_uid: str
+    sop_instance_uid: str
+    frame_numbers: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReformatSource:
+    """Where a reformatted (MPR) key image comes from: what it is (plane, orientation,
+    position, slab, of which series) and the base series' images its pixels draw from."""
+
+    description: str
+    instances: tuple[SourceInstance, ...]
+
+
+@dataclass(frozen=True)
 class ExportExtras:
     """What the objects hold beyond the findings; everything optional."""
 
@@ -86,6 +105,7 @@ class ExportExtras:
     plane: ReformatPlane | None = None  # the key image is a reformat: graphics as SCOORD3D
     anonymize: bool = False
     caution: str = ""  # why the image is outside the model's intended use (SC ImageComments)
+    reformat: ReformatSource | None = None  # the key image is a reformat: what it draws from
 
 
 # "The string "<patient name>" is unlikely to represent the intended person name...": the name
@@ -108,7 +128,7 @@ def dicom_objects(
     source = referable_source(source)
     with warnings.catch_warnings():  # highdicom quotes odd-looking patient names in warnings
         warnings.filterwarnings("ignore", message=PERSON_NAME_WARNING)
-        sc = secondary_capture(source, key, extras.caution)
+        sc = secondary_capture(source, key, extras.caution, extras.reformat)
         sr = findings_sr(source, key, findings, model, extras)
         seg = _heatmap_seg(source, model, extras)
     if extras.anonymize:  # de-identified copies; `source` stays as it is
@@ -135,6 +155,8 @@ def dicom_parts(export: DicomExport) -> list[Part]:
 
 def _heatmap_seg(source: Dataset, model: ModelSummary, extras: ExportExtras):
     heatmap = extras.heatmap
+    if extras.reformat is not None:  # a SEG on the source's grid would sit on one acquired image
+        return None
     if heatmap is None or int(source.get("NumberOfFrames", 1) or 1) > 1:
         return None
     if np.shape(heatmap) != (int(source.Rows), int(source.Columns)):
@@ -176,7 +198,9 @@ def referable_source(source: Dataset) -> Dataset:
     return source
 
 
-def secondary_capture(source: Dataset, key: KeyImage, caution: str = "") -> hd.sc.SCImage:
+def secondary_capture(
+    source: Dataset, key: KeyImage, caution: str = "", reformat: ReformatSource | None = None
+) -> hd.sc.SCImage:
     sc = hd.sc.SCImage.from_ref_dataset(
         ref_dataset=source,
         pixel_array=key.overlay,
@@ -195,11 +219,18 @@ def secondary_capture(source: Dataset, key: KeyImage, caution: str = "") -> hd.s
     sc.Laterality = source.get("Laterality", "")  # type 2C: empty when the source has none
     sc.ConversionType = "WSD"
     sc.SeriesDescription = "RadLens AI heatmap (research use only)"
-    sc.DerivationDescription = f"{key.overlay_caption} burned into the displayed image"
+    derivation = f"{key.overlay_caption} burned into the displayed image"
+    if reformat is not None:
+        derivation += f"; the image is a reformatted plane: {reformat.description}"
+    sc.DerivationDescription = derivation[:1024]  # ST
     sc.ImageComments = " ".join(filter(None, [viewer.RESEARCH_USE_NOTICE, caution]))
     sc.BurnedInAnnotation = "NO"
     sc.SoftwareVersions = f"RadLens {viewer.__version__}"
-    sc.SourceImageSequence = [_image_reference(source, key)]
+    sc.SourceImageSequence = (
+        [_instance_reference(i) for i in reformat.instances]
+        if reformat is not None
+        else [_image_reference(source, key)]
+    )
     return sc
 
 
@@ -233,7 +264,7 @@ def findings_sr(
     in_3d = extras.plane is not None and bool(extras.measurements)
     sr_class = hd.sr.Comprehensive3DSR if in_3d else hd.sr.ComprehensiveSR
     sr = sr_class(
-        evidence=[source],
+        evidence=[source, *_reformat_evidence(source, extras.reformat)],
         content=report,
         series_instance_uid=hd.UID(),
         series_number=SR_SERIES_NUMBER,
@@ -278,7 +309,7 @@ def _finding_group(
         ),
         finding_type=concept,
         algorithm_id=algorithm,
-        source_images=[_source_image(source, key)],
+        source_images=_finding_sources(source, key, extras.reformat),
         measurements=[
             _ratio(PROBABILITY, finding.probability, algorithm),
             _ratio(THRESHOLD, finding.threshold, algorithm),
@@ -286,6 +317,8 @@ def _finding_group(
         qualitative_evaluations=evaluations,
     )
     comments = [f"Outside intended use: {r}" for r in extras.intended_use_reasons]
+    if extras.reformat is not None:
+        comments.insert(0, f"Source image is a reformatted plane: {extras.reformat.description}")
     for text in comments + [viewer.RESEARCH_USE_NOTICE]:
         group[0].ContentSequence.append(
             hd.sr.TextContentItem(
@@ -333,6 +366,48 @@ def _source_image(source: Dataset, key: KeyImage) -> hd.sr.SourceImageForMeasure
         referenced_sop_instance_uid=source.SOPInstanceUID,
         referenced_frame_numbers=_frame_numbers(source, key),
     )
+
+
+def _finding_sources(
+    source: Dataset, key: KeyImage, reformat: ReformatSource | None
+) -> list[hd.sr.SourceImageForMeasurementGroup]:
+    """The key image itself, or for a reformat every acquired image it draws from."""
+    if reformat is None:
+        return [_source_image(source, key)]
+    return [
+        hd.sr.SourceImageForMeasurementGroup(
+            referenced_sop_class_uid=i.sop_class_uid,
+            referenced_sop_instance_uid=i.sop_instance_uid,
+            referenced_frame_numbers=list(i.frame_numbers) or None,
+        )
+        for i in reformat.instances
+    ]
+
+
+def _reformat_evidence(source: Dataset, reformat: ReformatSource | None) -> list[Dataset]:
+    """The images a reformat draws from, as SR evidence (the source is already listed)."""
+    if reformat is None:
+        return []
+    evidence = []
+    for instance in reformat.instances:
+        if instance.sop_instance_uid == str(source.SOPInstanceUID):
+            continue
+        item = Dataset()
+        item.StudyInstanceUID = source.StudyInstanceUID
+        item.SeriesInstanceUID = source.SeriesInstanceUID
+        item.SOPClassUID = instance.sop_class_uid
+        item.SOPInstanceUID = instance.sop_instance_uid
+        evidence.append(item)
+    return evidence
+
+
+def _instance_reference(instance: SourceInstance) -> Dataset:
+    item = Dataset()
+    item.ReferencedSOPClassUID = instance.sop_class_uid
+    item.ReferencedSOPInstanceUID = instance.sop_instance_uid
+    if instance.frame_numbers:
+        item.ReferencedFrameNumber = list(instance.frame_numbers)
+    return item
 
 
 def _image_reference(source: Dataset, key: KeyImage) -> Dataset:

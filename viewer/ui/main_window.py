@@ -35,6 +35,7 @@ from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QMainWindow,
+    QMenu,
     QMessageBox,
     QStackedWidget,
     QToolBar,
@@ -61,6 +62,12 @@ def with_png_suffix(path: str) -> str:
     return path if Path(path).suffix.lower() == ".png" else f"{path}.png"
 
 
+def show_menu_tooltips(menu: QMenu) -> None:
+    """Tooltips visible on `menu` and on its submenus (a submenu is its parent's child)."""
+    for each in (menu, *menu.findChildren(QMenu)):
+        each.setToolTipsVisible(True)
+
+
 class MainWindow(QMainWindow):
     imageChanged = Signal(str, int)
     indexLoaded = Signal(object)
@@ -81,7 +88,7 @@ class MainWindow(QMainWindow):
         self._busy: set[str] = set()
         self.session = Session()  # what is open and what each view shows (viewer/core/session.py)
         self.opener = StudyOpener(self)  # open, load, show a series, Recent (study_opener.py)
-        self._menus = {name: self.menuBar().addMenu(f"&{name}") for name in MENUS}
+        self._menus = {name: self._top_menu(name) for name in MENUS}
         self.loader = StudyLoader(self)
         self._build_central()
         self.load_status = LoadStatus(self.statusBar())  # probe, progress, Cancel
@@ -95,6 +102,14 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
 
     # --- assembly ---------------------------------------------------------------------------
+
+    def _top_menu(self, name: str) -> QMenu:
+        """A menu bar menu whose entries' tooltips show (Qt hides menu tooltips by default),
+        and so do those of every submenu added to it, by RadLens or an add-on."""
+        menu = self.menuBar().addMenu(f"&{name}")
+        show_menu_tooltips(menu)
+        menu.aboutToShow.connect(lambda: show_menu_tooltips(menu))
+        return menu
 
     def _build_central(self) -> None:
         self.grid = ViewportGrid()
