@@ -18,6 +18,7 @@ path (as the user named it: inside a zip, not the folder it was extracted to).
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -102,6 +103,8 @@ class StudyInfo:
     series: list[SeriesInfo]
     patient: PatientInfo | None = field(default=None, repr=False, compare=False)
     objects: list[StudyObject] = field(default_factory=list)  # SEG, SR, … (not images)
+    # derived study/series/instance keys of RadLens ≤ 0.3.0 → today's (`legacy_derived_key`)
+    legacy_keys: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass
@@ -302,8 +305,11 @@ def group_records(
             patient.studies.append(studies[study_uid])
         return studies[study_uid]
 
-    for record in map(with_keys, records):
-        study_uid = study_of(record).study_instance_uid
+    for plain in records:
+        record = with_keys(plain)
+        study = study_of(record)
+        study.legacy_keys.update(legacy_keys(plain, record))
+        study_uid = study.study_instance_uid
         by_series[(study_uid, record.series_instance_uid)].append(record)
     for found in objects:
         study_of(found).objects.append(found)
@@ -328,14 +334,36 @@ def derived_key(kind: str, *parts) -> str:
     return f"{DERIVED_PREFIX}{kind}:{keyed_digest(*parts)[:32]}"
 
 
-def study_key(item: HeaderRecord | StudyObject) -> str:
+def legacy_derived_key(kind: str, *parts) -> str:
+    """The unkeyed derived key of RadLens ≤ 0.3.0, a plain SHA-256 of the parts (a guessable
+    pseudonym). ONLY for moving measurements saved under it to today's keys
+    (`measurements.MeasurementStore.load`); never make new keys with it."""
+    digest = hashlib.sha256("\0".join(map(str, parts)).encode("utf-8", "replace")).hexdigest()
+    return f"{DERIVED_PREFIX}{kind}:{digest[:32]}"
+
+
+def legacy_keys(record: HeaderRecord, keyed: HeaderRecord) -> dict[str, str]:
+    """The record's derived keys as RadLens ≤ 0.3.0 made them → `keyed`'s (`with_keys(record)`);
+    empty when the files have every UID (nothing derived, nothing computed)."""
+    if keyed is record:
+        return {}
+    old = with_keys(record, legacy_derived_key)
+    pairs = (
+        (old.study[0], keyed.study[0]),
+        (old.series_instance_uid, keyed.series_instance_uid),
+        (old.sop_instance_uid, keyed.sop_instance_uid),
+    )
+    return {before: after for before, after in pairs if is_derived(after)}
+
+
+def study_key(item: HeaderRecord | StudyObject, derive: Callable[..., str] = derived_key) -> str:
     """The Study Instance UID, else a key derived from the patient, date, time and accession
     (and the folder when the files hold none of date, time or accession)."""
     uid, date, time, _, accession, *_ = item.study
     if uid:
         return uid
     folder = "" if date or time or accession else stable_folder(item.path)
-    return derived_key("study", *item.patient[:3], date, time, accession, folder)
+    return derive("study", *item.patient[:3], date, time, accession, folder)
 
 
 def stable_path(path: str) -> str:
@@ -348,15 +376,16 @@ def stable_folder(path: str) -> str:
     return os.path.dirname(stable_path(path))
 
 
-def with_keys(record: HeaderRecord) -> HeaderRecord:
+def with_keys(record: HeaderRecord, derive: Callable[..., str] = derived_key) -> HeaderRecord:
     """The record with its study, series and instance keys filled where the files left them
-    empty (an instance's from its path: measurements and AI results are kept per instance)."""
-    study_uid = study_key(record)
-    sop_uid = record.sop_instance_uid or derived_key("instance", stable_path(record.path))
+    empty (an instance's from its path: measurements and AI results are kept per instance);
+    `derive` makes the keys (`legacy_derived_key` only to find measurements of ≤ 0.3.0)."""
+    study_uid = study_key(record, derive)
+    sop_uid = record.sop_instance_uid or derive("instance", stable_path(record.path))
     whole = record.series_instance_uid and study_uid == record.study[0]
     if whole and sop_uid == record.sop_instance_uid:
         return record
-    series_uid = record.series_instance_uid or derived_key(
+    series_uid = record.series_instance_uid or derive(
         "series",
         study_uid,
         stable_folder(record.path),

@@ -7,15 +7,22 @@ StudyInstanceUID; the DICOM files themselves are never written. An acquired fram
 measurements are keyed by its SOP Instance UID and frame in the file (what a DICOM export
 references); a reformatted frame has no UID of its own, so its measurements are keyed by the
 `ViewIdentity` it was made on (stack, plane, slab, frame): see `measured_image`.
+
+A study whose files lack UIDs has derived keys (`index.derived_key`); RadLens ≤ 0.3.0 derived
+them unkeyed. Its sidecar is moved to today's keys the first time the study's store is loaded
+(`MeasurementStore.load` with the study's `legacy_keys`): the keys inside are rewritten, the new
+sidecar written atomically, then the old one removed; on any failure the old one stays.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
+import re
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,12 +31,15 @@ import numpy as np
 
 from viewer.core.atomic import atomic_write_text
 from viewer.core.errors import RadLensError
+from viewer.core.index import DERIVED_PREFIX, is_derived
 from viewer.core.session import ViewIdentity, view_identity
 from viewer.paths import user_data_dir
 
 if TYPE_CHECKING:
     from viewer.core.plane_series import PlaneSeries
     from viewer.core.series import Series
+
+log = logging.getLogger(__name__)
 
 LENGTH, ANGLE, ELLIPSE, RECTANGLE = "length", "angle", "ellipse", "rectangle"
 SCHEMA_VERSION = 1
@@ -266,12 +276,24 @@ class MeasurementStore:
     """The measurements of one study, per image (`MeasuredImage` + frame: `image_key`), in a
     JSON sidecar."""
 
-    def __init__(self, study_instance_uid: str, root: Path | None = None) -> None:
+    def __init__(
+        self,
+        study_instance_uid: str,
+        root: Path | None = None,
+        legacy_keys: Mapping[str, str] | None = None,
+    ) -> None:
+        """`legacy_keys`: the study's derived keys of RadLens ≤ 0.3.0 → today's
+        (`StudyInfo.legacy_keys`), to move a sidecar saved under them (see `load`)."""
         self.path = sidecar_path(study_instance_uid, root)
+        self._study_key = study_instance_uid
+        self._legacy_keys = dict(legacy_keys or {})
         self._images: dict[str, list[Measurement]] = {}
 
     def load(self) -> MeasurementStore:
-        """Read the sidecar if there is one (an absent file is an empty store)."""
+        """Read the sidecar if there is one (an absent file is an empty store); for a derived
+        study key, first move a sidecar saved under its ≤ 0.3.0 key (`move_legacy_sidecar`)."""
+        if is_derived(self._study_key) and self._legacy_keys and not self.path.exists():
+            move_legacy_sidecar(self._study_key, self.path, self._legacy_keys)
         self._images = _read_sidecar(self.path) if self.path.exists() else {}
         return self
 
@@ -281,11 +303,7 @@ class MeasurementStore:
         if not images:
             self.path.unlink(missing_ok=True)
             return self.path
-        payload = {
-            "schema_version": SCHEMA_VERSION,
-            "images": {key: [m.to_json() for m in ms] for key, ms in sorted(images.items())},
-        }
-        return atomic_write_text(self.path, json.dumps(payload, indent=1, ensure_ascii=False))
+        return _write_sidecar(self.path, images)
 
     def get(self, image: MeasuredImage, frame: int = 0) -> list[Measurement]:
         return list(self._images.get(image_key(image, frame), []))
@@ -311,6 +329,50 @@ class MeasurementStore:
 
     def image_keys(self) -> list[str]:
         return sorted(key for key, ms in self._images.items() if ms)
+
+
+def _write_sidecar(path: Path, images: Mapping[str, Sequence[Measurement]]) -> Path:
+    payload = {
+        "schema_version": SCHEMA_VERSION,
+        "images": {key: [m.to_json() for m in ms] for key, ms in sorted(images.items())},
+    }
+    return atomic_write_text(path, json.dumps(payload, indent=1, ensure_ascii=False))
+
+
+_DERIVED_KEY = re.compile(re.escape(DERIVED_PREFIX) + r"(?:study|series|instance):[0-9a-f]{32}")
+
+
+def move_legacy_sidecar(study_key: str, path: Path, legacy_keys: Mapping[str, str]) -> bool:
+    """Move the sidecar RadLens ≤ 0.3.0 saved under the unkeyed form of `study_key` to `path`,
+    with the derived keys inside rewritten by `legacy_keys` (old → new). The new file is written
+    atomically before the old one is removed; on failure the old one stays and one line is
+    logged (no patient data, no file name: the old name is a guessable pseudonym). True when
+    moved."""
+    old_study = next((old for old, new in legacy_keys.items() if new == study_key), None)
+    if old_study is None or old_study == study_key:
+        return False
+    old_path = sidecar_path(old_study, path.parent)
+    if not old_path.exists():
+        return False
+    try:
+        images = _read_sidecar(old_path)
+        _write_sidecar(path, {_rekeyed(key, legacy_keys): ms for key, ms in images.items()})
+        old_path.unlink()
+    except (OSError, RadLensError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        log.warning(
+            "measurements saved by RadLens 0.3.0 not moved to this installation's keys "
+            "(%s); the old file is kept",
+            reason,
+        )
+        return False
+    return True
+
+
+def _rekeyed(image_key: str, legacy_keys: Mapping[str, str]) -> str:
+    """`image_key` with each derived key of ≤ 0.3.0 in it (instance, or a view's series) made
+    today's."""
+    return _DERIVED_KEY.sub(lambda m: legacy_keys.get(m.group(0), m.group(0)), image_key)
 
 
 def _read_sidecar(path: Path) -> dict[str, list[Measurement]]:

@@ -167,7 +167,8 @@ def frame_key_image(
 
 def stored_measurements(series: Any, frame: int) -> list[Any]:
     """What the user measured on this frame (from the study's measurement sidecar)."""
-    store = MeasurementStore(series.info.study.study_instance_uid).load()
+    study = series.info.study
+    store = MeasurementStore(study.study_instance_uid, legacy_keys=study.legacy_keys).load()
     return store.get(*measured_image(series, frame))
 
 

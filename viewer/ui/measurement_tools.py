@@ -11,8 +11,8 @@ pixel (r, c) over x in [c, c + 1], y in [r, r + 1]. `to_pixel` / `to_item` conve
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyqtgraph as pg
@@ -61,6 +61,8 @@ class ImageContext:
     values: np.ndarray  # modality values on the pixel grid (HU for CT)
     spacing: core.Spacing | None  # (row, column) mm; None → readings in pixels
     view: ViewIdentity | None = None  # a reformat's view: its measurements are stored by it
+    # the study's derived keys of RadLens ≤ 0.3.0 → today's, to move its old sidecar on first load
+    legacy_keys: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def stored_as(self) -> tuple[core.MeasuredImage, int]:
@@ -276,11 +278,11 @@ class MeasurementLayer(QObject):
             return None
         study = self._context.study_uid
         if study not in self._stores:
-            self._stores[study] = self._load_store(study)
+            self._stores[study] = self._load_store(study, self._context.legacy_keys)
         return self._stores[study]
 
-    def _load_store(self, study_uid: str) -> core.MeasurementStore:
-        store = core.MeasurementStore(study_uid)
+    def _load_store(self, study_uid: str, legacy_keys: Mapping[str, str]) -> core.MeasurementStore:
+        store = core.MeasurementStore(study_uid, legacy_keys=legacy_keys)
         try:
             return store.load()
         except RadLensError as exc:
@@ -503,6 +505,7 @@ def image_context(viewport) -> ImageContext | None:
         values=series.modality_frame(frame),
         spacing=viewport.pixel_spacing(),
         view=image if isinstance(image, ViewIdentity) else None,
+        legacy_keys=series.info.study.legacy_keys,
     )
 
 
