@@ -102,6 +102,26 @@ def test_a_study_with_real_uids_is_untouched(tmp_path):
     assert [p.name for p in saved.parent.iterdir()] == [saved.name]
 
 
+def test_0_3_0_instance_keys_in_a_study_with_a_real_uid_are_made_todays(tmp_path):
+    """Study UID present, SOP Instance UID empty: the sidecar's name stays, the image key inside
+    (derived from the path) changes; a measurement added since the upgrade is kept beside."""
+    ds, path = uid_less_ct(tmp_path / "ct")
+    ds.StudyInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(path)
+    info = open_study(path)
+    new_key = f"{info.frames[0].sop_instance_uid}#0"
+    since = Measurement(LENGTH, [(1, 1), (2, 2)], "0.4.0")
+    store = MeasurementStore(ds.StudyInstanceUID)
+    store.add(plain_key("instance", os.path.abspath(path)), 0, LINE)
+    store._images[new_key] = [since]
+    saved = store.save()
+
+    found = stored_measurements(open_series(info), 0)
+    assert sorted(found, key=lambda m: m.label) == [LINE, since]
+    assert MeasurementStore(ds.StudyInstanceUID).load().image_keys() == [new_key]
+    assert [p.name for p in saved.parent.iterdir()] == [saved.name]
+
+
 def test_an_unreadable_0_3_0_sidecar_stays_and_one_line_says_why(tmp_path, caplog):
     ds, path = uid_less_ct(tmp_path / "ct")
     old_file, _ = save_as_0_3_0(ds, path)

@@ -11,7 +11,9 @@ references); a reformatted frame has no UID of its own, so its measurements are 
 A study whose files lack UIDs has derived keys (`index.derived_key`); RadLens ≤ 0.3.0 derived
 them unkeyed. Its sidecar is moved to today's keys the first time the study's store is loaded
 (`MeasurementStore.load` with the study's `legacy_keys`): the keys inside are rewritten, the new
-sidecar written atomically, then the old one removed; on any failure the old one stays.
+sidecar written atomically, then the old one removed; on any failure the old one stays. Image
+keys of ≤ 0.3.0 in the sidecar of a study with a real UID (files lacking only Series or SOP
+Instance UIDs) are made today's at load the same way.
 """
 
 from __future__ import annotations
@@ -291,11 +293,25 @@ class MeasurementStore:
 
     def load(self) -> MeasurementStore:
         """Read the sidecar if there is one (an absent file is an empty store); for a derived
-        study key, first move a sidecar saved under its ≤ 0.3.0 key (`move_legacy_sidecar`)."""
+        study key, first move a sidecar saved under its ≤ 0.3.0 key (`move_legacy_sidecar`).
+        Image keys of ≤ 0.3.0 inside (a real Study UID, derived instance or series keys) are
+        made today's and saved."""
         if is_derived(self._study_key) and self._legacy_keys and not self.path.exists():
             move_legacy_sidecar(self._study_key, self.path, self._legacy_keys)
         self._images = _read_sidecar(self.path) if self.path.exists() else {}
+        if self._legacy_keys:
+            self._rekey_legacy_images()
         return self
+
+    def _rekey_legacy_images(self) -> None:
+        rekeyed = _rekeyed_images(self._images, self._legacy_keys)
+        if rekeyed.keys() == self._images.keys():
+            return
+        self._images = rekeyed
+        try:
+            self.save()
+        except (OSError, RadLensError) as exc:
+            _log_not_moved(exc)
 
     def save(self) -> Path:
         """Write the sidecar atomically (removing it when no measurements are left)."""
@@ -355,24 +371,33 @@ def move_legacy_sidecar(study_key: str, path: Path, legacy_keys: Mapping[str, st
     if not old_path.exists():
         return False
     try:
-        images = _read_sidecar(old_path)
-        _write_sidecar(path, {_rekeyed(key, legacy_keys): ms for key, ms in images.items()})
+        _write_sidecar(path, _rekeyed_images(_read_sidecar(old_path), legacy_keys))
         old_path.unlink()
     except (OSError, RadLensError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        log.warning(
-            "measurements saved by RadLens 0.3.0 not moved to this installation's keys "
-            "(%s); the old file is kept",
-            reason,
-        )
+        _log_not_moved(exc)
         return False
     return True
 
 
-def _rekeyed(image_key: str, legacy_keys: Mapping[str, str]) -> str:
-    """`image_key` with each derived key of ≤ 0.3.0 in it (instance, or a view's series) made
-    today's."""
-    return _DERIVED_KEY.sub(lambda m: legacy_keys.get(m.group(0), m.group(0)), image_key)
+def _log_not_moved(exc: Exception) -> None:
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+    log.warning(
+        "measurements saved by RadLens 0.3.0 not moved to this installation's keys "
+        "(%s); the old file is kept",
+        reason,
+    )
+
+
+def _rekeyed_images(
+    images: Mapping[str, list[Measurement]], legacy_keys: Mapping[str, str]
+) -> dict[str, list[Measurement]]:
+    """The images with each derived key of ≤ 0.3.0 in their keys (an instance's, a view's
+    series) made today's; an image saved under both keeps the measurements of both."""
+    rekeyed: dict[str, list[Measurement]] = {}
+    for key, measurements in images.items():
+        new_key = _DERIVED_KEY.sub(lambda m: legacy_keys.get(m.group(0), m.group(0)), key)
+        rekeyed.setdefault(new_key, []).extend(measurements)
+    return rekeyed
 
 
 def _read_sidecar(path: Path) -> dict[str, list[Measurement]]:
