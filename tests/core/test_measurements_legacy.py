@@ -19,6 +19,7 @@ from tests.conftest import REPO_ROOT
 from viewer.core.index import build_index
 from viewer.core.measurements import LENGTH, Measurement, MeasurementStore, sidecar_path
 from viewer.core.series import open_series
+from viewer.core.session import ViewIdentity
 from viewer.core.sorting import plane_name
 from viewer.report.compose import stored_measurements
 
@@ -63,7 +64,7 @@ def save_as_0_3_0(ds, path) -> tuple[Path, str]:
     )
     store = MeasurementStore(study)
     store.add(plain_key("instance", os.path.abspath(path)), 0, LINE)
-    store._images[f"view:{series}#1|coronal|#0"] = [LINE]
+    store.add(ViewIdentity(f"{series}#1", 0, "coronal"), 0, LINE)
     return store.save(), "|coronal|#0"
 
 
@@ -113,7 +114,7 @@ def test_0_3_0_instance_keys_in_a_study_with_a_real_uid_are_made_todays(tmp_path
     since = Measurement(LENGTH, [(1, 1), (2, 2)], "0.4.0")
     store = MeasurementStore(ds.StudyInstanceUID)
     store.add(plain_key("instance", os.path.abspath(path)), 0, LINE)
-    store._images[new_key] = [since]
+    store.add(info.frames[0].sop_instance_uid, 0, since)
     saved = store.save()
 
     found = stored_measurements(open_series(info), 0)
