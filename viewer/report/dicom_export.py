@@ -226,11 +226,7 @@ def secondary_capture(
     sc.ImageComments = " ".join(filter(None, [viewer.RESEARCH_USE_NOTICE, caution]))
     sc.BurnedInAnnotation = "NO"
     sc.SoftwareVersions = f"RadLens {viewer.__version__}"
-    sc.SourceImageSequence = (
-        [_instance_reference(i) for i in reformat.instances]
-        if reformat is not None
-        else [_image_reference(source, key)]
-    )
+    sc.SourceImageSequence = [_instance_reference(i) for i in _sources(source, key, reformat)]
     return sc
 
 
@@ -309,7 +305,7 @@ def _finding_group(
         ),
         finding_type=concept,
         algorithm_id=algorithm,
-        source_images=_finding_sources(source, key, extras.reformat),
+        source_images=[_source_image(i) for i in _sources(source, key, extras.reformat)],
         measurements=[
             _ratio(PROBABILITY, finding.probability, algorithm),
             _ratio(THRESHOLD, finding.threshold, algorithm),
@@ -360,28 +356,23 @@ def _frame_numbers(source: Dataset, key: KeyImage) -> list[int] | None:
     return [key.frame_index + 1] if multi_frame and of_source else None
 
 
-def _source_image(source: Dataset, key: KeyImage) -> hd.sr.SourceImageForMeasurementGroup:
-    return hd.sr.SourceImageForMeasurementGroup(
-        referenced_sop_class_uid=source.SOPClassUID,
-        referenced_sop_instance_uid=source.SOPInstanceUID,
-        referenced_frame_numbers=_frame_numbers(source, key),
-    )
-
-
-def _finding_sources(
+def _sources(
     source: Dataset, key: KeyImage, reformat: ReformatSource | None
-) -> list[hd.sr.SourceImageForMeasurementGroup]:
-    """The key image itself, or for a reformat every acquired image it draws from."""
-    if reformat is None:
-        return [_source_image(source, key)]
-    return [
-        hd.sr.SourceImageForMeasurementGroup(
-            referenced_sop_class_uid=i.sop_class_uid,
-            referenced_sop_instance_uid=i.sop_instance_uid,
-            referenced_frame_numbers=list(i.frame_numbers) or None,
-        )
-        for i in reformat.instances
-    ]
+) -> tuple[SourceInstance, ...]:
+    """What the key image is made from: the source image itself (its frame in a multi-frame
+    file), or for a reformat every acquired image it draws from."""
+    if reformat is not None:
+        return reformat.instances
+    frames = tuple(_frame_numbers(source, key) or ())
+    return (SourceInstance(str(source.SOPClassUID), str(source.SOPInstanceUID), frames),)
+
+
+def _source_image(instance: SourceInstance) -> hd.sr.SourceImageForMeasurementGroup:
+    return hd.sr.SourceImageForMeasurementGroup(
+        referenced_sop_class_uid=instance.sop_class_uid,
+        referenced_sop_instance_uid=instance.sop_instance_uid,
+        referenced_frame_numbers=list(instance.frame_numbers) or None,
+    )
 
 
 def _reformat_evidence(source: Dataset, reformat: ReformatSource | None) -> list[Dataset]:
@@ -405,18 +396,9 @@ def _instance_reference(instance: SourceInstance) -> Dataset:
     item = Dataset()
     item.ReferencedSOPClassUID = instance.sop_class_uid
     item.ReferencedSOPInstanceUID = instance.sop_instance_uid
-    if instance.frame_numbers:
-        item.ReferencedFrameNumber = list(instance.frame_numbers)
-    return item
-
-
-def _image_reference(source: Dataset, key: KeyImage) -> Dataset:
-    item = Dataset()
-    item.ReferencedSOPClassUID = source.SOPClassUID
-    item.ReferencedSOPInstanceUID = source.SOPInstanceUID
-    frames = _frame_numbers(source, key)
+    frames = list(instance.frame_numbers)
     if frames:
-        item.ReferencedFrameNumber = frames[0]
+        item.ReferencedFrameNumber = frames[0] if len(frames) == 1 else frames
     return item
 
 
