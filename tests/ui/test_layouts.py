@@ -126,3 +126,23 @@ def test_a_saved_layout_reopens(make_window, layout):
     assert again.grid.layout_name == layout
     assert len(again.grid.shown()) == rows * columns
     assert again.layout_actions[layout].isChecked()
+
+
+@pytest.mark.parametrize("layout", ["2x2", "1x3"])
+def test_every_cell_of_a_layout_is_the_same_size(qtbot, make_window, layout):
+    """An image shown in 1×1, then 1×2, then the layout: the image's cell and the empty drop
+    targets share the grid equally (in 2×2 the image's row kept 600 of 815 px before)."""
+    if not sample_study_dir().is_dir():
+        pytest.skip(f"sample study not found at {sample_study_dir()}")
+    window = make_window(Settings(auto_run_ai=False))
+    window.resize(1400, 900)
+    load(qtbot, window, [sample_study_dir()])
+    first = window.viewports()[0]
+    qtbot.waitUntil(lambda: first.series() is not None)
+    for name in ("1x2", layout):
+        window.set_layout(name)
+        qtbot.wait(300)  # let the grid lay the cells out
+
+    sizes = [viewport.size() for viewport in window.grid.shown()]
+    assert max(s.height() for s in sizes) - min(s.height() for s in sizes) <= 2, sizes
+    assert max(s.width() for s in sizes) - min(s.width() for s in sizes) <= 2, sizes

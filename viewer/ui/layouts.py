@@ -86,10 +86,21 @@ class ViewportGrid(QWidget):
         for i, frame in enumerate(self._frames[: rows * cols]):
             self._grid.addWidget(frame, i // cols, i % cols)
             frame.show()
+        self._equal_cells(rows, cols)
         self._layout = name
         if self._active not in self.shown():
             self.set_active(self.viewports[0])
         self._restyle()
+
+    def _equal_cells(self, rows: int, cols: int) -> None:
+        """Every shown cell the same size, whatever its content asks for (an image and an empty
+        drop target would otherwise share the space unevenly)."""
+        most_rows = max(r for r, _ in LAYOUT_SHAPES.values())
+        most_cols = max(c for _, c in LAYOUT_SHAPES.values())
+        for row in range(most_rows):
+            self._grid.setRowStretch(row, 1 if row < rows else 0)
+        for col in range(most_cols):
+            self._grid.setColumnStretch(col, 1 if col < cols else 0)
 
     def set_active(self, viewport: Viewport) -> None:
         if viewport is not self._active:
